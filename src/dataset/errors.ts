@@ -1,0 +1,69 @@
+/**
+ * @module dataset/errors
+ *
+ * Typed errors of the dataset module. Each carries machine-readable location fields so callers (CLI, service)
+ * can report them without parsing messages.
+ *
+ * Security caveat: `DatasetError` messages quote (truncated) cell values from the operator's private file.
+ * They are meant for the operator's console; never forward them to partners verbatim.
+ */
+
+/** A path into a JSON value, as zod reports it. */
+export type JsonPath = ReadonlyArray<PropertyKey>;
+
+/** Formats `["fields", 2, "bits"]` as `fields[2].bits` (the root is `$`). */
+export function formatJsonPath(path: JsonPath): string {
+  let out = "";
+  for (const part of path) {
+    if (typeof part === "number") out += `[${part}]`;
+    else out += out === "" ? String(part) : `.${String(part)}`;
+  }
+  return out === "" ? "$" : out;
+}
+
+/** The dataset schema JSON is malformed; `path` points at the offending element. */
+export class SchemaError extends Error {
+  override readonly name = "SchemaError";
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super(`schema ${path}: ${reason}`);
+  }
+}
+
+/** Where a dataset row went wrong: the column is a schema field name or a 1-based column number. */
+export interface DatasetErrorLocation {
+  readonly file: string;
+  readonly line: number;
+  readonly column: string | number;
+  readonly reason: string;
+}
+
+/** A dataset file was rejected; the whole load fails, nothing partial is returned. */
+export class DatasetError extends Error implements DatasetErrorLocation {
+  override readonly name = "DatasetError";
+  readonly file: string;
+  readonly line: number;
+  readonly column: string | number;
+  readonly reason: string;
+  constructor(location: DatasetErrorLocation) {
+    const column = typeof location.column === "number" ? String(location.column) : `"${location.column}"`;
+    super(`${location.file}:${location.line}: column ${column}: ${location.reason}`);
+    this.file = location.file;
+    this.line = location.line;
+    this.column = location.column;
+    this.reason = location.reason;
+  }
+}
+
+/** A dataset manifest is structurally malformed (as opposed to merely carrying a bad signature). */
+export class ManifestError extends Error {
+  override readonly name = "ManifestError";
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super(`manifest ${path}: ${reason}`);
+  }
+}

@@ -1,0 +1,240 @@
+/**
+ * @module dataset/manifest
+ *
+ * The signed dataset manifest (design.md section 5): what the operator publishes about a committed dataset
+ * (id, epoch, schema, record count, layout, Merkle root, circuits), signed with the operator's Ed25519 key
+ * over the canonical JSON (section 6) of the manifest without `signature`.
+ *
+ * Security caveats: `verifyManifest` without `expectedOperatorKey` only proves self-consistency (anyone can
+ * sign a manifest with their own key); partners must pin the operator key. Structure is validated in full
+ * (strict, no extra fields) before any signature check, and the signed bytes are recomputed from the
+ * validated value, so what is verified is exactly what is returned. Signatures are checked in strict
+ * RFC 8032 mode (no ZIP-215 leniency) so each manifest has one valid encoding per key.
+ */
+import { ed25519 } from "@noble/curves/ed25519.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex, hexToBytes, utf8ToBytes } from "@noble/hashes/utils.js";
+import { z } from "zod";
+import { canonicalJson } from "../util/canonical-json.ts";
+import { formatJsonPath, ManifestError, SchemaError } from "./errors.ts";
+import { type CommitmentLayout, makeLayout } from "./layout.ts";
+import { DATASET_ID_PATTERN } from "./salt.ts";
+import { maxFieldWidth, parseSchema, type Schema, schemaHash } from "./schema.ts";
+
+/** BN254 scalar field modulus r (design.md preamble). */
+const FIELD_MODULUS = 21888242871839275222246405745257275088548364400416459008576285842233745281361n;
+const CANONICAL_DECIMAL = /^(0|[1-9][0-9]*)$/;
+const CIRCUIT_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+const ED25519_SECRET_BYTES = 32;
+
+export interface UnsignedManifest {
+  readonly version: 1;
+  readonly datasetId: string;
+  readonly epoch: number;
+  readonly schema: Schema;
+  readonly schemaHash: string;
+  readonly recordCount: number;
+  readonly capacity: number;
+  readonly layout: CommitmentLayout;
+  /** Merkle root as a canonical decimal string below r. */
+  readonly root: string;
+  readonly createdAt: string;
+  readonly circuits: readonly string[];
+}
+
+export interface DatasetManifest extends UnsignedManifest {
+  /** Hex Ed25519 public key (32 bytes, lowercase). */
+  readonly operatorKey: string;
+  /** Hex Ed25519 signature (64 bytes, lowercase) over the canonical JSON of the manifest without it. */
+  readonly signature: string;
+}
+
+export interface BuildManifestInput {
+  readonly datasetId: string;
+  readonly epoch: number;
+  readonly schema: Schema;
+  readonly recordCount: number;
+  readonly layout: CommitmentLayout;
+  readonly root: bigint | string;
+  readonly circuits: readonly string[];
+  /** Defaults to now. */
+  readonly createdAt?: Date | string;
+}
+
+const hex = (bytes: number) =>
+  z.string().regex(new RegExp(`^[0-9a-f]{${bytes * 2}}$`), `must be ${bytes} bytes of lowercase hex`);
+
+const layoutShape = z.strictObject({
+  capacity: z.int(),
+  fields: z.int(),
+  width: z.int(),
+  leafRecords: z.int(),
+  arity: z.int(),
+});
+
+const unsignedShape = z.strictObject({
+  version: z.literal(1),
+  datasetId: z.string().regex(DATASET_ID_PATTERN, `must match ${DATASET_ID_PATTERN}`),
+  epoch: z.int().nonnegative(),
+  schema: z.unknown(),
+  schemaHash: hex(32),
+  recordCount: z.int().nonnegative(),
+  capacity: z.int().positive(),
+  layout: layoutShape,
+  root: z.string().max(80).regex(CANONICAL_DECIMAL, "must be a canonical decimal string"),
+  createdAt: z.iso.datetime({ offset: true }),
+  circuits: z.array(z.string().regex(CIRCUIT_ID_PATTERN, `must match ${CIRCUIT_ID_PATTERN}`)),
+});
+
+const signedShape = unsignedShape.extend({ operatorKey: hex(32), signature: hex(64) });
+
+/** Validates an unsigned manifest; throws `ManifestError` with the path of the first problem. */
+export function parseUnsignedManifest(json: unknown): UnsignedManifest {
+  return checkSemantics(validateShape(unsignedShape, json)) as UnsignedManifest;
+}
+
+/** Validates a signed manifest's structure (not its signature); throws `ManifestError`. */
+export function parseManifest(json: unknown): DatasetManifest {
+  return checkSemantics(validateShape(signedShape, json)) as DatasetManifest;
+}
+
+/** Assembles and validates an unsigned manifest (schemaHash and capacity derived, root canonicalised). */
+export function buildManifest(input: BuildManifestInput): UnsignedManifest {
+  const createdAt = input.createdAt ?? new Date();
+  return parseUnsignedManifest({
+    version: 1,
+    datasetId: input.datasetId,
+    epoch: input.epoch,
+    schema: input.schema,
+    schemaHash: schemaHash(parseSchemaAt(input.schema)),
+    recordCount: input.recordCount,
+    capacity: input.layout.capacity,
+    layout: { ...input.layout },
+    root: typeof input.root === "bigint" ? input.root.toString(10) : input.root,
+    createdAt: createdAt instanceof Date ? createdAt.toISOString() : createdAt,
+    circuits: [...input.circuits],
+  });
+}
+
+/** Signs with the operator's Ed25519 secret key; `operatorKey` is set to its public key. */
+export function signManifest(unsigned: UnsignedManifest, secretKey: Uint8Array): DatasetManifest {
+  assertSecretKey(secretKey);
+  const body = { ...parseUnsignedManifest(unsigned), operatorKey: operatorKeyOf(secretKey) };
+  const signature = bytesToHex(ed25519.sign(signingBytes(body), secretKey));
+  return { ...body, signature };
+}
+
+/**
+ * True when the signature is valid (and the operator key equals `expectedOperatorKey`, if given); false
+ * for a bad signature or a key mismatch. Throws `ManifestError` when the structure is malformed and
+ * `TypeError` when `expectedOperatorKey` is not 64 hex characters.
+ */
+export function verifyManifest(manifest: unknown, expectedOperatorKey?: string): boolean {
+  const parsed = parseManifest(manifest);
+  if (expectedOperatorKey !== undefined) {
+    if (typeof expectedOperatorKey !== "string" || !/^[0-9a-fA-F]{64}$/.test(expectedOperatorKey)) {
+      throw new TypeError("expectedOperatorKey must be 32 bytes of hex");
+    }
+    if (expectedOperatorKey.toLowerCase() !== parsed.operatorKey) return false;
+  }
+  const { signature, ...body } = parsed;
+  try {
+    return ed25519.verify(hexToBytes(signature), signingBytes(body), hexToBytes(parsed.operatorKey), {
+      zip215: false,
+    });
+  } catch {
+    // Malformed points or scalars inside well-formed hex are a failed verification, not a crash.
+    return false;
+  }
+}
+
+/** Hex SHA-256 of the canonical JSON of the whole manifest, signature included; validates first. */
+export function manifestHash(manifest: DatasetManifest): string {
+  return bytesToHex(sha256(utf8ToBytes(canonicalJson(parseManifest(manifest)))));
+}
+
+/** A fresh operator key pair: the 32-byte secret key and the public key as lowercase hex (`operatorKey`). */
+export function generateOperatorKey(): { secretKey: Uint8Array; publicKey: string } {
+  const { secretKey } = ed25519.keygen();
+  return { secretKey, publicKey: operatorKeyOf(secretKey) };
+}
+
+/** The hex public key (`operatorKey`) for an Ed25519 secret key. */
+export function operatorKeyOf(secretKey: Uint8Array): string {
+  assertSecretKey(secretKey);
+  return bytesToHex(ed25519.getPublicKey(secretKey));
+}
+
+function signingBytes(body: Omit<DatasetManifest, "signature">): Uint8Array {
+  return utf8ToBytes(canonicalJson(body));
+}
+
+function assertSecretKey(secretKey: unknown): asserts secretKey is Uint8Array {
+  if (!(secretKey instanceof Uint8Array)) throw new TypeError("operator secret key must be a Uint8Array");
+  if (secretKey.length !== ED25519_SECRET_BYTES) {
+    throw new RangeError(
+      `operator secret key must be ${ED25519_SECRET_BYTES} bytes (got ${secretKey.length})`,
+    );
+  }
+}
+
+function validateShape<T extends z.ZodType>(shape: T, json: unknown): z.infer<T> {
+  const result = shape.safeParse(json);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new ManifestError(formatJsonPath(issue?.path ?? []), issue?.message ?? "invalid manifest");
+  }
+  return result.data;
+}
+
+/** Cross-field rules zod shapes cannot express: schema, hash, layout fit, counts, root range. */
+function checkSemantics<T extends z.infer<typeof unsignedShape>>(manifest: T): T & { schema: Schema } {
+  const schema = parseSchemaAt(manifest.schema);
+  if (schemaHash(schema) !== manifest.schemaHash)
+    throw new ManifestError("schemaHash", "does not match schema");
+  const layout = layoutAt(manifest.layout);
+  if (manifest.capacity !== layout.capacity)
+    throw new ManifestError("capacity", "does not match layout.capacity");
+  if (manifest.recordCount > manifest.capacity) {
+    throw new ManifestError("recordCount", `${manifest.recordCount} exceeds capacity ${manifest.capacity}`);
+  }
+  if (schema.fields.length > layout.fields) {
+    throw new ManifestError(
+      "layout.fields",
+      `schema has ${schema.fields.length} fields, layout only ${layout.fields}`,
+    );
+  }
+  if (maxFieldWidth(schema) > layout.width) {
+    throw new ManifestError(
+      "layout.width",
+      `schema needs ${maxFieldWidth(schema)} bits, layout has ${layout.width}`,
+    );
+  }
+  if (BigInt(manifest.root) >= FIELD_MODULUS)
+    throw new ManifestError("root", "is not below the BN254 field modulus");
+  if (new Set(manifest.circuits).size !== manifest.circuits.length) {
+    throw new ManifestError("circuits", "contains duplicates");
+  }
+  return { ...manifest, schema, layout, circuits: [...manifest.circuits] };
+}
+
+function parseSchemaAt(json: unknown): Schema {
+  try {
+    return parseSchema(json);
+  } catch (error) {
+    if (error instanceof SchemaError) {
+      throw new ManifestError(error.path === "$" ? "schema" : `schema.${error.path}`, error.reason);
+    }
+    throw error;
+  }
+}
+
+function layoutAt(json: CommitmentLayout): CommitmentLayout {
+  try {
+    return makeLayout(json);
+  } catch (error) {
+    if (error instanceof RangeError || error instanceof TypeError)
+      throw new ManifestError("layout", error.message);
+    throw error;
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * @module dataset/salt
+ *
+ * Per-slot salts (design.md section 2): `salt[i] = int(HMAC-SHA256(datasetSecret, "zktally/salt/v1" || 0x00 ||
+ * datasetId || 0x00 || u64be(epoch) || u64be(i))[0..31])`, the first 31 bytes big-endian, so salt < 2^248 < r.
+ *
+ * Security caveats: the dataset secret is what keeps leaves unguessable; anyone holding it can brute-force
+ * low-entropy records from the public root. Keep it with the operator, never in manifests, logs or bundles.
+ * Re-committing the same data needs a fresh epoch (or secret), otherwise equal salts link the commitments.
+ */
+import { hmac } from "@noble/hashes/hmac.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex, concatBytes, randomBytes, utf8ToBytes } from "@noble/hashes/utils.js";
+
+export const SALT_DOMAIN = "zktally/salt/v1";
+export const DATASET_SECRET_BYTES = 32;
+/** Bytes of the HMAC output kept, so every salt is below 2^248 and hence a canonical field element. */
+export const SALT_BYTES = 31;
+export const DATASET_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Throws `TypeError` unless `datasetId` is 1..64 characters of [A-Za-z0-9._-]. */
+export function assertDatasetId(datasetId: unknown): asserts datasetId is string {
+  if (typeof datasetId !== "string" || !DATASET_ID_PATTERN.test(datasetId)) {
+    throw new TypeError(
+      `datasetId must match ${DATASET_ID_PATTERN} (got ${JSON.stringify(String(datasetId))})`,
+    );
+  }
+}
+
+/** A fresh random 32-byte dataset secret. */
+export function generateDatasetSecret(): Uint8Array {
+  return randomBytes(DATASET_SECRET_BYTES);
+}
+
+/** Salt of slot `index` of dataset `datasetId` at `epoch` (design.md section 2). */
+export function deriveSalt(secret: Uint8Array, datasetId: string, epoch: number, index: number): bigint {
+  assertSecret(secret);
+  return saltFromPrefix(secret, saltMessagePrefix(datasetId, epoch), index);
+}
+
+/** Salts of slots 0..count-1 (padding slots included); same values as `deriveSalt` one by one. */
+export function deriveSalts(secret: Uint8Array, datasetId: string, epoch: number, count: number): bigint[] {
+  assertSecret(secret);
+  assertIndex("count", count);
+  const prefix = saltMessagePrefix(datasetId, epoch);
+  return Array.from({ length: count }, (_, index) => saltFromPrefix(secret, prefix, index));
+}
+
+function saltFromPrefix(secret: Uint8Array, prefix: Uint8Array, index: number): bigint {
+  assertIndex("index", index);
+  const mac = hmac(sha256, secret, concatBytes(prefix, u64be(index)));
+  return BigInt(`0x${bytesToHex(mac.subarray(0, SALT_BYTES))}`);
+}
+
+/** `utf8(domain) || 0x00 || utf8(datasetId) || 0x00 || u64be(epoch)`. */
+function saltMessagePrefix(datasetId: string, epoch: number): Uint8Array {
+  assertDatasetId(datasetId);
+  assertIndex("epoch", epoch);
+  const zero = Uint8Array.of(0);
+  return concatBytes(utf8ToBytes(SALT_DOMAIN), zero, utf8ToBytes(datasetId), zero, u64be(epoch));
+}
+
+function assertSecret(secret: unknown): asserts secret is Uint8Array {
+  if (!(secret instanceof Uint8Array)) throw new TypeError("dataset secret must be a Uint8Array");
+  if (secret.length !== DATASET_SECRET_BYTES) {
+    throw new RangeError(`dataset secret must be ${DATASET_SECRET_BYTES} bytes (got ${secret.length})`);
+  }
+}
+
+function assertIndex(name: string, value: unknown): asserts value is number {
+  if (typeof value !== "number") throw new TypeError(`${name} must be a number (got ${typeof value})`);
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(`${name} must be a non-negative safe integer (got ${value})`);
+  }
+}
+
+function u64be(value: number): Uint8Array {
+  const bytes = new Uint8Array(8);
+  new DataView(bytes.buffer).setBigUint64(0, BigInt(value), false);
+  return bytes;
+}

@@ -1,0 +1,189 @@
+/**
+ * @module query/evaluate
+ *
+ * Reference semantics of queries (design.md section 3), in plain TypeScript:
+ * - `evaluateQuery` evaluates the readable query directly (AND of clauses over the real records).
+ * - `evaluateLowered` evaluates the lowered circuit form exactly as the Aggregate circuit does
+ *   (design.md section 4) and returns its `suppressed` and `answer` outputs.
+ * Property tests check the two agree, which pins the lowering to the readable semantics.
+ *
+ * Suppression: with minimum group size g > 0 the answer is suppressed when count < g or
+ * recordCount - count < g; a suppressed answer is 0n / false.
+ *
+ * Security caveats: the returned `count` of `evaluateQuery` is the true match count even when the answer
+ * is suppressed; it is for the operator's own checks and tests, and must never be shown to a requester.
+ * Records are private data: nothing here logs them or puts them into error messages.
+ */
+import type { FieldSpec, Schema } from "../dataset/schema.ts";
+import { fieldWidth } from "../dataset/schema.ts";
+import { resolveCanonical } from "./canonical.ts";
+import { AGGREGATE_MODE, type AggregateMode, type LoweredQuery } from "./lower.ts";
+import type { AggregateKind, QueryLimits, ResolvedClause } from "./model.ts";
+
+export interface EvaluateOptions {
+  /** Minimum group size g; 0 or absent = no suppression. */
+  minGroupSize?: number;
+  limits?: QueryLimits;
+}
+
+export interface QueryResult {
+  kind: AggregateKind;
+  /** count/sum as bigint, threshold/membership as boolean; 0n/false when suppressed. */
+  answer: bigint | boolean;
+  /** Records matching the predicate (and, for membership, the key). Private: see module caveats. */
+  count: number;
+  suppressed: boolean;
+}
+
+/** The circuit outputs of design.md section 4 (public signals 0 and 1). */
+export interface LoweredResult {
+  suppressed: 0n | 1n;
+  answer: bigint;
+}
+
+/**
+ * Evaluates `query` over `records` (encoded values in schema order, real records only).
+ * Throws QueryError for invalid queries and RangeError/TypeError for malformed records or options.
+ */
+export function evaluateQuery(
+  query: unknown,
+  schema: Schema,
+  records: readonly (readonly bigint[])[],
+  opts: EvaluateOptions = {},
+): QueryResult {
+  const minGroupSize = checkMinGroupSize(opts.minGroupSize ?? 0);
+  const resolved = resolveCanonical(query, schema, opts.limits);
+  checkRecords(schema, records);
+  const aggregate = resolved.aggregate;
+  const matching = records.filter(
+    (row) =>
+      resolved.predicate.every((clause) => clauseHolds(clause, row[clause.fieldIndex] as bigint)) &&
+      (aggregate.kind !== "membership" || row[aggregate.keyIndex] === aggregate.key),
+  );
+  const count = matching.length;
+  const suppressed = isSuppressed(count, records.length, minGroupSize);
+  switch (aggregate.kind) {
+    case "count":
+      return { kind: "count", answer: suppressed ? 0n : BigInt(count), count, suppressed };
+    case "sum": {
+      const sum = matching.reduce((total, row) => total + (row[aggregate.fieldIndex] as bigint), 0n);
+      return { kind: "sum", answer: suppressed ? 0n : sum, count, suppressed };
+    }
+    case "threshold":
+      return { kind: "threshold", answer: !suppressed && BigInt(count) >= aggregate.k, count, suppressed };
+    case "membership":
+      return { kind: "membership", answer: !suppressed && count >= 1, count, suppressed };
+  }
+}
+
+/** Readable-query semantics of one clause on an encoded value. */
+function clauseHolds(clause: ResolvedClause, value: bigint): boolean {
+  const [a, b] = clause.values as [bigint, bigint];
+  switch (clause.op) {
+    case "eq":
+      return value === a;
+    case "neq":
+      return value !== a;
+    case "lt":
+      return value < a;
+    case "lte":
+      return value <= a;
+    case "gt":
+      return value > a;
+    case "gte":
+      return value >= a;
+    case "between":
+      return a <= value && value <= b;
+    case "in":
+      return clause.values.includes(value);
+  }
+}
+
+/** The suppression rule of design.md section 3, shared by both evaluators. */
+export function isSuppressed(count: number, recordCount: number, minGroupSize: number): boolean {
+  return minGroupSize > 0 && (count < minGroupSize || recordCount - count < minGroupSize);
+}
+
+/**
+ * Evaluates a lowered query with circuit semantics over slots `records[0 .. recordCount-1]` (later rows are
+ * padding, ignored like flag-0 slots). A missing column reads as 0, as the circuit's padded fields do.
+ */
+export function evaluateLowered(
+  lowered: LoweredQuery,
+  records: readonly (readonly bigint[])[],
+  recordCount: number,
+  minGroupSize: number,
+): LoweredResult {
+  checkMinGroupSize(minGroupSize);
+  if (!Number.isSafeInteger(recordCount) || recordCount < 0 || recordCount > records.length) {
+    throw new RangeError(`recordCount must be an integer in 0..${records.length}, got ${recordCount}`);
+  }
+  const { mode, sumField, k } = lowered.aggregate;
+  let count = 0;
+  let sum = 0n;
+  for (const row of records.slice(0, recordCount)) {
+    if (!lowered.clauses.every((clause) => circuitClauseHolds(clause, row[clause.fieldIndex] ?? 0n)))
+      continue;
+    count += 1;
+    sum += row[sumField] ?? 0n;
+  }
+  if (isSuppressed(count, recordCount, minGroupSize)) return { suppressed: 1n, answer: 0n };
+  return { suppressed: 0n, answer: aggregateAnswer(mode, count, sum, k) };
+}
+
+function circuitClauseHolds(clause: LoweredQuery["clauses"][number], value: bigint): boolean {
+  const [lo, hi] = clause.values as [bigint, bigint];
+  const inside = clause.isSet ? clause.values.includes(value) : lo <= value && value <= hi;
+  return inside !== clause.negate;
+}
+
+function aggregateAnswer(mode: AggregateMode, count: number, sum: bigint, k: bigint): bigint {
+  switch (mode) {
+    case AGGREGATE_MODE.count:
+      return BigInt(count);
+    case AGGREGATE_MODE.sum:
+      return sum;
+    case AGGREGATE_MODE.threshold:
+      return BigInt(count) >= k ? 1n : 0n;
+  }
+}
+
+function checkMinGroupSize(minGroupSize: number): number {
+  if (!Number.isSafeInteger(minGroupSize) || minGroupSize < 0) {
+    throw new RangeError(`minGroupSize must be a non-negative integer, got ${minGroupSize}`);
+  }
+  return minGroupSize;
+}
+
+/** Rows must have one encoded value per schema field, each within the field's width; keys unique. */
+function checkRecords(schema: Schema, records: readonly (readonly bigint[])[]): void {
+  if (!Array.isArray(records)) throw new TypeError("records must be an array of rows");
+  const keyIndex =
+    schema.key === undefined ? -1 : schema.fields.findIndex((spec) => spec.name === schema.key);
+  const keys = new Set<bigint>();
+  records.forEach((row, i) => {
+    if (!Array.isArray(row) || row.length !== schema.fields.length) {
+      throw new RangeError(`records[${i}] must have ${schema.fields.length} values (one per schema field)`);
+    }
+    schema.fields.forEach((spec, j) => {
+      checkRecordValue(spec, row[j], `records[${i}][${j}]`);
+    });
+    if (keyIndex >= 0) {
+      const key = row[keyIndex] as bigint;
+      if (keys.has(key)) throw new RangeError(`records[${i}] repeats a key; keys must be unique`);
+      keys.add(key);
+    }
+  });
+}
+
+function checkRecordValue(spec: FieldSpec, value: unknown, path: string): void {
+  if (typeof value !== "bigint") throw new TypeError(`${path} (field "${spec.name}") must be a bigint`);
+  if (value < 0n || value >> BigInt(fieldWidth(spec)) !== 0n) {
+    throw new RangeError(`${path} (field "${spec.name}") is outside 0..2^${fieldWidth(spec)}-1`);
+  }
+  if (spec.type === "enum" && value >= BigInt(spec.values.length)) {
+    throw new RangeError(
+      `${path} (field "${spec.name}") is not an index of its ${spec.values.length} values`,
+    );
+  }
+}

@@ -22,7 +22,7 @@ import { DATASET_ID_PATTERN } from "./salt.ts";
 import { maxFieldWidth, parseSchema, type Schema, schemaHash } from "./schema.ts";
 
 /** BN254 scalar field modulus r (design.md preamble). */
-const FIELD_MODULUS = 21888242871839275222246405745257275088548364400416459008576285842233745281361n;
+const FIELD_MODULUS = 21888242871839275222246405745257275088548364400416034343698204186575808495617n;
 const CANONICAL_DECIMAL = /^(0|[1-9][0-9]*)$/;
 const CIRCUIT_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 const ED25519_SECRET_BYTES = 32;

@@ -1,0 +1,415 @@
+/**
+ * @module setup/compile
+ *
+ * Compiles a main `.circom` file with the circom2 WASM compiler into r1cs + wasm + sym, cached under
+ * `<build>/circuits/<id>/<sourceHash>/`. The cache key (`sourceHash`) is a SHA-256 over the main file and
+ * every transitively included file (by repo-relative path and content hash), the compiler version and the
+ * flags, so editing any included library file forces a recompile. A compile runs in a staging directory that
+ * is renamed into place only when complete, so a killed compile never leaves a usable-looking entry.
+ *
+ * circom2 runs under WASI and only sees the working directory tree: it is spawned with `cwd` = repo root and
+ * relative paths, and every source file (main and includes) must live inside the repository.
+ *
+ * Security caveat: the cache is a convenience, not a trust anchor. Artifacts are pinned by hash in the keys
+ * manifest and checked again before proving; constraint counts come from the r1cs header, never from
+ * compiler stdout.
+ */
+
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { readFile, rm } from "node:fs/promises";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { canonicalJson } from "../util/canonical-json.ts";
+import { type Progress, silentProgress } from "../util/progress.ts";
+import {
+  assertCircuitId,
+  buildRoot,
+  commitStagingDir,
+  compiledArtifactPaths,
+  compiledCircuitDir,
+  makeStagingDir,
+  REPO_ROOT,
+  readBinSection,
+  readUintLE,
+  sha256File,
+  sha256Hex,
+  writeFileAtomic,
+} from "./paths.ts";
+
+/** A compilation failure; `message` carries circom's first error with its `file:line:column`. */
+export class CompileError extends Error {
+  override name = "CompileError";
+  constructor(
+    message: string,
+    /** Repo-relative main file that was being compiled. */
+    readonly mainPath: string,
+    /** Repo-relative file of the first error, when known. */
+    readonly file?: string,
+    readonly line?: number,
+    readonly column?: number,
+    /** Compiler stderr with colour codes removed (empty for errors found before running circom). */
+    readonly compilerOutput: string = "",
+  ) {
+    super(message);
+  }
+}
+
+/** Optimisation level passed to circom (`--O0`, `--O1`, `--O2`). */
+export type OptimizationLevel = 0 | 1 | 2;
+
+export interface CompileOptions {
+  /** Cache root; default from `ZKTALLY_BUILD_DIR` or `<repo>/build`. */
+  readonly buildDir?: string;
+  readonly progress?: Progress;
+  /** circom optimisation level, default 2 (same as the CLI `--O2`). */
+  readonly optimization?: OptimizationLevel;
+  /** Recompile even when a cache entry exists (the entry is replaced). */
+  readonly force?: boolean;
+}
+
+/** One source file that went into a compile. */
+export interface SourceFile {
+  /** Path relative to the repo root, with forward slashes. */
+  readonly path: string;
+  readonly sha256: string;
+}
+
+/** Everything the rest of the pipeline needs to know about a compiled circuit. */
+export interface CompiledCircuit {
+  /** Circuit id = main file name without `.circom`. */
+  readonly id: string;
+  /** Repo-relative main file. */
+  readonly mainPath: string;
+  /** Cache entry directory. */
+  readonly dir: string;
+  readonly r1csPath: string;
+  readonly wasmPath: string;
+  readonly symPath: string;
+  /** Constraint count from the r1cs header. */
+  readonly constraints: number;
+  readonly publicInputs: number;
+  readonly publicOutputs: number;
+  readonly privateInputs: number;
+  readonly wires: number;
+  /** Cache key: SHA-256 over sources, compiler version and flags. */
+  readonly sourceHash: string;
+  readonly r1csSha256: string;
+  readonly wasmSha256: string;
+  readonly sources: readonly SourceFile[];
+  /** e.g. "circom2@0.2.23". */
+  readonly compiler: string;
+  readonly flags: readonly string[];
+  /** Compiler warnings (colour codes removed); empty on a cache hit. */
+  readonly warnings: readonly string[];
+  /** True when served from the cache without running circom. */
+  readonly cached: boolean;
+}
+
+/** Cache entry metadata written as `compile.json` (the last file written before the entry is committed). */
+type CompileMeta = Omit<CompiledCircuit, "dir" | "r1csPath" | "wasmPath" | "symPath" | "warnings" | "cached">;
+
+const META_FILE = "compile.json";
+const CACHE_SCHEMA = "zktally/compile-cache/v1";
+const require = createRequire(import.meta.url);
+
+/** Compiles `mainPath` (relative to the repo root), or returns the cached result for identical sources. */
+export async function compileCircuit(mainPath: string, opts: CompileOptions = {}): Promise<CompiledCircuit> {
+  const progress = opts.progress ?? silentProgress;
+  const mainRel = normalizeMainPath(mainPath);
+  const id = circuitIdOf(mainRel);
+  const flags = compilerFlags(opts.optimization ?? 2);
+  const compiler = compilerVersion();
+  const sources = await collectSources(mainRel);
+  const sourceHash = sha256Hex(
+    canonicalJson({
+      schema: CACHE_SCHEMA,
+      compiler,
+      flags,
+      main: mainRel,
+      sources: sources.map((s) => [s.path, s.sha256]),
+    }),
+  );
+  const dir = compiledCircuitDir(id, sourceHash, opts.buildDir);
+  if (!opts.force) {
+    const hit = await readCacheEntry(dir, id);
+    if (hit) {
+      progress("compile", `${id} cache hit (${hit.constraints} constraints)`);
+      return hit;
+    }
+  }
+  return compileIntoCache({ id, mainRel, flags, compiler, sources, sourceHash, dir, opts, progress });
+}
+
+/** The circuit id of a main file: its base name without `.circom`. */
+export function circuitIdOf(mainPath: string): string {
+  const id = path.basename(mainPath, ".circom");
+  assertCircuitId(id);
+  return id;
+}
+
+function normalizeMainPath(mainPath: string): string {
+  if (typeof mainPath !== "string" || !mainPath.endsWith(".circom")) {
+    throw new TypeError(`mainPath must be a path ending in .circom, got ${JSON.stringify(mainPath)}`);
+  }
+  if (path.isAbsolute(mainPath)) {
+    throw new TypeError(
+      `mainPath must be relative to the repo root (circom2 cannot see absolute paths): ${mainPath}`,
+    );
+  }
+  return repoRelative(path.resolve(REPO_ROOT, mainPath), mainPath);
+}
+
+/** Repo-relative forward-slash path of an absolute path; refuses paths outside the repo. */
+function repoRelative(absolute: string, shownAs: string): string {
+  const rel = path.relative(REPO_ROOT, absolute);
+  if (rel === "" || rel.startsWith("..") || path.isAbsolute(rel)) {
+    throw new RangeError(`${shownAs} is outside the repository; circom2 only sees files under ${REPO_ROOT}`);
+  }
+  return rel.split(path.sep).join("/");
+}
+
+function compilerFlags(optimization: OptimizationLevel): string[] {
+  if (optimization !== 0 && optimization !== 1 && optimization !== 2) {
+    throw new RangeError(`optimization must be 0, 1 or 2, got ${String(optimization)}`);
+  }
+  return ["--r1cs", "--wasm", "--sym", `--O${optimization}`, "--prime", "bn128"];
+}
+
+function compilerVersion(): string {
+  const pkg = require("circom2/package.json") as { version: string };
+  return `circom2@${pkg.version}`;
+}
+
+/** Reads the main file and all transitive includes, in a stable (path-sorted) order. */
+async function collectSources(mainRel: string): Promise<SourceFile[]> {
+  const seen = new Map<string, string>();
+  const queue = [mainRel];
+  while (queue.length > 0) {
+    const rel = queue.shift() as string;
+    if (seen.has(rel)) continue;
+    const text = await readFile(path.join(REPO_ROOT, rel), "utf8");
+    seen.set(rel, sha256Hex(text));
+    for (const include of parseIncludes(text)) {
+      queue.push(resolveInclude(mainRel, rel, include));
+    }
+  }
+  return [...seen.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([p, sha256]) => ({ path: p, sha256 }));
+}
+
+interface IncludeDirective {
+  readonly target: string;
+  readonly line: number;
+}
+
+/** `include "..."` directives of a circom source, ignoring commented-out ones. */
+export function parseIncludes(source: string): IncludeDirective[] {
+  // Blank out comments but keep newlines so line numbers stay right.
+  const blanked = source.replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, (c) => c.replace(/[^\n]/g, " "));
+  const found: IncludeDirective[] = [];
+  for (const match of blanked.matchAll(/\binclude\s+"([^"]+)"\s*;/g)) {
+    const line = blanked.slice(0, match.index).split("\n").length;
+    found.push({ target: match[1] as string, line });
+  }
+  return found;
+}
+
+/** circom resolves an include relative to the including file (we pass no `-l` library paths). */
+function resolveInclude(mainRel: string, fromRel: string, include: IncludeDirective): string {
+  const where = `${fromRel}:${include.line}`;
+  if (path.isAbsolute(include.target)) {
+    throw new CompileError(
+      `absolute include "${include.target}" at ${where}; use a relative path`,
+      mainRel,
+      fromRel,
+      include.line,
+    );
+  }
+  const absolute = path.resolve(REPO_ROOT, path.dirname(fromRel), include.target);
+  if (!existsSync(absolute)) {
+    throw new CompileError(
+      `included file "${include.target}" not found (at ${where})`,
+      mainRel,
+      fromRel,
+      include.line,
+    );
+  }
+  try {
+    return repoRelative(absolute, `include "${include.target}" at ${where}`);
+  } catch (err) {
+    throw new CompileError((err as Error).message, mainRel, fromRel, include.line);
+  }
+}
+
+async function readCacheEntry(dir: string, id: string): Promise<CompiledCircuit | undefined> {
+  const files = compiledArtifactPaths(dir, id);
+  const metaPath = path.join(dir, META_FILE);
+  if (![metaPath, files.r1cs, files.wasm, files.sym].every((f) => existsSync(f))) return undefined;
+  const meta = JSON.parse(await readFile(metaPath, "utf8")) as CompileMeta;
+  if (meta.id !== id || path.basename(dir) !== meta.sourceHash) return undefined;
+  return {
+    ...meta,
+    dir,
+    r1csPath: files.r1cs,
+    wasmPath: files.wasm,
+    symPath: files.sym,
+    warnings: [],
+    cached: true,
+  };
+}
+
+interface CompileJob {
+  readonly id: string;
+  readonly mainRel: string;
+  readonly flags: readonly string[];
+  readonly compiler: string;
+  readonly sources: readonly SourceFile[];
+  readonly sourceHash: string;
+  readonly dir: string;
+  readonly opts: CompileOptions;
+  readonly progress: Progress;
+}
+
+async function compileIntoCache(job: CompileJob): Promise<CompiledCircuit> {
+  const { id, mainRel, dir } = job;
+  const staging = await makeStagingDir(path.join(buildRoot(job.opts.buildDir), "circuits", id));
+  try {
+    const start = performance.now();
+    job.progress("compile", `${id} (${mainRel}) …`);
+    const warnings = await runCircom(mainRel, job.flags, staging);
+    const staged = compiledArtifactPaths(staging, id);
+    const header = await readR1csHeader(staged.r1cs);
+    const meta: CompileMeta = {
+      id,
+      mainPath: mainRel,
+      constraints: header.nConstraints,
+      publicInputs: header.nPubInputs,
+      publicOutputs: header.nOutputs,
+      privateInputs: header.nPrvInputs,
+      wires: header.nWires,
+      sourceHash: job.sourceHash,
+      r1csSha256: await sha256File(staged.r1cs),
+      wasmSha256: await sha256File(staged.wasm),
+      sources: job.sources,
+      compiler: job.compiler,
+      flags: job.flags,
+    };
+    await writeFileAtomic(path.join(staging, META_FILE), `${JSON.stringify(meta, null, 2)}\n`);
+    // A forced rebuild, or an entry left incomplete by hand, must not block the commit.
+    if (job.opts.force || !existsSync(path.join(dir, META_FILE)))
+      await rm(dir, { recursive: true, force: true });
+    await commitStagingDir(staging, dir);
+    const seconds = ((performance.now() - start) / 1000).toFixed(1);
+    job.progress("compile", `${id} done: ${meta.constraints} constraints in ${seconds} s`);
+    const files = compiledArtifactPaths(dir, id);
+    return {
+      ...meta,
+      dir,
+      r1csPath: files.r1cs,
+      wasmPath: files.wasm,
+      symPath: files.sym,
+      warnings,
+      cached: false,
+    };
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g");
+
+/** Runs the circom2 CLI from the repo root; resolves with warnings, rejects with a `CompileError`. */
+function runCircom(mainRel: string, flags: readonly string[], outDir: string): Promise<string[]> {
+  const cli = require.resolve("circom2/cli.js");
+  const args = [cli, mainRel, ...flags, "-o", path.relative(REPO_ROOT, outDir)];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (b: Buffer) => out.push(b));
+    child.stderr.on("data", (b: Buffer) => err.push(b));
+    child.on("error", (e) => reject(new CompileError(`cannot start circom2: ${e.message}`, mainRel)));
+    child.on("close", (code, signal) => {
+      const stderr = Buffer.concat(err).toString("utf8").replace(ANSI, "");
+      const stdout = Buffer.concat(out).toString("utf8").replace(ANSI, "");
+      if (code === 0 && /Everything went okay/.test(stdout)) {
+        resolve(
+          stderr
+            .split("\n")
+            .filter((l) => /^\s*warning\[/.test(l))
+            .map((l) => l.trim()),
+        );
+      } else {
+        reject(compileErrorFrom(mainRel, `${stderr}\n${stdout}`.trim(), code, signal));
+      }
+    });
+  });
+}
+
+/** Builds a `CompileError` from circom's output: first `error[..]` line plus its `┌─ "file":line:col` location. */
+export function compileErrorFrom(
+  mainRel: string,
+  output: string,
+  code: number | null,
+  signal: NodeJS.Signals | null = null,
+): CompileError {
+  const clean = output.replace(ANSI, "");
+  const error = /error\[([A-Z0-9]+)\]:\s*(.*)/.exec(clean);
+  const location = /"([^"\n]+)":(\d+):(\d+)/.exec(clean);
+  const status = signal ? `killed by ${signal}` : `exit code ${String(code)}`;
+  const what = error
+    ? `error[${error[1]}]: ${(error[2] as string).trim()}`
+    : (clean
+        .split("\n")
+        .find((l) => l.trim() !== "" && !/previous errors/.test(l))
+        ?.trim() ?? status);
+  if (!location)
+    return new CompileError(
+      `circom failed on ${mainRel}: ${what}`,
+      mainRel,
+      undefined,
+      undefined,
+      undefined,
+      clean,
+    );
+  const [, file, line, column] = location as unknown as [string, string, string, string];
+  return new CompileError(
+    `circom failed on ${mainRel}: ${what} at ${file}:${line}:${column}`,
+    mainRel,
+    file,
+    Number(line),
+    Number(column),
+    clean,
+  );
+}
+
+/** Header fields of an r1cs file (iden3 binary format, section 1). */
+export interface R1csHeader {
+  readonly prime: bigint;
+  readonly nWires: number;
+  readonly nOutputs: number;
+  readonly nPubInputs: number;
+  readonly nPrvInputs: number;
+  readonly nLabels: bigint;
+  readonly nConstraints: number;
+}
+
+/**
+ * Reads only the header section of an r1cs file (no constraints loaded, no curve worker threads started).
+ * Section 1 = u32 n8, prime (n8 bytes LE), u32 nWires, u32 nPubOut, u32 nPubIn, u32 nPrvIn, u64 nLabels,
+ * u32 nConstraints.
+ */
+export async function readR1csHeader(r1csPath: string): Promise<R1csHeader> {
+  const body = await readBinSection(r1csPath, "r1cs", 1);
+  const n8 = body.readUInt32LE(0);
+  const at = 4 + n8;
+  return {
+    prime: readUintLE(body, 4, n8),
+    nWires: body.readUInt32LE(at),
+    nOutputs: body.readUInt32LE(at + 4),
+    nPubInputs: body.readUInt32LE(at + 8),
+    nPrvInputs: body.readUInt32LE(at + 12),
+    nLabels: body.readBigUInt64LE(at + 16),
+    nConstraints: body.readUInt32LE(at + 24),
+  };
+}

@@ -1,0 +1,165 @@
+/**
+ * @module verifier/batch
+ *
+ * Batch verification of many Groth16 proofs for one key by a random linear combination: with
+ * independent random 128-bit scalars rho_i, all n equations hold (except with probability about
+ * 2^-128) iff
+ *   FE( prod_i ML(rho_i·A_i, B_i) · ML(sum rho_i·vk_x_i, -gamma) · ML(sum rho_i·C_i, -delta)
+ *       · ML((sum rho_i)·alpha, -beta) ) == 1,
+ * which costs n + 3 Miller loops sharing one squaring chain and a single final exponentiation.
+ * sum rho_i·vk_x_i is one MSM over IC with aggregated scalars (sum_i rho_i·s_ij mod r).
+ *
+ * Security caveats:
+ * - The scalars must be unpredictable to whoever produced the proofs: the default source is
+ *   `crypto.getRandomValues` (browsers and Node >= 20). A custom `rng` is for tests only; a
+ *   predictable one lets a prover craft invalid proofs that cancel out.
+ * - A `true` answer covers the whole batch; use {@link findInvalidBatchItems} to name bad items.
+ * - Malformed items throw `VerifierInputError` (fields like `items[3].proof.pi_a[1]`) before any
+ *   pairing work; an empty batch is refused rather than vacuously accepted.
+ */
+import { pippenger } from "@noble/curves/abstract/curve.js";
+import { bn254 } from "@noble/curves/bn254.js";
+import { VerifierInputError } from "./errors.ts";
+import { groth16EquationHolds, millerTerm, pairingProduct } from "./groth16.ts";
+import { type ParsedProof, parseProof, parsePublicSignals, SCALAR_MODULUS } from "./parse.ts";
+import { assertPreparedKey, type PreparedVerifyingKey } from "./vkey.ts";
+
+/** One proof to verify: snarkjs JSON shapes, validated strictly. */
+export interface BatchItem {
+  publicSignals: unknown;
+  proof: unknown;
+}
+
+/** Source of random bytes: returns exactly `byteLength` fresh bytes. */
+export type RandomBytes = (byteLength: number) => Uint8Array;
+
+interface ParsedItem {
+  readonly signals: readonly bigint[];
+  readonly proof: ParsedProof;
+}
+
+const SCALAR_BYTES = 16; // 128-bit batching scalars: soundness error about 2^-128 per batch
+
+function defaultRandomBytes(byteLength: number): Uint8Array {
+  const webCrypto = globalThis.crypto;
+  if (webCrypto === undefined || typeof webCrypto.getRandomValues !== "function") {
+    throw new TypeError("verifyGroth16Batch: crypto.getRandomValues is not available; pass an rng");
+  }
+  return webCrypto.getRandomValues(new Uint8Array(byteLength));
+}
+
+/** A nonzero 128-bit scalar; redraws on zero so no proof can drop out of the combination. */
+function randomScalar(rng: RandomBytes): bigint {
+  for (;;) {
+    const bytes = rng(SCALAR_BYTES);
+    if (!(bytes instanceof Uint8Array) || bytes.length !== SCALAR_BYTES) {
+      throw new TypeError(`rng: expected a Uint8Array of ${SCALAR_BYTES} bytes`);
+    }
+    let scalar = 0n;
+    for (const byte of bytes) scalar = (scalar << 8n) | BigInt(byte);
+    if (scalar !== 0n) return scalar;
+  }
+}
+
+function parseItems(key: PreparedVerifyingKey, items: unknown): ParsedItem[] {
+  if (!Array.isArray(items))
+    throw new VerifierInputError("items", "expected an array of {publicSignals, proof}");
+  if (items.length === 0) throw new VerifierInputError("items", "the batch is empty");
+  return items.map((item: unknown, index) => {
+    const path = `items[${index}]`;
+    if (typeof item !== "object" || item === null) {
+      throw new VerifierInputError(path, "expected an object {publicSignals, proof}");
+    }
+    const { publicSignals, proof } = item as Partial<BatchItem>;
+    return {
+      signals: parsePublicSignals(publicSignals, key.nPublic, `${path}.publicSignals`),
+      proof: parseProof(proof, `${path}.proof`),
+    };
+  });
+}
+
+/** The randomised batch equation over parsed items (see the module comment). */
+function batchEquationHolds(
+  key: PreparedVerifyingKey,
+  items: readonly ParsedItem[],
+  rng: RandomBytes,
+): boolean {
+  const { G1 } = bn254;
+  const rhos = items.map(() => randomScalar(rng));
+  const icScalars: bigint[] = new Array(key.nPublic + 1).fill(0n);
+  items.forEach((item, i) => {
+    const rho = rhos[i] as bigint;
+    icScalars[0] = ((icScalars[0] as bigint) + rho) % SCALAR_MODULUS;
+    item.signals.forEach((signal, j) => {
+      icScalars[j + 1] = ((icScalars[j + 1] as bigint) + rho * signal) % SCALAR_MODULUS;
+    });
+  });
+  const combinedC = pippenger(
+    G1.Point,
+    items.map((item) => item.proof.c),
+    rhos,
+  );
+  const terms = items.map((item, i) =>
+    millerTerm(
+      bn254.utils.calcPairingPrecomputes(item.proof.b),
+      item.proof.a.multiplyUnsafe(rhos[i] as bigint),
+    ),
+  );
+  terms.push(
+    millerTerm(key.negGammaLines, key.icCombination(icScalars)),
+    millerTerm(key.negDeltaLines, combinedC),
+    millerTerm(key.negBetaLines, key.key.alpha.multiplyUnsafe(icScalars[0] as bigint)),
+  );
+  return bn254.fields.Fp12.eql(pairingProduct(terms), bn254.fields.Fp12.ONE);
+}
+
+/**
+ * Verifies a batch of proofs for one key with a single final exponentiation. `true` iff every
+ * proof is valid (up to a 2^-128 error); throws `VerifierInputError` for malformed items.
+ */
+export function verifyGroth16Batch(
+  key: PreparedVerifyingKey,
+  items: readonly BatchItem[],
+  rng: RandomBytes = defaultRandomBytes,
+): boolean {
+  assertPreparedKey(key);
+  return batchEquationHolds(key, parseItems(key, items), rng);
+}
+
+/** Bisects [start, end): whole ranges that pass are cleared with one batch check. */
+function collectInvalid(
+  key: PreparedVerifyingKey,
+  items: readonly ParsedItem[],
+  start: number,
+  end: number,
+  rng: RandomBytes,
+  invalid: number[],
+): void {
+  if (end - start === 1) {
+    const item = items[start] as ParsedItem;
+    // The leaf check is the deterministic single-proof equation, not a randomised one.
+    if (!groth16EquationHolds(key, item.signals, item.proof)) invalid.push(start);
+    return;
+  }
+  if (batchEquationHolds(key, items.slice(start, end), rng)) return;
+  const middle = start + Math.floor((end - start) / 2);
+  collectInvalid(key, items, start, middle, rng, invalid);
+  collectInvalid(key, items, middle, end, rng, invalid);
+}
+
+/**
+ * Indices (ascending) of the invalid proofs in a batch; `[]` when all verify. Costs one batch check
+ * when the batch is valid and O(k·log n) batch checks for k bad proofs. Malformed items throw
+ * `VerifierInputError` like {@link verifyGroth16Batch}.
+ */
+export function findInvalidBatchItems(
+  key: PreparedVerifyingKey,
+  items: readonly BatchItem[],
+  rng: RandomBytes = defaultRandomBytes,
+): number[] {
+  assertPreparedKey(key);
+  const parsed = parseItems(key, items);
+  const invalid: number[] = [];
+  collectInvalid(key, parsed, 0, parsed.length, rng, invalid);
+  return invalid;
+}

@@ -1,0 +1,72 @@
+/**
+ * @module verifier/groth16
+ *
+ * Single Groth16 proof verification on bn254 with `@noble/curves` (browser-safe, no snarkjs).
+ *
+ * The equation e(A, B) = e(alpha, beta) · e(vk_x, gamma) · e(C, delta), with
+ * vk_x = IC[0] + sum(signal[i] · IC[i+1]), is checked as
+ * FE(ML(A, B) · ML(vk_x, -gamma) · ML(C, -delta)) == e(alpha, beta):
+ * three Miller loops sharing one squaring chain, one final exponentiation, and the cached
+ * e(alpha, beta) and G2 line coefficients from the prepared key.
+ *
+ * Security caveats: malformed input (non-canonical numbers, out-of-range values, wrong counts or
+ * shapes, points off the curve / outside the subgroup / at infinity) throws `VerifierInputError`;
+ * a well-formed proof that fails the equation returns `false`. The key must be pinned by the
+ * caller (see `vkeyHash`); the signals are only as meaningful as the caller's check of what they
+ * say (root, nonce, query encoding).
+ */
+import type { Fp } from "@noble/curves/abstract/tower.js";
+import { bn254 } from "@noble/curves/bn254.js";
+import { type G1Point, type ParsedProof, parseProof, parsePublicSignals } from "./parse.ts";
+import { assertPreparedKey, type G2LinePrecompute, type PreparedVerifyingKey } from "./vkey.ts";
+
+/** One Miller-loop input: the G2 line coefficients and the affine G1 point. */
+export type MillerTerm = [G2LinePrecompute, Fp, Fp];
+
+/**
+ * The Miller-loop term for e(P, Q) from Q's line coefficients; `undefined` when P is the identity,
+ * whose pairing is 1 (noble cannot take an affine form of infinity).
+ */
+export function millerTerm(lines: G2LinePrecompute, point: G1Point): MillerTerm | undefined {
+  if (point.is0()) return undefined;
+  const { x, y } = point.toAffine();
+  return [lines, x, y];
+}
+
+/** Product of Miller loops over the defined terms, followed by one final exponentiation. */
+export function pairingProduct(terms: readonly (MillerTerm | undefined)[]) {
+  const defined = terms.filter((term): term is MillerTerm => term !== undefined);
+  return bn254.fields.Fp12.finalExponentiate(bn254.millerLoopBatch(defined));
+}
+
+/** vk_x = IC[0] + sum(signal[i] · IC[i+1]) via the key's fixed-base MSM tables. */
+export function publicInputPoint(key: PreparedVerifyingKey, signals: readonly bigint[]): G1Point {
+  return key.icCombination([1n, ...signals]);
+}
+
+/** The Groth16 pairing check on already parsed, validated inputs. */
+export function groth16EquationHolds(
+  key: PreparedVerifyingKey,
+  signals: readonly bigint[],
+  proof: ParsedProof,
+): boolean {
+  const vkX = publicInputPoint(key, signals);
+  const product = pairingProduct([
+    millerTerm(bn254.utils.calcPairingPrecomputes(proof.b), proof.a),
+    millerTerm(key.negGammaLines, vkX),
+    millerTerm(key.negDeltaLines, proof.c),
+  ]);
+  return bn254.fields.Fp12.eql(product, key.alphaBeta);
+}
+
+/**
+ * Verifies one Groth16 proof in snarkjs JSON form against a prepared key.
+ * Returns `false` for a well-formed invalid proof; throws `VerifierInputError` for malformed input
+ * (fields `publicSignals[i]`, `proof.pi_a[1]`, ...) and `TypeError` for a key not made by
+ * `prepareVerifyingKey`.
+ */
+export function verifyGroth16(key: PreparedVerifyingKey, publicSignals: unknown, proof: unknown): boolean {
+  assertPreparedKey(key);
+  const signals = parsePublicSignals(publicSignals, key.nPublic);
+  return groth16EquationHolds(key, signals, parseProof(proof));
+}

@@ -387,3 +387,13 @@ describe("loadDataset", () => {
     expect(location(error as DatasetError)).toEqual([3, 1, "invalid UTF-8"]);
   });
 });
+
+describe("DatasetError", () => {
+  it("JSON-quotes and truncates hostile column names in its message", () => {
+    const error = rejection(() => parseJsonl('{"a\\nb":1}\n', small, "s.jsonl"));
+    expect(error.column).toBe("a\nb");
+    expect(error.message.startsWith('s.jsonl:1: column "a\\nb": unknown key')).toBe(true);
+    const long = rejection(() => parseJsonl(`{"${"x".repeat(100)}":1}\n`, small, "s.jsonl"));
+    expect(long.message).toContain(`column "${"x".repeat(64)}…": unknown key`);
+  });
+});

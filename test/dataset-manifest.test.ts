@@ -320,3 +320,19 @@ describe("manifest structure", () => {
     ).toThrow("root");
   });
 });
+
+describe("buildManifest", () => {
+  it("keeps only the five layout parameters of a wider shape", () => {
+    const shape = { ...layout, clauses: 4, setSize: 4 };
+    const unsigned = buildManifest({
+      datasetId: "d",
+      epoch: 0,
+      schema,
+      recordCount: 0,
+      layout: shape,
+      root: "0",
+      circuits: [],
+    });
+    expect(unsigned.layout).toEqual(layout);
+  });
+});

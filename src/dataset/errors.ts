@@ -48,7 +48,11 @@ export class DatasetError extends Error implements DatasetErrorLocation {
   readonly column: string | number;
   readonly reason: string;
   constructor(location: DatasetErrorLocation) {
-    const column = typeof location.column === "number" ? String(location.column) : `"${location.column}"`;
+    // JSON quoting keeps hostile column names (quotes, line breaks) from forging log lines.
+    const column =
+      typeof location.column === "number"
+        ? String(location.column)
+        : JSON.stringify(truncate(location.column));
     super(`${location.file}:${location.line}: column ${column}: ${location.reason}`);
     this.file = location.file;
     this.line = location.line;
@@ -66,4 +70,8 @@ export class ManifestError extends Error {
   ) {
     super(`manifest ${path}: ${reason}`);
   }
+}
+
+function truncate(text: string): string {
+  return text.length > 64 ? `${text.slice(0, 64)}…` : text;
 }

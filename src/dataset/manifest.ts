@@ -109,7 +109,14 @@ export function buildManifest(input: BuildManifestInput): UnsignedManifest {
     schemaHash: schemaHash(parseSchemaAt(input.schema)),
     recordCount: input.recordCount,
     capacity: input.layout.capacity,
-    layout: { ...input.layout },
+    // Only the five layout parameters: callers may pass a wider shape (e.g. a circuit shape).
+    layout: {
+      capacity: input.layout.capacity,
+      fields: input.layout.fields,
+      width: input.layout.width,
+      leafRecords: input.layout.leafRecords,
+      arity: input.layout.arity,
+    },
     root: typeof input.root === "bigint" ? input.root.toString(10) : input.root,
     createdAt: createdAt instanceof Date ? createdAt.toISOString() : createdAt,
     circuits: [...input.circuits],

@@ -32,8 +32,11 @@ import {
 import {
   buildVerifierFixture,
   R as FIXTURE_R,
+  g1Json,
+  g2Json,
   type ProofItem,
   REPO_ROOT,
+  rerandomize,
   type VerifierFixture,
 } from "./fixtures/verifier/fixture.ts";
 
@@ -69,20 +72,6 @@ function withoutField<T extends object>(value: T, field: string): T {
   const copy = structuredClone(value) as Record<string, unknown>;
   delete copy[field];
   return copy as T;
-}
-
-function g1Json(point: G1Point): string[] {
-  const { x, y } = point.toAffine();
-  return [String(x), String(y), "1"];
-}
-
-function g2Json(point: G2Point): string[][] {
-  const { x, y } = point.toAffine();
-  return [
-    [String(x.c0), String(x.c1)],
-    [String(y.c0), String(y.c1)],
-    ["1", "0"],
-  ];
 }
 
 function bump(decimal: string, by: bigint): string {
@@ -139,19 +128,6 @@ function timesByDoubling(point: G2Point, k: bigint): G2Point {
     if (bit === "1") result = result.add(point);
   }
   return result;
-}
-
-/** Groth16 re-randomisation: (A/t, t·B + t·s·delta, C + s·A) is another valid proof of the same statement. */
-function rerandomize(item: ProofItem, delta: G2Point, t: bigint, s: bigint): ProofItem {
-  const { a, b, c } = parseProof(item.proof);
-  const tInverse = bn254.fields.Fr.inv(t);
-  const proof = {
-    ...item.proof,
-    pi_a: g1Json(a.multiply(tInverse)),
-    pi_b: g2Json(b.multiply(t).add(delta.multiply((t * s) % R))),
-    pi_c: g1Json(c.add(a.multiply(s))),
-  };
-  return { publicSignals: [...item.publicSignals], proof };
 }
 
 // ---------------------------------------------------------------- valid proofs

@@ -21,8 +21,8 @@ import { pippenger } from "@noble/curves/abstract/curve.js";
 import { bn254 } from "@noble/curves/bn254.js";
 import { VerifierInputError } from "./errors.ts";
 import { groth16EquationHolds, millerTerm, pairingProduct } from "./groth16.ts";
-import { type ParsedProof, parseProof, parsePublicSignals, SCALAR_MODULUS } from "./parse.ts";
-import { assertPreparedKey, type PreparedVerifyingKey } from "./vkey.ts";
+import { type G1Point, type ParsedProof, parseProof, parsePublicSignals, SCALAR_MODULUS } from "./parse.ts";
+import { assertPreparedKey, type G2LinePrecompute, type PreparedVerifyingKey } from "./vkey.ts";
 
 /** One proof to verify: snarkjs JSON shapes, validated strictly. */
 export interface BatchItem {
@@ -33,9 +33,16 @@ export interface BatchItem {
 /** Source of random bytes: returns exactly `byteLength` fresh bytes. */
 export type RandomBytes = (byteLength: number) => Uint8Array;
 
-interface ParsedItem {
+/** A parsed item with its batching scalar and the per-item work every sub-batch check reuses. */
+interface WeightedItem {
   readonly signals: readonly bigint[];
   readonly proof: ParsedProof;
+  /** Secret random 128-bit weight, drawn once per call. */
+  readonly rho: bigint;
+  /** rho·A, the G1 side of this item's Miller-loop term. */
+  readonly rhoA: G1Point;
+  /** Line coefficients of B, shared by the batch and the single-proof checks. */
+  readonly bLines: G2LinePrecompute;
 }
 
 const SCALAR_BYTES = 16; // 128-bit batching scalars: soundness error about 2^-128 per batch
@@ -61,7 +68,7 @@ function randomScalar(rng: RandomBytes): bigint {
   }
 }
 
-function parseItems(key: PreparedVerifyingKey, items: unknown): ParsedItem[] {
+function parseItems(key: PreparedVerifyingKey, items: unknown): { signals: bigint[]; proof: ParsedProof }[] {
   if (!Array.isArray(items))
     throw new VerifierInputError("items", "expected an array of {publicSignals, proof}");
   if (items.length === 0) throw new VerifierInputError("items", "the batch is empty");
@@ -78,33 +85,45 @@ function parseItems(key: PreparedVerifyingKey, items: unknown): ParsedItem[] {
   });
 }
 
-/** The randomised batch equation over parsed items (see the module comment). */
-function batchEquationHolds(
-  key: PreparedVerifyingKey,
-  items: readonly ParsedItem[],
-  rng: RandomBytes,
-): boolean {
-  const { G1 } = bn254;
-  const rhos = items.map(() => randomScalar(rng));
-  const icScalars: bigint[] = new Array(key.nPublic + 1).fill(0n);
-  items.forEach((item, i) => {
-    const rho = rhos[i] as bigint;
-    icScalars[0] = ((icScalars[0] as bigint) + rho) % SCALAR_MODULUS;
-    item.signals.forEach((signal, j) => {
-      icScalars[j + 1] = ((icScalars[j + 1] as bigint) + rho * signal) % SCALAR_MODULUS;
-    });
+/**
+ * Parses every item (all-or-nothing, so malformed input throws before any pairing work) and
+ * attaches its random weight. Reusing one weight per item across the sub-batches of a bisection is
+ * sound: each check still fails except with probability about 2^-128 if it holds a bad proof.
+ */
+function weightItems(key: PreparedVerifyingKey, items: unknown, rng: RandomBytes): WeightedItem[] {
+  return parseItems(key, items).map(({ signals, proof }) => {
+    const rho = randomScalar(rng);
+    return {
+      signals,
+      proof,
+      rho,
+      rhoA: proof.a.multiplyUnsafe(rho),
+      bLines: bn254.utils.calcPairingPrecomputes(proof.b),
+    };
   });
+}
+
+/** sum_i rho_i·(1, s_i1, ..., s_in) mod r: the IC scalars of sum_i rho_i·vk_x_i. */
+function combinedIcScalars(key: PreparedVerifyingKey, items: readonly WeightedItem[]): bigint[] {
+  const scalars: bigint[] = new Array(key.nPublic + 1).fill(0n);
+  for (const { rho, signals } of items) {
+    scalars[0] = ((scalars[0] as bigint) + rho) % SCALAR_MODULUS;
+    signals.forEach((signal, j) => {
+      scalars[j + 1] = ((scalars[j + 1] as bigint) + rho * signal) % SCALAR_MODULUS;
+    });
+  }
+  return scalars;
+}
+
+/** The randomised batch equation over weighted items (see the module comment). */
+function batchEquationHolds(key: PreparedVerifyingKey, items: readonly WeightedItem[]): boolean {
+  const icScalars = combinedIcScalars(key, items);
   const combinedC = pippenger(
-    G1.Point,
+    bn254.G1.Point,
     items.map((item) => item.proof.c),
-    rhos,
+    items.map((item) => item.rho),
   );
-  const terms = items.map((item, i) =>
-    millerTerm(
-      bn254.utils.calcPairingPrecomputes(item.proof.b),
-      item.proof.a.multiplyUnsafe(rhos[i] as bigint),
-    ),
-  );
+  const terms = items.map((item) => millerTerm(item.bLines, item.rhoA));
   terms.push(
     millerTerm(key.negGammaLines, key.icCombination(icScalars)),
     millerTerm(key.negDeltaLines, combinedC),
@@ -123,34 +142,33 @@ export function verifyGroth16Batch(
   rng: RandomBytes = defaultRandomBytes,
 ): boolean {
   assertPreparedKey(key);
-  return batchEquationHolds(key, parseItems(key, items), rng);
+  return batchEquationHolds(key, weightItems(key, items, rng));
 }
 
 /** Bisects [start, end): whole ranges that pass are cleared with one batch check. */
 function collectInvalid(
   key: PreparedVerifyingKey,
-  items: readonly ParsedItem[],
+  items: readonly WeightedItem[],
   start: number,
   end: number,
-  rng: RandomBytes,
   invalid: number[],
 ): void {
   if (end - start === 1) {
-    const item = items[start] as ParsedItem;
+    const item = items[start] as WeightedItem;
     // The leaf check is the deterministic single-proof equation, not a randomised one.
-    if (!groth16EquationHolds(key, item.signals, item.proof)) invalid.push(start);
+    if (!groth16EquationHolds(key, item.signals, item.proof, item.bLines)) invalid.push(start);
     return;
   }
-  if (batchEquationHolds(key, items.slice(start, end), rng)) return;
+  if (batchEquationHolds(key, items.slice(start, end))) return;
   const middle = start + Math.floor((end - start) / 2);
-  collectInvalid(key, items, start, middle, rng, invalid);
-  collectInvalid(key, items, middle, end, rng, invalid);
+  collectInvalid(key, items, start, middle, invalid);
+  collectInvalid(key, items, middle, end, invalid);
 }
 
 /**
  * Indices (ascending) of the invalid proofs in a batch; `[]` when all verify. Costs one batch check
- * when the batch is valid and O(k·log n) batch checks for k bad proofs. Malformed items throw
- * `VerifierInputError` like {@link verifyGroth16Batch}.
+ * when the batch is valid and O(k·log n) batch checks for k bad proofs, each reusing the per-item
+ * work. Malformed items throw `VerifierInputError` like {@link verifyGroth16Batch}.
  */
 export function findInvalidBatchItems(
   key: PreparedVerifyingKey,
@@ -158,8 +176,8 @@ export function findInvalidBatchItems(
   rng: RandomBytes = defaultRandomBytes,
 ): number[] {
   assertPreparedKey(key);
-  const parsed = parseItems(key, items);
+  const weighted = weightItems(key, items, rng);
   const invalid: number[] = [];
-  collectInvalid(key, parsed, 0, parsed.length, rng, invalid);
+  collectInvalid(key, weighted, 0, weighted.length, invalid);
   return invalid;
 }

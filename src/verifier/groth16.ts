@@ -44,15 +44,19 @@ export function publicInputPoint(key: PreparedVerifyingKey, signals: readonly bi
   return key.icCombination([1n, ...signals]);
 }
 
-/** The Groth16 pairing check on already parsed, validated inputs. */
+/**
+ * The Groth16 pairing check on already parsed, validated inputs. `bLines` lets a caller that
+ * already computed B's line coefficients (batch bisection) pass them in.
+ */
 export function groth16EquationHolds(
   key: PreparedVerifyingKey,
   signals: readonly bigint[],
   proof: ParsedProof,
+  bLines: G2LinePrecompute = bn254.utils.calcPairingPrecomputes(proof.b),
 ): boolean {
   const vkX = publicInputPoint(key, signals);
   const product = pairingProduct([
-    millerTerm(bn254.utils.calcPairingPrecomputes(proof.b), proof.a),
+    millerTerm(bLines, proof.a),
     millerTerm(key.negGammaLines, vkX),
     millerTerm(key.negDeltaLines, proof.c),
   ]);

@@ -84,6 +84,19 @@ template Scratch() { signal input a; signal input b; signal output c; component 
 component main {public [a]} = Scratch();
 `;
 
+describe("progress", () => {
+  it("prints tagged lines with the time since the previous line", () => {
+    const lines: string[] = [];
+    let clock = 1000;
+    const progress = consoleProgress({ write: (l) => lines.push(l), now: () => clock });
+    clock = 3500;
+    progress("compiling", "aggregate-8x8x4 …");
+    clock = 3600;
+    progress("done");
+    expect(lines).toEqual(["[setup] compiling aggregate-8x8x4 … (+2.5 s)", "[setup] done (+0.1 s)"]);
+  });
+});
+
 describe("paths", () => {
   it("uses ZKTALLY_BUILD_DIR as the cache root, an explicit buildDir first", () => {
     expect(buildRoot()).toBe(buildDir);
@@ -150,7 +163,11 @@ describe("compileCircuit", () => {
     expect(first.cached).toBe(false);
     expect((await compileCircuit(main)).cached).toBe(true);
     await writeScratch("scratchlib.circom", SCRATCH_LIB(2));
+    // A staging dir left by a killed compile (its pid no longer exists) is swept by the next compile.
+    const deadStaging = path.join(buildDir, "circuits", "scratch", ".tmp-2147480000-abcdefabcdef");
+    await mkdir(deadStaging, { recursive: true });
     const edited = await compileCircuit(main);
+    expect(existsSync(deadStaging)).toBe(false);
     expect(edited.cached).toBe(false);
     expect(edited.sourceHash).not.toBe(first.sourceHash);
     await writeScratch("scratchlib.circom", SCRATCH_LIB(1));

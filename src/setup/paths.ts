@@ -13,7 +13,7 @@
 
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, open, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -103,12 +103,37 @@ export function sha256Hex(data: Uint8Array | string): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
-/** A fresh, uniquely named temp directory inside `parent` (same filesystem, so `rename` is atomic). */
+/**
+ * A fresh, uniquely named staging directory `.tmp-<pid>-<random>` inside `parent` (same filesystem, so the
+ * final `rename` is atomic). Staging directories of processes that no longer exist (killed builds) are
+ * removed first, so an interrupted ptau or compile does not leave large leftovers behind.
+ */
 export async function makeStagingDir(parent: string): Promise<string> {
   await mkdir(parent, { recursive: true });
+  await removeDeadStagingDirs(parent);
   const dir = path.join(parent, `.tmp-${process.pid}-${randomBytes(6).toString("hex")}`);
   await mkdir(dir);
   return dir;
+}
+
+async function removeDeadStagingDirs(parent: string): Promise<void> {
+  for (const name of await readdir(parent)) {
+    const match = /^\.tmp-(\d+)-[0-9a-f]{12}$/.exec(name);
+    if (match && !isProcessAlive(Number(match[1]))) {
+      await rm(path.join(parent, name), { recursive: true, force: true });
+    }
+  }
+}
+
+function isProcessAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: the process exists but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 /** Writes a file atomically: a temp file in the same directory, then `rename` over the target. */

@@ -185,7 +185,14 @@ async function runPhase2(compiled: Phase2Input, ptauPath: string, job: Phase2Job
     const staged = zkeyArtifactPaths(staging);
     const initial = path.join(staging, "0.zkey");
     const contributed = path.join(staging, "1.zkey");
-    await createContributedZkey(compiled.r1csPath, ptauPath, initial, contributed, staged.zkey);
+    const forward = (message: string) =>
+      (job.opts.progress ?? silentProgress)("setup", `  ${compiled.id} snarkjs: ${message}`);
+    await createContributedZkey(
+      compiled.r1csPath,
+      ptauPath,
+      { initial, contributed, final: staged.zkey },
+      forward,
+    );
     await rm(initial, { force: true });
     await rm(contributed, { force: true });
     const vkey = await verifiedVerificationKey(compiled, ptauPath, staged.zkey);
@@ -216,11 +223,11 @@ async function runPhase2(compiled: Phase2Input, ptauPath: string, job: Phase2Job
 async function createContributedZkey(
   r1csPath: string,
   ptauPath: string,
-  initial: string,
-  contributed: string,
-  final: string,
+  files: { readonly initial: string; readonly contributed: string; readonly final: string },
+  forward: (message: string) => void,
 ): Promise<void> {
-  const { logger, failure } = snarkjsLogger();
+  const { initial, contributed, final } = files;
+  const { logger, failure } = snarkjsLogger(forward);
   const csHash = await snarkjs.zKey.newZKey(r1csPath, ptauPath, initial, logger);
   if (csHash === -1) throw new SetupError(`newZKey failed: ${failure() ?? "unknown error"}`);
   const entropy = randomBytes(64).toString("hex");

@@ -153,7 +153,7 @@ async function generateDevPtau(dir: string, power: number, progress: Progress): 
   const staging = await makeStagingDir(dir);
   try {
     const curve = await snarkjs.curves.getCurveFromName("bn128");
-    const { logger, failure } = snarkjsLogger();
+    const { logger, failure } = snarkjsLogger((message) => progress("ptau", `  snarkjs: ${message}`));
     const [fresh, contributed, prepared] = ["0.ptau", "1.ptau", "final.ptau"].map((f) =>
       path.join(staging, f),
     ) as [string, string, string];
@@ -200,15 +200,26 @@ export async function readPtauPower(ptauPath: string): Promise<number> {
   return header.readUInt32LE(4 + header.readUInt32LE(0));
 }
 
-/** A snarkjs logger that records error lines, so callers can turn "logged and returned -1" into an exception. */
-export function snarkjsLogger(): { logger: snarkjs.SnarkjsLogger; failure: () => string | undefined } {
+/**
+ * A snarkjs logger that records error lines, so callers can turn "logged and returned -1" into an exception.
+ * Single-line info/warn messages and the coarse "Starting section" debug lines go to `forward` (progress).
+ */
+export function snarkjsLogger(forward?: (message: string) => void): {
+  logger: snarkjs.SnarkjsLogger;
+  failure: () => string | undefined;
+} {
   const errors: string[] = [];
-  const ignore = () => {};
+  const pass = (message: string) => {
+    const text = String(message);
+    if (forward && text.trim() !== "" && !text.includes("\n") && !/^-+$/.test(text)) forward(text);
+  };
   return {
     logger: {
-      debug: ignore,
-      info: ignore,
-      warn: ignore,
+      debug: (message: string) => {
+        if (/^Starting section/.test(String(message))) pass(message);
+      },
+      info: pass,
+      warn: pass,
       error: (message: string) => errors.push(String(message)),
     },
     failure: () => (errors.length > 0 ? errors.join("; ") : undefined),

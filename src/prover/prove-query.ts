@@ -1,0 +1,115 @@
+/**
+ * @module prover/prove-query
+ *
+ * Answers a partner's query over a committed dataset with a Groth16 proof: canonicalises and lowers the query
+ * for the circuit shape, builds the witness, predicts the outputs with the reference evaluator, proves through
+ * a `ProverBackend` and refuses to return any proof whose public signals differ from the prediction.
+ *
+ * Security caveats: nothing returned here contains a record, salt or witness value; the true count of a
+ * suppressed answer is never returned. The nonce is the partner's and is bound into the proof as-is.
+ */
+import {
+  type AggregatePublicInputs,
+  aggregateCircuitInput,
+  aggregatePublicSignals,
+  expectedOutputs,
+} from "../circuits/aggregate-witness.ts";
+import { type AggregateShape, circuitId } from "../circuits/shape.ts";
+import type { CommittedDataset } from "../dataset/committed.ts";
+import { canonicalQuery, describeQuery, queryHash } from "../query/canonical.ts";
+import { evaluateQuery } from "../query/evaluate.ts";
+import { encodeQueryPublic } from "../query/lower.ts";
+import type { Query } from "../query/model.ts";
+import { type Groth16Proof, type ProverBackend, ProverError, type ProveTimings } from "./backend.ts";
+
+/** The readable answer: a number for count/sum (decimal string), a boolean for threshold/membership. */
+export type ReadableAnswer =
+  | { readonly kind: "count" | "sum"; readonly suppressed: false; readonly value: string }
+  | { readonly kind: "threshold" | "membership"; readonly suppressed: false; readonly value: boolean }
+  | { readonly kind: Query["aggregate"]["kind"]; readonly suppressed: true; readonly value: null };
+
+export interface QueryProof {
+  readonly circuitId: string;
+  /** Canonical query (readable). */
+  readonly query: Query;
+  readonly queryHash: string;
+  readonly statement: string;
+  readonly answer: ReadableAnswer;
+  readonly minGroupSize: number;
+  readonly nonce: string;
+  readonly publicSignals: string[];
+  readonly proof: Groth16Proof;
+  readonly timings: ProveTimings;
+}
+
+export interface ProveQueryRequest {
+  readonly dataset: CommittedDataset;
+  readonly shape: AggregateShape;
+  /** Readable query JSON (validated here). */
+  readonly query: unknown;
+  /** Minimum group size g set by policy (0 = off). */
+  readonly minGroupSize: number;
+  /** The partner's request nonce, a field element. */
+  readonly nonce: bigint;
+}
+
+/** Interprets the circuit outputs (public signals 0 and 1) for an aggregate kind. */
+export function readableAnswer(
+  kind: Query["aggregate"]["kind"],
+  suppressed: bigint,
+  answer: bigint,
+): ReadableAnswer {
+  if (suppressed === 1n) return { kind, suppressed: true, value: null };
+  if (kind === "count" || kind === "sum") return { kind, suppressed: false, value: answer.toString() };
+  return { kind, suppressed: false, value: answer === 1n };
+}
+
+/** Proves the answer to `request.query`; throws QueryError/RangeError for queries the shape cannot take. */
+export async function proveQuery(backend: ProverBackend, request: ProveQueryRequest): Promise<QueryProof> {
+  const { dataset, shape, minGroupSize, nonce } = request;
+  const { schema, commitment } = dataset;
+  assertSameLayout(shape, dataset);
+  const query = canonicalQuery(request.query, schema);
+  const inputs: AggregatePublicInputs = {
+    root: commitment.root,
+    recordCount: commitment.recordCount,
+    minGroupSize,
+    nonce,
+    query: encodeQueryPublic(query, schema, shape),
+  };
+  const predicted = expectedOutputs(shape, commitment.slots, inputs);
+  const reference = evaluateQuery(query, schema, dataset.records, { minGroupSize });
+  const referenceAnswer = typeof reference.answer === "boolean" ? BigInt(reference.answer) : reference.answer;
+  if (predicted.answer !== referenceAnswer || predicted.suppressed !== (reference.suppressed ? 1n : 0n)) {
+    throw new ProverError("internal error: lowered and reference semantics disagree; refusing to prove");
+  }
+  const id = circuitId(shape);
+  const result = await backend.prove(id, aggregateCircuitInput(shape, commitment.slots, inputs));
+  const expectedSignals = aggregatePublicSignals(inputs, predicted);
+  if (result.publicSignals.join(",") !== expectedSignals.join(",")) {
+    throw new ProverError(`circuit ${id} produced public signals that differ from the reference answer`);
+  }
+  return {
+    circuitId: id,
+    query,
+    queryHash: queryHash(query, schema),
+    statement: describeQuery(query, schema),
+    answer: readableAnswer(query.aggregate.kind, predicted.suppressed, predicted.answer),
+    minGroupSize,
+    nonce: nonce.toString(),
+    publicSignals: result.publicSignals,
+    proof: result.proof,
+    timings: result.timings,
+  };
+}
+
+function assertSameLayout(shape: AggregateShape, dataset: CommittedDataset): void {
+  const layout = dataset.commitment.layout;
+  for (const key of ["capacity", "fields", "width", "leafRecords", "arity"] as const) {
+    if (layout[key] !== shape[key]) {
+      throw new RangeError(
+        `dataset layout ${key} = ${layout[key]} does not match circuit ${circuitId(shape)}`,
+      );
+    }
+  }
+}

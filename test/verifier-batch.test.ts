@@ -26,8 +26,8 @@ import {
   type VerifierFixture,
 } from "./fixtures/verifier/fixture.ts";
 
-const SNARK_PROOFS = 8;
-const BATCH_SIZE = 24;
+const SNARK_PROOFS = 6;
+const BATCH_SIZE = 20;
 
 let fixture: VerifierFixture;
 let key: PreparedVerifyingKey;

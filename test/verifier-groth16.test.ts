@@ -252,6 +252,7 @@ const MUTATIONS: MutationCase[] = [
   signalCase('"-1"', 1, () => "-1"),
   signalCase("r", 1, () => String(R)),
   signalCase("2^256", 1, () => String(2n ** 256n)),
+  signalCase("a 200-digit number", 1, () => "1".padEnd(200, "0")),
   signalCase('"abc"', 1, () => "abc"),
   signalCase('"1.5"', 1, () => "1.5"),
   signalCase("null", 1, () => null),

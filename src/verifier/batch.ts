@@ -69,8 +69,9 @@ function randomScalar(rng: RandomBytes): bigint {
 }
 
 function parseItems(key: PreparedVerifyingKey, items: unknown): { signals: bigint[]; proof: ParsedProof }[] {
-  if (!Array.isArray(items))
+  if (!Array.isArray(items)) {
     throw new VerifierInputError("items", "expected an array of {publicSignals, proof}");
+  }
   if (items.length === 0) throw new VerifierInputError("items", "the batch is empty");
   return items.map((item: unknown, index) => {
     const path = `items[${index}]`;

@@ -27,7 +27,7 @@ import {
 } from "./fixtures/verifier/fixture.ts";
 
 const SNARK_PROOFS = 6;
-const BATCH_SIZE = 20;
+const BATCH_SIZE = 16;
 
 let fixture: VerifierFixture;
 let key: PreparedVerifyingKey;
@@ -88,7 +88,7 @@ describe("batch verification", () => {
     expect(findInvalidBatchItems(key, valid)).toEqual([]);
   });
 
-  it.each([0, 13, BATCH_SIZE - 1])(
+  it.each([0, BATCH_SIZE - 1])(
     "catches one bad proof at index %i among many and bisects to it",
     async (index) => {
       const bad = wrongSignal(valid[index] as BatchItem);
@@ -102,9 +102,9 @@ describe("batch verification", () => {
   it("finds several bad proofs of different kinds", () => {
     let items = replaceItem(valid, 3, wrongSignal(valid[3] as BatchItem));
     items = replaceItem(items, 4, negatedA(valid[4] as BatchItem));
-    items = replaceItem(items, 17, fixture.otherProof); // valid, but for another key
+    items = replaceItem(items, 11, fixture.otherProof); // valid, but for another key
     expect(verifyGroth16Batch(key, items)).toBe(false);
-    expect(findInvalidBatchItems(key, items)).toEqual([3, 4, 17]);
+    expect(findInvalidBatchItems(key, items)).toEqual([3, 4, 11]);
   });
 
   it("needs unpredictable scalars: errors that cancel under equal scalars are caught with real randomness", () => {

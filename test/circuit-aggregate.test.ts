@@ -17,8 +17,8 @@ import { evaluateQuery } from "../src/query/evaluate.ts";
 import { encodeQueryPublic } from "../src/query/lower.ts";
 import type { Query } from "../src/query/model.ts";
 import { loadShape, TEST_SHAPE } from "./helpers/circuits.ts";
-import { createRng, randomQuery, randomRecords, randomSchema } from "./helpers/random.ts";
 import { edit, firstViolation, type LoadedCircuit, P, satisfies, wire } from "./helpers/r1cs.ts";
+import { createRng, randomQuery, randomRecords, randomSchema } from "./helpers/random.ts";
 
 const shape = TEST_SHAPE;
 const secret = new Uint8Array(32).fill(7);
@@ -176,7 +176,8 @@ describe("aggregate circuit: edited witnesses violate constraints", () => {
 
   it("rejects out-of-range record values (2^W + 5, p - 1, 2^252) even with recomputed bits", () => {
     const v = wire(circuit, "values[2][2]");
-    for (const bad of [(1n << BigInt(shape.width)) + 5n, P - 1n, P - 254n, 1n << 252n]) violates({ [v]: bad });
+    for (const bad of [(1n << BigInt(shape.width)) + 5n, P - 1n, P - 254n, 1n << 252n])
+      violates({ [v]: bad });
   });
 
   it("rejects non-boolean and non-monotone flags (padding counted, record hidden as padding)", () => {
@@ -208,7 +209,8 @@ describe("aggregate circuit: edited witnesses violate constraints", () => {
   it("rejects selectors and clause bits that are not 0/1 (field index out of range, isSet = 2)", () => {
     const selector = circuit.signals.get("main.clause[0].field.selectors[0]");
     if (selector !== undefined) violates({ [selector]: 2n });
-    const isSet = circuit.signals.get("main.clause[0].isSet") ?? circuit.signals.get("main.clause[0].bits.out[8]");
+    const isSet =
+      circuit.signals.get("main.clause[0].isSet") ?? circuit.signals.get("main.clause[0].bits.out[8]");
     expect(isSet).toBeDefined();
     violates({ [isSet as number]: 2n });
     violates({ [isSet as number]: P - 1n });

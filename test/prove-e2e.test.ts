@@ -7,10 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { circuitId } from "../src/circuits/shape.ts";
 import { type CommittedDataset, commitRecords } from "../src/dataset/committed.ts";
 import { generateOperatorKey } from "../src/dataset/manifest.ts";
-import { evaluateQuery } from "../src/query/evaluate.ts";
 import { checkQueryProof } from "../src/prover/check.ts";
 import { proveQuery, type QueryProof } from "../src/prover/prove-query.ts";
 import { createSnarkjsBackend, type SnarkjsBackend } from "../src/prover/snarkjs-backend.ts";
+import { evaluateQuery } from "../src/query/evaluate.ts";
 import { loadPinnedVkey } from "../src/setup/keys-manifest.ts";
 import { TEST_SHAPE } from "./helpers/circuits.ts";
 import { TEST_KEYS_DIR } from "./helpers/keys.ts";
@@ -75,7 +75,9 @@ describe("proving pipeline (snarkjs)", () => {
   });
 
   it("rejects a wrong claimed answer, nonce, group size, query constant or another dataset's manifest", async () => {
-    const { dataset, proof } = proven.find((p) => p.proof.answer.kind === "count" && !p.proof.answer.suppressed)!;
+    const { dataset, proof } = proven.find(
+      (p) => p.proof.answer.kind === "count" && !p.proof.answer.suppressed,
+    )!;
     const value = BigInt(proof.answer.value as string);
     const wrongAnswer = { ...proof, answer: { ...proof.answer, value: String(value + 1n) } } as QueryProof;
     expect((await check(dataset, wrongAnswer)).valid).toBe(false);
@@ -96,7 +98,10 @@ describe("proving pipeline (snarkjs)", () => {
     expect(suppressed).toBeDefined();
     const { dataset, proof } = suppressed!;
     expect(proof.publicSignals.slice(0, 2)).toEqual(["1", "0"]);
-    const unsuppressed = { ...proof, answer: { kind: proof.answer.kind, suppressed: false, value: "0" } } as QueryProof;
+    const unsuppressed = {
+      ...proof,
+      answer: { kind: proof.answer.kind, suppressed: false, value: "0" },
+    } as QueryProof;
     expect((await check(dataset, unsuppressed)).valid).toBe(false);
   });
 });

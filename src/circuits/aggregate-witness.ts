@@ -53,10 +53,20 @@ export interface AggregateCircuitInput {
 export function checkPublicInputs(shape: AggregateShape, inputs: AggregatePublicInputs): void {
   if (inputs.root < 0n || inputs.root >= FIELD_ORDER) throw new RangeError("root must be in [0, r)");
   if (inputs.nonce < 0n || inputs.nonce >= FIELD_ORDER) throw new RangeError("nonce must be in [0, r)");
-  if (!Number.isSafeInteger(inputs.recordCount) || inputs.recordCount < 0 || inputs.recordCount > shape.capacity) {
-    throw new RangeError(`recordCount must be an integer in 0..${shape.capacity} (got ${inputs.recordCount})`);
+  if (
+    !Number.isSafeInteger(inputs.recordCount) ||
+    inputs.recordCount < 0 ||
+    inputs.recordCount > shape.capacity
+  ) {
+    throw new RangeError(
+      `recordCount must be an integer in 0..${shape.capacity} (got ${inputs.recordCount})`,
+    );
   }
-  if (!Number.isSafeInteger(inputs.minGroupSize) || inputs.minGroupSize < 0 || inputs.minGroupSize >= 2 ** 32) {
+  if (
+    !Number.isSafeInteger(inputs.minGroupSize) ||
+    inputs.minGroupSize < 0 ||
+    inputs.minGroupSize >= 2 ** 32
+  ) {
     throw new RangeError(`minGroupSize must be an integer in 0..2^32-1 (got ${inputs.minGroupSize})`);
   }
   if (inputs.query.clauses.length !== shape.clauses) {

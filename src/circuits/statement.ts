@@ -34,7 +34,9 @@ export function statementShape(statement: Pick<Statement, "manifest" | "circuitI
   const layout = statement.manifest.layout;
   for (const key of ["capacity", "fields", "width", "leafRecords", "arity"] as const) {
     if (layout[key] !== shape[key]) {
-      throw new RangeError(`manifest layout ${key} = ${layout[key]} does not match circuit ${circuitId(shape)}`);
+      throw new RangeError(
+        `manifest layout ${key} = ${layout[key]} does not match circuit ${circuitId(shape)}`,
+      );
     }
   }
   if (!statement.manifest.circuits.includes(statement.circuitId)) {
@@ -47,7 +49,8 @@ export function statementShape(statement: Pick<Statement, "manifest" | "circuitI
 export function expectedPublicSignals(statement: Statement): string[] {
   const shape = statementShape(statement);
   const schema = parseSchema(statement.manifest.schema);
-  const nonce = typeof statement.nonce === "bigint" ? statement.nonce : parseCanonical(statement.nonce, "nonce");
+  const nonce =
+    typeof statement.nonce === "bigint" ? statement.nonce : parseCanonical(statement.nonce, "nonce");
   if (nonce >= FIELD_ORDER) throw new RangeError("nonce must be below the field order r");
   const inputs: AggregatePublicInputs = {
     root: parseCanonical(statement.manifest.root, "manifest.root"),

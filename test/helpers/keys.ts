@@ -6,8 +6,8 @@
  */
 import { join } from "node:path";
 import { ensureMainFile } from "../../src/circuits/main-files.ts";
-import { buildRoot } from "../../src/setup/paths.ts";
 import { buildDevKeys } from "../../src/setup/index.ts";
+import { buildRoot } from "../../src/setup/paths.ts";
 import type { Progress } from "../../src/util/progress.ts";
 import { TEST_SHAPE } from "./circuits.ts";
 

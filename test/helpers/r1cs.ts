@@ -25,7 +25,11 @@ export interface LoadedCircuit {
   witness(input: Record<string, unknown>): Promise<bigint[]>;
 }
 
-function readLinearCombination(view: DataView, bytes: Uint8Array, offset: number): [LinearCombination, number] {
+function readLinearCombination(
+  view: DataView,
+  bytes: Uint8Array,
+  offset: number,
+): [LinearCombination, number] {
   const terms = view.getUint32(offset, true);
   let at = offset + 4;
   const lc: LinearCombination = [];
@@ -83,7 +87,11 @@ function evaluate(lc: LinearCombination, w: readonly bigint[]): bigint {
 }
 
 /** Index of the first violated constraint among `indices` (all when omitted), or -1. */
-export function firstViolation(constraints: Constraint[], w: readonly bigint[], indices?: Iterable<number>): number {
+export function firstViolation(
+  constraints: Constraint[],
+  w: readonly bigint[],
+  indices?: Iterable<number>,
+): number {
   const list = indices ?? constraints.keys();
   for (const index of list) {
     const [a, b, c] = constraints[index] as Constraint;
@@ -92,12 +100,17 @@ export function firstViolation(constraints: Constraint[], w: readonly bigint[], 
   return -1;
 }
 
-export async function loadCircuit(paths: { r1csPath: string; wasmPath: string; symPath: string }): Promise<LoadedCircuit> {
+export async function loadCircuit(paths: {
+  r1csPath: string;
+  wasmPath: string;
+  symPath: string;
+}): Promise<LoadedCircuit> {
   const { constraints, nWires, nPublic } = parseR1cs(new Uint8Array(await readFile(paths.r1csPath)));
   const signals = new Map<string, number>();
   for (const line of (await readFile(paths.symPath, "utf8")).split("\n")) {
     const [, witnessIndex, , name] = line.split(",");
-    if (name && witnessIndex !== undefined && Number(witnessIndex) >= 0) signals.set(name, Number(witnessIndex));
+    if (name && witnessIndex !== undefined && Number(witnessIndex) >= 0)
+      signals.set(name, Number(witnessIndex));
   }
   const byWire = new Map<number, number[]>();
   constraints.forEach(([a, b, c], index) => {

@@ -1,39 +1,39 @@
 /**
  * @module cli/main
  *
- * The `zktally` command line. Commands: `demo` (what `npm start` runs), `setup` (build the default circuits'
- * development keys). Exit codes: 0 success, 1 a check failed, 2 bad usage or input.
+ * The `zktally` command line: dispatches to the commands of cli/commands. Exit codes: 0 success, 1 a check
+ * failed, 2 bad usage or malformed input. snarkjs worker threads are always shut down before exit.
  */
-import { parseArgs } from "node:util";
 import { terminateCurveWorkers } from "../setup/ptau.ts";
-import { runDemo } from "./demo.ts";
+import { UsageError } from "./command.ts";
+import { COMMANDS } from "./commands/index.ts";
 
-const USAGE = `usage: zktally <command> [options]
-
-commands:
-  demo [--data FILE] [--schema FILE]   end-to-end demo on the embedded sample dataset (npm start)
-  help                                 this text
-`;
+function usage(): string {
+  const lines = COMMANDS.flatMap((command) => command.usage.map((line) => `  ${line}`));
+  return `usage: zktally <command> [options]\n\ncommands:\n${lines.join("\n")}\n  help   this text\n`;
+}
 
 async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  switch (command) {
-    case "demo": {
-      const { values } = parseArgs({
-        args: rest,
-        options: { data: { type: "string" }, schema: { type: "string" } },
-        strict: true,
-      });
-      return (await runDemo({ data: values.data, schema: values.schema })) ? 0 : 1;
-    }
-    case undefined:
-    case "help":
-    case "--help":
-      process.stdout.write(USAGE);
-      return command === undefined ? 2 : 0;
-    default:
-      process.stderr.write(`zktally: unknown command ${JSON.stringify(command)}\n${USAGE}`);
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+    process.stdout.write(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS.find((candidate) => candidate.name === name);
+  if (!command) {
+    process.stderr.write(`zktally: unknown command ${JSON.stringify(name)}\n${usage()}`);
+    return 2;
+  }
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    // parseArgs throws TypeError with code ERR_PARSE_ARGS_* for unknown or malformed options.
+    const code = (error as { code?: string }).code ?? "";
+    if (error instanceof UsageError || code.startsWith("ERR_PARSE_ARGS")) {
+      process.stderr.write(`zktally ${name}: ${(error as Error).message}\n${usage()}`);
       return 2;
+    }
+    throw error;
   }
 }
 

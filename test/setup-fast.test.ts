@@ -311,7 +311,9 @@ describe("newDevZKey", () => {
     await writeDevPtau({ power: 4, outPath: unprepared, secrets: SECRETS, phase2: false });
     await expect(newDevZKey({ ...base, ptauPath: unprepared })).rejects.toThrow(SetupError);
     await writeFile(path.join(dir, "garbage.ptau"), "not a ptau");
-    await expect(newDevZKey({ ...base, ptauPath: path.join(dir, "garbage.ptau") })).rejects.toThrow();
+    await expect(newDevZKey({ ...base, ptauPath: path.join(dir, "garbage.ptau") })).rejects.toThrow(
+      /not a ptau/,
+    );
   }, 30_000);
 
   it("feeds the normal snarkjs chain: contribute, beacon, verifyFromR1cs, prove, verify", async () => {

@@ -127,7 +127,8 @@ export async function writeDevPtau(opts: WriteDevPtauOptions): Promise<DevPtauRe
     const sha256 = await digestFile(tmp, "sha256");
     const blake2b512 = await digestFile(tmp, "blake2b512");
     const sidecarPath = phase2 ? `${outPath}.json` : undefined;
-    if (sidecarPath) await rm(sidecarPath, { force: true });
+    // Any old sidecar describes the file being replaced: drop it first (it is rewritten last, if at all).
+    await rm(`${outPath}.json`, { force: true });
     await rename(tmp, outPath);
     if (sidecarPath) await writeSidecar(sidecarPath, power, sha256, blake2b512);
     return {

@@ -10,6 +10,7 @@
  * `SetupError` rather than being repaired.
  */
 
+import { open } from "node:fs/promises";
 import { readBinFile, readSection } from "@iden3/binfileutils";
 import { SetupError } from "./curve.ts";
 import { FR_MODULUS } from "./field.ts";
@@ -31,8 +32,26 @@ export interface R1cs {
   readonly constraints: Uint8Array;
 }
 
+/**
+ * Throws SetupError unless the file starts with the 4-byte iden3 container magic (checked before
+ * binfileutils opens it, which leaks its handle when the magic is wrong).
+ */
+export async function assertBinMagic(filePath: string, magic: "r1cs" | "ptau" | "zkey"): Promise<void> {
+  const handle = await open(filePath, "r");
+  try {
+    const head = Buffer.alloc(4);
+    const { bytesRead } = await handle.read(head, 0, 4, 0);
+    if (bytesRead !== 4 || head.toString("latin1") !== magic) {
+      throw new SetupError(`${filePath}: not a ${magic} file`);
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Reads header and constraints; throws SetupError on a malformed or non-BN254 file. */
 export async function readR1cs(r1csPath: string): Promise<R1cs> {
+  await assertBinMagic(r1csPath, "r1cs");
   const { fd, sections } = await readBinFile(r1csPath, "r1cs", 1, 1 << 22, 1 << 24);
   try {
     if (sections[1]?.length !== 1 || sections[2]?.length !== 1) {

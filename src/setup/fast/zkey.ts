@@ -38,7 +38,7 @@ import { type FastCurve, type Group, getCurve, SetupError } from "./curve.ts";
 import { encodeScalars, FQ_MODULUS, FR_MODULUS, FR_TWO_ADICITY, frAdd, frMul, frReduce } from "./field.ts";
 import { evaluateSpec, lagrangeSpec, listSpec } from "./lagrange.ts";
 import { type FixedBasePool, withPool } from "./pool.ts";
-import { forEachTerm, type R1cs, readCoefficient, readR1cs } from "./r1cs.ts";
+import { assertBinMagic, forEachTerm, type R1cs, readCoefficient, readR1cs } from "./r1cs.ts";
 import { assertToxicWaste, type ToxicWaste } from "./secrets.ts";
 
 export interface NewDevZKeyOptions {
@@ -98,6 +98,7 @@ export async function newDevZKey(opts: NewDevZKeyOptions): Promise<DevZKeyResult
   const progress = opts.progress ?? silentProgress;
   await mkdir(path.dirname(zkeyPath), { recursive: true });
   const tmp = `${zkeyPath}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`;
+  await assertBinMagic(ptauPath, "ptau");
   const ptau = await readBinFile(ptauPath, "ptau", 1, 1 << 22, 1 << 24);
   try {
     const r1cs = await readR1cs(r1csPath);
@@ -240,10 +241,14 @@ async function evaluateWires(ctx: KeyContext): Promise<WireEvaluations> {
   const rows = nConstraints + nPublic + 1;
   const lagrange = await ctx.pool.expand(lagrangeSpec(ctx.secrets.tau, cirPower, 0, rows));
   const lagrangeAt = (row: number) => readCoefficient(lagrange, row * 32);
+  let abTerms = 0;
+  forEachTerm(r1cs, (matrix) => {
+    if (matrix !== 2) abTerms++;
+  });
+  const coefficients = new CoefficientWriter(abTerms + nPublic + 1);
   const a: bigint[] = new Array(nVars).fill(0n);
   const b: bigint[] = new Array(nVars).fill(0n);
   const c: bigint[] = new Array(nVars).fill(0n);
-  const entries: [number, number, number, bigint][] = [];
   let row = -1;
   let lRow = 0n;
   forEachTerm(r1cs, (matrix, constraint, wire, coefOffset) => {
@@ -254,28 +259,44 @@ async function evaluateWires(ctx: KeyContext): Promise<WireEvaluations> {
     const coef = readCoefficient(r1cs.constraints, coefOffset);
     const target = matrix === 0 ? a : matrix === 1 ? b : c;
     target[wire] = frAdd(target[wire] as bigint, frMul(coef, lRow));
-    if (matrix !== 2) entries.push([matrix, constraint, wire, coef]);
+    if (matrix !== 2) coefficients.add(matrix, constraint, wire, coef);
   });
   for (let s = 0; s <= nPublic; s++) {
     a[s] = frAdd(a[s] as bigint, lagrangeAt(nConstraints + s));
-    entries.push([0, nConstraints + s, s, 1n]);
+    coefficients.add(0, nConstraints + s, s, 1n);
   }
-  return { a, b, c, coefficients: coefficientSection(entries) };
+  return { a, b, c, coefficients: coefficients.finish() };
 }
 
 /** Section 4: u32 count, then (u32 matrix, u32 constraint, u32 signal, coef * R^2 mod r as 32 bytes LE). */
-function coefficientSection(entries: readonly [number, number, number, bigint][]): Uint8Array {
-  const out = new Uint8Array(4 + entries.length * 44);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, entries.length, true);
-  entries.forEach(([matrix, constraint, signal, coef], i) => {
-    const at = 4 + i * 44;
-    view.setUint32(at, matrix, true);
-    view.setUint32(at + 4, constraint, true);
-    view.setUint32(at + 8, signal, true);
-    out.set(encodeScalars([frMul(coef, R2)]), at + 12);
-  });
-  return out;
+class CoefficientWriter {
+  private readonly out: Uint8Array;
+  private readonly view: DataView;
+  private next = 0;
+
+  constructor(private readonly count: number) {
+    this.out = new Uint8Array(4 + count * 44);
+    this.view = new DataView(this.out.buffer);
+    this.view.setUint32(0, count, true);
+  }
+
+  add(matrix: number, constraint: number, signal: number, coef: bigint): void {
+    if (this.next >= this.count) throw new SetupError("more r1cs coefficients than counted");
+    const at = 4 + this.next++ * 44;
+    this.view.setUint32(at, matrix, true);
+    this.view.setUint32(at + 4, constraint, true);
+    this.view.setUint32(at + 8, signal, true);
+    let v = frMul(coef, R2);
+    for (let limb = 0; limb < 4; limb++) {
+      this.view.setBigUint64(at + 12 + limb * 8, BigInt.asUintN(64, v), true);
+      v >>= 64n;
+    }
+  }
+
+  finish(): Uint8Array {
+    if (this.next !== this.count) throw new SetupError("fewer r1cs coefficients than counted");
+    return this.out;
+  }
 }
 
 function u32be(value: number): Uint8Array {

@@ -18,12 +18,13 @@
  */
 
 import { createHash, randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
 import { mkdir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { type BinFileHandle, createBinFile, endWriteSection, startWriteSection } from "@iden3/binfileutils";
 import { blake2b } from "@noble/hashes/blake2.js";
 import { type Progress, silentProgress, timedStep } from "../../util/progress.ts";
-import { digestFile, writeFileAtomic } from "../paths.ts";
+import { writeFileAtomic } from "../paths.ts";
 import { DEV_PTAU_NOTE, type DevPtauSidecar } from "../ptau.ts";
 import {
   type ContributionRecord,
@@ -96,6 +97,11 @@ function checkOptions(opts: WriteDevPtauOptions): { power: number; outPath: stri
   if (typeof outPath !== "string" || outPath.trim() === "" || outPath.includes("\0")) {
     throw new TypeError(`outPath must be a non-empty file path, got ${JSON.stringify(outPath)}`);
   }
+  for (const flag of ["revealSecrets", "phase2"] as const) {
+    if (opts[flag] !== undefined && typeof opts[flag] !== "boolean") {
+      throw new TypeError(`${flag} must be a boolean, got ${JSON.stringify(opts[flag])}`);
+    }
+  }
   if (opts.secrets !== undefined) assertToxicWaste(opts.secrets, "secrets");
   return { power, outPath: path.resolve(outPath), secrets: opts.secrets ?? randomToxicWaste() };
 }
@@ -124,8 +130,7 @@ export async function writeDevPtau(opts: WriteDevPtauOptions): Promise<DevPtauRe
           return writePtauFile(tmp, { curve, pool, power, secrets, phase2, progress });
         }),
     );
-    const sha256 = await digestFile(tmp, "sha256");
-    const blake2b512 = await digestFile(tmp, "blake2b512");
+    const [sha256, blake2b512] = (await digestFile(tmp, ["sha256", "blake2b512"])) as [string, string];
     const sidecarPath = phase2 ? `${outPath}.json` : undefined;
     // Any old sidecar describes the file being replaced: drop it first (it is rewritten last, if at all).
     await rm(`${outPath}.json`, { force: true });
@@ -145,6 +150,19 @@ export async function writeDevPtau(opts: WriteDevPtauOptions): Promise<DevPtauRe
   } finally {
     await rm(tmp, { force: true });
   }
+}
+
+/** Hex digests of a file's bytes for several algorithms in one streamed pass. */
+function digestFile(filePath: string, algorithms: readonly string[]): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const hashes = algorithms.map((a) => createHash(a));
+    createReadStream(filePath)
+      .on("error", reject)
+      .on("data", (chunk) => {
+        for (const h of hashes) h.update(chunk);
+      })
+      .on("end", () => resolve(hashes.map((h) => h.digest("hex"))));
+  });
 }
 
 async function writeSidecar(sidecarPath: string, power: number, sha256: string, blake2b512: string) {
@@ -270,9 +288,17 @@ async function streamPoints(
   const chunk = group === "G1" ? CHUNK_POINTS : CHUNK_POINTS / 4;
   const size = group === "G1" ? 64 : 128;
   const first: Uint8Array[] = [];
+  const formats = { lem: true, c: onCompressed !== undefined };
+  const launch = (start: number) => {
+    const result = pool.multiply(group, source(start, Math.min(chunk, count - start)), formats);
+    result.catch(() => {}); // awaited below; this only avoids an unhandled rejection while writing
+    return result;
+  };
+  // One chunk in flight while the previous one is written and hashed on this thread.
+  let pending = launch(0);
   for (let start = 0; start < count; start += chunk) {
-    const spec = source(start, Math.min(chunk, count - start));
-    const { lem, c } = await pool.multiply(group, spec, { lem: true, c: onCompressed !== undefined });
+    const { lem, c } = await pending;
+    if (start + chunk < count) pending = launch(start + chunk);
     if (!lem) throw new SetupError("fixed-base pool returned no points");
     if (start === 0)
       for (let i = 0; i < Math.min(2, count); i++) first.push(lem.slice(i * size, (i + 1) * size));

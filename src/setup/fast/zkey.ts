@@ -395,10 +395,19 @@ async function writePoints(
   hasher: ReturnType<typeof createHash>,
 ): Promise<void> {
   hasher.update(u32be(count));
+  const launch = (lo: number) => {
+    const scalars = Array.from({ length: Math.min(count, lo + WIRE_CHUNK) - lo }, (_, i) =>
+      frReduce(scalarOf(lo + i)),
+    );
+    const result = pool.multiply(group, listSpec(scalars), { lem: true, u: true });
+    result.catch(() => {}); // awaited below; this only avoids an unhandled rejection while writing
+    return result;
+  };
+  // One chunk in flight while the previous one is written and hashed on this thread.
+  let pending = launch(0);
   for (let lo = 0; lo < count; lo += WIRE_CHUNK) {
-    const hi = Math.min(count, lo + WIRE_CHUNK);
-    const scalars = Array.from({ length: hi - lo }, (_, i) => frReduce(scalarOf(lo + i)));
-    const { lem, u } = await pool.multiply(group, listSpec(scalars), { lem: true, u: true });
+    const { lem, u } = await pending;
+    if (lo + WIRE_CHUNK < count) pending = launch(lo + WIRE_CHUNK);
     if (!lem || !u) throw new SetupError("fixed-base pool returned no points");
     await fd.write(lem);
     hasher.update(u);

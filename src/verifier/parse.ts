@@ -12,7 +12,8 @@
  * - points are affine with projective z exactly `"1"` (G2: `["1","0"]`); the point at infinity is
  *   rejected explicitly (noble's bn254 accepts it in `assertValidity()`), and every point must lie on
  *   the curve and in the prime-order subgroup (for G2 this is a real check: the twist has a large
- *   cofactor and snarkjs/ffjavascript only checks the curve equation).
+ *   cofactor and snarkjs/ffjavascript only checks the curve equation; G2 uses the ψ-based test of
+ *   `subgroup.ts`, G1 noble's `assertValidity()`).
  *
  * Every failure throws {@link VerifierInputError} naming the offending field, e.g. `proof.pi_a[1]`.
  * Parsing says nothing about whether a proof is *valid*; that is the pairing check's job.
@@ -21,6 +22,7 @@ import type { Fp2, Fp12 } from "@noble/curves/abstract/tower.js";
 import type { WeierstrassPoint, WeierstrassPointCons } from "@noble/curves/abstract/weierstrass.js";
 import { bn254 } from "@noble/curves/bn254.js";
 import { VerifierInputError } from "./errors.ts";
+import { isInG2Subgroup } from "./subgroup.ts";
 
 /** A validated G1 point: on the curve, in the subgroup, not infinity. */
 export type G1Point = WeierstrassPoint<bigint>;
@@ -172,8 +174,24 @@ function isOnCurve<T>(Point: WeierstrassPointCons<T>, x: T, y: T): boolean {
   return Fp.eql(Fp.sqr(y), Fp.add(Fp.mul(Fp.sqr(x), x), b));
 }
 
+/** noble's own validity check (on-curve and subgroup); cheap for G1, whose cofactor is 1. */
+function passesNobleValidity<T>(point: WeierstrassPoint<T>): boolean {
+  try {
+    point.assertValidity();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Builds an affine point and runs the on-curve, non-infinity and subgroup checks. */
-function validatedPoint<T>(Point: WeierstrassPointCons<T>, x: T, y: T, field: string): WeierstrassPoint<T> {
+function validatedPoint<T>(
+  Point: WeierstrassPointCons<T>,
+  x: T,
+  y: T,
+  field: string,
+  inSubgroup: (point: WeierstrassPoint<T>) => boolean = passesNobleValidity,
+): WeierstrassPoint<T> {
   const { Fp } = Point;
   // (0, 0) is the Ethereum encoding of infinity; name it rather than report "not on the curve".
   if (Fp.is0(x) && Fp.is0(y)) throw new VerifierInputError(field, "point at infinity is not allowed");
@@ -181,11 +199,7 @@ function validatedPoint<T>(Point: WeierstrassPointCons<T>, x: T, y: T, field: st
   const point = new Point(x, y, Fp.ONE);
   // Unreachable for on-curve (x, y, 1), but noble's bn254 treats infinity as valid: never rely on it.
   if (point.is0()) throw new VerifierInputError(field, "point at infinity is not allowed");
-  try {
-    point.assertValidity(); // on-curve again plus the prime-order subgroup check
-  } catch {
-    throw new VerifierInputError(field, "point is not in the prime-order subgroup");
-  }
+  if (!inSubgroup(point)) throw new VerifierInputError(field, "point is not in the prime-order subgroup");
   return point;
 }
 
@@ -217,7 +231,8 @@ export function parseG2(value: unknown, field: string): G2Point {
   if (z0 !== "1" || z1 !== "0") {
     throw new VerifierInputError(`${field}[2]`, 'projective z must be exactly ["1", "0"]');
   }
-  return validatedPoint(bn254.G2.Point, x, y, field);
+  // The on-curve check above makes the faster ψ-based subgroup test applicable (subgroup.ts).
+  return validatedPoint(bn254.G2.Point, x, y, field, isInG2Subgroup);
 }
 
 /** Parses a snarkjs Groth16 proof object; `path` prefixes error field names. */

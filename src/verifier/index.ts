@@ -1,10 +1,13 @@
 /**
  * @module zktally/verifier
  *
- * Partner verifier SDK: Groth16 verification on bn254 with `@noble/curves`, safe to bundle for
- * browsers (no `node:` imports, no snarkjs). Inputs are the snarkjs JSON shapes; they are parsed
- * strictly and malformed input throws {@link VerifierInputError} naming the offending field, while
- * a well-formed but invalid proof makes the verify functions return `false`.
+ * Partner verifier SDK: `verify(bundle, {keys, operatorKey, manifest})` checks a `zktally-bundle/v1`
+ * proof bundle (docs/bundle.md) offline and says what was proven in words; `verifyBundles` batches
+ * many. Underneath: Groth16 verification on bn254 with `@noble/curves`, safe to bundle for browsers
+ * (no `node:` imports, no snarkjs; test/verifier-browser.test.ts walks the import graph). Inputs are
+ * parsed strictly and malformed input throws {@link VerifierInputError} naming the offending field,
+ * while a well-formed but invalid proof makes the verify functions return `false` (`verifyGroth16*`)
+ * or `{valid: false, reason}` (`verify`, `verifyBundles`).
  *
  * Security caveats: pin verification keys by {@link vkeyHash} and never use a key supplied by the
  * prover; check what the public signals say (root, nonce, query) against your own expectations.
@@ -15,6 +18,14 @@ export {
   type RandomBytes,
   verifyGroth16Batch,
 } from "./batch.ts";
+export {
+  BUNDLE_FORMAT,
+  type BundleAnswer,
+  type ParsedBundle,
+  type ProofBundle,
+  parseBundle,
+} from "./bundle.ts";
+export { describePredicate, describeStatement, groupDigits, type StatementParts } from "./describe.ts";
 export { VerifierInputError } from "./errors.ts";
 export { verifyGroth16 } from "./groth16.ts";
 export {
@@ -33,4 +44,14 @@ export {
   type SnarkjsProof,
   type SnarkjsVerifyingKey,
 } from "./parse.ts";
+export { isInG2Subgroup } from "./subgroup.ts";
+export {
+  type BundleRejected,
+  type BundleVerified,
+  type BundleVerifyResult,
+  type RejectionCheck,
+  type VerifyOptions,
+  verify,
+  verifyBundles,
+} from "./verify-bundle.ts";
 export { type PreparedVerifyingKey, prepareVerifyingKey, vkeyHash } from "./vkey.ts";

@@ -1,0 +1,108 @@
+/**
+ * @module verifier/describe
+ *
+ * The statement of a bundle in words, e.g.
+ * `dataset wiki-editors epoch 3: 1,284 records match country = FR AND edits ≥ 100`.
+ * The sentence is a pure function of the signed manifest (dataset id, epoch, schema), the canonical
+ * query, the answer and the minimum group size, i.e. of exactly what the public signals bind; the
+ * verifier recomputes it and refuses a bundle whose `statement` text says anything else.
+ *
+ * Security caveats: conditions come from `describeQuery` (query/canonical.ts), which quotes enum values
+ * that could read as syntax, so a hostile schema cannot make one clause look like several. Dataset ids
+ * are restricted to `[A-Za-z0-9._-]` by the manifest parser. The exact wording is part of the
+ * `zktally-bundle/v1` format (docs/bundle.md): changing it needs a new format version.
+ */
+import type { DatasetManifest } from "../dataset/manifest.ts";
+import type { Schema } from "../dataset/schema.ts";
+import { describeQuery } from "../query/canonical.ts";
+import type { Query } from "../query/model.ts";
+import type { BundleAnswer } from "./bundle.ts";
+
+/** What the sentence is built from (all public, all bound by the proof's signals or the manifest). */
+export interface StatementParts {
+  readonly manifest: Pick<DatasetManifest, "datasetId" | "epoch">;
+  readonly schema: Schema;
+  /** Canonical readable query. */
+  readonly query: Query;
+  readonly answer: BundleAnswer;
+  readonly minGroupSize: number;
+}
+
+const COUNT_PREFIX = "count of records where ";
+
+/** Groups the digits of a non-negative decimal integer by thousands: "1284" → "1,284". */
+export function groupDigits(decimal: string | number | bigint): string {
+  const digits = String(decimal);
+  if (!/^[0-9]+$/.test(digits)) throw new TypeError(`groupDigits: not a decimal integer: ${digits}`);
+  return digits.replace(/\B(?=(\d{3})+$)/g, ",");
+}
+
+/** The predicate alone in words (`country = FR AND edits ≥ 100`), or undefined when there is none. */
+export function describePredicate(query: Query, schema: Schema): string | undefined {
+  if (query.predicate.length === 0) return undefined;
+  const words = describeQuery({ predicate: query.predicate, aggregate: { kind: "count" } }, schema);
+  if (!words.startsWith(COUNT_PREFIX)) throw new Error(`describePredicate: unexpected wording ${words}`);
+  return words.slice(COUNT_PREFIX.length);
+}
+
+function records(count: string): string {
+  return count === "1" ? "1 record" : `${groupDigits(count)} records`;
+}
+
+function countSentence(count: string, predicate: string | undefined): string {
+  if (predicate === undefined) return `${records(count)} in total`;
+  return `${records(count)} ${count === "1" ? "matches" : "match"} ${predicate}`;
+}
+
+function sumSentence(field: string, sum: string, predicate: string | undefined): string {
+  const over = predicate === undefined ? "all records" : `the records matching ${predicate}`;
+  return `the sum of ${field} over ${over} is ${groupDigits(sum)}`;
+}
+
+function thresholdSentence(k: string, holds: boolean, predicate: string | undefined): string {
+  const [plural, singular] = predicate === undefined ? ["exist", "exists"] : ["match", "matches"];
+  const tail = predicate === undefined ? "" : ` ${predicate}`;
+  if (holds) return `at least ${records(k)} ${k === "1" ? singular : plural}${tail}`;
+  if (k === "1") return `no record ${singular}${tail}`;
+  return `fewer than ${records(k)} ${plural}${tail}`;
+}
+
+function membershipSentence(keyField: string, key: string, exists: boolean, predicate: string | undefined) {
+  const subject = `a record with ${keyField} = ${key}`;
+  if (exists)
+    return predicate === undefined ? `${subject} exists` : `${subject} exists and matches ${predicate}`;
+  return predicate === undefined
+    ? `no record with ${keyField} = ${key} exists`
+    : `no record with ${keyField} = ${key} matches ${predicate}`;
+}
+
+/** The claim of an unsuppressed answer, without the dataset prefix. */
+function claim(parts: StatementParts): string {
+  const { query, answer, schema } = parts;
+  const predicate = describePredicate(query, schema);
+  const aggregate = query.aggregate;
+  switch (aggregate.kind) {
+    case "count":
+      return countSentence(String(answer.value), predicate);
+    case "sum":
+      return sumSentence(aggregate.field, String(answer.value), predicate);
+    case "threshold":
+      return thresholdSentence(String(aggregate.k), answer.value === true, predicate);
+    case "membership":
+      return membershipSentence(schema.key ?? "key", String(aggregate.key), answer.value === true, predicate);
+  }
+}
+
+/**
+ * The statement in words: `dataset <id> epoch <n>: <claim>`, with ` (minimum group size g)` appended
+ * when g > 0, or `answer suppressed by the minimum group size g: <query>` for a suppressed answer.
+ */
+export function describeStatement(parts: StatementParts): string {
+  const prefix = `dataset ${parts.manifest.datasetId} epoch ${parts.manifest.epoch}: `;
+  const g = parts.minGroupSize;
+  if (parts.answer.suppressed) {
+    return `${prefix}answer suppressed by the minimum group size ${groupDigits(g)}: ${describeQuery(parts.query, parts.schema)}`;
+  }
+  const policy = g > 0 ? ` (minimum group size ${groupDigits(g)})` : "";
+  return `${prefix}${claim(parts)}${policy}`;
+}

@@ -1,0 +1,472 @@
+/**
+ * @module verifier/verify-bundle
+ *
+ * Verifies `zktally-bundle/v1` proof bundles offline: nothing but the bundle, the verifier's pinned
+ * verification keys, and the operator's public key and/or the pinned signed manifest. Steps, in order
+ * (the first that fails is the stated reason):
+ *
+ * 1. parse the bundle strictly (`parseBundle`; malformed input throws `VerifierInputError`);
+ * 2. if a pinned manifest is given, the bundle's manifest must equal it (same `manifestHash`);
+ * 3. the manifest must be signed by the expected operator key (`operatorKey`, else the pinned
+ *    manifest's own key);
+ * 4. the manifest must announce the bundle's circuit and have its layout;
+ * 5. the verification key is looked up by circuit id in the caller's `keys` (checked against the
+ *    keys manifest pin when one is given), refused if it has no phase-2 contribution, and the bundle's
+ *    `vkeyHash` must equal its hash;
+ * 6. the public signals are recomputed from manifest + query + answer + group size + nonce
+ *    (circuits/statement.ts) and must equal the bundle's, signal by signal;
+ * 7. the `statement` text must be exactly the sentence those values say (describe.ts);
+ * 8. the Groth16 pairing check, on the recomputed signals.
+ *
+ * Security caveats:
+ * - A key shipped with a bundle is never used (the format has no place for one); keys come only from
+ *   `options.keys`, which the caller must have pinned (e.g. by the keys manifest's `vkeySha256`).
+ * - Trust is rooted in `operatorKey` or the pinned `manifest`; with neither, a self-signed manifest
+ *   would prove nothing, so `verify` refuses to run.
+ * - Groth16 proofs can be re-randomised: deduplicate by the returned `dedupeKey` (key hash and
+ *   canonical public signals, which include the nonce), never by proof bytes.
+ * - Browser-safe: no Node.js imports, no prover code, no snarkjs.
+ */
+
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
+import { publicSignalNames } from "../circuits/shape.ts";
+import { expectedPublicSignals, statementShape } from "../circuits/statement.ts";
+import { ManifestError } from "../dataset/errors.ts";
+import { type DatasetManifest, manifestHash, parseManifest, verifyManifest } from "../dataset/manifest.ts";
+import type { Query } from "../query/model.ts";
+import { canonicalJson } from "../util/canonical-json.ts";
+import { findInvalidBatchItems, type RandomBytes } from "./batch.ts";
+import { type BundleAnswer, type ParsedBundle, parseBundle } from "./bundle.ts";
+import { describeStatement } from "./describe.ts";
+import { VerifierInputError } from "./errors.ts";
+import { groth16EquationHolds } from "./groth16.ts";
+import { type PreparedVerifyingKey, prepareVerifyingKey } from "./vkey.ts";
+
+/** Where the verifier's trust comes from. At least one of `operatorKey` and `manifest` is required. */
+export interface VerifyOptions {
+  /** Pinned verification keys (snarkjs `verification_key.json` objects) by circuit id. */
+  readonly keys: Readonly<Record<string, unknown>>;
+  /**
+   * The keys manifest (`keys/manifest.json`): when given, each key used must hash to its
+   * `circuits[id].vkeySha256` pin and have its `nPublic`.
+   */
+  readonly keysManifest?: unknown;
+  /** The operator's Ed25519 public key (64 hex characters) the manifest must be signed with. */
+  readonly operatorKey?: string;
+  /** The pinned signed dataset manifest; the bundle's manifest must be identical to it. */
+  readonly manifest?: unknown;
+}
+
+/** Which check rejected a bundle. */
+export type RejectionCheck =
+  | "pinned-manifest"
+  | "operator-key"
+  | "manifest-signature"
+  | "circuit"
+  | "key"
+  | "public-signals"
+  | "statement"
+  | "proof";
+
+export interface BundleRejected {
+  readonly valid: false;
+  readonly check: RejectionCheck;
+  /** One sentence saying why, e.g. `public signal 1 (answer) is 5, but ... require 6`. */
+  readonly reason: string;
+}
+
+export interface BundleVerified {
+  readonly valid: true;
+  /** What was proven, in words (recomputed, equal to the bundle's `statement`). */
+  readonly statement: string;
+  readonly datasetId: string;
+  readonly epoch: number;
+  readonly circuitId: string;
+  readonly query: Query;
+  readonly queryHash: string;
+  readonly answer: BundleAnswer;
+  readonly minGroupSize: number;
+  readonly nonce: string;
+  readonly manifestHash: string;
+  readonly operatorKey: string;
+  readonly vkeyHash: string;
+  readonly createdAt: string;
+  /** Deduplication key: `<vkeyHash>:<public signals joined by ",">` (the nonce is a signal). */
+  readonly dedupeKey: string;
+  /** Non-fatal notes, e.g. keys from an insecure development setup. */
+  readonly warnings: readonly string[];
+}
+
+export type BundleVerifyResult = BundleVerified | BundleRejected;
+
+/** Everything but the pairing check passed: what remains is `groth16EquationHolds`. */
+interface PendingProof {
+  readonly parsed: ParsedBundle;
+  readonly key: PreparedVerifyingKey;
+  readonly signals: readonly bigint[];
+  readonly result: BundleVerified;
+}
+
+const HEX_KEY = /^[0-9a-fA-F]{64}$/;
+const HEX_SHA256 = /^[0-9a-f]{64}$/;
+/** Prepared keys by hash: preparing costs several pairings, keys repeat across calls. */
+const preparedByHash = new Map<string, PreparedVerifyingKey>();
+const PREPARED_CACHE_LIMIT = 16;
+
+function reject(check: RejectionCheck, reason: string): BundleRejected {
+  return { valid: false, check, reason };
+}
+
+function short(hex: string): string {
+  return `${hex.slice(0, 16)}…`;
+}
+
+// ------------------------------------------------------------------ options
+
+function parseOperatorKey(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || !HEX_KEY.test(value)) {
+    throw new VerifierInputError(
+      "options.operatorKey",
+      "expected a 32-byte Ed25519 public key as 64 hex characters",
+    );
+  }
+  return value.toLowerCase();
+}
+
+function parsePinnedManifest(value: unknown): DatasetManifest | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return parseManifest(value);
+  } catch (error) {
+    if (error instanceof ManifestError) {
+      const field = error.path === "$" ? "options.manifest" : `options.manifest.${error.path}`;
+      throw new VerifierInputError(field, error.reason);
+    }
+    throw error;
+  }
+}
+
+function checkKeysRecord(keys: unknown): asserts keys is Readonly<Record<string, unknown>> {
+  if (typeof keys !== "object" || keys === null || Array.isArray(keys)) {
+    throw new VerifierInputError(
+      "options.keys",
+      "expected an object mapping circuit ids to verification keys",
+    );
+  }
+}
+
+/** What the keys manifest pins for one circuit (only the fields the verifier needs are read). */
+interface KeyPin {
+  readonly vkeySha256: string;
+  readonly nPublic: number;
+  readonly insecure: boolean;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** The keys manifest's pin for `circuitId`; undefined when it pins none. */
+function keyPin(keysManifest: unknown, circuitId: string): KeyPin | undefined {
+  const at = "options.keysManifest";
+  if (!isRecord(keysManifest)) throw new VerifierInputError(at, "expected the keys manifest object");
+  if (keysManifest.version !== 1) throw new VerifierInputError(`${at}.version`, "expected 1");
+  if (typeof keysManifest.insecure !== "boolean")
+    throw new VerifierInputError(`${at}.insecure`, "expected a boolean");
+  if (!isRecord(keysManifest.circuits)) throw new VerifierInputError(`${at}.circuits`, "expected an object");
+  if (!Object.hasOwn(keysManifest.circuits, circuitId)) return undefined;
+  const entry = keysManifest.circuits[circuitId];
+  const entryAt = `${at}.circuits.${circuitId}`;
+  if (!isRecord(entry)) throw new VerifierInputError(entryAt, "expected an object");
+  if (typeof entry.vkeySha256 !== "string" || !HEX_SHA256.test(entry.vkeySha256)) {
+    throw new VerifierInputError(`${entryAt}.vkeySha256`, "expected 64 lowercase hex characters");
+  }
+  if (typeof entry.nPublic !== "number" || !Number.isSafeInteger(entry.nPublic) || entry.nPublic < 0) {
+    throw new VerifierInputError(`${entryAt}.nPublic`, "expected a non-negative integer");
+  }
+  return { vkeySha256: entry.vkeySha256, nPublic: entry.nPublic, insecure: keysManifest.insecure };
+}
+
+// ------------------------------------------------------------------ keys
+
+/** Hex SHA-256 of the canonical JSON of a key, the pin of `vkeyHash` and the keys manifest. */
+function hashOfKey(vkey: unknown, field: string): string {
+  try {
+    return bytesToHex(sha256(utf8ToBytes(canonicalJson(vkey))));
+  } catch (error) {
+    throw new VerifierInputError(field, `not a JSON verification key (${(error as Error).message})`);
+  }
+}
+
+/** Prepares (or reuses) a key; its own errors are renamed from `vkey.*` to the caller's field. */
+function preparedKey(vkey: unknown, hash: string, field: string): PreparedVerifyingKey {
+  const cached = preparedByHash.get(hash);
+  if (cached !== undefined) return cached;
+  let prepared: PreparedVerifyingKey;
+  try {
+    prepared = prepareVerifyingKey(vkey);
+  } catch (error) {
+    if (error instanceof VerifierInputError) {
+      throw new VerifierInputError(error.field.replace(/^vkey/, field), error.reason);
+    }
+    throw error;
+  }
+  if (preparedByHash.size >= PREPARED_CACHE_LIMIT) {
+    preparedByHash.delete(preparedByHash.keys().next().value as string);
+  }
+  preparedByHash.set(prepared.hash, prepared);
+  return prepared;
+}
+
+/** The pinned, prepared key of the bundle's circuit, or why there is none the bundle can use. */
+function pinnedKeyFor(
+  parsed: ParsedBundle,
+  options: VerifyOptions,
+  warnings: string[],
+): PreparedVerifyingKey | BundleRejected {
+  const { circuitId, vkeyHash } = parsed.bundle;
+  const field = `options.keys.${circuitId}`;
+  const pin = options.keysManifest === undefined ? undefined : keyPin(options.keysManifest, circuitId);
+  if (options.keysManifest !== undefined && pin === undefined) {
+    return reject("key", `the keys manifest pins no verification key for circuit ${circuitId}`);
+  }
+  if (!Object.hasOwn(options.keys, circuitId)) {
+    return reject("key", `no pinned verification key for circuit ${circuitId}`);
+  }
+  const vkey = options.keys[circuitId];
+  const hash = hashOfKey(vkey, field);
+  if (pin !== undefined && pin.vkeySha256 !== hash) {
+    throw new VerifierInputError(
+      field,
+      `hash ${short(hash)} does not match the keys manifest pin ${short(pin.vkeySha256)}`,
+    );
+  }
+  const key = preparedKey(vkey, hash, field);
+  if (pin !== undefined && pin.nPublic !== key.nPublic) {
+    throw new VerifierInputError(
+      `${field}.nPublic`,
+      `is ${key.nPublic}, the keys manifest pins ${pin.nPublic}`,
+    );
+  }
+  if (key.nPublic !== parsed.signals.length) {
+    throw new VerifierInputError(
+      `${field}.nPublic`,
+      `is ${key.nPublic}, circuit ${circuitId} has ${parsed.signals.length} public signals`,
+    );
+  }
+  if (pin?.insecure)
+    warnings.push(
+      "the verification keys come from an INSECURE development setup (keys manifest insecure: true)",
+    );
+  if (vkeyHash !== key.hash) {
+    return reject(
+      "key",
+      `the bundle names verification key ${short(vkeyHash)}, but the pinned key of circuit ${circuitId} is ${short(key.hash)}`,
+    );
+  }
+  return key;
+}
+
+// ------------------------------------------------------------------ manifest
+
+function checkManifest(
+  manifest: DatasetManifest,
+  operatorKey: string | undefined,
+  pinned: DatasetManifest | undefined,
+): BundleRejected | undefined {
+  if (pinned !== undefined && manifestHash(manifest) !== manifestHash(pinned)) {
+    return reject(
+      "pinned-manifest",
+      `the bundle's manifest (dataset ${manifest.datasetId} epoch ${manifest.epoch}) is not the pinned manifest (dataset ${pinned.datasetId} epoch ${pinned.epoch})`,
+    );
+  }
+  const expectedKey = operatorKey ?? pinned?.operatorKey;
+  if (expectedKey !== undefined && manifest.operatorKey !== expectedKey) {
+    return reject(
+      "operator-key",
+      `the manifest names operator key ${short(manifest.operatorKey)}, expected ${short(expectedKey)}`,
+    );
+  }
+  if (!verifyManifest(manifest, expectedKey)) {
+    return reject(
+      "manifest-signature",
+      `the manifest signature is not valid for operator key ${short(manifest.operatorKey)}`,
+    );
+  }
+  return undefined;
+}
+
+// ------------------------------------------------------------------ statement
+
+/** First signal that differs from the recomputed one, as a rejection. */
+function compareSignals(parsed: ParsedBundle, expected: readonly string[]): BundleRejected | undefined {
+  const names = publicSignalNames(parsed.shape);
+  const given = parsed.bundle.publicSignals;
+  const index = expected.findIndex((signal, i) => signal !== given[i]);
+  if (index === -1) return undefined;
+  return reject(
+    "public-signals",
+    `public signal ${index} (${names[index]}) is ${given[index]}, but the manifest, query, answer, group size and nonce require ${expected[index]}`,
+  );
+}
+
+function recomputedSignals(parsed: ParsedBundle): string[] | BundleRejected {
+  const { bundle } = parsed;
+  try {
+    statementShape({ manifest: bundle.manifest, circuitId: bundle.circuitId });
+  } catch (error) {
+    if (error instanceof RangeError) return reject("circuit", error.message);
+    throw error;
+  }
+  return expectedPublicSignals({
+    manifest: bundle.manifest,
+    circuitId: bundle.circuitId,
+    query: bundle.query,
+    answer: bundle.answer.suppressed
+      ? { suppressed: true }
+      : { suppressed: false, value: bundle.answer.value },
+    minGroupSize: bundle.minGroupSize,
+    nonce: bundle.nonce,
+  });
+}
+
+function statementOf(parsed: ParsedBundle): string {
+  const { bundle, schema } = parsed;
+  return describeStatement({
+    manifest: bundle.manifest,
+    schema,
+    query: bundle.query,
+    answer: bundle.answer,
+    minGroupSize: bundle.minGroupSize,
+  });
+}
+
+// ------------------------------------------------------------------ verify
+
+function checkOptions(options: VerifyOptions): { operatorKey?: string; pinned?: DatasetManifest } {
+  if (!isRecord(options)) throw new VerifierInputError("options", "expected an object");
+  checkKeysRecord(options.keys);
+  const operatorKey = parseOperatorKey(options.operatorKey);
+  const pinned = parsePinnedManifest(options.manifest);
+  if (operatorKey === undefined && pinned === undefined) {
+    throw new VerifierInputError(
+      "options",
+      "give operatorKey or the pinned manifest: a manifest checked only against its own key proves nothing",
+    );
+  }
+  return {
+    ...(operatorKey === undefined ? {} : { operatorKey }),
+    ...(pinned === undefined ? {} : { pinned }),
+  };
+}
+
+/** Steps 2 to 7 of the module comment on a parsed bundle. */
+function checkAllButPairing(parsed: ParsedBundle, options: VerifyOptions): PendingProof | BundleRejected {
+  const { operatorKey, pinned } = checkOptions(options);
+  const { bundle } = parsed;
+  const manifestProblem = checkManifest(bundle.manifest, operatorKey, pinned);
+  if (manifestProblem !== undefined) return manifestProblem;
+  const expected = recomputedSignals(parsed);
+  if (!Array.isArray(expected)) return expected;
+  const warnings: string[] = [];
+  const key = pinnedKeyFor(parsed, options, warnings);
+  if (!("hash" in key)) return key;
+  const signalProblem = compareSignals(parsed, expected);
+  if (signalProblem !== undefined) return signalProblem;
+  const statement = statementOf(parsed);
+  if (bundle.statement !== statement) {
+    return reject(
+      "statement",
+      `the statement text ${JSON.stringify(bundle.statement)} does not say what is proven: ${JSON.stringify(statement)}`,
+    );
+  }
+  const result: BundleVerified = {
+    valid: true,
+    statement,
+    datasetId: bundle.manifest.datasetId,
+    epoch: bundle.manifest.epoch,
+    circuitId: bundle.circuitId,
+    query: bundle.query,
+    queryHash: parsed.queryHash,
+    answer: bundle.answer,
+    minGroupSize: bundle.minGroupSize,
+    nonce: bundle.nonce,
+    manifestHash: manifestHash(bundle.manifest),
+    operatorKey: bundle.manifest.operatorKey,
+    vkeyHash: key.hash,
+    createdAt: bundle.createdAt,
+    dedupeKey: `${key.hash}:${expected.join(",")}`,
+    warnings,
+  };
+  return { parsed, key, signals: expected.map(BigInt), result };
+}
+
+function pairingRejection(circuitId: string): BundleRejected {
+  return reject("proof", `the Groth16 proof does not verify under the pinned key of circuit ${circuitId}`);
+}
+
+/**
+ * Verifies one bundle (see the module comment for the steps). Returns `{valid: true, statement, ...}`
+ * or `{valid: false, check, reason}`; throws {@link VerifierInputError} naming the field for a
+ * malformed bundle or malformed options (including a refused pinned key).
+ */
+export function verify(bundle: unknown, options: VerifyOptions): BundleVerifyResult {
+  const pending = checkAllButPairing(parseBundle(bundle), options);
+  if (!("key" in pending)) return pending;
+  const { parsed, key, signals, result } = pending;
+  return groth16EquationHolds(key, signals, parsed.proof)
+    ? result
+    : pairingRejection(parsed.bundle.circuitId);
+}
+
+/**
+ * Verifies many bundles: the checks of {@link verify} per bundle, then one randomised batch pairing
+ * check per verification key (batch.ts), bisecting to name the bad proofs. Results are in input
+ * order. A malformed bundle throws `VerifierInputError` with the field prefixed by `bundles[i].`.
+ * `rng` is for tests only (see batch.ts: batching scalars must be unpredictable to the prover).
+ */
+export function verifyBundles(
+  bundles: readonly unknown[],
+  options: VerifyOptions,
+  rng?: RandomBytes,
+): BundleVerifyResult[] {
+  if (!Array.isArray(bundles)) throw new VerifierInputError("bundles", "expected an array of bundles");
+  const results: BundleVerifyResult[] = new Array(bundles.length);
+  const byKey = new Map<PreparedVerifyingKey, { index: number; pending: PendingProof }[]>();
+  bundles.forEach((bundle, index) => {
+    const pending = checkAllButPairing(parseBundleAt(bundle, index), options);
+    if (!("key" in pending)) {
+      results[index] = pending;
+      return;
+    }
+    const group = byKey.get(pending.key) ?? [];
+    group.push({ index, pending });
+    byKey.set(pending.key, group);
+  });
+  for (const [key, group] of byKey) {
+    const items = group.map(({ pending }) => ({
+      publicSignals: pending.parsed.bundle.publicSignals,
+      proof: pending.parsed.bundle.proof,
+    }));
+    const invalid = new Set(findInvalidBatchItems(key, items, rng));
+    group.forEach(({ index, pending }, position) => {
+      results[index] = invalid.has(position)
+        ? pairingRejection(pending.parsed.bundle.circuitId)
+        : pending.result;
+    });
+  }
+  return results;
+}
+
+function parseBundleAt(bundle: unknown, index: number): ParsedBundle {
+  try {
+    return parseBundle(bundle);
+  } catch (error) {
+    if (error instanceof VerifierInputError) {
+      throw new VerifierInputError(`bundles[${index}].${error.field}`, error.reason);
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * @module cli/commands/setup
+ *
+ * `zktally setup --ptau FILE [--allow-unknown-ptau]`: sets up the default circuits (or `--circuit` ones)
+ * against a production powers-of-tau file identified by its published BLAKE2b-512 hash, and pins the keys
+ * (see setup/ceremony-ptau.ts). An unknown or altered ptau is refused (exit 1) unless overridden; an override
+ * marks the keys manifest `insecure: true`. Also exports the circuit-resolution helpers the ceremony and
+ * export commands share.
+ */
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { ensureMainFile } from "../../circuits/main-files.ts";
+import { shapeFromId } from "../../circuits/shape.ts";
+import { setupWithCeremonyPtau, UntrustedPtauError } from "../../setup/ceremony-ptau.ts";
+import { REPO_ROOT } from "../../setup/paths.ts";
+import { consoleProgress } from "../../util/progress.ts";
+import { type Command, UsageError } from "../command.ts";
+import { DEFAULT_SHAPES, KEYS_DIR } from "../defaults.ts";
+
+/**
+ * The repo-relative main file of a circuit given as an aggregate circuit id (its main is generated if
+ * missing) or as a path to a `.circom` file inside the repository.
+ */
+export async function circuitMainPath(spec: string): Promise<string> {
+  if (spec.endsWith(".circom")) {
+    const relative = path.relative(REPO_ROOT, path.resolve(spec));
+    if (relative.startsWith("..") || path.isAbsolute(relative)) {
+      throw new UsageError(`--circuit ${spec}: circuit sources must be inside the repository ${REPO_ROOT}`);
+    }
+    return relative.split(path.sep).join("/");
+  }
+  try {
+    return await ensureMainFile(shapeFromId(spec));
+  } catch (err) {
+    throw new UsageError(
+      `--circuit ${spec}: ${(err as Error).message} (give an aggregate id or a .circom path)`,
+    );
+  }
+}
+
+/** Main files of `--circuit` values, or of the default circuits when none is given. */
+export async function mainPathsFor(specs: readonly string[] | undefined): Promise<string[]> {
+  if (specs && specs.length > 0) return Promise.all(specs.map(circuitMainPath));
+  return Promise.all(DEFAULT_SHAPES.map(ensureMainFile));
+}
+
+export const setupCommand: Command = {
+  name: "setup",
+  usage: [
+    "setup --ptau FILE [--allow-unknown-ptau] [--keys DIR] [--circuit ID ...] [--replace]   keys from a published ceremony ptau",
+  ],
+  async run(args) {
+    const { values } = parseArgs({
+      args,
+      options: {
+        ptau: { type: "string" },
+        "allow-unknown-ptau": { type: "boolean", default: false },
+        keys: { type: "string" },
+        circuit: { type: "string", multiple: true },
+        replace: { type: "boolean", default: false },
+      },
+      strict: true,
+    });
+    if (!values.ptau) throw new UsageError("--ptau FILE is required");
+    const keysDir = values.keys ?? KEYS_DIR;
+    const mains = await mainPathsFor(values.circuit);
+    let result: Awaited<ReturnType<typeof setupWithCeremonyPtau>>;
+    try {
+      result = await setupWithCeremonyPtau(values.ptau, mains, {
+        keysDir,
+        allowUnknownPtau: values["allow-unknown-ptau"],
+        replace: values.replace,
+        progress: consoleProgress({ tag: "setup" }),
+      });
+    } catch (err) {
+      if (!(err instanceof UntrustedPtauError)) throw err;
+      process.stderr.write(`zktally setup: REFUSED: ${err.message}\n`);
+      return 1;
+    }
+    const { ptau } = result;
+    const out = (line: string) => process.stdout.write(`${line}\n`);
+    out(
+      ptau.trusted
+        ? `ptau: published ${ptau.published?.file} (power ${ptau.power}, blake2b ${ptau.blake2b512.slice(0, 16)}…)`
+        : `ptau: NOT a published ceremony file (override): keys are INSECURE`,
+    );
+    for (const circuit of result.circuits) out(`${circuit.compiled.id}: vkey ${circuit.entry.vkeySha256}`);
+    out(`pinned in ${path.join(keysDir, "manifest.json")} (insecure: ${result.manifest.insecure})`);
+    out("note: phase 2 ran on this machine only; use `zktally ceremony` for a multi-party phase 2.");
+    return 0;
+  },
+};

@@ -4,6 +4,17 @@
  * Every CLI command, in the order `zktally help` lists them. Add a command by adding its module here.
  */
 import type { Command } from "../command.ts";
+import { inspectCommand, verifyCommand } from "../verify-command.ts";
+import { ceremonyCommand } from "./ceremony.ts";
 import { demoCommand } from "./demo.ts";
+import { exportCommand } from "./export.ts";
+import { setupCommand } from "./setup.ts";
 
-export const COMMANDS: readonly Command[] = [demoCommand];
+export const COMMANDS: readonly Command[] = [
+  demoCommand,
+  verifyCommand,
+  inspectCommand,
+  setupCommand,
+  ceremonyCommand,
+  exportCommand,
+];

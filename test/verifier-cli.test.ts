@@ -1,0 +1,174 @@
+/**
+ * `zktally verify` and `zktally inspect` (src/cli/verify-command.ts), run as a partner would: spawning
+ * `npx tsx src/cli/main.ts ...` on files in a temp directory holding a real bundle, the signed manifest
+ * and a copy of the pinned keys directory. Exit codes: 0 valid, 1 invalid, 2 malformed input or usage.
+ * Four spawns run concurrently (each costs ~2 s of CPU to start); the other paths are tested in-process
+ * through the same `runVerify`/`runInspect` the spawned CLI calls. (Usage errors throw `UsageError`, which
+ * cli/main.ts turns into exit code 2.)
+ */
+import { spawn } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { UsageError } from "../src/cli/command.ts";
+import { type Output, printable, runInspect, runVerify } from "../src/cli/verify-command.ts";
+import { REPO_ROOT } from "./fixtures/verifier/fixture.ts";
+import {
+  BUNDLE_REQUESTS,
+  type BundleFixture,
+  buildBundleFixture,
+  OPERATOR_KEY,
+  TEST_CIRCUIT_ID,
+  withValue,
+} from "./helpers/bundles.ts";
+import { TEST_KEYS_DIR } from "./helpers/keys.ts";
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+let fixture: BundleFixture;
+let dir: string;
+const file = (name: string) => join(dir, name);
+
+function writeJson(name: string, value: unknown): void {
+  writeFileSync(file(name), `${JSON.stringify(value, null, 2)}\n`);
+}
+
+beforeAll(async () => {
+  fixture = await buildBundleFixture(["count"]);
+  dir = mkdtempSync(join(tmpdir(), "zktally-verify-cli-"));
+  mkdirSync(file("keys"));
+  for (const name of ["manifest.json", `${TEST_CIRCUIT_ID}.vkey.json`]) {
+    copyFileSync(join(TEST_KEYS_DIR, name), file(`keys/${name}`));
+  }
+  const bundle = fixture.bundle("count");
+  writeJson("bundle.json", bundle);
+  writeJson("m.json", fixture.dataset.manifest);
+  writeJson("tampered.json", withValue(bundle, ["answer", "value"], "3"));
+  writeJson("extra.json", { ...bundle, vkey: fixture.vkey });
+  const text = JSON.stringify(bundle);
+  writeFileSync(file("truncated.json"), text.slice(0, text.length / 2));
+  mkdirSync(file("nokeys"));
+});
+
+afterAll(async () => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  await fixture?.release();
+});
+
+/** Spawns `npx tsx src/cli/main.ts ...args` in the repository root. */
+function cli(args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("npx", ["tsx", "src/cli/main.ts", ...args], { cwd: REPO_ROOT, stdio: "pipe" });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe("zktally verify / inspect (spawned)", () => {
+  it("exit 0 valid, 1 invalid, 2 malformed; inspect prints the statement without verifying", async () => {
+    const statement = BUNDLE_REQUESTS.count.statement;
+    const keys = ["--keys", file("keys")];
+    const [valid, tampered, extra, inspect] = await Promise.all([
+      cli(["verify", file("bundle.json"), "--manifest", file("m.json"), ...keys]),
+      cli(["verify", file("tampered.json"), "--manifest", file("m.json"), ...keys, "--json"]),
+      cli(["verify", file("extra.json"), ...keys, "--operator-key", OPERATOR_KEY]),
+      cli(["inspect", file("bundle.json")]),
+    ]);
+
+    expect(valid.code, valid.stderr).toBe(0);
+    expect(valid.stdout).toMatch(new RegExp(`^VALID  ${statement}\n`));
+    expect(valid.stdout).toContain(`key        ${fixture.vkeyHash}`);
+    expect(valid.stdout).toMatch(/warning .*INSECURE/);
+
+    expect(tampered.code, tampered.stderr).toBe(1);
+    expect(JSON.parse(tampered.stdout)).toMatchObject({
+      valid: false,
+      check: "public-signals",
+      reason: expect.stringMatching(/public signal 1 \(answer\) is 2, but .* require 3/),
+    });
+
+    expect(extra.code).toBe(2);
+    expect(extra.stderr).toMatch(/^MALFORMED {2}vkey: unexpected field/);
+    expect(extra.stdout).toBe("");
+
+    expect(inspect.code, inspect.stderr).toBe(0);
+    expect(inspect.stdout).toMatch(/^NOT VERIFIED/);
+    expect(inspect.stdout).toContain(`statement  ${statement}`);
+  });
+});
+
+describe("verify command details (in-process)", () => {
+  function capture(): Output & { text(): string } {
+    const chunks: string[] = [];
+    const write = (chunk: string) => {
+      chunks.push(chunk);
+    };
+    return { out: write, err: write, text: () => chunks.join("") };
+  }
+
+  it("--json for machines, with --operator-key alone; malformed JSON and bad usage", async () => {
+    const valid = capture();
+    const keys = ["--keys", file("keys")];
+    expect(
+      await runVerify([file("bundle.json"), ...keys, "--operator-key", OPERATOR_KEY, "--json"], valid),
+    ).toBe(0);
+    expect(JSON.parse(valid.text())).toMatchObject({
+      valid: true,
+      statement: BUNDLE_REQUESTS.count.statement,
+      datasetId: "wiki-editors",
+    });
+    const truncated = capture();
+    expect(
+      await runVerify([file("truncated.json"), ...keys, "--operator-key", OPERATOR_KEY, "--json"], truncated),
+    ).toBe(2);
+    expect(JSON.parse(truncated.text())).toMatchObject({ valid: false, malformed: true });
+    expect(JSON.parse(truncated.text()).reason).toMatch(/not valid JSON/);
+    await expect(runVerify([file("bundle.json"), "--manifest", file("m.json")], capture())).rejects.toThrow(
+      /verify needs --keys DIR/,
+    );
+    await expect(runVerify([file("bundle.json"), ...keys], capture())).rejects.toThrow(/--operator-key/);
+    await expect(runInspect([file("bundle.json"), file("m.json")], capture())).rejects.toThrow(UsageError);
+  });
+
+  it("escapes control and bidi characters from bundle text", async () => {
+    expect(printable("a\u001b[2Kb\u202ec\nd")).toBe("a\\u001b[2Kb\\u202ec\\u000ad");
+    const hostile = withValue(fixture.bundle("count"), ["statement"], "VALID\u001b[1A\u001b[2K all good");
+    writeJson("hostile.json", hostile);
+    const output = capture();
+    const code = await runVerify(
+      [file("hostile.json"), "--keys", file("keys"), "--operator-key", OPERATOR_KEY],
+      output,
+    );
+    expect(code).toBe(1);
+    expect(output.text()).toMatch(/^INVALID {2}the statement text "VALID\\u001b\[1A/);
+    expect(output.text()).not.toContain("\u001b");
+    const inspected = capture();
+    expect(await runInspect([file("hostile.json")], inspected)).toBe(0);
+    expect(inspected.text()).toMatch(/warning {4}the bundle's own statement text differs/);
+  });
+
+  it("a keys directory without manifest.json, or without the circuit's key", async () => {
+    const missing = capture();
+    const args = [file("bundle.json"), "--operator-key", OPERATOR_KEY, "--json"];
+    expect(await runVerify([...args, "--keys", file("nokeys")], missing)).toBe(2);
+    expect(JSON.parse(missing.text()).reason).toMatch(/has no manifest.json/);
+    mkdirSync(file("keys-only-manifest"));
+    copyFileSync(join(TEST_KEYS_DIR, "manifest.json"), file("keys-only-manifest/manifest.json"));
+    const unpinned = capture();
+    expect(await runVerify([...args, "--keys", file("keys-only-manifest")], unpinned)).toBe(1);
+    expect(JSON.parse(unpinned.text())).toMatchObject({ valid: false, check: "key" });
+  });
+});

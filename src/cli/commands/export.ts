@@ -1,0 +1,91 @@
+/**
+ * @module cli/commands/export
+ *
+ * `zktally export solidity --circuit ID [--keys DIR] [--out FILE]`: the snarkjs Solidity verifier for a
+ * pinned verification key. `zktally export calldata FILE [--format snarkjs|words|abi]`: `verifyProof`
+ * calldata for a proof bundle (`zktally-bundle/v1`) or a bare `{publicSignals, proof}` JSON (see
+ * setup/export.ts). Malformed input exits 2 with the offending field named.
+ */
+import { readFile, writeFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import {
+  abiEncodeVerifyProof,
+  calldataFromJson,
+  pinnedSolidityVerifier,
+  proofWords,
+  snarkjsCalldataString,
+} from "../../setup/export.ts";
+import { VerifierInputError } from "../../verifier/errors.ts";
+import { type Command, UsageError } from "../command.ts";
+import { KEYS_DIR } from "../defaults.ts";
+import { circuitMainPath } from "./setup.ts";
+
+async function solidity(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { circuit: { type: "string" }, keys: { type: "string" }, out: { type: "string" } },
+    strict: true,
+  });
+  if (!values.circuit) throw new UsageError("--circuit ID is required");
+  const id = values.circuit.endsWith(".circom")
+    ? (await circuitMainPath(values.circuit)).replace(/^.*\//, "").replace(/\.circom$/, "")
+    : values.circuit;
+  const contract = await pinnedSolidityVerifier(values.keys ?? KEYS_DIR, id);
+  if (values.out) {
+    await writeFile(values.out, contract);
+    process.stderr.write(`wrote the verifier of ${id} to ${values.out}\n`);
+  } else {
+    process.stdout.write(contract);
+  }
+  return 0;
+}
+
+const FORMATS = ["snarkjs", "words", "abi"] as const;
+
+async function calldata(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: { format: { type: "string", default: "snarkjs" } },
+    allowPositionals: true,
+    strict: true,
+  });
+  const [file, ...extra] = positionals;
+  if (!file || extra.length > 0)
+    throw new UsageError("expected exactly one FILE (a proof bundle or {publicSignals, proof})");
+  const format = values.format as (typeof FORMATS)[number];
+  if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(", ")}`);
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(file, "utf8"));
+  } catch (err) {
+    throw new UsageError(`${file}: not readable JSON (${(err as Error).message})`);
+  }
+  let source: ReturnType<typeof calldataFromJson>;
+  try {
+    source = calldataFromJson(json);
+  } catch (err) {
+    if (!(err instanceof VerifierInputError)) throw err;
+    process.stderr.write(`zktally export calldata: ${file}: ${err.message}\n`);
+    return 2;
+  }
+  const { calldata: cd } = source;
+  if (format === "snarkjs") process.stdout.write(`${snarkjsCalldataString(cd)}\n`);
+  else if (format === "abi") process.stdout.write(`${abiEncodeVerifyProof(cd)}\n`);
+  else
+    process.stdout.write(`${JSON.stringify({ proof: proofWords(cd), publicSignals: cd.input }, null, 2)}\n`);
+  return 0;
+}
+
+export const exportCommand: Command = {
+  name: "export",
+  usage: [
+    "export solidity --circuit ID [--keys DIR] [--out FILE]   Solidity verifier of a pinned key (snarkjs template)",
+    "export calldata FILE [--format snarkjs|words|abi]   verifyProof calldata for a proof bundle or {publicSignals, proof}",
+  ],
+  async run(args) {
+    const [sub, ...rest] = args;
+    if (sub === "solidity") return solidity(rest);
+    if (sub === "calldata") return calldata(rest);
+    throw new UsageError("expected `export solidity` or `export calldata`");
+  },
+};

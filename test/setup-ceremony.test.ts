@@ -268,6 +268,23 @@ describe("tampering is detected", () => {
   });
 });
 
+describe("a ceremony in progress", () => {
+  it("can be replayed by the next contributor before and after each contribution", async () => {
+    const dir = path.join(tmp, "open");
+    await initCeremony({ compiled: power, ptauPath, dir, table });
+    const transcriptPath = path.join(dir, TRANSCRIPT_FILE);
+    const open = () => verifyCeremony({ transcriptPath, ptauPath, table, inProgress: true });
+    expect((await open()).finalZkeyPath).toMatch(/ceremony_power_0000\.zkey$/);
+    const first = await contributeCeremony({ transcriptPath, name: "first" });
+    const report = await open();
+    expect(report.finalZkeyPath).toBe(first.zkeyPath);
+    expect(report.intermediatesChecked).toEqual(["ceremony_power_0000.zkey"]);
+    await expectCheck(verify(dir), "beacon"); // not final yet
+    await flipByte(path.join(dir, "ceremony_power_0000.zkey"), (n) => n - 10);
+    await expectCheck(open(), "intermediate-zkey");
+  });
+});
+
 describe("refusals", () => {
   it("a zkey of another r1cs, as input to a contribution or as the final key", async () => {
     const otherDir = path.join(tmp, "other-ceremony");

@@ -596,11 +596,17 @@ export interface VerifyCeremonyOptions {
   readonly expect?: readonly string[];
   /** Published ptau table (default Hermez); used when the transcript claims a trusted ptau. */
   readonly table?: readonly PublishedPtau[];
+  /**
+   * Check a ceremony that is still open (what a contributor runs before contributing): the latest zkey is
+   * replayed, no contribution or beacon is required yet, and the keys manifest is not checked.
+   */
+  readonly inProgress?: boolean;
   readonly progress?: Progress;
 }
 
 export interface CeremonyReport {
   readonly transcript: CeremonyTranscript;
+  /** The replayed zkey: the final one, or the latest one of a ceremony in progress. */
   readonly finalZkeyPath: string;
   readonly vkey: snarkjs.Groth16VerificationKey;
   readonly vkeyHash: string;
@@ -620,35 +626,35 @@ export interface CeremonyReport {
  */
 export async function verifyCeremony(opts: VerifyCeremonyOptions): Promise<CeremonyReport> {
   const progress = opts.progress ?? silentProgress;
+  const inProgress = opts.inProgress === true;
   const transcript = await readTranscript(opts.transcriptPath);
   const dir = path.dirname(opts.transcriptPath);
-  const at = (file: string) => path.join(dir, file);
-  const r1csPath = at(transcript.circuit.r1cs.file);
+  const r1csPath = path.join(dir, transcript.circuit.r1cs.file);
   await assertFileSha("r1cs", r1csPath, transcript.circuit.r1cs.sha256);
   const trustedPtau = await assertPtau(transcript, opts.ptauPath, opts.table ?? HERMEZ_PTAU_HASHES);
-  assertShape(transcript);
-  const last = transcript.contributions.at(-1) as CeremonyEntry;
-  const finalZkeyPath = at(last.file);
-  await assertFileSha("final-zkey", finalZkeyPath, last.zkeySha256);
+  assertShape(transcript, inProgress);
+  const latest = latestZkey(transcript);
+  const finalZkeyPath = path.join(dir, latest.file);
+  await assertFileSha("final-zkey", finalZkeyPath, latest.sha256);
   if (
     transcript.final &&
-    (transcript.final.file !== last.file || transcript.final.zkeySha256 !== last.zkeySha256)
+    (transcript.final.file !== latest.file || transcript.final.zkeySha256 !== latest.sha256)
   ) {
     throw new CeremonyError("final", "transcript final does not name the last contribution's zkey");
   }
-  assertChain(
-    await readZkeyContributions(finalZkeyPath),
-    transcript.circuitHash,
-    transcript.contributions,
-    finalZkeyPath,
-  );
+  const chain = await readZkeyContributions(finalZkeyPath);
+  assertChain(chain, transcript.circuitHash, transcript.contributions, finalZkeyPath);
   const intermediates = await checkIntermediates(transcript, dir);
   progress(
     "ceremony",
     `replaying ${transcript.contributions.length} contributions with snarkjs verifyFromR1cs`,
   );
   await assertVerifiesFromR1cs(r1csPath, opts.ptauPath, finalZkeyPath);
-  const vkey = await contributedVkey(finalZkeyPath, transcript);
+  const vkey = await verifiedVkey(
+    finalZkeyPath,
+    transcript,
+    !inProgress || transcript.contributions.length > 0,
+  );
   const hash = vkeyHash(vkey);
   if (transcript.final && transcript.final.vkeySha256 !== hash) {
     throw new CeremonyError(
@@ -656,21 +662,15 @@ export async function verifyCeremony(opts: VerifyCeremonyOptions): Promise<Cerem
       `transcript final.vkeySha256 ${transcript.final.vkeySha256} is not the key's ${hash}`,
     );
   }
-  for (const expected of opts.expect ?? []) {
-    const wanted = normalizeContributionHash(expected);
-    if (!transcript.contributions.some((c) => c.contributionHash === wanted)) {
-      throw new CeremonyError(
-        "expected-hash",
-        `contribution hash ${wanted.slice(0, 16)}… is not in the ceremony`,
-      );
-    }
-  }
-  if (opts.keysDir)
-    await assertManifestPins(opts.keysDir, transcript, {
-      finalSha: last.zkeySha256,
+  assertExpectedHashes(transcript, opts.expect ?? []);
+  const checkManifest = opts.keysDir !== undefined && !inProgress;
+  if (checkManifest) {
+    await assertManifestPins(opts.keysDir as string, transcript, {
+      finalSha: latest.sha256,
       vkeyHash: hash,
       trustedPtau,
     });
+  }
   return {
     transcript,
     finalZkeyPath,
@@ -678,8 +678,20 @@ export async function verifyCeremony(opts: VerifyCeremonyOptions): Promise<Cerem
     vkeyHash: hash,
     trustedPtau,
     ...intermediates,
-    manifestChecked: opts.keysDir !== undefined,
+    manifestChecked: checkManifest,
   };
+}
+
+function assertExpectedHashes(t: CeremonyTranscript, expected: readonly string[]): void {
+  for (const text of expected) {
+    const wanted = normalizeContributionHash(text);
+    if (!t.contributions.some((c) => c.contributionHash === wanted)) {
+      throw new CeremonyError(
+        "expected-hash",
+        `contribution hash ${wanted.slice(0, 16)}… is not in the ceremony`,
+      );
+    }
+  }
 }
 
 async function assertFileSha(check: string, filePath: string, expected: string): Promise<void> {
@@ -714,25 +726,28 @@ async function assertPtau(
   return published && t.ptau.trusted;
 }
 
-/** At least one real contribution; a beacon, last and only last. */
-function assertShape(t: CeremonyTranscript): void {
+/** At least one real contribution and a beacon, last and only last (in progress: no beacon or a last one). */
+function assertShape(t: CeremonyTranscript, inProgress: boolean): void {
+  const beacons = t.contributions.filter((c) => c.kind === "beacon");
+  if (beacons.length > 1 || (beacons.length === 1 && t.contributions.at(-1)?.kind !== "beacon")) {
+    throw new CeremonyError("beacon", "the ceremony may hold one public beacon, as its last entry");
+  }
+  if (inProgress) return;
   if (!t.contributions.some((c) => c.kind === "contribution")) {
     throw new CeremonyError(
       "no-contribution",
       "the ceremony has no contribution: its key would be forgeable",
     );
   }
-  const beacons = t.contributions.filter((c) => c.kind === "beacon");
-  if (beacons.length !== 1 || t.contributions.at(-1)?.kind !== "beacon") {
-    throw new CeremonyError("beacon", "the ceremony must end with exactly one public beacon");
-  }
+  if (beacons.length !== 1) throw new CeremonyError("beacon", "the ceremony must end with a public beacon");
 }
 
 /** Every intermediate zkey present must hash as recorded and hold the matching prefix of the chain. */
 async function checkIntermediates(t: CeremonyTranscript, dir: string) {
   const checked: string[] = [];
   const missing: string[] = [];
-  const files = [t.initial.file, ...t.contributions.slice(0, -1).map((c) => c.file)];
+  // Every zkey before the latest one (which verifyCeremony replays in full).
+  const files = [t.initial.file, ...t.contributions.map((c) => c.file)].slice(0, -1);
   for (const [i, file] of files.entries()) {
     const filePath = path.join(dir, file);
     if (!existsSync(filePath)) {
@@ -763,9 +778,10 @@ async function assertVerifiesFromR1cs(r1csPath: string, ptauPath: string, zkeyPa
   }
 }
 
-async function contributedVkey(
+async function verifiedVkey(
   zkeyPath: string,
   t: CeremonyTranscript,
+  requireContribution: boolean,
 ): Promise<snarkjs.Groth16VerificationKey> {
   const vkey = await snarkjs.zKey.exportVerificationKey(zkeyPath);
   if (vkey.protocol !== "groth16" || vkey.curve !== "bn128") {
@@ -775,7 +791,7 @@ async function contributedVkey(
     throw new CeremonyError("vkey", `key has nPublic ${vkey.nPublic}, the circuit ${t.circuit.nPublic}`);
   }
   try {
-    assertPhase2Contributed(vkey);
+    if (requireContribution) assertPhase2Contributed(vkey);
   } catch (err) {
     throw new CeremonyError("no-contribution", (err as Error).message);
   }
@@ -849,7 +865,7 @@ export interface FinalizeResult {
  * transcript's final key, installs the zkey in the setup cache and pins it in `<keysDir>/manifest.json`.
  */
 export async function finalizeCeremony(opts: FinalizeCeremonyOptions): Promise<FinalizeResult> {
-  const report = await verifyCeremony({ ...opts, keysDir: undefined });
+  const report = await verifyCeremony({ ...opts, keysDir: undefined, inProgress: false });
   const t = report.transcript;
   const { compiled } = opts;
   if (compiled.id !== t.circuit.id || compiled.sourceHash !== t.circuit.sourceHash) {

@@ -130,6 +130,7 @@ async function verify(args: string[]): Promise<number> {
       ptau: { type: "string" },
       keys: { type: "string" },
       "no-keys": { type: "boolean", default: false },
+      "in-progress": { type: "boolean", default: false },
       expect: { type: "string", multiple: true },
     },
     strict: true,
@@ -139,10 +140,11 @@ async function verify(args: string[]): Promise<number> {
     ptauPath: required(values.ptau, "--ptau"),
     keysDir: values["no-keys"] ? undefined : (values.keys ?? KEYS_DIR),
     expect: values.expect,
+    inProgress: values["in-progress"],
     progress,
   });
   const t = report.transcript;
-  out(`ceremony ${t.circuit.id}: OK`);
+  out(`ceremony ${t.circuit.id}: OK${values["in-progress"] ? " so far (in progress: not final)" : ""}`);
   out(
     `ptau ${t.ptau.file}: ${report.trustedPtau ? `published (${t.ptau.published})` : "NOT a published ceremony file"}`,
   );
@@ -204,7 +206,7 @@ export const ceremonyCommand: Command = {
     "ceremony init --circuit ID --ptau FILE --out DIR [--allow-unknown-ptau]   start a multi-party phase 2",
     "ceremony contribute --dir DIR --name NAME [--in ZKEY] [--out ZKEY] [--entropy TEXT]   add a contribution",
     "ceremony beacon --dir DIR --hash HEX [--iterations N] [--name NAME]   close with a public beacon (2^N hashes)",
-    "ceremony verify --dir DIR --ptau FILE [--keys DIR | --no-keys] [--expect HASH ...]   replay and check pins",
+    "ceremony verify --dir DIR --ptau FILE [--keys DIR | --no-keys | --in-progress] [--expect HASH ...]   replay the ceremony",
     "ceremony finalize --dir DIR --ptau FILE [--keys DIR] [--circuit ID] [--replace]   verify, export and pin the key",
   ],
   async run(args) {

@@ -3,7 +3,8 @@
  *
  * Development trusted-setup timings: the fast path of `src/setup/fast` (ptau from known toxic waste, zkey
  * by fixed-base multiplications) against snarkjs (`powersoftau new` + `contribute` + `prepare phase2`, and
- * `zKey.newZKey`) for small powers, then the fast path alone for a big power with a synthetic chain circuit.
+ * `zKey.newZKey`) for small powers, then the fast path alone for a big power with a synthetic circuit (a chain
+ * of multiplications with full-size field constants in every linear combination).
  * snarkjs figures for sizes it was not run on are extrapolated and marked `≈` (ptau ~ 2^p * p from the
  * largest measured power; newZKey linear in constraints from the largest measured circuit).
  *
@@ -93,15 +94,37 @@ const quietLogger = {
   error: (m: string) => console.error(`snarkjs: ${m}`),
 };
 
-/** A chain of `n` multiplications (n constraints, 1 public input, 1 output), compiled through the cache. */
-async function chainCircuit(dir: string, n: number) {
-  const main = path.join(dir, `bench_chain_${n}.circom`);
-  const source = (
-    await readFile(path.join(REPO_ROOT, "test/fixtures/fast/fast_chain.circom"), "utf8")
-  ).replace("Chain(200)", `Chain(${n})`);
+/**
+ * Synthetic benchmark circuit: a chain of `n` multiplications whose linear combinations carry full-size field
+ * constants (as in hash circuits such as Poseidon), so snarkjs's per-wire multi-exponentiations see real
+ * 254-bit coefficients instead of 1s. n constraints, 1 public input, 1 output; compiled through the cache.
+ */
+async function benchCircuit(dir: string, n: number) {
+  const main = path.join(dir, `bench_poly_${n}.circom`);
+  const source = `pragma circom 2.1.6;
+
+template Poly(n) {
+    signal input x;
+    signal output y;
+    signal acc[n + 1];
+    acc[0] <== x;
+    for (var i = 0; i < n; i++) {
+        acc[i + 1] <== (acc[i] * ${BIG_CONSTANTS[0]} + i) * (acc[i] * ${BIG_CONSTANTS[1]} + 1);
+    }
+    y <== acc[n];
+}
+
+component main {public [x]} = Poly(${n});
+`;
   await writeFile(main, source);
   return compileCircuit(path.relative(REPO_ROOT, main));
 }
+
+/** Two arbitrary constants below r (76-77 decimal digits). */
+const BIG_CONSTANTS = [
+  "12345678901234567890123456789012345678901234567890123456789012345678901234567",
+  "9876543210987654321098765432109876543210987654321098765432109876543210987654",
+] as const;
 
 async function snarkjsPtau(dir: string, power: number): Promise<Timing> {
   const curve = await snarkjs.curves.getCurveFromName("bn128");
@@ -158,7 +181,7 @@ async function main(): Promise<void> {
       lastSnarkPtau = { power, seconds: reference.wall };
       ptauRows.push({ size: `power ${power}`, fast, snarkjs: reference });
       const constraints = 2 ** (power - 1);
-      const circuit = await chainCircuit(dir, constraints);
+      const circuit = await benchCircuit(dir, constraints);
       const fastZkey = path.join(dir, `chain-${constraints}.fast.zkey`);
       const snarkZkey = path.join(dir, `chain-${constraints}.snarkjs.zkey`);
       const secrets = ptau.secrets;
@@ -186,7 +209,10 @@ async function main(): Promise<void> {
     await terminateCurveWorkers();
   }
   printTable("Phase 1: prepared dev ptau (snarkjs: new + contribute + prepare phase2)", ptauRows);
-  printTable("Phase 2: initial zkey (snarkjs: zKey.newZKey), chain circuits", zkeyRows);
+  printTable(
+    "Phase 2: initial zkey (snarkjs: zKey.newZKey), synthetic circuits with 254-bit coefficients",
+    zkeyRows,
+  );
   console.log(`\nthreads: ${threads ?? "default (available parallelism)"}; wall and process CPU seconds.`);
 }
 
@@ -208,7 +234,7 @@ async function runBig(
     ? approx(lastPtau.seconds * 2 ** (power - lastPtau.power) * ((power + 1) / (lastPtau.power + 1)))
     : "-";
   ptauRows.push({ size: `power ${power}`, fast, snarkjsText: ptauEstimate, note: "snarkjs not run" });
-  const circuit = await chainCircuit(dir, opts.bigConstraints);
+  const circuit = await benchCircuit(dir, opts.bigConstraints);
   const needed = Math.floor(Math.log2(circuit.constraints + 2)) + 1;
   if (needed > power) throw new RangeError(`--big-constraints needs power ${needed} > --big-power ${power}`);
   const fastZkey = path.join(dir, "big.fast.zkey");

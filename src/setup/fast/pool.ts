@@ -2,7 +2,9 @@
  * @module setup/fast/pool
  *
  * Fixed-base scalar multiplication of the BN254 generators on worker threads: `FixedBasePool` computes
- * k_i * G1 or k_i * G2 for long lists of scalars with a d-ary comb (one precomputed table row of 2^w
+ * k_i * G1 or k_i * G2 for long runs of scalars, given as compact `ScalarSpec`s (explicit list, geometric
+ * series, Lagrange evaluations) that each worker expands for its own index range with the wasm Fr code, then
+ * multiplies with a d-ary comb (one precomputed table row of 2^w
  * multiples per w-bit window, so a 254-bit scalar costs ceil(254/w) mixed additions instead of ~254
  * doublings). Each worker runs the very wasm code of snarkjs's ffjavascript curve, so the affine LEM bytes it
  * returns are the ones snarkjs would write for the same points. It also converts points to the compressed /

@@ -140,6 +140,8 @@ describe("three-party ceremony with a beacon", () => {
     const manifest = await readKeysManifest(keysDir);
     expect(manifest?.insecure).toBe(false);
     expect(manifest?.circuits.ceremony_power?.vkeySha256).toBe(report.vkeyHash);
+    const record = JSON.parse(await readFile(path.join(keysDir, "ptau.json"), "utf8"));
+    expect(record).toMatchObject({ trusted: true, published: table[0]?.file, blake2b512: t.ptau.blake2b512 });
     expect(() => assertPhase2Contributed(report.vkey)).not.toThrow();
   });
 

@@ -6,8 +6,8 @@
  * ptau and writes the transcript `ceremony.json`), `contributeCeremony` (each party in turn: snarkjs
  * `contribute`, prints the contribution hash to publish, appends it to the transcript), `beaconCeremony` (a
  * public random beacon closes the ceremony), `verifyCeremony` (anyone: replays everything) and
- * `finalizeCeremony` (operator: verifies, installs the final zkey where the prover finds it and pins the
- * verification key in the keys manifest).
+ * `finalizeCeremony` (operator: verifies, installs the final zkey where the prover finds it, pins the
+ * verification key in the keys manifest and the ptau's hashes in `<keysDir>/ptau.json`).
  *
  * Transcript `ceremony.json` (`zktally-ceremony/v1`): circuit {id, sourceHash, constraints, nPublic,
  * r1cs {file, sha256}}, `circuitHash` (snarkjs's BLAKE2b circuit hash), ptau {file, power, sha256, blake2b512,
@@ -37,7 +37,12 @@ import path from "node:path";
 import * as snarkjs from "snarkjs";
 import { z } from "zod";
 import { type Progress, silentProgress } from "../util/progress.ts";
-import { type CeremonyPtauOptions, checkCeremonyPtau, hashPtauFile } from "./ceremony-ptau.ts";
+import {
+  type CeremonyPtauOptions,
+  checkCeremonyPtau,
+  hashPtauFile,
+  writePtauRecord,
+} from "./ceremony-ptau.ts";
 import { HERMEZ_PTAU_HASHES, type PublishedPtau } from "./ceremony-ptau-hashes.ts";
 import type { CompiledCircuit } from "./compile.ts";
 import {
@@ -894,6 +899,19 @@ export async function finalizeCeremony(opts: FinalizeCeremonyOptions): Promise<F
     },
     { replace: opts.replace },
   );
+  await writePtauRecord(opts.keysDir, {
+    path: opts.ptauPath,
+    power: t.ptau.power,
+    sha256: t.ptau.sha256,
+    blake2b512: t.ptau.blake2b512,
+    published: report.trustedPtau
+      ? (opts.table ?? HERMEZ_PTAU_HASHES).find((e) => e.blake2b512 === t.ptau.blake2b512)
+      : undefined,
+    trusted: report.trustedPtau,
+    ...(report.trustedPtau
+      ? {}
+      : { untrustedReason: "not a published ceremony file (override at ceremony init)" }),
+  });
   (opts.progress ?? silentProgress)(
     "ceremony",
     `${t.circuit.id} finalized: vkey ${report.vkeyHash.slice(0, 16)}… pinned in ${opts.keysDir}`,

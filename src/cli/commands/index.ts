@@ -5,6 +5,7 @@
  */
 import type { Command } from "../command.ts";
 import { inspectCommand, verifyCommand } from "../verify-command.ts";
+import { auditCommand } from "./audit.ts";
 import { ceremonyCommand } from "./ceremony.ts";
 import { demoCommand } from "./demo.ts";
 import { exportCommand } from "./export.ts";
@@ -17,4 +18,5 @@ export const COMMANDS: readonly Command[] = [
   setupCommand,
   ceremonyCommand,
   exportCommand,
+  auditCommand,
 ];

@@ -1,0 +1,48 @@
+/**
+ * @module audit
+ *
+ * The audit log: an RFC 6962 Merkle log of request decisions in SQLite with signed tree heads and receipts
+ * (docs/audit.md). `AuditLog` writes; `verifyAuditLog`, `verifyReceipt` and `verifyHeadConsistency` check
+ * with the public log key only.
+ */
+export { AuditLog, type AuditLogOptions, type EntryQuery } from "./log.ts";
+export {
+  consistencyProof,
+  EMPTY_ROOT,
+  inclusionProof,
+  leafHash,
+  nodeHash,
+  treeRoot,
+  verifyConsistency,
+  verifyInclusion,
+} from "./merkle.ts";
+export { importLogSigner, verifyTreeHead } from "./sth.ts";
+export {
+  hasAuditLog,
+  readEntries,
+  readHeads,
+  readLatestHead,
+  readRawEntries,
+  readRawHeads,
+  readStoredLogKey,
+} from "./store.ts";
+export {
+  type AuditDecision,
+  type AuditEntry,
+  type AuditEvent,
+  AuditFormatError,
+  AuditIntegrityError,
+  type AuditReceipt,
+  looksSecretName,
+  type SignedTreeHead,
+  type StoredEntry,
+  validateEvent,
+} from "./types.ts";
+export {
+  type CheckResult,
+  type LogVerification,
+  type VerifyLogOptions,
+  verifyAuditLog,
+  verifyHeadConsistency,
+  verifyReceipt,
+} from "./verify.ts";

@@ -1,0 +1,214 @@
+/**
+ * @module cli/commands/serve
+ *
+ * `zktally serve [options]` runs the prover service (src/service) until SIGTERM or SIGINT, then shuts down
+ * gracefully (in-flight requests finish, the running proof is drained or re-queued, the database is closed).
+ * `zktally serve admin <command>` administers the same data directory offline: init, partners (add, list,
+ * rotate-secret, policy, scopes, disable, enable), budget reset, datasets (add, list), storage key rotation,
+ * and audit log verification. Every admin command is recorded in the audit log with partner null.
+ *
+ * Settings come from flags, then `ZKTALLY_*` environment variables, then defaults (service/config.ts).
+ * Exit codes: 0 success, 1 a check failed (`audit verify`), 2 bad usage or configuration.
+ *
+ * Security caveats: client secrets are printed once, to stdout, as JSON; nothing else prints secrets.
+ * While a server runs on the same data directory, prefer the admin HTTP endpoints: two processes appending
+ * to the audit log at the same moment make one of them fail (and retry) rather than interleave.
+ */
+import { randomUUID } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import { readLatestHead } from "../../audit/store.ts";
+import { AdminOps } from "../../service/admin.ts";
+import { CONFIG_SOURCES, ConfigError, configFromSources } from "../../service/config.ts";
+import { ApiError } from "../../service/errors.ts";
+import { partnerView } from "../../service/partners.ts";
+import { openService, startServer } from "../../service/server.ts";
+import { type Command, UsageError } from "../command.ts";
+
+const configOptions = Object.fromEntries(
+  CONFIG_SOURCES.map(
+    (source) => [source.flag, { type: source.kind === "bool" ? "boolean" : "string" }] as const,
+  ),
+) as Record<string, { type: "string" | "boolean" }>;
+
+const adminOptions = {
+  id: { type: "string" },
+  name: { type: "string" },
+  scopes: { type: "string" },
+  policy: { type: "string" },
+  schema: { type: "string" },
+  data: { type: "string" },
+  epoch: { type: "string" },
+} as const;
+
+const write = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+
+/** A JSON argument given inline or as a file path. */
+async function jsonArgument(value: string, flag: string): Promise<unknown> {
+  const text = value.trimStart().startsWith("{") ? value : await readFile(value, "utf8");
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`--${flag}: not valid JSON (${(error as Error).message})`);
+  }
+}
+
+function required(value: string | undefined, flag: string): string {
+  if (value === undefined || value === "") throw new UsageError(`--${flag} is required`);
+  return value;
+}
+
+async function runServe(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: configOptions, strict: true, allowPositionals: false });
+  const config = configFromSources(values);
+  const server = await startServer(config);
+  await new Promise<void>((resolve) => {
+    process.once("SIGTERM", () => resolve());
+    process.once("SIGINT", () => resolve());
+  });
+  await server.close();
+  return 0;
+}
+
+async function runAdmin(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: { ...configOptions, ...adminOptions },
+    strict: true,
+    allowPositionals: true,
+  });
+  const [group, action] = positionals;
+  const flags = values as Record<string, string | boolean | undefined>;
+  const text = (flag: keyof typeof adminOptions) => flags[flag] as string | undefined;
+  const opened = await openService({ ...configFromSources(flags), logLevel: "warn" });
+  const ops = new AdminOps(opened.ctx);
+  const requestId = randomUUID();
+  try {
+    switch (`${group ?? ""} ${action ?? ""}`.trim()) {
+      case "init": {
+        const { log } = opened.ctx.audit;
+        write({
+          operatorKey: opened.ctx.operatorKey,
+          logKey: log.logKey,
+          tokenKeyId: opened.ctx.tokens.kid,
+          circuit: opened.ctx.circuit.id,
+        });
+        return 0;
+      }
+      case "partner add": {
+        const policy =
+          text("policy") === undefined ? undefined : await jsonArgument(text("policy") as string, "policy");
+        const { partner, clientSecret } = await ops.createPartner(null, requestId, {
+          clientId: required(text("id"), "id"),
+          ...(text("name") === undefined ? {} : { name: text("name") }),
+          scopes: required(text("scopes"), "scopes").split(","),
+          ...(policy === undefined ? {} : { policy }),
+        });
+        write({ partner: partnerView(partner), clientSecret });
+        return 0;
+      }
+      case "partner list":
+        write({ partners: opened.ctx.partners.list().map(partnerView) });
+        return 0;
+      case "partner rotate-secret":
+        write({
+          clientId: text("id"),
+          clientSecret: await ops.rotateSecret(null, requestId, required(text("id"), "id")),
+        });
+        return 0;
+      case "partner policy": {
+        const policy = await jsonArgument(required(text("policy"), "policy"), "policy");
+        write(partnerView(ops.setPolicy(null, requestId, required(text("id"), "id"), policy)));
+        return 0;
+      }
+      case "partner scopes":
+        write(
+          partnerView(
+            ops.setScopes(
+              null,
+              requestId,
+              required(text("id"), "id"),
+              required(text("scopes"), "scopes").split(","),
+            ),
+          ),
+        );
+        return 0;
+      case "partner disable":
+      case "partner enable":
+        write(partnerView(ops.setActive(null, requestId, required(text("id"), "id"), action === "enable")));
+        return 0;
+      case "budget reset":
+        write(ops.resetBudget(null, requestId, required(text("id"), "id")));
+        return 0;
+      case "dataset add": {
+        const schema = await jsonArgument(required(text("schema"), "schema"), "schema");
+        const dataFile = required(text("data"), "data");
+        const data = await readFile(dataFile, "utf8");
+        const rows = dataFile.endsWith(".jsonl")
+          ? {
+              rows: data
+                .split("\n")
+                .filter((line) => line.trim() !== "")
+                .map((line) => JSON.parse(line)),
+            }
+          : { csv: data };
+        const epoch = text("epoch") === undefined ? {} : { epoch: Number(text("epoch")) };
+        write(
+          await ops.registerDataset(null, requestId, {
+            datasetId: required(text("id"), "id"),
+            schema,
+            ...rows,
+            ...epoch,
+          }),
+        );
+        return 0;
+      }
+      case "dataset list":
+        write({
+          operatorKey: opened.ctx.operatorKey,
+          datasets: opened.ctx.datasets
+            .listLatest()
+            .map((d) => ({ datasetId: d.datasetId, epoch: d.epoch, manifestHash: d.manifestHash })),
+        });
+        return 0;
+      case "keys rotate":
+        write(await ops.rotateStorageKey(null, requestId));
+        return 0;
+      case "audit verify": {
+        const result = ops.verifyAudit();
+        write(result);
+        return result.ok ? 0 : 1;
+      }
+      case "audit head":
+        write({ logKey: opened.ctx.audit.log.logKey, treeHead: readLatestHead(opened.ctx.db) ?? null });
+        return 0;
+      default:
+        throw new UsageError(`unknown admin command ${JSON.stringify(positionals.join(" "))}`);
+    }
+  } finally {
+    opened.close();
+  }
+}
+
+export const serveCommand: Command = {
+  name: "serve",
+  usage: [
+    "serve [--data-dir DIR] [--host H] [--port P] [--tls-cert F --tls-key F] [--keys-dir DIR] [--circuit ID] ...",
+    "                                     run the prover service (flags or ZKTALLY_* env; docs/service.md)",
+    "serve admin init | partner add --id ID --scopes a,b [--policy JSON|FILE] | partner list",
+    "      | partner rotate-secret|disable|enable --id ID | partner policy --id ID --policy JSON|FILE",
+    "      | partner scopes --id ID --scopes a,b | budget reset --id ID | dataset add --id ID --schema F --data F",
+    "      | dataset list | keys rotate | audit verify | audit head   administer the service data directory",
+  ],
+  async run(args) {
+    try {
+      return args[0] === "admin" ? await runAdmin(args.slice(1)) : await runServe(args);
+    } catch (error) {
+      if (error instanceof ConfigError || error instanceof ApiError) {
+        process.stderr.write(`zktally serve: ${error.message}\n`);
+        return 2;
+      }
+      throw error;
+    }
+  },
+};

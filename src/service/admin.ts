@@ -1,0 +1,221 @@
+/**
+ * @module service/admin
+ *
+ * Operator functions, shared by the `admin`-scoped HTTP endpoints (`/v1/admin/...`) and the
+ * `zktally serve admin ...` command line: register partners, rotate their secrets, set scopes and policies,
+ * enable/disable them, reset budgets, register datasets, rotate the storage key and verify the audit log.
+ * Every call is one audited decision (action `admin.*`, partner = the acting admin's client id, or null for
+ * the command line).
+ *
+ * Security caveats: client secrets are returned exactly once and never logged or audited; dataset uploads
+ * are validated all-or-nothing and their error messages (which quote cells) go only to the uploading admin.
+ */
+import express, { type Router } from "express";
+import { readHeads, readRawEntries } from "../audit/store.ts";
+import { verifyAuditLog } from "../audit/verify.ts";
+import type { AuditSubject } from "./audit.ts";
+import type { ServiceContext } from "./context.ts";
+import type { StoredDataset } from "./datasets.ts";
+import { notFound } from "./errors.ts";
+import { guard, requireJsonObject, stateOf } from "./http.ts";
+import { type Partner, partnerView } from "./partners.ts";
+import { periodStart } from "./policy.ts";
+
+const datasetView = (dataset: StoredDataset) => ({
+  datasetId: dataset.datasetId,
+  epoch: dataset.epoch,
+  manifestHash: dataset.manifestHash,
+  manifest: dataset.manifest,
+});
+
+/** Admin operations, each audited. `actor` is the admin's client id (null on the command line). */
+export class AdminOps {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  private subject(actor: string | null, action: string, requestId: string): AuditSubject {
+    return { partner: actor, action: `admin.${action}`, requestId };
+  }
+
+  /** Runs an async step and then audits; refusals (ApiError) are audited as refused. */
+  private async audited<T>(subject: AuditSubject, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      this.ctx.audit.recordRefusal(subject, error);
+      throw error;
+    }
+  }
+
+  async createPartner(actor: string | null, requestId: string, input: unknown) {
+    const subject = this.subject(actor, "partner.create", requestId);
+    return this.audited(subject, () =>
+      this.ctx.partners.create(input, (partner) => {
+        this.ctx.audit.append(subject, "accepted", {
+          clientId: partner.clientId,
+          scopes: partner.scopes.join(" "),
+        });
+      }),
+    );
+  }
+
+  async rotateSecret(actor: string | null, requestId: string, clientId: string): Promise<string> {
+    const subject = this.subject(actor, "partner.rotate", requestId);
+    return this.audited(subject, () =>
+      this.ctx.partners.rotateSecret(clientId, () => {
+        this.ctx.audit.append(subject, "accepted", { clientId });
+      }),
+    );
+  }
+
+  setPolicy(actor: string | null, requestId: string, clientId: string, policy: unknown): Partner {
+    return this.ctx.audit.decide(this.subject(actor, "partner.policy", requestId), () => ({
+      result: this.ctx.partners.setPolicy(clientId, policy),
+      details: { clientId },
+    }));
+  }
+
+  setScopes(actor: string | null, requestId: string, clientId: string, scopes: unknown): Partner {
+    return this.ctx.audit.decide(this.subject(actor, "partner.scopes", requestId), () => ({
+      result: this.ctx.partners.setScopes(clientId, scopes as string[]),
+      details: { clientId },
+    }));
+  }
+
+  setActive(actor: string | null, requestId: string, clientId: string, active: boolean): Partner {
+    return this.ctx.audit.decide(
+      this.subject(actor, active ? "partner.enable" : "partner.disable", requestId),
+      () => ({
+        result: this.ctx.partners.setActive(clientId, active),
+        details: { clientId },
+      }),
+    );
+  }
+
+  /** Resets the partner's budget for the current period (jobs already charged stay charged). */
+  resetBudget(actor: string | null, requestId: string, clientId: string) {
+    return this.ctx.audit.decide(this.subject(actor, "budget.reset", requestId), () => {
+      const partner = this.ctx.partners.require(clientId);
+      const start = periodStart(partner.policy, this.ctx.now());
+      const previous =
+        (this.ctx.db
+          .prepare("SELECT used FROM budgets WHERE partner_id = ? AND period_start = ?")
+          .pluck()
+          .get(clientId, start) as number | undefined) ?? 0;
+      this.ctx.db
+        .prepare("DELETE FROM budgets WHERE partner_id = ? AND period_start = ?")
+        .run(clientId, start);
+      return {
+        result: { clientId, periodStart: new Date(start).toISOString(), previouslyUsed: previous, used: 0 },
+        details: { clientId, periodStart: start, previouslyUsed: previous },
+      };
+    });
+  }
+
+  async registerDataset(actor: string | null, requestId: string, input: unknown) {
+    const subject = this.subject(actor, "dataset.register", requestId);
+    const stored = await this.audited(subject, () =>
+      this.ctx.datasets.register(input, (dataset) => {
+        this.ctx.audit.append(subject, "accepted", {
+          datasetId: dataset.datasetId,
+          epoch: dataset.epoch,
+          manifestHash: dataset.manifestHash,
+          recordCount: dataset.manifest.recordCount,
+        });
+      }),
+    );
+    return datasetView(stored);
+  }
+
+  async rotateStorageKey(actor: string | null, requestId: string) {
+    const subject = this.subject(actor, "keys.rotate", requestId);
+    const reencrypted = await this.audited(subject, () =>
+      this.ctx.rotateStorageKey((count) =>
+        this.ctx.audit.append(subject, "accepted", { reencrypted: count }),
+      ),
+    );
+    this.ctx.datasets.clearCache();
+    return { reencrypted };
+  }
+
+  /** Recomputes the whole audit log against its signed heads (first bad index on failure). */
+  verifyAudit() {
+    return verifyAuditLog(readRawEntries(this.ctx.db), readHeads(this.ctx.db), this.ctx.audit.log.logKey);
+  }
+}
+
+export function adminRouter(ctx: ServiceContext): Router {
+  const router = express.Router();
+  const ops = new AdminOps(ctx);
+  const json = express.json({
+    limit: ctx.config.adminBodyLimitBytes,
+    strict: true,
+    type: "application/json",
+  });
+  const admin = (action: string) => guard(ctx, "admin", `admin.${action}`);
+  const actor = (res: express.Response) => stateOf(res).partner?.clientId ?? null;
+  const requestId = (res: express.Response) => stateOf(res).requestId;
+  const clientId = (req: express.Request) => String(req.params.clientId);
+
+  router.get("/partners", ...admin("partner.list"), (_req, res) => {
+    res.json({ partners: ctx.partners.list().map(partnerView) });
+  });
+  router.post("/partners", ...admin("partner.create"), json, requireJsonObject, async (req, res) => {
+    const { partner, clientSecret } = await ops.createPartner(actor(res), requestId(res), req.body);
+    res.status(201).json({ partner: partnerView(partner), clientSecret });
+  });
+  router.get("/partners/:clientId", ...admin("partner.read"), (req, res) => {
+    const partner = ctx.partners.get(clientId(req));
+    if (!partner) throw notFound("partner");
+    res.json(partnerView(partner));
+  });
+  router.put(
+    "/partners/:clientId/policy",
+    ...admin("partner.policy"),
+    json,
+    requireJsonObject,
+    (req, res) => {
+      res.json(partnerView(ops.setPolicy(actor(res), requestId(res), clientId(req), req.body)));
+    },
+  );
+  router.put(
+    "/partners/:clientId/scopes",
+    ...admin("partner.scopes"),
+    json,
+    requireJsonObject,
+    (req, res) => {
+      res.json(
+        partnerView(
+          ops.setScopes(actor(res), requestId(res), clientId(req), (req.body as { scopes?: unknown }).scopes),
+        ),
+      );
+    },
+  );
+  router.post("/partners/:clientId/rotate-secret", ...admin("partner.rotate"), async (req, res) => {
+    res.json({
+      clientId: clientId(req),
+      clientSecret: await ops.rotateSecret(actor(res), requestId(res), clientId(req)),
+    });
+  });
+  router.post("/partners/:clientId/disable", ...admin("partner.disable"), (req, res) => {
+    res.json(partnerView(ops.setActive(actor(res), requestId(res), clientId(req), false)));
+  });
+  router.post("/partners/:clientId/enable", ...admin("partner.enable"), (req, res) => {
+    res.json(partnerView(ops.setActive(actor(res), requestId(res), clientId(req), true)));
+  });
+  router.post("/partners/:clientId/budget/reset", ...admin("budget.reset"), (req, res) => {
+    res.json(ops.resetBudget(actor(res), requestId(res), clientId(req)));
+  });
+  router.get("/datasets", ...admin("dataset.list"), (_req, res) => {
+    res.json({ operatorKey: ctx.operatorKey, datasets: ctx.datasets.listLatest().map(datasetView) });
+  });
+  router.post("/datasets", ...admin("dataset.register"), json, requireJsonObject, async (req, res) => {
+    res.status(201).json(await ops.registerDataset(actor(res), requestId(res), req.body));
+  });
+  router.post("/keys/rotate", ...admin("keys.rotate"), async (_req, res) => {
+    res.json(await ops.rotateStorageKey(actor(res), requestId(res)));
+  });
+  router.get("/audit/verify", ...admin("audit.verify"), (_req, res) => {
+    res.json(ops.verifyAudit());
+  });
+  return router;
+}

@@ -1,0 +1,58 @@
+/**
+ * @module service/app
+ *
+ * `createApp(ctx)`: the Express 5 application. Order matters: request id, access log and deadline first;
+ * helmet's security headers; public endpoints (health, OpenAPI, docs, JWKS, token); the partner API and the
+ * admin API under `/v1` (each with its own JSON body limit); a JSON 404; the error handler last.
+ *
+ * Security caveats: `x-powered-by` is off, ETags are off (responses are per-partner and `no-store`), helmet's
+ * defaults apply (CSP `default-src 'self'`, HSTS, nosniff, frame denial, no referrer); the docs page is static
+ * HTML without scripts so it works under that CSP.
+ */
+import express, { type Express } from "express";
+import helmet from "helmet";
+import { adminRouter } from "./admin.ts";
+import type { ServiceContext } from "./context.ts";
+import { ApiError } from "./errors.ts";
+import { errorHandler, notFoundHandler, requestContext } from "./http.ts";
+import { oauthRouter } from "./oauth.ts";
+import { docsPage, openApiDocument } from "./openapi.ts";
+import { partnerRouter } from "./routes.ts";
+
+export function createApp(ctx: ServiceContext): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+  app.set("trust proxy", ctx.config.trustProxy);
+  app.use(requestContext(ctx));
+  app.use(helmet());
+
+  const document = openApiDocument({ issuerHint: ctx.config.issuer });
+  const docs = docsPage(document);
+  app.get("/healthz", (_req, res) => {
+    res.json({ status: "ok" });
+  });
+  app.get("/readyz", (_req, res) => {
+    try {
+      ctx.db.prepare("SELECT 1").get();
+    } catch {
+      throw new ApiError(503, "not_ready", "the database is not available");
+    }
+    res.json({ status: "ready", circuit: ctx.circuit.id });
+  });
+  app.get("/openapi.json", (_req, res) => {
+    res.json(document);
+  });
+  app.get("/docs", (_req, res) => {
+    res.type("html").send(docs);
+  });
+  app.get("/.well-known/jwks.json", (_req, res) => {
+    res.json({ keys: [ctx.tokens.publicJwk] });
+  });
+  app.use(oauthRouter(ctx));
+  app.use("/v1/admin", adminRouter(ctx));
+  app.use("/v1", partnerRouter(ctx));
+  app.use(notFoundHandler);
+  app.use(errorHandler(ctx));
+  return app;
+}

@@ -1,0 +1,237 @@
+/**
+ * @module service/config
+ *
+ * Configuration of `zktally serve`, validated with zod at boot: every value comes from a command-line flag,
+ * else an environment variable, else a default (see `CONFIG_SOURCES`), and the whole object is checked before
+ * anything is opened, so a typo fails the boot with the name of the offending setting instead of running with
+ * a surprising default.
+ *
+ * Security caveats: the service binds to 127.0.0.1 unless told otherwise; TLS, when configured, refuses
+ * anything below TLS 1.3; `trustProxy` is off by default so `X-Forwarded-For` cannot spoof the per-IP limits.
+ * Secret material never lives in the configuration: only paths to it (key file, TLS key).
+ */
+import path from "node:path";
+import { z } from "zod";
+import { circuitId } from "../circuits/shape.ts";
+import { DATA_DIR, DEFAULT_SHAPE, KEYS_DIR } from "../cli/defaults.ts";
+
+const limitSchema = z.strictObject({
+  /** Length of one fixed window. */
+  windowMs: z.int().min(100).max(86_400_000),
+  /** Requests allowed per key (client or IP) and window. */
+  max: z.int().min(1).max(1_000_000),
+});
+
+const jobsSchema = z.strictObject({
+  /** How long a claimed job stays leased without a heartbeat; a crashed worker's job is re-queued after it. */
+  leaseMs: z.int().min(500).max(3_600_000).default(30_000),
+  /** Attempts (claims) before a job that keeps crashing is failed. */
+  maxAttempts: z.int().min(1).max(20).default(3),
+  /** Jobs proven at once in this process; 0 = accept jobs but prove none (another instance proves). */
+  concurrency: z.int().min(0).max(8).default(1),
+  /** How often an idle worker looks for work (it is also woken on every submission). */
+  pollMs: z.int().min(10).max(60_000).default(500),
+  /** Queued or running jobs one partner may have. */
+  maxQueuedPerPartner: z.int().min(1).max(10_000).default(32),
+  /** Queued or running jobs in total. */
+  maxQueued: z.int().min(1).max(1_000_000).default(1_000),
+  /** Graceful shutdown waits this long for a running proof before re-queueing it. */
+  drainTimeoutMs: z.int().min(0).max(600_000).default(20_000),
+  /** Delay before a transiently failed job is retried. */
+  retryDelayMs: z.int().min(0).max(600_000).default(1_000),
+});
+
+export const serviceConfigSchema = z.strictObject({
+  /** Directory holding the SQLite database (and, by default, the key file); created with mode 0700. */
+  dataDir: z.string().min(1),
+  host: z.string().min(1).default("127.0.0.1"),
+  port: z.int().min(0).max(65_535).default(8443),
+  tls: z.strictObject({ certPath: z.string().min(1), keyPath: z.string().min(1) }).optional(),
+  /** Key file of the storage KeyRing; default `<dataDir>/keyring.json`. */
+  keyFile: z.string().min(1).optional(),
+  /** Directory of the pinned keys manifest and verification keys. */
+  keysDir: z.string().min(1).default(KEYS_DIR),
+  /** Build cache holding compiled circuits and zkeys (default `ZKTALLY_BUILD_DIR` or `<repo>/build`). */
+  buildDir: z.string().min(1).optional(),
+  /** The circuit shape id this service proves with (datasets are committed under its layout). */
+  circuit: z.string().min(1).default(circuitId(DEFAULT_SHAPE)),
+  issuer: z.string().min(1).max(256).default("urn:zktally:service"),
+  audience: z.string().min(1).max(256).default("zktally-api"),
+  tokenTtlSeconds: z.int().min(10).max(3_600).default(300),
+  /** Clock skew tolerated when checking token times. */
+  clockToleranceSeconds: z.int().min(0).max(300).default(5),
+  /** Per authenticated client. */
+  rateLimit: limitSchema.default({ windowMs: 60_000, max: 600 }),
+  /** Per IP address, on `POST /oauth/token` (credential guessing). */
+  tokenRateLimit: limitSchema.default({ windowMs: 60_000, max: 30 }),
+  bodyLimitBytes: z
+    .int()
+    .min(256)
+    .max(16 * 1024 * 1024)
+    .default(64 * 1024),
+  /** Admin dataset uploads carry records; they get their own, larger limit. */
+  adminBodyLimitBytes: z
+    .int()
+    .min(1024)
+    .max(256 * 1024 * 1024)
+    .default(8 * 1024 * 1024),
+  /** Whole-request limit (headers and body) and handler deadline. */
+  requestTimeoutMs: z.int().min(500).max(600_000).default(15_000),
+  /** log2 of the scrypt cost N for client secrets (r = 8, p = 1). */
+  scryptLogN: z.int().min(12).max(20).default(15),
+  logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Express `trust proxy` (only behind a known reverse proxy; otherwise clients could spoof their IP). */
+  trustProxy: z.boolean().default(false),
+  jobs: jobsSchema.default(jobsSchema.parse({})),
+});
+
+export type ServiceConfig = z.infer<typeof serviceConfigSchema>;
+export type ServiceConfigInput = z.input<typeof serviceConfigSchema>;
+
+/** A configuration value is missing or invalid; `field` names it (dotted path). */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  constructor(
+    readonly field: string,
+    readonly reason: string,
+  ) {
+    super(`invalid configuration ${field}: ${reason}`);
+  }
+}
+
+/** Validates a configuration object; throws `ConfigError` naming the first bad field. */
+export function parseServiceConfig(input: unknown): ServiceConfig {
+  const result = serviceConfigSchema.safeParse(input);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new ConfigError(issue?.path.map(String).join(".") || "(root)", issue?.message ?? "invalid");
+  }
+  const config = result.data;
+  return { ...config, dataDir: path.resolve(config.dataDir) };
+}
+
+/** The key file actually used. */
+export function keyFileOf(config: ServiceConfig): string {
+  return path.resolve(config.keyFile ?? path.join(config.dataDir, "keyring.json"));
+}
+
+/** The SQLite database file. */
+export function databaseFileOf(config: ServiceConfig): string {
+  return path.join(config.dataDir, "zktally.db");
+}
+
+type Kind = "string" | "int" | "bool";
+
+/** One setting: its flag (without `--`), environment variable, path in the config object and type. */
+export interface ConfigSource {
+  readonly flag: string;
+  readonly env: string;
+  readonly path: readonly string[];
+  readonly kind: Kind;
+  readonly help: string;
+}
+
+const source = (flag: string, env: string, dotted: string, kind: Kind, help: string): ConfigSource => ({
+  flag,
+  env,
+  path: dotted.split("."),
+  kind,
+  help,
+});
+
+export const CONFIG_SOURCES: readonly ConfigSource[] = [
+  source("data-dir", "ZKTALLY_DATA_DIR", "dataDir", "string", "state directory (database, key file)"),
+  source("host", "ZKTALLY_HOST", "host", "string", "listen address (default 127.0.0.1)"),
+  source("port", "ZKTALLY_PORT", "port", "int", "listen port (0 = any free port; default 8443)"),
+  source("tls-cert", "ZKTALLY_TLS_CERT", "tls.certPath", "string", "PEM certificate chain (enables TLS 1.3)"),
+  source("tls-key", "ZKTALLY_TLS_KEY", "tls.keyPath", "string", "PEM private key for --tls-cert"),
+  source(
+    "key-file",
+    "ZKTALLY_KEY_FILE",
+    "keyFile",
+    "string",
+    "storage key file (default <data-dir>/keyring.json)",
+  ),
+  source("keys-dir", "ZKTALLY_KEYS_DIR", "keysDir", "string", "pinned verification keys directory"),
+  source("build-dir", "ZKTALLY_BUILD_DIR", "buildDir", "string", "circuit/zkey cache directory"),
+  source("circuit", "ZKTALLY_CIRCUIT", "circuit", "string", "circuit shape id to prove with"),
+  source("issuer", "ZKTALLY_ISSUER", "issuer", "string", "JWT issuer"),
+  source("audience", "ZKTALLY_AUDIENCE", "audience", "string", "JWT audience"),
+  source("token-ttl", "ZKTALLY_TOKEN_TTL", "tokenTtlSeconds", "int", "access token lifetime in seconds"),
+  source("rate-limit", "ZKTALLY_RATE_LIMIT", "rateLimit.max", "int", "requests per client and window"),
+  source("rate-window-ms", "ZKTALLY_RATE_WINDOW_MS", "rateLimit.windowMs", "int", "rate-limit window"),
+  source(
+    "token-rate-limit",
+    "ZKTALLY_TOKEN_RATE_LIMIT",
+    "tokenRateLimit.max",
+    "int",
+    "token requests per IP",
+  ),
+  source("body-limit", "ZKTALLY_BODY_LIMIT", "bodyLimitBytes", "int", "request body limit in bytes"),
+  source("admin-body-limit", "ZKTALLY_ADMIN_BODY_LIMIT", "adminBodyLimitBytes", "int", "admin body limit"),
+  source("request-timeout-ms", "ZKTALLY_REQUEST_TIMEOUT_MS", "requestTimeoutMs", "int", "request deadline"),
+  source("scrypt-log-n", "ZKTALLY_SCRYPT_LOG_N", "scryptLogN", "int", "log2 scrypt cost for client secrets"),
+  source("log-level", "ZKTALLY_LOG_LEVEL", "logLevel", "string", "pino log level"),
+  source("trust-proxy", "ZKTALLY_TRUST_PROXY", "trustProxy", "bool", "trust X-Forwarded-For"),
+  source("job-lease-ms", "ZKTALLY_JOB_LEASE_MS", "jobs.leaseMs", "int", "job lease (crash recovery delay)"),
+  source("workers", "ZKTALLY_WORKERS", "jobs.concurrency", "int", "proofs at once (0 = none here)"),
+  source("max-attempts", "ZKTALLY_MAX_ATTEMPTS", "jobs.maxAttempts", "int", "claims before a job fails"),
+  source("max-queued", "ZKTALLY_MAX_QUEUED", "jobs.maxQueuedPerPartner", "int", "open jobs per partner"),
+  source("drain-timeout-ms", "ZKTALLY_DRAIN_TIMEOUT_MS", "jobs.drainTimeoutMs", "int", "shutdown drain time"),
+];
+
+/**
+ * Builds the raw configuration from flags (highest precedence), then environment variables, then the
+ * defaults of the schema. Values stay strings until converted here; the result still goes through
+ * `parseServiceConfig`.
+ */
+export function configFromSources(
+  flags: Readonly<Record<string, string | boolean | undefined>>,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): ServiceConfig {
+  const raw: Record<string, unknown> = { dataDir: DATA_DIR };
+  for (const setting of CONFIG_SOURCES) {
+    const value = flags[setting.flag] ?? env[setting.env];
+    if (value === undefined || value === "") continue;
+    setPath(raw, setting.path, convert(value, setting));
+  }
+  fillLimitDefaults(raw, "rateLimit", { windowMs: 60_000, max: 600 });
+  fillLimitDefaults(raw, "tokenRateLimit", { windowMs: 60_000, max: 30 });
+  return parseServiceConfig(raw);
+}
+
+function convert(value: string | boolean, setting: ConfigSource): unknown {
+  const where = `--${setting.flag} / ${setting.env}`;
+  if (setting.kind === "bool") {
+    if (value === true || value === "true" || value === "1") return true;
+    if (value === false || value === "false" || value === "0") return false;
+    throw new ConfigError(setting.path.join("."), `${where} must be true or false`);
+  }
+  if (typeof value !== "string") throw new ConfigError(setting.path.join("."), `${where} needs a value`);
+  if (setting.kind === "int") {
+    if (!/^(0|[1-9][0-9]{0,12})$/.test(value)) {
+      throw new ConfigError(setting.path.join("."), `${where} must be a non-negative integer, got ${value}`);
+    }
+    return Number(value);
+  }
+  return value;
+}
+
+function setPath(target: Record<string, unknown>, keys: readonly string[], value: unknown): void {
+  let node = target;
+  for (const key of keys.slice(0, -1)) {
+    node[key] = (node[key] as Record<string, unknown> | undefined) ?? {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[keys[keys.length - 1] as string] = value;
+}
+
+/** A flag may set only one half of a limit; the other half keeps its default. */
+function fillLimitDefaults(
+  raw: Record<string, unknown>,
+  key: string,
+  defaults: Record<string, number>,
+): void {
+  const value = raw[key] as Record<string, unknown> | undefined;
+  if (value !== undefined) raw[key] = { ...defaults, ...value };
+}

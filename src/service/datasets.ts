@@ -1,0 +1,322 @@
+/**
+ * @module service/datasets
+ *
+ * Datasets the service answers queries over. Registering one (admin only) loads the records against the
+ * schema (all or nothing), draws a fresh 32-byte dataset secret, commits the records under the served
+ * circuit's layout, signs the manifest with the operator key and stores the records and the secret as
+ * KeyRing envelopes (AES-256-GCM; the associated data binds dataset id, epoch and purpose, so an envelope
+ * moved to another dataset, epoch or column does not decrypt). The manifest is stored in clear: it is public.
+ *
+ * Loading for a proof decrypts both envelopes, recomputes the commitment and refuses (DatasetIntegrityError)
+ * unless the root and record count equal the signed manifest's, so a swapped or corrupted envelope can never
+ * be proven against.
+ *
+ * Security caveats: decrypted datasets are cached in memory for the life of the process (a proof needs them
+ * in clear anyway). `DatasetError` messages from loading quote cell values: they go back to the admin who
+ * uploaded them and are never logged.
+ */
+import { z } from "zod";
+import type { AggregateShape } from "../circuits/shape.ts";
+import { commitDataset } from "../dataset/commitment.ts";
+import { type CommittedDataset, commitRecords } from "../dataset/committed.ts";
+import { DatasetError, SchemaError } from "../dataset/errors.ts";
+import { parseCsv, parseJsonl } from "../dataset/load.ts";
+import { type DatasetManifest, manifestHash, parseManifest } from "../dataset/manifest.ts";
+import { DATASET_ID_PATTERN, DATASET_SECRET_BYTES, generateDatasetSecret } from "../dataset/salt.ts";
+import { parseSchema, type Schema } from "../dataset/schema.ts";
+import type { Db } from "./db.ts";
+import { ApiError, DatasetIntegrityError } from "./errors.ts";
+import { parseOrThrow } from "./partners.ts";
+import { type EnvelopeCipher, openText, SERVICE_KEY_SCOPE, sealText } from "./sealed.ts";
+
+const RECORDS_PURPOSE = "dataset-records";
+const SECRET_PURPOSE = "dataset-secret";
+
+export const registerDatasetSchema = z
+  .strictObject({
+    datasetId: z.string().regex(DATASET_ID_PATTERN, `must match ${DATASET_ID_PATTERN}`),
+    /** Default: one more than the latest registered epoch (1 for a new dataset). */
+    epoch: z
+      .int()
+      .min(0)
+      .max(2 ** 31)
+      .optional(),
+    schema: z.unknown(),
+    /** Records as JSON objects keyed by field name (JSONL semantics). */
+    rows: z.array(z.record(z.string(), z.unknown())).max(1_000_000).optional(),
+    /** Records as CSV text with a header row. */
+    csv: z.string().optional(),
+  })
+  .refine((value) => (value.rows === undefined) !== (value.csv === undefined), {
+    message: "give exactly one of rows and csv",
+    path: ["rows"],
+  });
+
+export type RegisterDatasetInput = z.input<typeof registerDatasetSchema>;
+
+export interface StoredDataset {
+  readonly datasetId: string;
+  readonly epoch: number;
+  readonly manifest: DatasetManifest;
+  readonly manifestHash: string;
+  readonly createdAt: number;
+}
+
+interface DatasetRow {
+  dataset_id: string;
+  epoch: number;
+  manifest: string;
+  records_envelope: string;
+  secret_envelope: string;
+  created_at: number;
+}
+
+export interface DatasetStoreOptions {
+  readonly db: Db;
+  readonly cipher: EnvelopeCipher;
+  readonly operatorSecretKey: Uint8Array;
+  readonly shape: AggregateShape;
+  readonly circuitId: string;
+  readonly now?: () => number;
+}
+
+export class DatasetStore {
+  private readonly cache = new Map<string, Promise<CommittedDataset>>();
+
+  constructor(private readonly options: DatasetStoreOptions) {}
+
+  /**
+   * Validates, commits, signs and stores a dataset (admin). `withinTransaction` runs in the transaction that
+   * inserts the row (the caller's audit entry), so the dataset exists exactly when its registration is logged.
+   */
+  async register(
+    input: unknown,
+    withinTransaction?: (stored: StoredDataset) => void,
+  ): Promise<StoredDataset> {
+    const parsed = parseOrThrow(registerDatasetSchema, input, "invalid_dataset");
+    if (parsed.datasetId === SERVICE_KEY_SCOPE) {
+      throw new ApiError(400, "invalid_dataset", `dataset id ${SERVICE_KEY_SCOPE} is reserved`);
+    }
+    const schema = schemaOrThrow(parsed.schema);
+    const records = recordsOrThrow(parsed, schema);
+    const latest = this.latest(parsed.datasetId);
+    const epoch = parsed.epoch ?? (latest ? latest.epoch + 1 : 1);
+    if (latest && epoch <= latest.epoch) {
+      throw new ApiError(
+        409,
+        "epoch_not_newer",
+        `epoch must be above ${latest.epoch} for ${parsed.datasetId}`,
+      );
+    }
+    const secret = generateDatasetSecret();
+    let committed: CommittedDataset;
+    try {
+      committed = await commitRecords({
+        datasetId: parsed.datasetId,
+        epoch,
+        schema,
+        records,
+        layout: this.options.shape,
+        secret,
+        operatorSecretKey: this.options.operatorSecretKey,
+        circuits: [this.options.circuitId],
+        createdAt: new Date(this.now()),
+      });
+    } catch (error) {
+      if (error instanceof RangeError) throw new ApiError(400, "invalid_dataset", error.message);
+      throw error;
+    }
+    return this.options.db.transaction(() => {
+      this.insert(committed, secret);
+      const stored = this.require(parsed.datasetId, epoch);
+      withinTransaction?.(stored);
+      return stored;
+    })();
+  }
+
+  private insert(committed: CommittedDataset, secret: Uint8Array): void {
+    const { datasetId, epoch } = committed.manifest;
+    const recordsJson = JSON.stringify({ v: 1, records: committed.records.map((r) => r.map(String)) });
+    const aad = (purpose: string) => ({ datasetId, epoch, purpose });
+    const recordsEnvelope = sealText(
+      this.options.cipher,
+      Buffer.from(recordsJson, "utf8"),
+      aad(RECORDS_PURPOSE),
+    );
+    const secretEnvelope = sealText(this.options.cipher, secret, aad(SECRET_PURPOSE));
+    try {
+      this.options.db
+        .prepare(
+          `INSERT INTO datasets (dataset_id, epoch, manifest, records_envelope, secret_envelope, created_at)
+           VALUES (?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          datasetId,
+          epoch,
+          JSON.stringify(committed.manifest),
+          recordsEnvelope,
+          secretEnvelope,
+          this.now(),
+        );
+    } catch (error) {
+      if ((error as { code?: string }).code === "SQLITE_CONSTRAINT_PRIMARYKEY") {
+        throw new ApiError(409, "epoch_not_newer", `dataset ${datasetId} epoch ${epoch} already exists`);
+      }
+      throw error;
+    }
+  }
+
+  /** The latest epoch of every dataset, by id. */
+  listLatest(): StoredDataset[] {
+    const rows = this.options.db
+      .prepare(
+        `SELECT d.* FROM datasets d
+         JOIN (SELECT dataset_id, MAX(epoch) AS epoch FROM datasets GROUP BY dataset_id) m
+           ON d.dataset_id = m.dataset_id AND d.epoch = m.epoch
+         ORDER BY d.dataset_id`,
+      )
+      .all() as DatasetRow[];
+    return rows.map(toStored);
+  }
+
+  latest(datasetId: string): StoredDataset | undefined {
+    const row = this.options.db
+      .prepare("SELECT * FROM datasets WHERE dataset_id = ? ORDER BY epoch DESC LIMIT 1")
+      .get(datasetId) as DatasetRow | undefined;
+    return row === undefined ? undefined : toStored(row);
+  }
+
+  require(datasetId: string, epoch: number): StoredDataset {
+    const row = this.row(datasetId, epoch);
+    if (!row) throw new ApiError(404, "not_found", `dataset ${datasetId} epoch ${epoch} not found`);
+    return toStored(row);
+  }
+
+  /**
+   * The dataset with records and commitment, decrypted and checked against its manifest (cached).
+   * Throws DatasetIntegrityError when an envelope does not decrypt or the recomputed root differs.
+   */
+  loadCommitted(datasetId: string, epoch: number): Promise<CommittedDataset> {
+    const key = `${datasetId}@${epoch}`;
+    let loading = this.cache.get(key);
+    if (!loading) {
+      loading = this.decryptAndCheck(datasetId, epoch);
+      this.cache.set(key, loading);
+      loading.catch(() => this.cache.delete(key));
+    }
+    return loading;
+  }
+
+  /** Drops decrypted datasets from memory (after key rotation, or for tests). */
+  clearCache(): void {
+    this.cache.clear();
+  }
+
+  /** Re-encrypts every envelope under the cipher's current key (after a KeyRing rotation), in one transaction. */
+  reencryptAll(
+    reencrypt: (envelopeText: string, aad: { datasetId: string; epoch: number; purpose: string }) => string,
+  ): number {
+    const rows = this.options.db.prepare("SELECT * FROM datasets").all() as DatasetRow[];
+    const update = this.options.db.prepare(
+      "UPDATE datasets SET records_envelope = ?, secret_envelope = ? WHERE dataset_id = ? AND epoch = ?",
+    );
+    this.options.db.transaction(() => {
+      for (const row of rows) {
+        const aad = (purpose: string) => ({ datasetId: row.dataset_id, epoch: row.epoch, purpose });
+        update.run(
+          reencrypt(row.records_envelope, aad(RECORDS_PURPOSE)),
+          reencrypt(row.secret_envelope, aad(SECRET_PURPOSE)),
+          row.dataset_id,
+          row.epoch,
+        );
+      }
+    })();
+    return rows.length;
+  }
+
+  private row(datasetId: string, epoch: number): DatasetRow | undefined {
+    return this.options.db
+      .prepare("SELECT * FROM datasets WHERE dataset_id = ? AND epoch = ?")
+      .get(datasetId, epoch) as DatasetRow | undefined;
+  }
+
+  private async decryptAndCheck(datasetId: string, epoch: number): Promise<CommittedDataset> {
+    const row = this.row(datasetId, epoch);
+    if (!row) throw new DatasetIntegrityError(datasetId, epoch, "not stored");
+    const manifest = parseManifest(JSON.parse(row.manifest));
+    const aad = (purpose: string) => ({ datasetId, epoch, purpose });
+    let secret: Uint8Array;
+    let records: bigint[][];
+    try {
+      secret = openText(this.options.cipher, row.secret_envelope, aad(SECRET_PURPOSE));
+      const plain = openText(this.options.cipher, row.records_envelope, aad(RECORDS_PURPOSE));
+      records = parseRecordsPlaintext(Buffer.from(plain).toString("utf8"));
+    } catch {
+      // The cipher's own message may name key versions; callers only need to know the data is unusable.
+      throw new DatasetIntegrityError(datasetId, epoch, "stored records or secret do not decrypt");
+    }
+    if (secret.length !== DATASET_SECRET_BYTES) {
+      throw new DatasetIntegrityError(datasetId, epoch, "stored secret has the wrong length");
+    }
+    const commitment = await commitDataset({ layout: manifest.layout, records, secret, datasetId, epoch });
+    if (commitment.root.toString() !== manifest.root || records.length !== manifest.recordCount) {
+      throw new DatasetIntegrityError(datasetId, epoch, "decrypted records do not match the signed manifest");
+    }
+    return { schema: manifest.schema, records, commitment, manifest };
+  }
+
+  private now(): number {
+    return (this.options.now ?? Date.now)();
+  }
+}
+
+function toStored(row: DatasetRow): StoredDataset {
+  const manifest = parseManifest(JSON.parse(row.manifest));
+  return {
+    datasetId: row.dataset_id,
+    epoch: row.epoch,
+    manifest,
+    manifestHash: manifestHash(manifest),
+    createdAt: row.created_at,
+  };
+}
+
+function parseRecordsPlaintext(text: string): bigint[][] {
+  const value = JSON.parse(text) as { v?: unknown; records?: unknown };
+  if (value.v !== 1 || !Array.isArray(value.records)) throw new TypeError("records plaintext: bad format");
+  return value.records.map((record) => {
+    if (!Array.isArray(record)) throw new TypeError("records plaintext: record is not an array");
+    return record.map((cell) => {
+      if (typeof cell !== "string" || !/^(0|[1-9][0-9]{0,19})$/.test(cell)) {
+        throw new TypeError("records plaintext: bad value");
+      }
+      return BigInt(cell);
+    });
+  });
+}
+
+function schemaOrThrow(json: unknown): Schema {
+  try {
+    return parseSchema(json);
+  } catch (error) {
+    if (error instanceof SchemaError) throw new ApiError(400, "invalid_schema", error.message);
+    throw error;
+  }
+}
+
+function recordsOrThrow(
+  input: { rows?: Record<string, unknown>[]; csv?: string },
+  schema: Schema,
+): bigint[][] {
+  try {
+    const parsed =
+      input.csv !== undefined
+        ? parseCsv(input.csv, schema, "csv")
+        : parseJsonl(input.rows?.map((row) => JSON.stringify(row)).join("\n") ?? "", schema, "rows");
+    return parsed.records;
+  } catch (error) {
+    // The admin sees which row and column is wrong (their own upload); the message is never logged.
+    if (error instanceof DatasetError) throw new ApiError(400, "invalid_records", error.message);
+    throw error;
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * @module service/db
+ *
+ * The service's SQLite database (better-sqlite3, one file under the data directory, WAL mode, foreign keys
+ * on, `synchronous = FULL`): partners, datasets (encrypted records and secrets), jobs, bundles, budgets and
+ * their ledger, and the encrypted service keys. The audit log (src/audit) keeps its own
+ * tables in the same file so a decision and its log entry commit in one transaction.
+ *
+ * Schema changes are numbered migrations applied in order inside a transaction (`PRAGMA user_version`).
+ *
+ * Security caveats: the directory is created with mode 0700 and the database file chmod-ed to 0600; records
+ * and dataset secrets are only ever stored as KeyRing envelopes (see datasets.ts); client secrets only as
+ * scrypt hashes. Every job, bundle and receipt row carries its partner so reads are filtered by owner in SQL.
+ */
+import { chmodSync, existsSync, mkdirSync } from "node:fs";
+import Database from "better-sqlite3";
+
+export type Db = Database.Database;
+
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE partners (
+    client_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    secret_hash TEXT NOT NULL,
+    -- incremented by secret rotation and disabling; tokens carry it and older ones stop working
+    credential_version INTEGER NOT NULL DEFAULT 1,
+    scopes TEXT NOT NULL,
+    policy TEXT NOT NULL,
+    active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE datasets (
+    dataset_id TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    manifest TEXT NOT NULL,
+    records_envelope TEXT NOT NULL,
+    secret_envelope TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (dataset_id, epoch)
+  ) STRICT;
+
+  CREATE TABLE jobs (
+    job_id TEXT PRIMARY KEY,
+    partner_id TEXT NOT NULL REFERENCES partners (client_id),
+    request_id TEXT NOT NULL UNIQUE,
+    dataset_id TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    circuit_id TEXT NOT NULL,
+    query TEXT NOT NULL,
+    query_hash TEXT NOT NULL,
+    nonce TEXT NOT NULL,
+    min_group_size INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed')),
+    phase TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    available_at INTEGER NOT NULL,
+    lease_owner TEXT,
+    lease_until INTEGER,
+    error_code TEXT,
+    error_message TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    finished_at INTEGER,
+    UNIQUE (partner_id, nonce),
+    FOREIGN KEY (dataset_id, epoch) REFERENCES datasets (dataset_id, epoch)
+  ) STRICT;
+  CREATE INDEX jobs_by_state ON jobs (state, available_at, created_at);
+  CREATE INDEX jobs_by_partner ON jobs (partner_id, state);
+
+  -- one bundle per job, enforced by the key: a job is answered at most once
+  CREATE TABLE bundles (
+    job_id TEXT PRIMARY KEY REFERENCES jobs (job_id),
+    partner_id TEXT NOT NULL,
+    bundle TEXT NOT NULL,
+    bundle_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE budgets (
+    partner_id TEXT NOT NULL,
+    period_start INTEGER NOT NULL,
+    used INTEGER NOT NULL CHECK (used >= 0),
+    PRIMARY KEY (partner_id, period_start)
+  ) STRICT;
+
+  -- one ledger row per job: reserved at admission, charged with the answer or refunded with a failure
+  CREATE TABLE budget_ledger (
+    job_id TEXT PRIMARY KEY REFERENCES jobs (job_id),
+    partner_id TEXT NOT NULL,
+    period_start INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('reserved', 'charged', 'refunded')),
+    updated_at INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE service_keys (
+    name TEXT PRIMARY KEY,
+    envelope TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+  `,
+];
+
+/** Opens (creating if needed) the database file and applies pending migrations. */
+export function openDatabase(file: string, directory: string): Db {
+  if (!existsSync(directory)) mkdirSync(directory, { recursive: true, mode: 0o700 });
+  const db = new Database(file);
+  try {
+    chmodSync(file, 0o600);
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = FULL");
+    db.pragma("foreign_keys = ON");
+    db.pragma("busy_timeout = 5000");
+    migrate(db);
+    return db;
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+function migrate(db: Db): void {
+  const current = db.pragma("user_version", { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new RangeError(
+      `database schema version ${current} is newer than this zktally (knows ${MIGRATIONS.length})`,
+    );
+  }
+  for (let version = current; version < MIGRATIONS.length; version++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[version] as string);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+}

@@ -1,0 +1,471 @@
+/**
+ * @module service/jobs
+ *
+ * The durable job table and every state change of a job, each one a SQLite transaction:
+ *
+ *   submit:   queued (+ budget reservation + ledger row + audit "query.submit accepted")
+ *   claim:    queued -> running (attempts + 1, lease owner, lease deadline)
+ *   complete: running -> done, only while the caller still holds the lease; inserts THE bundle (primary key
+ *             job_id), turns the reservation into a charge and appends "query.answer accepted"
+ *   fail:     running -> failed, refunds the reservation, appends "query.answer failed"
+ *   release:  running -> queued (graceful shutdown, transient error retry)
+ *   expire:   running with an expired lease -> queued again, or failed once attempts are used up
+ *
+ * A worker that crashes mid-proof leaves its job `running` with a lease that expires; the job is then proven
+ * again, but because completion is guarded by (state = running, lease owner) and the bundle table allows one
+ * row per job, it is answered, charged and logged exactly once.
+ *
+ * Security caveats: reads take the partner id and filter on it in SQL, so another partner's job is simply
+ * "not found". Views expose job metadata and public error codes only; the bundle is the only answer.
+ */
+import { randomUUID } from "node:crypto";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
+import { canonicalJson } from "../util/canonical-json.ts";
+import type { ProofBundle } from "../verifier/bundle.ts";
+import type { AuditDetails, AuditSubject, ServiceAudit } from "./audit.ts";
+import type { Db } from "./db.ts";
+import { ApiError } from "./errors.ts";
+import type { Partner } from "./partners.ts";
+import { periodStart } from "./policy.ts";
+
+export type JobState = "queued" | "running" | "done" | "failed";
+
+export interface JobRow {
+  job_id: string;
+  partner_id: string;
+  request_id: string;
+  dataset_id: string;
+  epoch: number;
+  circuit_id: string;
+  query: string;
+  query_hash: string;
+  nonce: string;
+  min_group_size: number;
+  state: JobState;
+  phase: string;
+  attempts: number;
+  available_at: number;
+  lease_owner: string | null;
+  lease_until: number | null;
+  error_code: string | null;
+  error_message: string | null;
+  created_at: number;
+  updated_at: number;
+  finished_at: number | null;
+}
+
+/** What a partner submitted, after admission (everything here is public or the partner's own). */
+export interface AdmittedQuery {
+  readonly datasetId: string;
+  readonly epoch: number;
+  readonly circuitId: string;
+  /** Canonical query JSON. */
+  readonly query: string;
+  readonly queryHash: string;
+  readonly nonce: string;
+  readonly minGroupSize: number;
+}
+
+export interface QueueLimits {
+  readonly maxQueuedPerPartner: number;
+  readonly maxQueued: number;
+  readonly maxAttempts: number;
+}
+
+const PHASE_PERCENT: Readonly<Record<string, number>> = {
+  queued: 0,
+  starting: 5,
+  "loading-dataset": 10,
+  proving: 25,
+  bundling: 90,
+  done: 100,
+  failed: 100,
+};
+
+/** The job as its owner sees it. */
+export interface JobView {
+  readonly jobId: string;
+  readonly state: JobState;
+  readonly progress: { readonly phase: string; readonly percent: number; readonly queuePosition?: number };
+  readonly attempts: number;
+  readonly datasetId: string;
+  readonly epoch: number;
+  readonly circuitId: string;
+  readonly queryHash: string;
+  readonly nonce: string;
+  readonly minGroupSize: number;
+  readonly requestId: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly finishedAt?: string;
+  readonly error?: { readonly code: string; readonly message: string };
+  readonly statusUrl: string;
+  readonly bundleUrl?: string;
+}
+
+/** The lease was lost (expired and taken over, or released): the caller must drop its result. */
+export class LeaseLostError extends Error {
+  override name = "LeaseLostError";
+}
+
+export function bundleHash(bundle: ProofBundle): string {
+  return bytesToHex(sha256(utf8ToBytes(canonicalJson(bundle))));
+}
+
+export class JobStore {
+  constructor(
+    private readonly db: Db,
+    private readonly audit: ServiceAudit,
+    private readonly limits: QueueLimits,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  // ----------------------------------------------------------------- admission
+
+  /**
+   * Admits a query: checks queue limits and the budget, reserves one query of the budget, inserts the job
+   * and logs "accepted", all in one transaction. Refusals throw `ApiError` (logged as refused).
+   */
+  submit(subject: AuditSubject, partner: Partner, admitted: AdmittedQuery): JobRow {
+    return this.audit.decide(subject, () => {
+      const now = this.now();
+      this.checkQueueLimits(partner.clientId);
+      const period = this.reserveBudget(partner, now);
+      const jobId = randomUUID();
+      this.insertJob(jobId, subject.requestId, partner.clientId, admitted, now);
+      this.db
+        .prepare(
+          `INSERT INTO budget_ledger (job_id, partner_id, period_start, state, updated_at)
+           VALUES (?, ?, ?, 'reserved', ?)`,
+        )
+        .run(jobId, partner.clientId, period, now);
+      const details: AuditDetails = {
+        jobId,
+        datasetId: admitted.datasetId,
+        epoch: admitted.epoch,
+        queryHash: admitted.queryHash,
+        nonce: admitted.nonce,
+        minGroupSize: admitted.minGroupSize,
+      };
+      return { result: this.requireRow(jobId), details };
+    });
+  }
+
+  private checkQueueLimits(partnerId: string): void {
+    const open = this.db
+      .prepare("SELECT COUNT(*) FROM jobs WHERE partner_id = ? AND state IN ('queued', 'running')")
+      .pluck()
+      .get(partnerId) as number;
+    if (open >= this.limits.maxQueuedPerPartner) {
+      throw new ApiError(429, "queue_full", `you have ${open} open jobs; wait for some to finish`, {
+        headers: { "Retry-After": "5" },
+      });
+    }
+    const total = this.db
+      .prepare("SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')")
+      .pluck()
+      .get() as number;
+    if (total >= this.limits.maxQueued) {
+      throw new ApiError(503, "queue_full", "the service queue is full; retry later", {
+        headers: { "Retry-After": "30" },
+      });
+    }
+  }
+
+  /** Atomically takes one query from the current period's budget; returns the period start. */
+  private reserveBudget(partner: Partner, now: number): number {
+    const { queries, periodSeconds } = partner.policy.budget;
+    const period = periodStart(partner.policy, now);
+    this.db
+      .prepare("INSERT INTO budgets (partner_id, period_start, used) VALUES (?, ?, 0) ON CONFLICT DO NOTHING")
+      .run(partner.clientId, period);
+    const taken = this.db
+      .prepare("UPDATE budgets SET used = used + 1 WHERE partner_id = ? AND period_start = ? AND used < ?")
+      .run(partner.clientId, period, queries);
+    if (taken.changes !== 1) {
+      const resetIn = Math.max(1, Math.ceil((period + periodSeconds * 1000 - now) / 1000));
+      throw new ApiError(
+        429,
+        "budget_exhausted",
+        `query budget of ${queries} per ${periodSeconds} s is used up`,
+        {
+          headers: { "Retry-After": String(resetIn) },
+          extra: {
+            budget: {
+              queries,
+              periodSeconds,
+              resetsAt: new Date(period + periodSeconds * 1000).toISOString(),
+            },
+          },
+        },
+      );
+    }
+    return period;
+  }
+
+  private insertJob(
+    jobId: string,
+    requestId: string,
+    partnerId: string,
+    admitted: AdmittedQuery,
+    now: number,
+  ) {
+    try {
+      this.db
+        .prepare(
+          `INSERT INTO jobs (job_id, partner_id, request_id, dataset_id, epoch, circuit_id, query, query_hash, nonce,
+             min_group_size, state, phase, attempts, available_at, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 'queued', 0, ?, ?, ?)`,
+        )
+        .run(
+          jobId,
+          partnerId,
+          requestId,
+          admitted.datasetId,
+          admitted.epoch,
+          admitted.circuitId,
+          admitted.query,
+          admitted.queryHash,
+          admitted.nonce,
+          admitted.minGroupSize,
+          now,
+          now,
+          now,
+        );
+    } catch (error) {
+      if ((error as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE") {
+        const existing = this.db
+          .prepare("SELECT job_id FROM jobs WHERE partner_id = ? AND nonce = ?")
+          .pluck()
+          .get(partnerId, admitted.nonce) as string | undefined;
+        throw new ApiError(409, "nonce_reused", "this nonce was already used for one of your queries", {
+          extra: existing === undefined ? {} : { jobId: existing, statusUrl: statusUrl(existing) },
+        });
+      }
+      throw error;
+    }
+  }
+
+  // ----------------------------------------------------------------- reads (owner-filtered)
+
+  forPartner(jobId: string, partnerId: string): JobRow | undefined {
+    return this.db.prepare("SELECT * FROM jobs WHERE job_id = ? AND partner_id = ?").get(jobId, partnerId) as
+      | JobRow
+      | undefined;
+  }
+
+  listForPartner(partnerId: string, limit: number): JobRow[] {
+    return this.db
+      .prepare("SELECT * FROM jobs WHERE partner_id = ? ORDER BY created_at DESC, job_id LIMIT ?")
+      .all(partnerId, limit) as JobRow[];
+  }
+
+  bundleForPartner(jobId: string, partnerId: string): string | undefined {
+    return this.db
+      .prepare("SELECT bundle FROM bundles WHERE job_id = ? AND partner_id = ?")
+      .pluck()
+      .get(jobId, partnerId) as string | undefined;
+  }
+
+  view(row: JobRow): JobView {
+    const queuePosition =
+      row.state === "queued"
+        ? (this.db
+            .prepare("SELECT COUNT(*) FROM jobs WHERE state = 'queued' AND created_at <= ? AND job_id != ?")
+            .pluck()
+            .get(row.created_at, row.job_id) as number)
+        : undefined;
+    return {
+      jobId: row.job_id,
+      state: row.state,
+      progress: {
+        phase: row.phase,
+        percent: PHASE_PERCENT[row.phase] ?? 0,
+        ...(queuePosition === undefined ? {} : { queuePosition }),
+      },
+      attempts: row.attempts,
+      datasetId: row.dataset_id,
+      epoch: row.epoch,
+      circuitId: row.circuit_id,
+      queryHash: row.query_hash,
+      nonce: row.nonce,
+      minGroupSize: row.min_group_size,
+      requestId: row.request_id,
+      createdAt: new Date(row.created_at).toISOString(),
+      updatedAt: new Date(row.updated_at).toISOString(),
+      ...(row.finished_at === null ? {} : { finishedAt: new Date(row.finished_at).toISOString() }),
+      ...(row.error_code === null
+        ? {}
+        : { error: { code: row.error_code, message: row.error_message ?? "" } }),
+      statusUrl: statusUrl(row.job_id),
+      ...(row.state === "done" ? { bundleUrl: `${statusUrl(row.job_id)}/bundle` } : {}),
+    };
+  }
+
+  // ----------------------------------------------------------------- worker side
+
+  /** Re-queues (or fails) expired leases, then claims the oldest available queued job for `owner`. */
+  claim(owner: string, leaseMs: number): JobRow | undefined {
+    this.expireLeases();
+    return this.db.transaction(() => {
+      const now = this.now();
+      const id = this.db
+        .prepare(
+          `SELECT job_id FROM jobs WHERE state = 'queued' AND available_at <= ?
+           ORDER BY available_at, created_at, job_id LIMIT 1`,
+        )
+        .pluck()
+        .get(now) as string | undefined;
+      if (id === undefined) return undefined;
+      this.db
+        .prepare(
+          `UPDATE jobs SET state = 'running', phase = 'starting', attempts = attempts + 1, lease_owner = ?,
+             lease_until = ?, updated_at = ? WHERE job_id = ? AND state = 'queued'`,
+        )
+        .run(owner, now + leaseMs, now, id);
+      return this.requireRow(id);
+    })();
+  }
+
+  /** Extends the lease; false when it was lost. */
+  heartbeat(job: JobRow, owner: string, leaseMs: number): boolean {
+    const now = this.now();
+    return (
+      this.db
+        .prepare(
+          `UPDATE jobs SET lease_until = ?, updated_at = ? WHERE job_id = ? AND state = 'running' AND lease_owner = ?`,
+        )
+        .run(now + leaseMs, now, job.job_id, owner).changes === 1
+    );
+  }
+
+  setPhase(job: JobRow, owner: string, phase: keyof typeof PHASE_PERCENT): void {
+    const changed = this.db
+      .prepare(
+        `UPDATE jobs SET phase = ?, updated_at = ? WHERE job_id = ? AND state = 'running' AND lease_owner = ?`,
+      )
+      .run(phase, this.now(), job.job_id, owner).changes;
+    if (changed !== 1) throw new LeaseLostError(`job ${job.job_id}: lease lost`);
+  }
+
+  /** Stores the answer: done + bundle + charge + audit, atomically, only while `owner` holds the lease. */
+  complete(job: JobRow, owner: string, bundle: ProofBundle): void {
+    const hash = bundleHash(bundle);
+    const subject = { partner: job.partner_id, action: "query.answer", requestId: job.request_id };
+    this.db.transaction(() => {
+      const now = this.now();
+      const changed = this.db
+        .prepare(
+          `UPDATE jobs SET state = 'done', phase = 'done', lease_owner = NULL, lease_until = NULL, updated_at = ?,
+             finished_at = ? WHERE job_id = ? AND state = 'running' AND lease_owner = ?`,
+        )
+        .run(now, now, job.job_id, owner).changes;
+      if (changed !== 1) throw new LeaseLostError(`job ${job.job_id}: lease lost before completion`);
+      this.db
+        .prepare(
+          "INSERT INTO bundles (job_id, partner_id, bundle, bundle_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .run(job.job_id, job.partner_id, JSON.stringify(bundle), hash, now);
+      const charged = this.db
+        .prepare(
+          "UPDATE budget_ledger SET state = 'charged', updated_at = ? WHERE job_id = ? AND state = 'reserved'",
+        )
+        .run(now, job.job_id).changes;
+      if (charged !== 1) throw new Error(`job ${job.job_id}: budget ledger is not in state reserved`);
+      this.audit.append(subject, "accepted", {
+        jobId: job.job_id,
+        datasetId: job.dataset_id,
+        epoch: job.epoch,
+        circuitId: job.circuit_id,
+        queryHash: job.query_hash,
+        nonce: job.nonce,
+        bundleHash: hash,
+      });
+    })();
+  }
+
+  /** Fails the job for good: refunds the reservation and logs the failure (public code only). */
+  fail(job: JobRow, owner: string | null, code: string, message: string): void {
+    this.db.transaction(() => {
+      const now = this.now();
+      const changed = this.db
+        .prepare(
+          `UPDATE jobs SET state = 'failed', phase = 'failed', error_code = ?, error_message = ?, lease_owner = NULL,
+             lease_until = NULL, updated_at = ?, finished_at = ?
+           WHERE job_id = ? AND state = 'running' AND lease_owner IS ?`,
+        )
+        .run(code, message, now, now, job.job_id, owner).changes;
+      if (changed !== 1) throw new LeaseLostError(`job ${job.job_id}: lease lost before failing`);
+      this.refund(job.job_id, now);
+      this.audit.append(
+        { partner: job.partner_id, action: "query.answer", requestId: job.request_id },
+        "failed",
+        { jobId: job.job_id, datasetId: job.dataset_id, epoch: job.epoch, code },
+      );
+    })();
+  }
+
+  private refund(jobId: string, now: number): void {
+    const ledger = this.db
+      .prepare("SELECT partner_id, period_start FROM budget_ledger WHERE job_id = ? AND state = 'reserved'")
+      .get(jobId) as { partner_id: string; period_start: number } | undefined;
+    if (!ledger) return;
+    this.db
+      .prepare("UPDATE budget_ledger SET state = 'refunded', updated_at = ? WHERE job_id = ?")
+      .run(now, jobId);
+    this.db
+      .prepare("UPDATE budgets SET used = MAX(used - 1, 0) WHERE partner_id = ? AND period_start = ?")
+      .run(ledger.partner_id, ledger.period_start);
+  }
+
+  /** Puts a running job back in the queue (shutdown or transient error); false when the lease was lost. */
+  release(job: JobRow, owner: string, delayMs: number): boolean {
+    const now = this.now();
+    return (
+      this.db
+        .prepare(
+          `UPDATE jobs SET state = 'queued', phase = 'queued', lease_owner = NULL, lease_until = NULL,
+             available_at = ?, updated_at = ? WHERE job_id = ? AND state = 'running' AND lease_owner = ?`,
+        )
+        .run(now + delayMs, now, job.job_id, owner).changes === 1
+    );
+  }
+
+  /**
+   * Running jobs whose lease has expired (their worker died): back to the queue, or failed (refunded,
+   * logged) when they have used all their attempts, so a job that crashes every prover cannot loop forever.
+   */
+  expireLeases(): number {
+    const now = this.now();
+    const expired = this.db
+      .prepare("SELECT * FROM jobs WHERE state = 'running' AND lease_until < ?")
+      .all(now) as JobRow[];
+    for (const job of expired) {
+      if (job.attempts >= this.limits.maxAttempts) {
+        this.fail(
+          { ...job },
+          job.lease_owner,
+          "attempts_exhausted",
+          "the job failed repeatedly and was stopped",
+        );
+      } else {
+        this.db
+          .prepare(
+            `UPDATE jobs SET state = 'queued', phase = 'queued', lease_owner = NULL, lease_until = NULL,
+               available_at = ?, updated_at = ? WHERE job_id = ? AND state = 'running' AND lease_owner IS ?`,
+          )
+          .run(now, now, job.job_id, job.lease_owner);
+      }
+    }
+    return expired.length;
+  }
+
+  private requireRow(jobId: string): JobRow {
+    return this.db.prepare("SELECT * FROM jobs WHERE job_id = ?").get(jobId) as JobRow;
+  }
+}
+
+export function statusUrl(jobId: string): string {
+  return `/v1/jobs/${jobId}`;
+}

@@ -1,0 +1,87 @@
+/**
+ * @module service/policy
+ *
+ * A partner's policy: which datasets it may query, which fields its queries may name, which aggregate kinds
+ * it may ask for, the minimum group size k handed to the circuit (answers about fewer than k records, or all
+ * but fewer than k, come back as a *proven* "suppressed"), and a query budget per period.
+ *
+ * `checkQueryAgainstPolicy` is the admission rule. It looks only at the canonical query, the dataset's
+ * public schema and the policy, so whether a query is refused can never depend on the data (a refusal that
+ * did would leak the very answer the size limit protects).
+ *
+ * Security caveats: a minimum group size alone does not stop differencing (trackers): count(P) and
+ * count(P AND NOT target) are both large yet differ by the target. Budgets bound how many such pairs a
+ * partner can ask for; restricting fields narrows what can be isolated. Policies are admin input and are
+ * parsed strictly (a misspelt field is an error, not an unrestricted default).
+ */
+import { z } from "zod";
+import { DATASET_ID_PATTERN } from "../dataset/salt.ts";
+import type { Schema } from "../dataset/schema.ts";
+import { AGGREGATE_KINDS, type AggregateKind, type Query } from "../query/model.ts";
+import { ApiError } from "./errors.ts";
+
+const MAX_GROUP_SIZE = 2 ** 32 - 1;
+
+export const policySchema = z.strictObject({
+  /** Dataset ids this partner may list and query. */
+  datasets: z.array(z.string().regex(DATASET_ID_PATTERN)).max(1024).default([]),
+  /** Field names its queries may reference (predicate fields, the summed field, the membership key). */
+  fields: z.array(z.string().min(1).max(256)).max(1024).default([]),
+  aggregates: z.array(z.enum(AGGREGATE_KINDS)).max(AGGREGATE_KINDS.length).default(["count", "threshold"]),
+  /** Minimum group size g passed to the circuit (0 = off). */
+  minGroupSize: z.int().min(0).max(MAX_GROUP_SIZE).default(5),
+  budget: z
+    .strictObject({
+      /** Queries admitted per period (failed jobs are refunded). */
+      queries: z.int().min(0).max(1_000_000_000),
+      /** Period length; periods are aligned to the Unix epoch. */
+      periodSeconds: z
+        .int()
+        .min(1)
+        .max(366 * 86_400),
+    })
+    .default({ queries: 100, periodSeconds: 86_400 }),
+});
+
+export type Policy = z.infer<typeof policySchema>;
+
+/** Validates a policy (admin input); throws `ApiError(400, "invalid_policy")` naming the field. */
+export function parsePolicy(input: unknown): Policy {
+  const result = policySchema.safeParse(input ?? {});
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const field = issue?.path.map(String).join(".") || "policy";
+    throw new ApiError(400, "invalid_policy", `policy.${field}: ${issue?.message ?? "invalid"}`);
+  }
+  return result.data;
+}
+
+/** Fields a canonical query references: predicate fields, the summed field, the membership key field. */
+export function referencedFields(query: Query, schema: Schema): string[] {
+  const fields = new Set(query.predicate.map((clause) => clause.field));
+  if (query.aggregate.kind === "sum") fields.add(query.aggregate.field);
+  if (query.aggregate.kind === "membership" && schema.key !== undefined) fields.add(schema.key);
+  return [...fields].sort();
+}
+
+/**
+ * Throws `ApiError(403, "policy_denied")` if the policy does not allow the query's aggregate kind or one of
+ * its fields. Uses only the query, the public schema and the policy.
+ */
+export function checkQueryAgainstPolicy(query: Query, schema: Schema, policy: Policy): void {
+  const kind: AggregateKind = query.aggregate.kind;
+  if (!policy.aggregates.includes(kind)) {
+    throw new ApiError(403, "policy_denied", `aggregate ${kind} is not allowed by your policy`);
+  }
+  const allowed = new Set(policy.fields);
+  const denied = referencedFields(query, schema).filter((field) => !allowed.has(field));
+  if (denied.length > 0) {
+    throw new ApiError(403, "policy_denied", `field(s) ${denied.join(", ")} not allowed by your policy`);
+  }
+}
+
+/** Start (ms) of the budget period containing `now`. */
+export function periodStart(policy: Policy, now: number): number {
+  const length = policy.budget.periodSeconds * 1000;
+  return Math.floor(now / length) * length;
+}

@@ -1,0 +1,220 @@
+/**
+ * @module service/runner
+ *
+ * The in-process job worker: `concurrency` loops that claim queued jobs from the SQLite job table (see
+ * jobs.ts), prove them off the request path (the prover backend runs in a child process) and store the
+ * bundle, charge and audit entry in one transaction. While a proof runs, a heartbeat extends the job's lease;
+ * if this process dies, the lease expires and any instance re-queues the job.
+ *
+ * Errors: a dataset that does not decrypt or match its manifest, a query the circuit rejects and witness
+ * failures are permanent (the job fails, the budget is refunded); anything else (prover crash, audit log
+ * unavailable) is retried after `retryDelayMs` until `maxAttempts` claims are used up.
+ *
+ * Graceful shutdown (`stop`): no new claims; running proofs get `drainTimeoutMs` to finish, then their jobs
+ * are released back to the queue and any late result is discarded by the lease check.
+ *
+ * Security caveat: errors are logged by name and public job metadata only; a job's stored error message is
+ * one of the fixed public texts below, never exception text.
+ */
+import { randomUUID } from "node:crypto";
+import type { AggregateShape } from "../circuits/shape.ts";
+import { type ProverBackend, ProverError, WitnessError } from "../prover/backend.ts";
+import { makeBundle } from "../prover/bundle.ts";
+import { proveQuery } from "../prover/prove-query.ts";
+import { QueryError } from "../query/errors.ts";
+import type { DatasetStore } from "./datasets.ts";
+import { DatasetIntegrityError } from "./errors.ts";
+import { type JobRow, type JobStore, LeaseLostError } from "./jobs.ts";
+import type { Logger } from "./logger.ts";
+
+export interface RunnerOptions {
+  readonly jobs: JobStore;
+  readonly datasets: DatasetStore;
+  readonly backend: ProverBackend;
+  readonly shape: AggregateShape;
+  readonly circuitId: string;
+  readonly vkeyHash: string;
+  readonly logger: Logger;
+  readonly concurrency: number;
+  readonly leaseMs: number;
+  readonly pollMs: number;
+  readonly maxAttempts: number;
+  readonly retryDelayMs: number;
+  readonly drainTimeoutMs: number;
+}
+
+/** Permanent failures: public code and message stored on the job. */
+const PERMANENT: readonly { test: (error: unknown) => boolean; code: string; message: string }[] = [
+  {
+    test: (error) => error instanceof DatasetIntegrityError,
+    code: "dataset_unavailable",
+    message: "the dataset could not be loaded for proving",
+  },
+  {
+    test: (error) => error instanceof QueryError || error instanceof RangeError || error instanceof TypeError,
+    code: "query_not_provable",
+    message: "the query cannot be proven with this circuit",
+  },
+  {
+    test: (error) => error instanceof WitnessError,
+    code: "proof_failed",
+    message: "the circuit rejected the statement",
+  },
+];
+
+export class JobRunner {
+  /** This process's lease owner id. */
+  readonly owner = `${process.pid}-${randomUUID()}`;
+  private stopping = false;
+  private readonly loops: Promise<void>[] = [];
+  private readonly active = new Map<string, { job: JobRow; done: Promise<void> }>();
+  private wakeUp: (() => void) | undefined;
+
+  constructor(private readonly options: RunnerOptions) {}
+
+  start(): void {
+    for (let i = 0; i < this.options.concurrency; i++) this.loops.push(this.loop());
+  }
+
+  /** Wakes idle loops (called after each accepted submission). */
+  wake(): void {
+    this.wakeUp?.();
+  }
+
+  get activeJobIds(): string[] {
+    return [...this.active.keys()];
+  }
+
+  /** Stops claiming, waits up to `drainTimeoutMs` for running proofs, then releases the rest to the queue. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake();
+    const running = [...this.active.values()];
+    const drained = Promise.all(running.map((item) => item.done)).then(() => true);
+    const timedOut = new Promise<boolean>((resolve) => {
+      setTimeout(() => resolve(false), this.options.drainTimeoutMs).unref();
+    });
+    if (!(await Promise.race([drained, timedOut]))) {
+      for (const { job } of this.active.values()) {
+        if (this.options.jobs.release(job, this.owner, 0)) {
+          this.options.logger.warn({ jobId: job.job_id }, "job re-queued at shutdown");
+        }
+      }
+    }
+    await Promise.race([Promise.all(this.loops), new Promise((resolve) => setTimeout(resolve, 100))]);
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopping) {
+      let job: JobRow | undefined;
+      try {
+        job = this.options.jobs.claim(this.owner, this.options.leaseMs);
+      } catch (error) {
+        this.options.logger.error({ err: { name: (error as Error).name } }, "claiming a job failed");
+      }
+      if (job === undefined) {
+        await this.idle();
+        continue;
+      }
+      const done = this.run(job);
+      this.active.set(job.job_id, { job, done });
+      await done;
+      this.active.delete(job.job_id);
+    }
+  }
+
+  private idle(): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(finish, this.options.pollMs);
+      const previous = this.wakeUp;
+      function finish() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeUp = () => {
+        previous?.();
+        finish();
+      };
+    });
+  }
+
+  private async run(job: JobRow): Promise<void> {
+    const { jobs, logger } = this.options;
+    const started = performance.now();
+    const heartbeat = setInterval(
+      () => {
+        try {
+          jobs.heartbeat(job, this.owner, this.options.leaseMs);
+        } catch {
+          // A missed heartbeat only shortens the lease; the completion check still guards the answer.
+        }
+      },
+      Math.max(50, Math.floor(this.options.leaseMs / 3)),
+    );
+    try {
+      jobs.setPhase(job, this.owner, "loading-dataset");
+      const dataset = await this.options.datasets.loadCommitted(job.dataset_id, job.epoch);
+      jobs.setPhase(job, this.owner, "proving");
+      const proof = await proveQuery(this.options.backend, {
+        dataset,
+        shape: this.options.shape,
+        query: JSON.parse(job.query),
+        minGroupSize: job.min_group_size,
+        nonce: BigInt(job.nonce),
+      });
+      jobs.setPhase(job, this.owner, "bundling");
+      const bundle = makeBundle(proof, dataset.manifest, this.options.vkeyHash);
+      jobs.complete(job, this.owner, bundle);
+      logger.info(
+        {
+          jobId: job.job_id,
+          partner: job.partner_id,
+          attempt: job.attempts,
+          ms: Math.round(performance.now() - started),
+        },
+        "job done",
+      );
+    } catch (error) {
+      this.handleFailure(job, error);
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  private handleFailure(job: JobRow, error: unknown): void {
+    const { jobs, logger } = this.options;
+    const log = {
+      jobId: job.job_id,
+      attempt: job.attempts,
+      err: { name: (error as Error)?.name ?? "unknown" },
+    };
+    if (error instanceof LeaseLostError) {
+      logger.warn(log, "job lease lost; result discarded");
+      return;
+    }
+    try {
+      const permanent = PERMANENT.find((kind) => kind.test(error));
+      if (permanent) {
+        logger.warn({ ...log, code: permanent.code }, "job failed");
+        jobs.fail(job, this.owner, permanent.code, permanent.message);
+      } else if (this.stopping) {
+        jobs.release(job, this.owner, 0);
+      } else if (job.attempts >= this.options.maxAttempts) {
+        logger.error({ ...log, code: "attempts_exhausted" }, "job failed");
+        jobs.fail(job, this.owner, "attempts_exhausted", "the job failed repeatedly and was stopped");
+      } else {
+        logger.warn(
+          log,
+          error instanceof ProverError ? "prover error; job will be retried" : "job will be retried",
+        );
+        jobs.release(job, this.owner, this.options.retryDelayMs);
+      }
+    } catch (inner) {
+      // Could not record the outcome (lease lost, audit down): the lease expires and the job is retried.
+      logger.error(
+        { jobId: job.job_id, err: { name: (inner as Error)?.name ?? "unknown" } },
+        "job outcome not recorded",
+      );
+    }
+  }
+}

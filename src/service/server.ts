@@ -1,0 +1,283 @@
+/**
+ * @module service/server
+ *
+ * Boot and shutdown of `zktally serve`. `openService(config)` opens (or creates) everything under the data
+ * directory: the KeyRing key file, the SQLite database, the sealed service keys, the audit log, and the
+ * pinned verification key of the served circuit (boot fails if it is missing or does not match its pin).
+ * `startServer(config)` adds the HTTP(S) listener and the job runner and returns a handle whose `close()`
+ * shuts down gracefully: stop accepting connections, let in-flight requests finish, drain or re-queue the
+ * running proof, stop the prover process, close the database.
+ *
+ * Security caveats: TLS, when configured, is TLS 1.3 only. Without TLS the service should listen on loopback
+ * behind a TLS-terminating proxy. Node's own request timeouts are set (whole request, headers, keep-alive) so
+ * slow clients cannot hold connections open; the per-handler deadline is in http.ts.
+ */
+import { mkdirSync, readFileSync } from "node:fs";
+import http from "node:http";
+import https from "node:https";
+import type { AddressInfo } from "node:net";
+import type { DestinationStream } from "pino";
+import { AuditLog } from "../audit/log.ts";
+import { shapeFromId } from "../circuits/shape.ts";
+import { operatorKeyOf } from "../dataset/manifest.ts";
+import type { ProverBackend } from "../prover/backend.ts";
+import { loadPinnedVkey, pinnedEntry } from "../setup/keys-manifest.ts";
+import { vkeyHash } from "../setup/phase2.ts";
+import { KeyRing } from "../storage/keyring.ts";
+import { createApp } from "./app.ts";
+import { ServiceAudit } from "./audit.ts";
+import { databaseFileOf, keyFileOf, type ServiceConfig } from "./config.ts";
+import type { ServedCircuit, ServiceContext } from "./context.ts";
+import { DatasetStore } from "./datasets.ts";
+import { type Db, openDatabase } from "./db.ts";
+import { JobStore } from "./jobs.ts";
+import { createLogger, type Logger } from "./logger.ts";
+import { PartnerStore } from "./partners.ts";
+import { FixedWindowLimiter } from "./rate-limit.ts";
+import { JobRunner } from "./runner.ts";
+import type { EnvelopeCipher } from "./sealed.ts";
+import { loadServiceKeys, resealServiceKeys, type ServiceKeyName } from "./service-keys.ts";
+import { TokenService } from "./tokens.ts";
+import { WorkerProverBackend } from "./worker-backend.ts";
+
+/** Test and embedding hooks; production passes none. */
+export interface ServiceOverrides {
+  /** Where log lines go (default stdout). */
+  readonly logDestination?: DestinationStream;
+  /** Prover backend (default: the child-process snarkjs backend). */
+  readonly backend?: ProverBackend;
+  /** Clock in ms (default Date.now). */
+  readonly now?: () => number;
+  /** Keys to import on first boot only (e.g. an existing operator key). */
+  readonly initialKeys?: Partial<Record<ServiceKeyName, Uint8Array>>;
+}
+
+export interface OpenedService {
+  readonly ctx: ServiceContext;
+  readonly keyRing: KeyRing;
+  /** Closes the database (and nothing else). */
+  close(): void;
+  /** Set by startServer: wakes its runner. */
+  setWake(wake: () => void): void;
+}
+
+async function servedCircuit(config: ServiceConfig): Promise<ServedCircuit> {
+  const shape = shapeFromId(config.circuit);
+  const vkey = await loadPinnedVkey(config.keysDir, config.circuit);
+  const { manifest, entry } = await pinnedEntry(config.keysDir, config.circuit);
+  return {
+    id: config.circuit,
+    shape,
+    vkey,
+    vkeyHash: vkeyHash(vkey),
+    nPublic: entry.nPublic,
+    constraints: entry.constraints,
+    insecure: manifest.insecure,
+  };
+}
+
+/** Opens the stores, keys and audit log (no listener, no runner). */
+export async function openService(
+  config: ServiceConfig,
+  overrides: ServiceOverrides = {},
+): Promise<OpenedService> {
+  const now = overrides.now ?? Date.now;
+  const logger = createLogger({ level: config.logLevel, destination: overrides.logDestination });
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const circuit = await servedCircuit(config);
+  const keyRing = await KeyRing.loadOrCreate(keyFileOf(config));
+  const db = openDatabase(databaseFileOf(config), config.dataDir);
+  try {
+    const cipher: EnvelopeCipher = keyRing;
+    const keys = loadServiceKeys(db, cipher, overrides.initialKeys, now);
+    const audit = new ServiceAudit(new AuditLog(db, { secretKey: keys.audit }, { now }), db, logger);
+    const tokens = await TokenService.create({
+      secretKey: keys.token,
+      issuer: config.issuer,
+      audience: config.audience,
+      ttlSeconds: config.tokenTtlSeconds,
+      clockToleranceSeconds: config.clockToleranceSeconds,
+      now,
+    });
+    const datasets = new DatasetStore({
+      db,
+      cipher,
+      operatorSecretKey: keys.operator,
+      shape: circuit.shape,
+      circuitId: circuit.id,
+      now,
+    });
+    let wake = () => {};
+    const ctx: ServiceContext = {
+      config,
+      db,
+      logger,
+      audit,
+      partners: new PartnerStore(db, config.scryptLogN, now),
+      datasets,
+      jobs: new JobStore(db, audit, { ...config.jobs }, now),
+      tokens,
+      circuit,
+      operatorKey: operatorKeyOf(keys.operator),
+      limiters: {
+        api: new FixedWindowLimiter(config.rateLimit.windowMs, config.rateLimit.max, now),
+        token: new FixedWindowLimiter(config.tokenRateLimit.windowMs, config.tokenRateLimit.max, now),
+      },
+      rotateStorageKey: (within) => rotateStorageKey(db, keyRing, datasets, within),
+      wake: () => wake(),
+      now,
+    };
+    return {
+      ctx,
+      keyRing,
+      close: () => db.close(),
+      setWake: (fn) => {
+        wake = fn;
+      },
+    };
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+/**
+ * Adds a storage key version (persisted in the key file first), then re-encrypts every envelope (datasets,
+ * service keys) under it in one transaction together with `within` (the caller's audit entry). Old key
+ * versions stay in the key file, so a crash between the two steps leaves everything readable.
+ */
+async function rotateStorageKey(
+  db: Db,
+  keyRing: KeyRing,
+  datasets: DatasetStore,
+  within: (reencrypted: number) => void,
+): Promise<number> {
+  await keyRing.rotate();
+  const reseal = (text: string, aad: { datasetId: string; epoch: number; purpose: string }) =>
+    JSON.stringify(keyRing.reencrypt(JSON.parse(text), aad));
+  return db.transaction(() => {
+    const count = datasets.reencryptAll(reseal) + resealServiceKeys(db, reseal);
+    within(count);
+    return count;
+  })();
+}
+
+export interface RunningServer {
+  readonly url: string;
+  readonly port: number;
+  readonly ctx: ServiceContext;
+  readonly runner: JobRunner | undefined;
+  readonly backend: ProverBackend | undefined;
+  readonly server: http.Server;
+  /** Graceful shutdown; safe to call more than once. */
+  close(): Promise<void>;
+}
+
+/** Boots the service and listens on `config.host:config.port` (port 0 picks a free port). */
+export async function startServer(
+  config: ServiceConfig,
+  overrides: ServiceOverrides = {},
+): Promise<RunningServer> {
+  const opened = await openService(config, overrides);
+  const { ctx } = opened;
+  let backend: ProverBackend | undefined;
+  let runner: JobRunner | undefined;
+  try {
+    if (config.jobs.concurrency > 0) {
+      backend =
+        overrides.backend ?? new WorkerProverBackend({ keysDir: config.keysDir, buildDir: config.buildDir });
+      await (backend as { load?: (id: string) => Promise<void> }).load?.(ctx.circuit.id);
+      runner = new JobRunner({
+        jobs: ctx.jobs,
+        datasets: ctx.datasets,
+        backend,
+        shape: ctx.circuit.shape,
+        circuitId: ctx.circuit.id,
+        vkeyHash: ctx.circuit.vkeyHash,
+        logger: ctx.logger,
+        concurrency: config.jobs.concurrency,
+        leaseMs: config.jobs.leaseMs,
+        pollMs: config.jobs.pollMs,
+        maxAttempts: config.jobs.maxAttempts,
+        retryDelayMs: config.jobs.retryDelayMs,
+        drainTimeoutMs: config.jobs.drainTimeoutMs,
+      });
+      const started = runner;
+      opened.setWake(() => started.wake());
+    }
+    const server = await listen(config, createApp(ctx));
+    runner?.start();
+    const port = (server.address() as AddressInfo).port;
+    const scheme = config.tls ? "https" : "http";
+    const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+    const url = `${scheme}://${host}:${port}`;
+    ctx.logger.info(
+      { url, circuit: ctx.circuit.id, workers: config.jobs.concurrency, insecureKeys: ctx.circuit.insecure },
+      "listening",
+    );
+    let closing: Promise<void> | undefined;
+    return {
+      url,
+      port,
+      ctx,
+      runner,
+      backend,
+      server,
+      close: () => {
+        closing ??= shutdown(server, ctx.logger, runner, backend, opened);
+        return closing;
+      },
+    };
+  } catch (error) {
+    await backend?.close();
+    opened.close();
+    throw error;
+  }
+}
+
+function listen(config: ServiceConfig, app: http.RequestListener): Promise<http.Server> {
+  const timeouts = {
+    requestTimeout: config.requestTimeoutMs,
+    headersTimeout: Math.min(config.requestTimeoutMs, 10_000),
+    keepAliveTimeout: 5_000,
+    connectionsCheckingInterval: Math.min(1_000, config.requestTimeoutMs),
+  };
+  const server = config.tls
+    ? https.createServer(
+        {
+          ...timeouts,
+          cert: readFileSync(config.tls.certPath),
+          key: readFileSync(config.tls.keyPath),
+          minVersion: "TLSv1.3",
+        },
+        app,
+      )
+    : http.createServer(timeouts, app);
+  server.maxHeadersCount = 64;
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.port, config.host, () => {
+      server.off("error", reject);
+      resolve(server);
+    });
+  });
+}
+
+async function shutdown(
+  server: http.Server,
+  logger: Logger,
+  runner: JobRunner | undefined,
+  backend: ProverBackend | undefined,
+  opened: OpenedService,
+): Promise<void> {
+  logger.info("shutting down");
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const forced = setTimeout(() => server.closeAllConnections(), 5_000);
+  await closed;
+  clearTimeout(forced);
+  await runner?.stop();
+  await backend?.close();
+  opened.close();
+  logger.info("stopped");
+}

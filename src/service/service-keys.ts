@@ -1,0 +1,83 @@
+/**
+ * @module service/service-keys
+ *
+ * The service's long-lived signing keys, each 32 random bytes, created on first boot and stored sealed by the
+ * KeyRing in the `service_keys` table: the operator key (Ed25519, signs dataset manifests; partners pin its
+ * public key), the token key (Ed25519, signs access tokens) and the audit log key (Ed25519, signs tree heads).
+ * Keeping them separate means a leaked token key cannot sign manifests or rewrite the audit log.
+ *
+ * Security caveats: whoever holds the key file can unseal these keys; keep the key file outside backups of
+ * the data directory. Changing the operator key changes what partners must pin.
+ */
+import { randomBytes } from "node:crypto";
+import type { Db } from "./db.ts";
+import { type EnvelopeCipher, openText, SERVICE_KEY_SCOPE, sealText } from "./sealed.ts";
+
+export const SERVICE_KEY_NAMES = ["operator", "token", "audit"] as const;
+export type ServiceKeyName = (typeof SERVICE_KEY_NAMES)[number];
+
+export type ServiceKeys = Readonly<Record<ServiceKeyName, Uint8Array>>;
+
+const aad = (name: ServiceKeyName) => ({
+  datasetId: SERVICE_KEY_SCOPE,
+  epoch: 0,
+  purpose: `service-key.${name}`,
+});
+
+/**
+ * Unseals every service key, creating (and sealing) the missing ones. `initial` may supply a key to import
+ * the first time (e.g. an existing operator key); it is ignored once a key is stored.
+ */
+export function loadServiceKeys(
+  db: Db,
+  cipher: EnvelopeCipher,
+  initial: Partial<Record<ServiceKeyName, Uint8Array>> = {},
+  now: () => number = Date.now,
+): ServiceKeys {
+  const select = db.prepare("SELECT envelope FROM service_keys WHERE name = ?").pluck();
+  const insert = db.prepare("INSERT INTO service_keys (name, envelope, created_at) VALUES (?, ?, ?)");
+  const keys = {} as Record<ServiceKeyName, Uint8Array>;
+  db.transaction(() => {
+    for (const name of SERVICE_KEY_NAMES) {
+      const stored = select.get(name) as string | undefined;
+      if (stored !== undefined) {
+        keys[name] = unseal(cipher, stored, name);
+        continue;
+      }
+      const key = initial[name] ?? new Uint8Array(randomBytes(32));
+      if (key.length !== 32) throw new RangeError(`service key ${name} must be 32 bytes`);
+      insert.run(name, sealText(cipher, key, aad(name)), now());
+      keys[name] = key;
+    }
+  })();
+  return keys;
+}
+
+/** Re-seals every service key under the cipher's current key version; returns how many. */
+export function resealServiceKeys(
+  db: Db,
+  reseal: (text: string, aadValue: ReturnType<typeof aad>) => string,
+): number {
+  const rows = db.prepare("SELECT name, envelope FROM service_keys").all() as {
+    name: ServiceKeyName;
+    envelope: string;
+  }[];
+  const update = db.prepare("UPDATE service_keys SET envelope = ? WHERE name = ?");
+  db.transaction(() => {
+    for (const row of rows) update.run(reseal(row.envelope, aad(row.name)), row.name);
+  })();
+  return rows.length;
+}
+
+function unseal(cipher: EnvelopeCipher, text: string, name: ServiceKeyName): Uint8Array {
+  let key: Uint8Array;
+  try {
+    key = openText(cipher, text, aad(name));
+  } catch {
+    throw new Error(
+      `service key ${name} does not decrypt with this key file (wrong key file or tampered database)`,
+    );
+  }
+  if (key.length !== 32) throw new Error(`service key ${name} has the wrong length`);
+  return key;
+}

@@ -1,0 +1,171 @@
+/**
+ * @module service/tokens
+ *
+ * Access tokens: short-lived EdDSA (Ed25519) JWTs signed with the service's token key (jose), header
+ * `{alg: "EdDSA", typ: "at+jwt", kid}` (RFC 9068), claims `iss aud sub scope iat exp jti` plus `cv`, the
+ * partner's credential version (rotating a secret or disabling a partner bumps it and voids older tokens).
+ * Verification pins the algorithm, type, issuer and audience, requires every claim, and bounds the token
+ * length before parsing.
+ *
+ * Security caveats: tokens are bearer credentials; they are never logged or stored (only `jti` could be),
+ * and are accepted only from the `Authorization` header. The signing key lives encrypted at rest in the
+ * database (service-keys.ts); anyone holding it can mint tokens.
+ */
+import { randomUUID } from "node:crypto";
+import { ed25519 } from "@noble/curves/ed25519.js";
+import { type CryptoKey, calculateJwkThumbprint, importJWK, type JWK, jwtVerify, SignJWT } from "jose";
+
+/** Scopes a partner can be granted. */
+export const SCOPES = ["datasets:read", "queries:submit", "audit:read", "admin"] as const;
+export type Scope = (typeof SCOPES)[number];
+
+export const TOKEN_TYPE = "at+jwt";
+const MAX_TOKEN_LENGTH = 4096;
+
+export interface TokenServiceOptions {
+  /** 32-byte Ed25519 secret key. */
+  readonly secretKey: Uint8Array;
+  readonly issuer: string;
+  readonly audience: string;
+  readonly ttlSeconds: number;
+  readonly clockToleranceSeconds: number;
+  /** Milliseconds since the epoch; injectable for tests. */
+  readonly now?: () => number;
+}
+
+export interface IssuedToken {
+  readonly accessToken: string;
+  readonly expiresIn: number;
+  readonly scope: string;
+  readonly jti: string;
+}
+
+export interface VerifiedToken {
+  readonly clientId: string;
+  readonly scopes: ReadonlySet<Scope>;
+  readonly credentialVersion: number;
+  readonly jti: string;
+  readonly expiresAt: number;
+}
+
+/** Why a presented token was not accepted; the message is safe to return (RFC 6750 error_description). */
+export class InvalidTokenError extends Error {
+  override name = "InvalidTokenError";
+}
+
+export interface IssueOptions {
+  /** Override for tests: issue time in seconds since the epoch. */
+  readonly issuedAt?: number;
+  readonly ttlSeconds?: number;
+  readonly audience?: string;
+}
+
+const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64url");
+
+export class TokenService {
+  private constructor(
+    private readonly options: TokenServiceOptions,
+    private readonly privateKey: CryptoKey,
+    private readonly publicKey: CryptoKey,
+    readonly publicJwk: JWK,
+    readonly kid: string,
+  ) {}
+
+  static async create(options: TokenServiceOptions): Promise<TokenService> {
+    if (!(options.secretKey instanceof Uint8Array) || options.secretKey.length !== 32) {
+      throw new TypeError("TokenService: secretKey must be 32 bytes");
+    }
+    const x = b64(ed25519.getPublicKey(options.secretKey));
+    const publicJwk: JWK = { kty: "OKP", crv: "Ed25519", x };
+    const kid = await calculateJwkThumbprint(publicJwk);
+    const privateKey = (await importJWK({ ...publicJwk, d: b64(options.secretKey) }, "EdDSA")) as CryptoKey;
+    const publicKey = (await importJWK(publicJwk, "EdDSA")) as CryptoKey;
+    return new TokenService(
+      options,
+      privateKey,
+      publicKey,
+      { ...publicJwk, kid, alg: "EdDSA", use: "sig" },
+      kid,
+    );
+  }
+
+  private nowSeconds(): number {
+    return Math.floor((this.options.now ?? Date.now)() / 1000);
+  }
+
+  /** Issues a token for `clientId` with `scopes` (already checked against the partner's grant). */
+  async issue(
+    clientId: string,
+    scopes: readonly Scope[],
+    credentialVersion: number,
+    overrides: IssueOptions = {},
+  ): Promise<IssuedToken> {
+    const issuedAt = overrides.issuedAt ?? this.nowSeconds();
+    const ttl = overrides.ttlSeconds ?? this.options.ttlSeconds;
+    const jti = randomUUID();
+    const scope = [...scopes].sort().join(" ");
+    const accessToken = await new SignJWT({ scope, cv: credentialVersion })
+      .setProtectedHeader({ alg: "EdDSA", typ: TOKEN_TYPE, kid: this.kid })
+      .setIssuer(this.options.issuer)
+      .setAudience(overrides.audience ?? this.options.audience)
+      .setSubject(clientId)
+      .setIssuedAt(issuedAt)
+      .setExpirationTime(issuedAt + ttl)
+      .setJti(jti)
+      .sign(this.privateKey);
+    return { accessToken, expiresIn: ttl, scope, jti };
+  }
+
+  /** Verifies signature, algorithm, type, issuer, audience, times and claim shapes. */
+  async verify(token: string): Promise<VerifiedToken> {
+    if (token.length > MAX_TOKEN_LENGTH) throw new InvalidTokenError("token too long");
+    let payload: Record<string, unknown>;
+    try {
+      ({ payload } = await jwtVerify(token, this.publicKey, {
+        algorithms: ["EdDSA"],
+        typ: TOKEN_TYPE,
+        issuer: this.options.issuer,
+        audience: this.options.audience,
+        requiredClaims: ["iss", "aud", "sub", "exp", "iat", "jti", "scope"],
+        clockTolerance: this.options.clockToleranceSeconds,
+        currentDate: new Date((this.options.now ?? Date.now)()),
+      }));
+    } catch (error) {
+      throw new InvalidTokenError(describeJoseError(error));
+    }
+    return claimsOf(payload);
+  }
+}
+
+function claimsOf(payload: Record<string, unknown>): VerifiedToken {
+  const { sub, scope, cv, jti, exp, iat } = payload;
+  if (typeof sub !== "string" || sub.length === 0) throw new InvalidTokenError("bad sub claim");
+  if (typeof scope !== "string") throw new InvalidTokenError("bad scope claim");
+  if (typeof cv !== "number" || !Number.isSafeInteger(cv)) throw new InvalidTokenError("bad cv claim");
+  if (typeof jti !== "string" || typeof exp !== "number" || typeof iat !== "number") {
+    throw new InvalidTokenError("bad time or id claims");
+  }
+  const scopes = new Set<Scope>();
+  for (const item of scope.split(" ")) {
+    if (!(SCOPES as readonly string[]).includes(item)) throw new InvalidTokenError("unknown scope in token");
+    scopes.add(item as Scope);
+  }
+  return { clientId: sub, scopes, credentialVersion: cv, jti, expiresAt: exp };
+}
+
+/** A short, public reason for a jose failure (never the token itself). */
+function describeJoseError(error: unknown): string {
+  const code = (error as { code?: string }).code;
+  switch (code) {
+    case "ERR_JWT_EXPIRED":
+      return "token expired";
+    case "ERR_JWT_CLAIM_VALIDATION_FAILED":
+      return `token claim check failed (${(error as { claim?: string }).claim ?? "claim"})`;
+    case "ERR_JWS_SIGNATURE_VERIFICATION_FAILED":
+      return "token signature invalid";
+    case "ERR_JOSE_ALG_NOT_ALLOWED":
+      return "token algorithm not allowed";
+    default:
+      return "token malformed or not verifiable";
+  }
+}

@@ -18,11 +18,13 @@ import type { QueryProof } from "../src/prover/prove-query.ts";
 import {
   type BundleVerifyResult,
   describeStatement,
+  findInvalidParsedBatchItems,
   groupDigits,
   type ProofBundle,
   parseBundle,
   parseProof,
   parseVerifyingKey,
+  prepareVerifyingKey,
   type RejectionCheck,
   VerifierInputError,
   type VerifyOptions,
@@ -801,6 +803,17 @@ describe("batch verification (verifyBundles)", () => {
     // Differential on the bad one: single SDK check and snarkjs reject it too.
     expect(verify(bundles[7], options())).toMatchObject({ valid: false, check: "proof" });
     expect(await snarkjs.groth16.verify(fixture.vkey, [...victim.publicSignals], bad.proof)).toBe(false);
+  });
+
+  it("the parsed-item batch check refuses an empty batch and a wrong signal count", () => {
+    const key = prepareVerifyingKey(fixture.vkey);
+    const { signals, proof } = parseBundle(count());
+    expect(findInvalidParsedBatchItems(key, [{ signals, proof }])).toEqual([]);
+    expect(() => findInvalidParsedBatchItems(key, [])).toThrow(/the batch is empty/);
+    expect(() => findInvalidParsedBatchItems(key, [{ signals: signals.slice(1), proof }])).toThrow(
+      /items\[0\]\.publicSignals/,
+    );
+    expect(verifyBundles([], options())).toEqual([]);
   });
 
   it("a malformed bundle in a batch throws naming its index and field", () => {

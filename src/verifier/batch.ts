@@ -92,7 +92,17 @@ function parseItems(key: PreparedVerifyingKey, items: unknown): { signals: bigin
  * sound: each check still fails except with probability about 2^-128 if it holds a bad proof.
  */
 function weightItems(key: PreparedVerifyingKey, items: unknown, rng: RandomBytes): WeightedItem[] {
-  return parseItems(key, items).map(({ signals, proof }) => {
+  return weightParsedItems(parseItems(key, items), rng);
+}
+
+/** A parsed item: signals and proof already validated (e.g. by `parseBundle`). */
+export interface ParsedBatchItem {
+  readonly signals: readonly bigint[];
+  readonly proof: ParsedProof;
+}
+
+function weightParsedItems(items: readonly ParsedBatchItem[], rng: RandomBytes): WeightedItem[] {
+  return items.map(({ signals, proof }) => {
     const rho = randomScalar(rng);
     return {
       signals,
@@ -178,6 +188,32 @@ export function findInvalidBatchItems(
 ): number[] {
   assertPreparedKey(key);
   const weighted = weightItems(key, items, rng);
+  const invalid: number[] = [];
+  collectInvalid(key, weighted, 0, weighted.length, invalid);
+  return invalid;
+}
+
+/**
+ * {@link findInvalidBatchItems} for items parsed already (the bundle verifier parses every bundle
+ * strictly first), so no point is decoded and subgroup-checked twice. Each item's signal count must
+ * equal `key.nPublic`; an empty batch is refused.
+ */
+export function findInvalidParsedBatchItems(
+  key: PreparedVerifyingKey,
+  items: readonly ParsedBatchItem[],
+  rng: RandomBytes = defaultRandomBytes,
+): number[] {
+  assertPreparedKey(key);
+  if (items.length === 0) throw new VerifierInputError("items", "the batch is empty");
+  items.forEach(({ signals }, index) => {
+    if (signals.length !== key.nPublic) {
+      throw new VerifierInputError(
+        `items[${index}].publicSignals`,
+        `expected ${key.nPublic} signals (vkey.nPublic)`,
+      );
+    }
+  });
+  const weighted = weightParsedItems(items, rng);
   const invalid: number[] = [];
   collectInvalid(key, weighted, 0, weighted.length, invalid);
   return invalid;

@@ -15,6 +15,8 @@
 export {
   type BatchItem,
   findInvalidBatchItems,
+  findInvalidParsedBatchItems,
+  type ParsedBatchItem,
   type RandomBytes,
   verifyGroth16Batch,
 } from "./batch.ts";

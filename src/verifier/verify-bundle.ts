@@ -36,7 +36,7 @@ import { ManifestError } from "../dataset/errors.ts";
 import { type DatasetManifest, manifestHash, parseManifest, verifyManifest } from "../dataset/manifest.ts";
 import type { Query } from "../query/model.ts";
 import { canonicalJson } from "../util/canonical-json.ts";
-import { findInvalidBatchItems, type RandomBytes } from "./batch.ts";
+import { findInvalidParsedBatchItems, type RandomBytes } from "./batch.ts";
 import { type BundleAnswer, type ParsedBundle, parseBundle } from "./bundle.ts";
 import { describeStatement } from "./describe.ts";
 import { VerifierInputError } from "./errors.ts";
@@ -467,11 +467,8 @@ export function verifyBundles(
     byKey.set(pending.key, group);
   });
   for (const [key, group] of byKey) {
-    const items = group.map(({ pending }) => ({
-      publicSignals: pending.parsed.bundle.publicSignals,
-      proof: pending.parsed.bundle.proof,
-    }));
-    const invalid = new Set(findInvalidBatchItems(key, items, rng));
+    const items = group.map(({ pending }) => ({ signals: pending.signals, proof: pending.parsed.proof }));
+    const invalid = new Set(findInvalidParsedBatchItems(key, items, rng));
     group.forEach(({ index, pending }, position) => {
       results[index] = invalid.has(position)
         ? pairingRejection(pending.parsed.bundle.circuitId)

@@ -53,6 +53,16 @@ function alloc(length) {
   return ptr;
 }
 
+/** Grows memory so the wasm code can allocate `bytes` of temporaries above the current heap top. */
+function reserve(bytes) {
+  const needed = u32()[0] + bytes + (1 << 16);
+  if (needed > memory.buffer.byteLength) {
+    const pages = Math.ceil(needed / 0x10000);
+    if (pages > MAX_PAGES) throw new RangeError(`pool worker needs ${pages} wasm pages (max ${MAX_PAGES})`);
+    memory.grow(pages - memory.buffer.byteLength / 0x10000);
+  }
+}
+
 function put(ptr, bytes) {
   new Uint8Array(memory.buffer).set(bytes, ptr);
 }
@@ -101,6 +111,7 @@ function buildRows({ group, w, rows, generator }) {
       fn(group, "toAffine")(pBase, pBaseAff);
       fn(group, "zero")(pRow);
       for (let d = 1; d < size; d++) fn(group, "addMixed")(pRow + (d - 1) * sJ, pBaseAff, pRow + d * sJ);
+      reserve(size * sJ);
       fn(group, "batchToAffine")(pRow, size, pRow);
       out.set(get(pRow, size * sA), index * size * sA);
     });
@@ -155,6 +166,7 @@ function scalarsFor(spec, count) {
     ex.frm_copy(mont(spec.wFirst), xs);
     for (let i = 1; i < count; i++) ex.frm_mul(xs + (i - 1) * 32, w, xs + i * 32);
     for (let i = 0; i < count; i++) ex.frm_sub(tau, xs + i * 32, den + i * 32);
+    reserve((count + 1) * 32);
     ex.frm_batchInverse(den, 32, count, inv, 32);
     const correct = !ex.frm_isZero(correction);
     for (let i = 0; i < count; i++) {
@@ -206,6 +218,7 @@ function multiply({ group, spec, count, formats }) {
         if (digit !== 0) addMixed(acc, ptr + k * rowBytes + digit * sA, acc);
       }
     }
+    reserve(n * sJ);
     fn(group, "batchToAffine")(pAcc, n, pAcc);
     if (formats.lem) result.lem = get(pAcc, n * sA);
     if (formats.c) {
@@ -250,6 +263,7 @@ function subToU({ group, a, b }) {
     put(pB, b);
     const sub = fn(group, "subAffine");
     for (let i = 0; i < n; i++) sub(pA + i * sA, pB + i * sA, pOut + i * sJ);
+    reserve(n * sJ);
     fn(group, "batchToAffine")(pOut, n, pOut);
     fn(group, "batchLEMtoU")(pOut, n, pOut);
     return get(pOut, n * sA);

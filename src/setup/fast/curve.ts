@@ -84,9 +84,3 @@ export function getCurve(): Promise<FastCurve> {
   });
   return cached;
 }
-
-/** Affine LEM bytes of k * generator of `group` (main thread; for a handful of points). */
-export async function generatorTimes(group: Group, k: bigint): Promise<Uint8Array> {
-  const G = (await getCurve())[group];
-  return G.toAffine(G.timesScalar(G.g, k));
-}

@@ -121,10 +121,3 @@ export function encodeScalars(values: readonly bigint[]): Uint8Array {
   }
   return out;
 }
-
-/** Reads a little-endian unsigned integer of `length` bytes. */
-export function decodeUintLE(bytes: Uint8Array, offset = 0, length = SCALAR_BYTES): bigint {
-  let v = 0n;
-  for (let i = length - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[offset + i] as number);
-  return v;
-}

@@ -17,8 +17,8 @@
  *                                        op sequence snarkjs newZKey hashes H points with
  * Plain JavaScript (no TypeScript) because worker threads load it without tsx/vitest transforms.
  *
- * Security caveat: it multiplies by whatever scalars it gets (toxic waste of INSECURE dev setups); it keeps
- * no secrets after a request and uses variable-time arithmetic.
+ * Security caveat: it multiplies by whatever scalars it gets (toxic waste of INSECURE dev setups) with
+ * variable-time arithmetic, and does not wipe its heap between requests.
  */
 
 import { parentPort } from "node:worker_threads";

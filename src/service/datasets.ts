@@ -212,7 +212,7 @@ export class DatasetStore {
     this.cache.clear();
   }
 
-  /** Re-encrypts every envelope under the cipher's current key (after a KeyRing rotation), in one transaction. */
+  /** Re-encrypts every envelope under the cipher's current key (after a KeyRing rotation); returns how many. */
   reencryptAll(
     reencrypt: (envelopeText: string, aad: { datasetId: string; epoch: number; purpose: string }) => string,
   ): number {
@@ -231,7 +231,7 @@ export class DatasetStore {
         );
       }
     })();
-    return rows.length;
+    return rows.length * 2;
   }
 
   private row(datasetId: string, epoch: number): DatasetRow | undefined {

@@ -50,7 +50,8 @@ export function requestContext(ctx: ServiceContext): RequestHandler {
     res.setHeader("Cache-Control", "no-store");
     const started = performance.now();
     const deadline = setTimeout(() => {
-      if (!res.headersSent) {
+      // A request still arriving is Node's to cut off (408, server.requestTimeout); this is the handler deadline.
+      if (!res.headersSent && req.complete) {
         sendError(res, new ApiError(503, "timeout", "the request took too long"), requestId);
       }
     }, ctx.config.requestTimeoutMs);

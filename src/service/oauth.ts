@@ -61,6 +61,16 @@ function credentialsOf(req: Request, body: Record<string, unknown>): ClientCrede
   return { clientId: body.client_id, clientSecret: body.client_secret };
 }
 
+/** The client id a request names (Basic user or `client_id`), unauthenticated; for attribution only. */
+function claimedClientId(req: Request, body: Record<string, unknown>): string | undefined {
+  const match = /^Basic ([A-Za-z0-9+/=]+)$/.exec(req.headers.authorization ?? "");
+  if (match) {
+    const decoded = Buffer.from(match[1] as string, "base64").toString("utf8");
+    return decoded.includes(":") ? decoded.slice(0, decoded.indexOf(":")) : undefined;
+  }
+  return typeof body.client_id === "string" ? body.client_id : undefined;
+}
+
 function requestedScopes(value: unknown, granted: readonly Scope[]): Scope[] {
   if (value === undefined || value === "") return [...granted];
   if (typeof value !== "string" || value.length > 200)
@@ -100,13 +110,15 @@ export function oauthRouter(ctx: ServiceContext): Router {
         if (body === undefined) {
           throw oauthError(400, "invalid_request", "send application/x-www-form-urlencoded");
         }
+        // Attribute the attempt (accepted or not) to the client it names, when that client exists.
+        const claimed = claimedClientId(req, body);
+        if (claimed !== undefined && CLIENT_ID_PATTERN.test(claimed) && ctx.partners.get(claimed)) {
+          subject.partner = claimed;
+        }
         if (body.grant_type !== "client_credentials") {
           throw oauthError(400, "unsupported_grant_type", "only grant_type=client_credentials is supported");
         }
         const credentials = credentialsOf(req, body);
-        if (CLIENT_ID_PATTERN.test(credentials.clientId) && ctx.partners.get(credentials.clientId)) {
-          subject.partner = credentials.clientId;
-        }
         const partner = await ctx.partners.authenticate(credentials.clientId, credentials.clientSecret);
         if (!partner) throw invalidClient();
         const scopes = requestedScopes(body.scope, partner.scopes);

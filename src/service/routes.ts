@@ -31,6 +31,7 @@ import { type Partner, parseOrThrow } from "./partners.ts";
 import { checkQueryAgainstPolicy, periodStart } from "./policy.ts";
 
 const FIELD_ORDER = 21888242871839275222246405745257275088548364400416034343698204186575808495617n;
+const CANONICAL = /^(0|[1-9][0-9]*)$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Non-strict on purpose: unknown fields are stripped (mass assignment is ignored, not applied). */
@@ -40,8 +41,12 @@ const submissionSchema = z.object({
   nonce: z
     .string()
     .max(78)
-    .regex(/^(0|[1-9][0-9]*)$/, "must be a canonical decimal string")
-    .refine((value) => BigInt(value) < FIELD_ORDER, "must be below the BN254 scalar field order"),
+    .regex(CANONICAL, "must be a canonical decimal string")
+    // zod runs refinements even after a failed regex: only convert what is a decimal string.
+    .refine(
+      (value) => !CANONICAL.test(value) || BigInt(value) < FIELD_ORDER,
+      "must be below the BN254 scalar field order",
+    ),
 });
 
 /** Validates a submission against policy and public state; throws `ApiError` refusals. */

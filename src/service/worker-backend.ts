@@ -73,6 +73,11 @@ export class WorkerProverBackend implements ProverBackend {
     }
   }
 
+  /** Process id of the current prover process (undefined before the first proof or after a crash). */
+  get pid(): number | undefined {
+    return this.worker?.pid;
+  }
+
   /** Reads and pin-checks a circuit's artifacts (once) and loads them into the worker. */
   async load(circuitId: string): Promise<void> {
     await this.ensureLoaded(circuitId);

@@ -359,6 +359,13 @@ const rejectedCases: Case[] = [
     reference: "rejects",
   },
   {
+    name: "a bundle for another request (replay), caught by expectedNonce",
+    bundle: () => count(),
+    options: () => options({ expectedNonce: "42" }),
+    sdk: { check: "nonce", reason: /answers request nonce \d+, expected 42/ },
+    reference: "accepts", // the reference has no notion of the partner's request
+  },
+  {
     name: "nonce changed",
     bundle: () => withValue(count(), ["nonce"], "12345"),
     sdk: { check: "public-signals", reason: /public signal 5 \(nonce\)/ },
@@ -759,6 +766,8 @@ describe("keys and options", () => {
       "options.manifest.epoch",
     );
     expect(field(options({ keysManifest: { version: 2 } }))).toBe("options.keysManifest.version");
+    expect(field(options({ expectedNonce: "0x2a" }))).toBe("options.expectedNonce");
+    expect(verify(count(), options({ expectedNonce: count().nonce })).valid).toBe(true);
   });
 
   it("parseBundle names malformed input of any JS shape without crashing", () => {

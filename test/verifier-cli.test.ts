@@ -130,6 +130,12 @@ describe("verify command details (in-process)", () => {
       statement: BUNDLE_REQUESTS.count.statement,
       datasetId: "wiki-editors",
     });
+    const replay = capture();
+    const nonce = ["--nonce", "42", "--json"];
+    expect(
+      await runVerify([file("bundle.json"), ...keys, "--operator-key", OPERATOR_KEY, ...nonce], replay),
+    ).toBe(1);
+    expect(JSON.parse(replay.text())).toMatchObject({ valid: false, check: "nonce" });
     const truncated = capture();
     expect(
       await runVerify([file("truncated.json"), ...keys, "--operator-key", OPERATOR_KEY, "--json"], truncated),

@@ -1,7 +1,7 @@
 /**
  * @module cli/verify-command
  *
- * `zktally verify BUNDLE --keys DIR [--manifest FILE] [--operator-key HEX] [--json]` checks a proof
+ * `zktally verify BUNDLE --keys DIR [--manifest FILE] [--operator-key HEX] [--nonce N] [--json]` checks a proof
  * bundle (docs/bundle.md) offline with the partner SDK: exit 0 valid, 1 invalid, 2 malformed input or
  * usage. `zktally inspect BUNDLE [--json]` parses a bundle strictly and prints its statement, recomputed
  * from its contents, without verifying anything.
@@ -129,6 +129,7 @@ export async function runVerify(args: string[], output: Output = processOutput):
       keys: { type: "string" },
       manifest: { type: "string" },
       "operator-key": { type: "string" },
+      nonce: { type: "string" },
       json: { type: "boolean", default: false },
     },
     allowPositionals: true,
@@ -153,6 +154,7 @@ export async function runVerify(args: string[], output: Output = processOutput):
       keysManifest,
       ...(values["operator-key"] === undefined ? {} : { operatorKey: values["operator-key"] }),
       ...(manifest === undefined ? {} : { manifest }),
+      ...(values.nonce === undefined ? {} : { expectedNonce: values.nonce }),
     });
     return writeResult(result, values.json, output);
   } catch (error) {
@@ -229,7 +231,7 @@ export async function runInspect(args: string[], output: Output = processOutput)
 export const verifyCommand: Command = {
   name: "verify",
   usage: [
-    "verify BUNDLE --keys DIR [--manifest FILE] [--operator-key HEX] [--json]",
+    "verify BUNDLE --keys DIR [--manifest FILE] [--operator-key HEX] [--nonce N] [--json]",
     "       check a proof bundle offline (exit 0 valid, 1 invalid, 2 malformed)",
   ],
   run: (args) => runVerify(args),

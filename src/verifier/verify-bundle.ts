@@ -6,6 +6,7 @@
  * (the first that fails is the stated reason):
  *
  * 1. parse the bundle strictly (`parseBundle`; malformed input throws `VerifierInputError`);
+ *    with `expectedNonce`, the bundle must answer that request (replay protection);
  * 2. if a pinned manifest is given, the bundle's manifest must equal it (same `manifestHash`);
  * 3. the manifest must be signed by the expected operator key (`operatorKey`, else the pinned
  *    manifest's own key);
@@ -41,6 +42,7 @@ import { type BundleAnswer, type ParsedBundle, parseBundle } from "./bundle.ts";
 import { describeStatement } from "./describe.ts";
 import { VerifierInputError } from "./errors.ts";
 import { groth16EquationHolds } from "./groth16.ts";
+import { parseScalar } from "./parse.ts";
 import { type PreparedVerifyingKey, prepareVerifyingKey } from "./vkey.ts";
 
 /** Where the verifier's trust comes from. At least one of `operatorKey` and `manifest` is required. */
@@ -56,10 +58,16 @@ export interface VerifyOptions {
   readonly operatorKey?: string;
   /** The pinned signed dataset manifest; the bundle's manifest must be identical to it. */
   readonly manifest?: unknown;
+  /**
+   * The nonce the partner sent with its request (canonical decimal string below r). When given, a
+   * bundle answering another request (a replay) is rejected with check `nonce`.
+   */
+  readonly expectedNonce?: string;
 }
 
 /** Which check rejected a bundle. */
 export type RejectionCheck =
+  | "nonce"
   | "pinned-manifest"
   | "operator-key"
   | "manifest-signature"
@@ -366,7 +374,11 @@ function statementOf(parsed: ParsedBundle): string {
 
 // ------------------------------------------------------------------ verify
 
-function checkOptions(options: VerifyOptions): { operatorKey?: string; pinned?: DatasetManifest } {
+function checkOptions(options: VerifyOptions): {
+  operatorKey?: string;
+  pinned?: DatasetManifest;
+  expectedNonce?: bigint;
+} {
   if (!isRecord(options)) throw new VerifierInputError("options", "expected an object");
   checkKeysRecord(options.keys);
   const operatorKey = parseOperatorKey(options.operatorKey);
@@ -377,16 +389,27 @@ function checkOptions(options: VerifyOptions): { operatorKey?: string; pinned?: 
       "give operatorKey or the pinned manifest: a manifest checked only against its own key proves nothing",
     );
   }
+  const expectedNonce =
+    options.expectedNonce === undefined
+      ? undefined
+      : parseScalar(options.expectedNonce, "options.expectedNonce");
   return {
     ...(operatorKey === undefined ? {} : { operatorKey }),
     ...(pinned === undefined ? {} : { pinned }),
+    ...(expectedNonce === undefined ? {} : { expectedNonce }),
   };
 }
 
 /** Steps 2 to 7 of the module comment on a parsed bundle. */
 function checkAllButPairing(parsed: ParsedBundle, options: VerifyOptions): PendingProof | BundleRejected {
-  const { operatorKey, pinned } = checkOptions(options);
+  const { operatorKey, pinned, expectedNonce } = checkOptions(options);
   const { bundle } = parsed;
+  if (expectedNonce !== undefined && parsed.nonce !== expectedNonce) {
+    return reject(
+      "nonce",
+      `the bundle answers request nonce ${bundle.nonce}, expected ${expectedNonce} (a replay?)`,
+    );
+  }
   const manifestProblem = checkManifest(bundle.manifest, operatorKey, pinned);
   if (manifestProblem !== undefined) return manifestProblem;
   const expected = recomputedSignals(parsed);

@@ -5,22 +5,14 @@
  * goes (keys/ for pinned verification keys, build/ for the compile and setup cache, .zktally/ for secrets).
  */
 import { join } from "node:path";
-import { type AggregateShape, makeShape } from "../circuits/shape.ts";
+import { type AggregateShape, STANDARD_SHAPE } from "../circuits/shape.ts";
 import { REPO_ROOT } from "../setup/paths.ts";
 
 /**
  * The default circuit: 64 record slots of 8 fields x 32 bits, 4 clauses of up to 4 constants, 4 records per
  * leaf, a 16-ary tree (docs/design.md). One setup serves every query of this shape.
  */
-export const DEFAULT_SHAPE: AggregateShape = makeShape({
-  capacity: 16,
-  fields: 8,
-  width: 32,
-  clauses: 4,
-  setSize: 4,
-  leafRecords: 4,
-  arity: 4,
-});
+export const DEFAULT_SHAPE: AggregateShape = STANDARD_SHAPE;
 
 export const DEFAULT_SHAPES: readonly AggregateShape[] = [DEFAULT_SHAPE];
 

@@ -11,6 +11,7 @@
 
 import { type Progress, silentProgress } from "../util/progress.ts";
 import { type CompiledCircuit, compileCircuit } from "./compile.ts";
+import { toxicWasteFromSeed } from "./fast/index.ts";
 import { type KeysManifest, type PinnedCircuit, pinCircuit, readKeysManifest } from "./keys-manifest.ts";
 import { type CircuitKeys, setupCircuit } from "./phase2.ts";
 import { type DevPtau, devPtau, requiredPtauPower } from "./ptau.ts";
@@ -69,7 +70,11 @@ export async function buildDevKeys(
   const circuits: BuiltCircuit[] = [];
   let manifest = existing;
   for (const circuit of compiled) {
-    const keys = await setupCircuit(circuit, ptau.path, { ...common, ptauSha256: ptau.sha256 });
+    const keys = await setupCircuit(circuit, ptau.path, {
+      ...common,
+      ptauSha256: ptau.sha256,
+      ...(ptau.secretsSeed === undefined ? {} : { devSecrets: toxicWasteFromSeed(ptau.secretsSeed) }),
+    });
     const pinned = await pinCircuit(
       opts.keysDir,
       { compiled: circuit, keys, ptau: { power: ptau.power, sha256: ptau.sha256, insecure: true } },

@@ -20,6 +20,7 @@ import * as snarkjs from "snarkjs";
 import { canonicalJson } from "../util/canonical-json.ts";
 import { type Progress, silentProgress, timedStep } from "../util/progress.ts";
 import type { CompiledCircuit } from "./compile.ts";
+import { newDevZKey, type ToxicWaste } from "./fast/index.ts";
 import {
   commitStagingDir,
   makeStagingDir,
@@ -62,6 +63,12 @@ export interface SetupOptions {
   readonly ptauSha256?: string;
   /** Redo the setup even when a cache entry exists. */
   readonly force?: boolean;
+  /**
+   * Toxic waste of a fast INSECURE dev ptau (`DevPtau.secretsSeed`): the initial zkey is then computed
+   * directly (`newDevZKey`, byte-identical to snarkjs newZKey) and the final key checked with
+   * `verifyFromInit` against it, instead of two slow snarkjs recomputations of the circuit's QAP.
+   */
+  readonly devSecrets?: ToxicWaste;
 }
 
 /** Result of a circuit setup. */
@@ -187,15 +194,11 @@ async function runPhase2(compiled: Phase2Input, ptauPath: string, job: Phase2Job
     const contributed = path.join(staging, "1.zkey");
     const forward = (message: string) =>
       (job.opts.progress ?? silentProgress)("setup", `  ${compiled.id} snarkjs: ${message}`);
-    await createContributedZkey(
-      compiled.r1csPath,
-      ptauPath,
-      { initial, contributed, final: staged.zkey },
-      forward,
-    );
-    await rm(initial, { force: true });
+    const files = { initial, contributed, final: staged.zkey };
+    await createContributedZkey(compiled.r1csPath, ptauPath, files, forward, job.opts.devSecrets);
     await rm(contributed, { force: true });
-    const vkey = await verifiedVerificationKey(compiled, ptauPath, staged.zkey);
+    const vkey = await verifiedVerificationKey(compiled, ptauPath, files, job.opts.devSecrets !== undefined);
+    await rm(initial, { force: true });
     const meta: SetupMeta = {
       id: compiled.id,
       sourceHash: compiled.sourceHash,
@@ -219,17 +222,31 @@ async function runPhase2(compiled: Phase2Input, ptauPath: string, job: Phase2Job
   }
 }
 
-/** newZKey -> contribute (crypto entropy) -> beacon (random hash); every snarkjs failure value is checked. */
+interface Phase2Files {
+  readonly initial: string;
+  readonly contributed: string;
+  readonly final: string;
+}
+
+/**
+ * newZKey (or its fast twin from known dev secrets) -> contribute (crypto entropy) -> beacon (random hash);
+ * every snarkjs failure value is checked.
+ */
 async function createContributedZkey(
   r1csPath: string,
   ptauPath: string,
-  files: { readonly initial: string; readonly contributed: string; readonly final: string },
+  files: Phase2Files,
   forward: (message: string) => void,
+  devSecrets: ToxicWaste | undefined,
 ): Promise<void> {
   const { initial, contributed, final } = files;
   const { logger, failure } = snarkjsLogger(forward);
-  const csHash = await snarkjs.zKey.newZKey(r1csPath, ptauPath, initial, logger);
-  if (csHash === -1) throw new SetupError(`newZKey failed: ${failure() ?? "unknown error"}`);
+  if (devSecrets) {
+    await newDevZKey({ r1csPath, ptauPath, zkeyPath: initial, secrets: devSecrets });
+  } else {
+    const csHash = await snarkjs.zKey.newZKey(r1csPath, ptauPath, initial, logger);
+    if (csHash === -1) throw new SetupError(`newZKey failed: ${failure() ?? "unknown error"}`);
+  }
   const entropy = randomBytes(64).toString("hex");
   await snarkjs.zKey.contribute(initial, contributed, CONTRIBUTION_NAME, entropy, logger);
   const beaconHash = randomBytes(32).toString("hex");
@@ -246,16 +263,26 @@ async function createContributedZkey(
   if (problem) throw new SetupError(`phase 2 reported errors: ${problem}`);
 }
 
-/** verifyFromR1cs must be true; the exported key must show a phase-2 contribution. */
+/**
+ * The final zkey must verify — from the r1cs (snarkjs recomputes the initial key), or, when the initial key
+ * was computed here from dev secrets, from that initial key (contribution chain, same checks on the points);
+ * the exported key must show a phase-2 contribution.
+ */
 async function verifiedVerificationKey(
   compiled: Phase2Input,
   ptauPath: string,
-  zkeyPath: string,
+  files: Phase2Files,
+  fromInit: boolean,
 ): Promise<snarkjs.Groth16VerificationKey> {
   const { logger, failure } = snarkjsLogger();
-  const ok = await snarkjs.zKey.verifyFromR1cs(compiled.r1csPath, ptauPath, zkeyPath, logger);
-  if (ok !== true)
-    throw new SetupError(`zkey of ${compiled.id} failed verifyFromR1cs: ${failure() ?? "false"}`);
+  const zkeyPath = files.final;
+  const ok = fromInit
+    ? await snarkjs.zKey.verifyFromInit(files.initial, ptauPath, zkeyPath, logger)
+    : await snarkjs.zKey.verifyFromR1cs(compiled.r1csPath, ptauPath, zkeyPath, logger);
+  if (ok !== true) {
+    const check = fromInit ? "verifyFromInit" : "verifyFromR1cs";
+    throw new SetupError(`zkey of ${compiled.id} failed ${check}: ${failure() ?? "false"}`);
+  }
   const vkey = await snarkjs.zKey.exportVerificationKey(zkeyPath, logger);
   if (vkey.protocol !== "groth16" || vkey.curve !== "bn128") {
     throw new SetupError(`unexpected verification key protocol/curve ${vkey.protocol}/${vkey.curve}`);

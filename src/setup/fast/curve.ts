@@ -11,7 +11,7 @@
  */
 
 import * as snarkjs from "snarkjs";
-import { SetupError } from "../ptau.ts";
+import { SetupError } from "../setup-common.ts";
 
 export { SetupError };
 

@@ -25,7 +25,7 @@ import { type BinFileHandle, createBinFile, endWriteSection, startWriteSection }
 import { blake2b } from "@noble/hashes/blake2.js";
 import { type Progress, silentProgress, timedStep } from "../../util/progress.ts";
 import { writeFileAtomic } from "../paths.ts";
-import { DEV_PTAU_NOTE, type DevPtauSidecar } from "../ptau.ts";
+import { DEV_PTAU_NOTE, type DevPtauSidecar } from "../setup-common.ts";
 import {
   type ContributionRecord,
   contributionsSectionBody,

@@ -15,17 +15,24 @@
  * (all threads) are both printed: on a shared machine CPU time is the steadier figure.
  * Writes scratch files under `<build>/bench-setup/`.
  *
+ * Last, the first run of `npm start` from empty caches (every default circuit), ending with the line
+ * `dev setup total: N s`.
+ *
  * SECURITY: all artifacts are INSECURE development files (known toxic waste); they are deleted afterwards.
  */
 
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import * as snarkjs from "snarkjs";
+import { ensureMainFile } from "../src/circuits/main-files.ts";
+import { DEFAULT_SHAPES } from "../src/cli/defaults.ts";
 import { compileCircuit } from "../src/setup/compile.ts";
-import { newDevZKey, writeDevPtau } from "../src/setup/fast/index.ts";
+import { newDevZKey, toxicWasteFromSeed, writeDevPtau } from "../src/setup/fast/index.ts";
 import { buildRoot, REPO_ROOT } from "../src/setup/paths.ts";
-import { terminateCurveWorkers } from "../src/setup/ptau.ts";
+import { setupCircuit } from "../src/setup/phase2.ts";
+import { devPtau, requiredPtauPower, terminateCurveWorkers } from "../src/setup/ptau.ts";
 
 interface Options {
   powers: number[];
@@ -214,6 +221,49 @@ async function main(): Promise<void> {
     zkeyRows,
   );
   console.log(`\nthreads: ${threads ?? "default (available parallelism)"}; wall and process CPU seconds.`);
+  const first = await firstRun();
+  console.log(
+    "\nFirst run of `npm start`: every default circuit from an empty cache (compile, dev ptau, phase 2)\n",
+  );
+  console.log("| step | wall | cpu |");
+  console.log("|---|---|---|");
+  for (const [step, timing] of first.steps)
+    console.log(`| ${step} | ${timing.wall.toFixed(1)} s | ${timing.cpu.toFixed(1)} s |`);
+  console.log(`\ndev setup total: ${first.total.wall.toFixed(1)} s`);
+}
+
+/**
+ * The first run of `npm start` as a user sees it: the default circuits compiled, a dev ptau computed and
+ * phase 2 run (fast initial zkey, contribution, beacon, verifyFromInit), all into empty temporary caches.
+ */
+async function firstRun(): Promise<{ steps: [string, Timing][]; total: Timing }> {
+  const buildDir = await mkdtemp(path.join(tmpdir(), "zktally-first-run-"));
+  const steps: [string, Timing][] = [];
+  try {
+    const [, total] = await timed(async () => {
+      const compiled = [];
+      for (const shape of DEFAULT_SHAPES) {
+        const main = await ensureMainFile(shape);
+        const [circuit, t] = await timed(() => compileCircuit(main, { buildDir }));
+        steps.push([`compile ${circuit.id} (${circuit.constraints} constraints)`, t]);
+        compiled.push(circuit);
+      }
+      const power = Math.max(...compiled.map(requiredPtauPower));
+      const [ptau, tp] = await timed(() => devPtau(power, { buildDir }));
+      steps.push([`dev ptau power ${power} (fast, known toxic waste)`, tp]);
+      for (const circuit of compiled) {
+        const devSecrets = toxicWasteFromSeed(ptau.secretsSeed as string);
+        const [, ts] = await timed(() =>
+          setupCircuit(circuit, ptau.path, { buildDir, ptauSha256: ptau.sha256, devSecrets }),
+        );
+        steps.push([`phase 2 ${circuit.id}: fast zkey + contribution + beacon + verifyFromInit`, ts]);
+      }
+    });
+    return { steps, total };
+  } finally {
+    await rm(buildDir, { recursive: true, force: true });
+    await terminateCurveWorkers();
+  }
 }
 
 async function runBig(

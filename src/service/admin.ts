@@ -16,6 +16,7 @@ import { verifyAuditLog } from "../audit/verify.ts";
 import type { AuditSubject } from "./audit.ts";
 import type { ServiceContext } from "./context.ts";
 import type { StoredDataset } from "./datasets.ts";
+import { scalar, statement } from "./db.ts";
 import { notFound } from "./errors.ts";
 import { guard, requireJsonObject, stateOf } from "./http.ts";
 import { type Partner, partnerView } from "./partners.ts";
@@ -97,13 +98,14 @@ export class AdminOps {
       const partner = this.ctx.partners.require(clientId);
       const start = periodStart(partner.policy, this.ctx.now());
       const previous =
-        (this.ctx.db
-          .prepare("SELECT used FROM budgets WHERE partner_id = ? AND period_start = ?")
-          .pluck()
-          .get(clientId, start) as number | undefined) ?? 0;
-      this.ctx.db
-        .prepare("DELETE FROM budgets WHERE partner_id = ? AND period_start = ?")
-        .run(clientId, start);
+        (scalar(this.ctx.db, "SELECT used FROM budgets WHERE partner_id = ? AND period_start = ?").get(
+          clientId,
+          start,
+        ) as number | undefined) ?? 0;
+      statement(this.ctx.db, "DELETE FROM budgets WHERE partner_id = ? AND period_start = ?").run(
+        clientId,
+        start,
+      );
       return {
         result: { clientId, periodStart: new Date(start).toISOString(), previouslyUsed: previous, used: 0 },
         details: { clientId, periodStart: start, previouslyUsed: previous },

@@ -13,6 +13,7 @@ import express, { type Express } from "express";
 import helmet from "helmet";
 import { adminRouter } from "./admin.ts";
 import type { ServiceContext } from "./context.ts";
+import { statement } from "./db.ts";
 import { ApiError } from "./errors.ts";
 import { errorHandler, notFoundHandler, requestContext } from "./http.ts";
 import { oauthRouter } from "./oauth.ts";
@@ -34,7 +35,7 @@ export function createApp(ctx: ServiceContext): Express {
   });
   app.get("/readyz", (_req, res) => {
     try {
-      ctx.db.prepare("SELECT 1").get();
+      statement(ctx.db, "SELECT 1").get();
     } catch {
       throw new ApiError(503, "not_ready", "the database is not available");
     }

@@ -39,6 +39,8 @@ const jobsSchema = z.strictObject({
   drainTimeoutMs: z.int().min(0).max(600_000).default(20_000),
   /** Delay before a transiently failed job is retried. */
   retryDelayMs: z.int().min(0).max(600_000).default(1_000),
+  /** Scheduling niceness of the prover process (0..19): proofs take idle CPU, requests stay fast. */
+  proverNice: z.int().min(0).max(19).default(10),
 });
 
 export const serviceConfigSchema = z.strictObject({
@@ -178,6 +180,7 @@ export const CONFIG_SOURCES: readonly ConfigSource[] = [
   source("max-attempts", "ZKTALLY_MAX_ATTEMPTS", "jobs.maxAttempts", "int", "claims before a job fails"),
   source("max-queued", "ZKTALLY_MAX_QUEUED", "jobs.maxQueuedPerPartner", "int", "open jobs per partner"),
   source("drain-timeout-ms", "ZKTALLY_DRAIN_TIMEOUT_MS", "jobs.drainTimeoutMs", "int", "shutdown drain time"),
+  source("prover-nice", "ZKTALLY_PROVER_NICE", "jobs.proverNice", "int", "prover process niceness (0..19)"),
 ];
 
 /**

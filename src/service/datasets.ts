@@ -24,7 +24,7 @@ import { parseCsv, parseJsonl } from "../dataset/load.ts";
 import { type DatasetManifest, manifestHash, parseManifest } from "../dataset/manifest.ts";
 import { DATASET_ID_PATTERN, DATASET_SECRET_BYTES, generateDatasetSecret } from "../dataset/salt.ts";
 import { parseSchema, type Schema } from "../dataset/schema.ts";
-import type { Db } from "./db.ts";
+import { type Db, statement } from "./db.ts";
 import { ApiError, DatasetIntegrityError } from "./errors.ts";
 import { parseOrThrow } from "./partners.ts";
 import { type EnvelopeCipher, openText, SERVICE_KEY_SCOPE, sealText } from "./sealed.ts";
@@ -145,19 +145,18 @@ export class DatasetStore {
     );
     const secretEnvelope = sealText(this.options.cipher, secret, aad(SECRET_PURPOSE));
     try {
-      this.options.db
-        .prepare(
-          `INSERT INTO datasets (dataset_id, epoch, manifest, records_envelope, secret_envelope, created_at)
+      statement(
+        this.options.db,
+        `INSERT INTO datasets (dataset_id, epoch, manifest, records_envelope, secret_envelope, created_at)
            VALUES (?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          datasetId,
-          epoch,
-          JSON.stringify(committed.manifest),
-          recordsEnvelope,
-          secretEnvelope,
-          this.now(),
-        );
+      ).run(
+        datasetId,
+        epoch,
+        JSON.stringify(committed.manifest),
+        recordsEnvelope,
+        secretEnvelope,
+        this.now(),
+      );
     } catch (error) {
       if ((error as { code?: string }).code === "SQLITE_CONSTRAINT_PRIMARYKEY") {
         throw new ApiError(409, "epoch_not_newer", `dataset ${datasetId} epoch ${epoch} already exists`);
@@ -168,21 +167,21 @@ export class DatasetStore {
 
   /** The latest epoch of every dataset, by id. */
   listLatest(): StoredDataset[] {
-    const rows = this.options.db
-      .prepare(
-        `SELECT d.* FROM datasets d
+    const rows = statement(
+      this.options.db,
+      `SELECT d.* FROM datasets d
          JOIN (SELECT dataset_id, MAX(epoch) AS epoch FROM datasets GROUP BY dataset_id) m
            ON d.dataset_id = m.dataset_id AND d.epoch = m.epoch
          ORDER BY d.dataset_id`,
-      )
-      .all() as DatasetRow[];
+    ).all() as DatasetRow[];
     return rows.map(toStored);
   }
 
   latest(datasetId: string): StoredDataset | undefined {
-    const row = this.options.db
-      .prepare("SELECT * FROM datasets WHERE dataset_id = ? ORDER BY epoch DESC LIMIT 1")
-      .get(datasetId) as DatasetRow | undefined;
+    const row = statement(
+      this.options.db,
+      "SELECT * FROM datasets WHERE dataset_id = ? ORDER BY epoch DESC LIMIT 1",
+    ).get(datasetId) as DatasetRow | undefined;
     return row === undefined ? undefined : toStored(row);
   }
 
@@ -216,8 +215,9 @@ export class DatasetStore {
   reencryptAll(
     reencrypt: (envelopeText: string, aad: { datasetId: string; epoch: number; purpose: string }) => string,
   ): number {
-    const rows = this.options.db.prepare("SELECT * FROM datasets").all() as DatasetRow[];
-    const update = this.options.db.prepare(
+    const rows = statement(this.options.db, "SELECT * FROM datasets").all() as DatasetRow[];
+    const update = statement(
+      this.options.db,
       "UPDATE datasets SET records_envelope = ?, secret_envelope = ? WHERE dataset_id = ? AND epoch = ?",
     );
     this.options.db.transaction(() => {
@@ -235,9 +235,10 @@ export class DatasetStore {
   }
 
   private row(datasetId: string, epoch: number): DatasetRow | undefined {
-    return this.options.db
-      .prepare("SELECT * FROM datasets WHERE dataset_id = ? AND epoch = ?")
-      .get(datasetId, epoch) as DatasetRow | undefined;
+    return statement(this.options.db, "SELECT * FROM datasets WHERE dataset_id = ? AND epoch = ?").get(
+      datasetId,
+      epoch,
+    ) as DatasetRow | undefined;
   }
 
   private async decryptAndCheck(datasetId: string, epoch: number): Promise<CommittedDataset> {

@@ -16,6 +16,33 @@ import { chmodSync, existsSync, mkdirSync } from "node:fs";
 import Database from "better-sqlite3";
 
 export type Db = Database.Database;
+export type Statement = Database.Statement;
+
+const statements = new WeakMap<Db, Map<string, Statement>>();
+
+function cached(db: Db, key: string, make: () => Statement): Statement {
+  let byDb = statements.get(db);
+  if (!byDb) {
+    byDb = new Map();
+    statements.set(db, byDb);
+  }
+  let prepared = byDb.get(key);
+  if (!prepared) {
+    prepared = make();
+    byDb.set(key, prepared);
+  }
+  return prepared;
+}
+
+/** A prepared statement, compiled once per connection (preparing costs more than running small queries). */
+export function statement(db: Db, sql: string): Statement {
+  return cached(db, `row:${sql}`, () => db.prepare(sql));
+}
+
+/** Like `statement`, in pluck mode (first column only); kept apart so the two modes never share an object. */
+export function scalar(db: Db, sql: string): Statement {
+  return cached(db, `scalar:${sql}`, () => db.prepare(sql).pluck());
+}
 
 const MIGRATIONS: readonly string[] = [
   `

@@ -24,7 +24,7 @@ import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import { canonicalJson } from "../util/canonical-json.ts";
 import type { ProofBundle } from "../verifier/bundle.ts";
 import type { AuditDetails, AuditSubject, ServiceAudit } from "./audit.ts";
-import type { Db } from "./db.ts";
+import { type Db, scalar, statement } from "./db.ts";
 import { ApiError } from "./errors.ts";
 import type { Partner } from "./partners.ts";
 import { periodStart } from "./policy.ts";
@@ -134,12 +134,11 @@ export class JobStore {
       const period = this.reserveBudget(partner, now);
       const jobId = randomUUID();
       this.insertJob(jobId, subject.requestId, partner.clientId, admitted, now);
-      this.db
-        .prepare(
-          `INSERT INTO budget_ledger (job_id, partner_id, period_start, state, updated_at)
+      statement(
+        this.db,
+        `INSERT INTO budget_ledger (job_id, partner_id, period_start, state, updated_at)
            VALUES (?, ?, ?, 'reserved', ?)`,
-        )
-        .run(jobId, partner.clientId, period, now);
+      ).run(jobId, partner.clientId, period, now);
       const details: AuditDetails = {
         jobId,
         datasetId: admitted.datasetId,
@@ -153,19 +152,19 @@ export class JobStore {
   }
 
   private checkQueueLimits(partnerId: string): void {
-    const open = this.db
-      .prepare("SELECT COUNT(*) FROM jobs WHERE partner_id = ? AND state IN ('queued', 'running')")
-      .pluck()
-      .get(partnerId) as number;
+    const open = scalar(
+      this.db,
+      "SELECT COUNT(*) FROM jobs WHERE partner_id = ? AND state IN ('queued', 'running')",
+    ).get(partnerId) as number;
     if (open >= this.limits.maxQueuedPerPartner) {
       throw new ApiError(429, "queue_full", `you have ${open} open jobs; wait for some to finish`, {
         headers: { "Retry-After": "5" },
       });
     }
-    const total = this.db
-      .prepare("SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')")
-      .pluck()
-      .get() as number;
+    const total = scalar(
+      this.db,
+      "SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')",
+    ).get() as number;
     if (total >= this.limits.maxQueued) {
       throw new ApiError(503, "queue_full", "the service queue is full; retry later", {
         headers: { "Retry-After": "30" },
@@ -177,12 +176,14 @@ export class JobStore {
   private reserveBudget(partner: Partner, now: number): number {
     const { queries, periodSeconds } = partner.policy.budget;
     const period = periodStart(partner.policy, now);
-    this.db
-      .prepare("INSERT INTO budgets (partner_id, period_start, used) VALUES (?, ?, 0) ON CONFLICT DO NOTHING")
-      .run(partner.clientId, period);
-    const taken = this.db
-      .prepare("UPDATE budgets SET used = used + 1 WHERE partner_id = ? AND period_start = ? AND used < ?")
-      .run(partner.clientId, period, queries);
+    statement(
+      this.db,
+      "INSERT INTO budgets (partner_id, period_start, used) VALUES (?, ?, 0) ON CONFLICT DO NOTHING",
+    ).run(partner.clientId, period);
+    const taken = statement(
+      this.db,
+      "UPDATE budgets SET used = used + 1 WHERE partner_id = ? AND period_start = ? AND used < ?",
+    ).run(partner.clientId, period, queries);
     if (taken.changes !== 1) {
       const resetIn = Math.max(1, Math.ceil((period + periodSeconds * 1000 - now) / 1000));
       throw new ApiError(
@@ -212,33 +213,32 @@ export class JobStore {
     now: number,
   ) {
     try {
-      this.db
-        .prepare(
-          `INSERT INTO jobs (job_id, partner_id, request_id, dataset_id, epoch, circuit_id, query, query_hash, nonce,
+      statement(
+        this.db,
+        `INSERT INTO jobs (job_id, partner_id, request_id, dataset_id, epoch, circuit_id, query, query_hash, nonce,
              min_group_size, state, phase, attempts, available_at, created_at, updated_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 'queued', 0, ?, ?, ?)`,
-        )
-        .run(
-          jobId,
-          partnerId,
-          requestId,
-          admitted.datasetId,
-          admitted.epoch,
-          admitted.circuitId,
-          admitted.query,
-          admitted.queryHash,
-          admitted.nonce,
-          admitted.minGroupSize,
-          now,
-          now,
-          now,
-        );
+      ).run(
+        jobId,
+        partnerId,
+        requestId,
+        admitted.datasetId,
+        admitted.epoch,
+        admitted.circuitId,
+        admitted.query,
+        admitted.queryHash,
+        admitted.nonce,
+        admitted.minGroupSize,
+        now,
+        now,
+        now,
+      );
     } catch (error) {
       if ((error as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE") {
-        const existing = this.db
-          .prepare("SELECT job_id FROM jobs WHERE partner_id = ? AND nonce = ?")
-          .pluck()
-          .get(partnerId, admitted.nonce) as string | undefined;
+        const existing = scalar(this.db, "SELECT job_id FROM jobs WHERE partner_id = ? AND nonce = ?").get(
+          partnerId,
+          admitted.nonce,
+        ) as string | undefined;
         throw new ApiError(409, "nonce_reused", "this nonce was already used for one of your queries", {
           extra: existing === undefined ? {} : { jobId: existing, statusUrl: statusUrl(existing) },
         });
@@ -250,31 +250,33 @@ export class JobStore {
   // ----------------------------------------------------------------- reads (owner-filtered)
 
   forPartner(jobId: string, partnerId: string): JobRow | undefined {
-    return this.db.prepare("SELECT * FROM jobs WHERE job_id = ? AND partner_id = ?").get(jobId, partnerId) as
-      | JobRow
-      | undefined;
+    return statement(this.db, "SELECT * FROM jobs WHERE job_id = ? AND partner_id = ?").get(
+      jobId,
+      partnerId,
+    ) as JobRow | undefined;
   }
 
   listForPartner(partnerId: string, limit: number): JobRow[] {
-    return this.db
-      .prepare("SELECT * FROM jobs WHERE partner_id = ? ORDER BY created_at DESC, job_id LIMIT ?")
-      .all(partnerId, limit) as JobRow[];
+    return statement(
+      this.db,
+      "SELECT * FROM jobs WHERE partner_id = ? ORDER BY created_at DESC, job_id LIMIT ?",
+    ).all(partnerId, limit) as JobRow[];
   }
 
   bundleForPartner(jobId: string, partnerId: string): string | undefined {
-    return this.db
-      .prepare("SELECT bundle FROM bundles WHERE job_id = ? AND partner_id = ?")
-      .pluck()
-      .get(jobId, partnerId) as string | undefined;
+    return scalar(this.db, "SELECT bundle FROM bundles WHERE job_id = ? AND partner_id = ?").get(
+      jobId,
+      partnerId,
+    ) as string | undefined;
   }
 
   view(row: JobRow): JobView {
     const queuePosition =
       row.state === "queued"
-        ? (this.db
-            .prepare("SELECT COUNT(*) FROM jobs WHERE state = 'queued' AND created_at <= ? AND job_id != ?")
-            .pluck()
-            .get(row.created_at, row.job_id) as number)
+        ? (scalar(
+            this.db,
+            "SELECT COUNT(*) FROM jobs WHERE state = 'queued' AND created_at <= ? AND job_id != ?",
+          ).get(row.created_at, row.job_id) as number)
         : undefined;
     return {
       jobId: row.job_id,
@@ -310,20 +312,17 @@ export class JobStore {
     this.expireLeases();
     return this.db.transaction(() => {
       const now = this.now();
-      const id = this.db
-        .prepare(
-          `SELECT job_id FROM jobs WHERE state = 'queued' AND available_at <= ?
+      const id = scalar(
+        this.db,
+        `SELECT job_id FROM jobs WHERE state = 'queued' AND available_at <= ?
            ORDER BY available_at, created_at, job_id LIMIT 1`,
-        )
-        .pluck()
-        .get(now) as string | undefined;
+      ).get(now) as string | undefined;
       if (id === undefined) return undefined;
-      this.db
-        .prepare(
-          `UPDATE jobs SET state = 'running', phase = 'starting', attempts = attempts + 1, lease_owner = ?,
+      statement(
+        this.db,
+        `UPDATE jobs SET state = 'running', phase = 'starting', attempts = attempts + 1, lease_owner = ?,
              lease_until = ?, updated_at = ? WHERE job_id = ? AND state = 'queued'`,
-        )
-        .run(owner, now + leaseMs, now, id);
+      ).run(owner, now + leaseMs, now, id);
       return this.requireRow(id);
     })();
   }
@@ -332,20 +331,18 @@ export class JobStore {
   heartbeat(job: JobRow, owner: string, leaseMs: number): boolean {
     const now = this.now();
     return (
-      this.db
-        .prepare(
-          `UPDATE jobs SET lease_until = ?, updated_at = ? WHERE job_id = ? AND state = 'running' AND lease_owner = ?`,
-        )
-        .run(now + leaseMs, now, job.job_id, owner).changes === 1
+      statement(
+        this.db,
+        `UPDATE jobs SET lease_until = ?, updated_at = ? WHERE job_id = ? AND state = 'running' AND lease_owner = ?`,
+      ).run(now + leaseMs, now, job.job_id, owner).changes === 1
     );
   }
 
   setPhase(job: JobRow, owner: string, phase: keyof typeof PHASE_PERCENT): void {
-    const changed = this.db
-      .prepare(
-        `UPDATE jobs SET phase = ?, updated_at = ? WHERE job_id = ? AND state = 'running' AND lease_owner = ?`,
-      )
-      .run(phase, this.now(), job.job_id, owner).changes;
+    const changed = statement(
+      this.db,
+      `UPDATE jobs SET phase = ?, updated_at = ? WHERE job_id = ? AND state = 'running' AND lease_owner = ?`,
+    ).run(phase, this.now(), job.job_id, owner).changes;
     if (changed !== 1) throw new LeaseLostError(`job ${job.job_id}: lease lost`);
   }
 
@@ -355,23 +352,20 @@ export class JobStore {
     const subject = { partner: job.partner_id, action: "query.answer", requestId: job.request_id };
     this.db.transaction(() => {
       const now = this.now();
-      const changed = this.db
-        .prepare(
-          `UPDATE jobs SET state = 'done', phase = 'done', lease_owner = NULL, lease_until = NULL, updated_at = ?,
+      const changed = statement(
+        this.db,
+        `UPDATE jobs SET state = 'done', phase = 'done', lease_owner = NULL, lease_until = NULL, updated_at = ?,
              finished_at = ? WHERE job_id = ? AND state = 'running' AND lease_owner = ?`,
-        )
-        .run(now, now, job.job_id, owner).changes;
+      ).run(now, now, job.job_id, owner).changes;
       if (changed !== 1) throw new LeaseLostError(`job ${job.job_id}: lease lost before completion`);
-      this.db
-        .prepare(
-          "INSERT INTO bundles (job_id, partner_id, bundle, bundle_hash, created_at) VALUES (?, ?, ?, ?, ?)",
-        )
-        .run(job.job_id, job.partner_id, JSON.stringify(bundle), hash, now);
-      const charged = this.db
-        .prepare(
-          "UPDATE budget_ledger SET state = 'charged', updated_at = ? WHERE job_id = ? AND state = 'reserved'",
-        )
-        .run(now, job.job_id).changes;
+      statement(
+        this.db,
+        "INSERT INTO bundles (job_id, partner_id, bundle, bundle_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+      ).run(job.job_id, job.partner_id, JSON.stringify(bundle), hash, now);
+      const charged = statement(
+        this.db,
+        "UPDATE budget_ledger SET state = 'charged', updated_at = ? WHERE job_id = ? AND state = 'reserved'",
+      ).run(now, job.job_id).changes;
       if (charged !== 1) throw new Error(`job ${job.job_id}: budget ledger is not in state reserved`);
       this.audit.append(subject, "accepted", {
         jobId: job.job_id,
@@ -389,13 +383,12 @@ export class JobStore {
   fail(job: JobRow, owner: string | null, code: string, message: string): void {
     this.db.transaction(() => {
       const now = this.now();
-      const changed = this.db
-        .prepare(
-          `UPDATE jobs SET state = 'failed', phase = 'failed', error_code = ?, error_message = ?, lease_owner = NULL,
+      const changed = statement(
+        this.db,
+        `UPDATE jobs SET state = 'failed', phase = 'failed', error_code = ?, error_message = ?, lease_owner = NULL,
              lease_until = NULL, updated_at = ?, finished_at = ?
            WHERE job_id = ? AND state = 'running' AND lease_owner IS ?`,
-        )
-        .run(code, message, now, now, job.job_id, owner).changes;
+      ).run(code, message, now, now, job.job_id, owner).changes;
       if (changed !== 1) throw new LeaseLostError(`job ${job.job_id}: lease lost before failing`);
       this.refund(job.job_id, now);
       this.audit.append(
@@ -407,28 +400,30 @@ export class JobStore {
   }
 
   private refund(jobId: string, now: number): void {
-    const ledger = this.db
-      .prepare("SELECT partner_id, period_start FROM budget_ledger WHERE job_id = ? AND state = 'reserved'")
-      .get(jobId) as { partner_id: string; period_start: number } | undefined;
+    const ledger = statement(
+      this.db,
+      "SELECT partner_id, period_start FROM budget_ledger WHERE job_id = ? AND state = 'reserved'",
+    ).get(jobId) as { partner_id: string; period_start: number } | undefined;
     if (!ledger) return;
-    this.db
-      .prepare("UPDATE budget_ledger SET state = 'refunded', updated_at = ? WHERE job_id = ?")
-      .run(now, jobId);
-    this.db
-      .prepare("UPDATE budgets SET used = MAX(used - 1, 0) WHERE partner_id = ? AND period_start = ?")
-      .run(ledger.partner_id, ledger.period_start);
+    statement(this.db, "UPDATE budget_ledger SET state = 'refunded', updated_at = ? WHERE job_id = ?").run(
+      now,
+      jobId,
+    );
+    statement(
+      this.db,
+      "UPDATE budgets SET used = MAX(used - 1, 0) WHERE partner_id = ? AND period_start = ?",
+    ).run(ledger.partner_id, ledger.period_start);
   }
 
   /** Puts a running job back in the queue (shutdown or transient error); false when the lease was lost. */
   release(job: JobRow, owner: string, delayMs: number): boolean {
     const now = this.now();
     return (
-      this.db
-        .prepare(
-          `UPDATE jobs SET state = 'queued', phase = 'queued', lease_owner = NULL, lease_until = NULL,
+      statement(
+        this.db,
+        `UPDATE jobs SET state = 'queued', phase = 'queued', lease_owner = NULL, lease_until = NULL,
              available_at = ?, updated_at = ? WHERE job_id = ? AND state = 'running' AND lease_owner = ?`,
-        )
-        .run(now + delayMs, now, job.job_id, owner).changes === 1
+      ).run(now + delayMs, now, job.job_id, owner).changes === 1
     );
   }
 
@@ -438,9 +433,9 @@ export class JobStore {
    */
   expireLeases(): number {
     const now = this.now();
-    const expired = this.db
-      .prepare("SELECT * FROM jobs WHERE state = 'running' AND lease_until < ?")
-      .all(now) as JobRow[];
+    const expired = statement(this.db, "SELECT * FROM jobs WHERE state = 'running' AND lease_until < ?").all(
+      now,
+    ) as JobRow[];
     for (const job of expired) {
       if (job.attempts >= this.limits.maxAttempts) {
         this.fail(
@@ -450,19 +445,18 @@ export class JobStore {
           "the job failed repeatedly and was stopped",
         );
       } else {
-        this.db
-          .prepare(
-            `UPDATE jobs SET state = 'queued', phase = 'queued', lease_owner = NULL, lease_until = NULL,
+        statement(
+          this.db,
+          `UPDATE jobs SET state = 'queued', phase = 'queued', lease_owner = NULL, lease_until = NULL,
                available_at = ?, updated_at = ? WHERE job_id = ? AND state = 'running' AND lease_owner IS ?`,
-          )
-          .run(now, now, job.job_id, job.lease_owner);
+        ).run(now, now, job.job_id, job.lease_owner);
       }
     }
     return expired.length;
   }
 
   private requireRow(jobId: string): JobRow {
-    return this.db.prepare("SELECT * FROM jobs WHERE job_id = ?").get(jobId) as JobRow;
+    return statement(this.db, "SELECT * FROM jobs WHERE job_id = ?").get(jobId) as JobRow;
   }
 }
 

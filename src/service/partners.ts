@@ -10,7 +10,7 @@
  */
 import { z } from "zod";
 import { generateClientSecret, hashClientSecret, verifyClientSecret } from "./client-secret.ts";
-import type { Db } from "./db.ts";
+import { type Db, statement } from "./db.ts";
 import { ApiError } from "./errors.ts";
 import { type Policy, parsePolicy } from "./policy.ts";
 import { SCOPES, type Scope } from "./tokens.ts";
@@ -68,20 +68,19 @@ export class PartnerStore {
     const hash = await hashClientSecret(clientSecret, this.scryptLogN);
     const now = this.now();
     const insert = () => {
-      this.db
-        .prepare(
-          `INSERT INTO partners (client_id, name, secret_hash, scopes, policy, created_at, updated_at)
+      statement(
+        this.db,
+        `INSERT INTO partners (client_id, name, secret_hash, scopes, policy, created_at, updated_at)
            VALUES (?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          parsed.clientId,
-          parsed.name ?? parsed.clientId,
-          hash,
-          JSON.stringify([...new Set(parsed.scopes)].sort()),
-          JSON.stringify(policy),
-          now,
-          now,
-        );
+      ).run(
+        parsed.clientId,
+        parsed.name ?? parsed.clientId,
+        hash,
+        JSON.stringify([...new Set(parsed.scopes)].sort()),
+        JSON.stringify(policy),
+        now,
+        now,
+      );
       const partner = this.require(parsed.clientId);
       withinTransaction?.(partner);
       return partner;
@@ -97,7 +96,7 @@ export class PartnerStore {
   }
 
   get(clientId: string): Partner | undefined {
-    const row = this.db.prepare("SELECT * FROM partners WHERE client_id = ?").get(clientId) as
+    const row = statement(this.db, "SELECT * FROM partners WHERE client_id = ?").get(clientId) as
       | PartnerRow
       | undefined;
     return row === undefined ? undefined : toPartner(row);
@@ -110,14 +109,14 @@ export class PartnerStore {
   }
 
   list(): Partner[] {
-    const rows = this.db.prepare("SELECT * FROM partners ORDER BY client_id").all() as PartnerRow[];
+    const rows = statement(this.db, "SELECT * FROM partners ORDER BY client_id").all() as PartnerRow[];
     return rows.map(toPartner);
   }
 
   /** The partner if `secret` is its current client secret and it is active; undefined otherwise. */
   async authenticate(clientId: string, secret: string): Promise<Partner | undefined> {
     const row = CLIENT_ID_PATTERN.test(clientId)
-      ? (this.db.prepare("SELECT * FROM partners WHERE client_id = ?").get(clientId) as
+      ? (statement(this.db, "SELECT * FROM partners WHERE client_id = ?").get(clientId) as
           | PartnerRow
           | undefined)
       : undefined;
@@ -135,12 +134,11 @@ export class PartnerStore {
     const clientSecret = generateClientSecret();
     const hash = await hashClientSecret(clientSecret, this.scryptLogN);
     this.db.transaction(() => {
-      this.db
-        .prepare(
-          `UPDATE partners SET secret_hash = ?, credential_version = credential_version + 1, updated_at = ?
+      statement(
+        this.db,
+        `UPDATE partners SET secret_hash = ?, credential_version = credential_version + 1, updated_at = ?
            WHERE client_id = ?`,
-        )
-        .run(hash, this.now(), clientId);
+      ).run(hash, this.now(), clientId);
       withinTransaction?.();
     })();
     return clientSecret;
@@ -149,33 +147,33 @@ export class PartnerStore {
   setPolicy(clientId: string, input: unknown): Partner {
     this.require(clientId);
     const policy = parsePolicy(input);
-    this.db
-      .prepare("UPDATE partners SET policy = ?, updated_at = ? WHERE client_id = ?")
-      .run(JSON.stringify(policy), this.now(), clientId);
+    statement(this.db, "UPDATE partners SET policy = ?, updated_at = ? WHERE client_id = ?").run(
+      JSON.stringify(policy),
+      this.now(),
+      clientId,
+    );
     return this.require(clientId);
   }
 
   setScopes(clientId: string, scopes: readonly string[]): Partner {
     this.require(clientId);
     const parsed = parseOrThrow(z.array(z.enum(SCOPES)).min(1), scopes, "invalid_partner");
-    this.db
-      .prepare(
-        `UPDATE partners SET scopes = ?, credential_version = credential_version + 1, updated_at = ?
+    statement(
+      this.db,
+      `UPDATE partners SET scopes = ?, credential_version = credential_version + 1, updated_at = ?
          WHERE client_id = ?`,
-      )
-      .run(JSON.stringify([...new Set(parsed)].sort()), this.now(), clientId);
+    ).run(JSON.stringify([...new Set(parsed)].sort()), this.now(), clientId);
     return this.require(clientId);
   }
 
   /** Enables or disables a partner; either way existing tokens stop working. */
   setActive(clientId: string, active: boolean): Partner {
     this.require(clientId);
-    this.db
-      .prepare(
-        `UPDATE partners SET active = ?, credential_version = credential_version + 1, updated_at = ?
+    statement(
+      this.db,
+      `UPDATE partners SET active = ?, credential_version = credential_version + 1, updated_at = ?
          WHERE client_id = ?`,
-      )
-      .run(active ? 1 : 0, this.now(), clientId);
+    ).run(active ? 1 : 0, this.now(), clientId);
     return this.require(clientId);
   }
 }
@@ -192,12 +190,25 @@ export function partnerView(partner: Partner): Record<string, unknown> {
   };
 }
 
+const parsedPolicies = new Map<string, Policy>();
+
+/** Stored policies are re-validated when read, memoised by their text (every request reads its partner). */
+function storedPolicy(text: string): Policy {
+  let policy = parsedPolicies.get(text);
+  if (!policy) {
+    policy = Object.freeze(parsePolicy(JSON.parse(text)));
+    if (parsedPolicies.size >= 1000) parsedPolicies.clear();
+    parsedPolicies.set(text, policy);
+  }
+  return policy;
+}
+
 function toPartner(row: PartnerRow): Partner {
   return {
     clientId: row.client_id,
     name: row.name,
     scopes: JSON.parse(row.scopes) as Scope[],
-    policy: parsePolicy(JSON.parse(row.policy)),
+    policy: storedPolicy(row.policy),
     active: row.active === 1,
     credentialVersion: row.credential_version,
     createdAt: row.created_at,

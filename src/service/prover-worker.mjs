@@ -13,7 +13,19 @@
  * Security caveat: the witness input holds private records and salts. Error messages are sent back raw and
  * must be sanitised by the main thread (sanitizeWitnessReason) before they go anywhere.
  */
-import * as snarkjs from "snarkjs";
+import { setPriority } from "node:os";
+
+// Lower this process's scheduling priority before snarkjs starts its curve threads (they inherit it), so
+// proofs use idle CPU and HTTP requests in the service stay responsive. argv[2] is the nice value.
+const nice = Number(process.argv[2] ?? 0);
+if (Number.isInteger(nice) && nice > 0) {
+  try {
+    setPriority(Math.min(nice, 19));
+  } catch {
+    // Not permitted here: prove at normal priority.
+  }
+}
+const snarkjs = await import("snarkjs");
 
 const circuits = new Map();
 

@@ -24,6 +24,7 @@ import { encodeQueryPublic } from "../query/lower.ts";
 import type { Query } from "../query/model.ts";
 import { canonicalJson } from "../util/canonical-json.ts";
 import type { ServiceContext } from "./context.ts";
+import { scalar } from "./db.ts";
 import { ApiError, notFound } from "./errors.ts";
 import { guard, partnerOf, requireJsonObject, stateOf } from "./http.ts";
 import type { AdmittedQuery } from "./jobs.ts";
@@ -224,10 +225,10 @@ export function partnerRouter(ctx: ServiceContext): Router {
     const partner = partnerOf(res);
     const start = periodStart(partner.policy, ctx.now());
     const used =
-      (ctx.db
-        .prepare("SELECT used FROM budgets WHERE partner_id = ? AND period_start = ?")
-        .pluck()
-        .get(partner.clientId, start) as number | undefined) ?? 0;
+      (scalar(ctx.db, "SELECT used FROM budgets WHERE partner_id = ? AND period_start = ?").get(
+        partner.clientId,
+        start,
+      ) as number | undefined) ?? 0;
     const { queries, periodSeconds } = partner.policy.budget;
     res.json({
       queries,

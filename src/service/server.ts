@@ -19,6 +19,7 @@ import type { AddressInfo } from "node:net";
 import type { DestinationStream } from "pino";
 import { AuditLog } from "../audit/log.ts";
 import { shapeFromId } from "../circuits/shape.ts";
+import { getPoseidon } from "../dataset/commitment.ts";
 import { operatorKeyOf } from "../dataset/manifest.ts";
 import type { ProverBackend } from "../prover/backend.ts";
 import { loadPinnedVkey, pinnedEntry } from "../setup/keys-manifest.ts";
@@ -205,6 +206,8 @@ export async function startServer(
       const started = runner;
       opened.setWake(() => started.wake());
     }
+    // Build the Poseidon constants now: done lazily, the first job would stall the event loop for a moment.
+    await getPoseidon();
     const server = await listen(config, createApp(ctx));
     runner?.start();
     const port = (server.address() as AddressInfo).port;

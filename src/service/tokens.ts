@@ -21,6 +21,8 @@ export type Scope = (typeof SCOPES)[number];
 
 export const TOKEN_TYPE = "at+jwt";
 const MAX_TOKEN_LENGTH = 4096;
+/** Verified tokens remembered (by their exact text) so a polling client costs one signature check. */
+const VERIFIED_CACHE_SIZE = 10_000;
 
 export interface TokenServiceOptions {
   /** 32-byte Ed25519 secret key. */
@@ -63,6 +65,8 @@ export interface IssueOptions {
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64url");
 
 export class TokenService {
+  private readonly verified = new Map<string, VerifiedToken>();
+
   private constructor(
     private readonly options: TokenServiceOptions,
     private readonly privateKey: CryptoKey,
@@ -116,9 +120,25 @@ export class TokenService {
     return { accessToken, expiresIn: ttl, scope, jti };
   }
 
-  /** Verifies signature, algorithm, type, issuer, audience, times and claim shapes. */
+  /**
+   * Verifies signature, algorithm, type, issuer, audience, times and claim shapes. A token already verified
+   * is taken from a bounded cache until its expiry (the exact same bytes were signed by us); revocation is
+   * not cached (callers check the partner's credential version on every request).
+   */
   async verify(token: string): Promise<VerifiedToken> {
     if (token.length > MAX_TOKEN_LENGTH) throw new InvalidTokenError("token too long");
+    const known = this.verified.get(token);
+    if (known !== undefined) {
+      if (this.nowSeconds() < known.expiresAt + this.options.clockToleranceSeconds) return known;
+      this.verified.delete(token);
+    }
+    const verified = await this.verifyUncached(token);
+    if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.clear();
+    this.verified.set(token, verified);
+    return verified;
+  }
+
+  private async verifyUncached(token: string): Promise<VerifiedToken> {
     let payload: Record<string, unknown>;
     try {
       ({ payload } = await jwtVerify(token, this.publicKey, {

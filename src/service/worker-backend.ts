@@ -30,6 +30,8 @@ import { assertCircuitId, sha256Hex } from "../setup/paths.ts";
 export interface WorkerBackendOptions {
   readonly keysDir: string;
   readonly buildDir?: string;
+  /** Niceness of the prover process (0 = as the service, up to 19); proofs then yield CPU to requests. */
+  readonly nice?: number;
 }
 
 interface CircuitBytes {
@@ -153,7 +155,7 @@ export class WorkerProverBackend implements ProverBackend {
 
   private currentWorker(): ChildProcess {
     if (this.worker) return this.worker;
-    const worker = fork(WORKER_URL, [], {
+    const worker = fork(WORKER_URL, [String(this.options.nice ?? 0)], {
       serialization: "advanced",
       execArgv: [],
       stdio: ["ignore", "ignore", "inherit", "ipc"],

@@ -46,9 +46,11 @@ export const registerDatasetSchema = z
     rows: z.array(z.record(z.string(), z.unknown())).max(1_000_000).optional(),
     /** Records as CSV text with a header row. */
     csv: z.string().optional(),
+    /** Records as JSONL text (one object per line; repeated keys are refused). */
+    jsonl: z.string().optional(),
   })
-  .refine((value) => (value.rows === undefined) !== (value.csv === undefined), {
-    message: "give exactly one of rows and csv",
+  .refine((value) => [value.rows, value.csv, value.jsonl].filter((v) => v !== undefined).length === 1, {
+    message: "give exactly one of rows, csv and jsonl",
     path: ["rows"],
   });
 
@@ -306,14 +308,16 @@ function schemaOrThrow(json: unknown): Schema {
 }
 
 function recordsOrThrow(
-  input: { rows?: Record<string, unknown>[]; csv?: string },
+  input: { rows?: Record<string, unknown>[]; csv?: string; jsonl?: string },
   schema: Schema,
 ): bigint[][] {
   try {
     const parsed =
       input.csv !== undefined
         ? parseCsv(input.csv, schema, "csv")
-        : parseJsonl(input.rows?.map((row) => JSON.stringify(row)).join("\n") ?? "", schema, "rows");
+        : input.jsonl !== undefined
+          ? parseJsonl(input.jsonl, schema, "jsonl")
+          : parseJsonl(input.rows?.map((row) => JSON.stringify(row)).join("\n") ?? "", schema, "rows");
     return parsed.records;
   } catch (error) {
     // The admin sees which row and column is wrong (their own upload); the message is never logged.

@@ -144,14 +144,7 @@ async function runAdmin(args: string[]): Promise<number> {
         const schema = await jsonArgument(required(text("schema"), "schema"), "schema");
         const dataFile = required(text("data"), "data");
         const data = await readFile(dataFile, "utf8");
-        const rows = dataFile.endsWith(".jsonl")
-          ? {
-              rows: data
-                .split("\n")
-                .filter((line) => line.trim() !== "")
-                .map((line) => JSON.parse(line)),
-            }
-          : { csv: data };
+        const rows = dataFile.endsWith(".jsonl") ? { jsonl: data } : { csv: data };
         const epoch = text("epoch") === undefined ? {} : { epoch: Number(text("epoch")) };
         write(
           await ops.registerDataset(null, requestId, {

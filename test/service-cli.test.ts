@@ -62,8 +62,8 @@ describe("zktally serve admin", () => {
     const init = await admin("init");
     expect(init.code).toBe(0);
     expect(init.json).toMatchObject({ circuit: TEST_CIRCUIT });
-    expect(init.json?.operatorKey).toMatch(/^[0-9a-f]{64}$/);
-    expect(init.json?.logKey).toMatch(/^[0-9a-f]{64}$/);
+    expect(init.json.operatorKey).toMatch(/^[0-9a-f]{64}$/);
+    expect(init.json.logKey).toMatch(/^[0-9a-f]{64}$/);
 
     const policy = JSON.stringify({ datasets: ["csv-set", "jsonl-set"], fields: ["country"] });
     const added = await admin(
@@ -77,9 +77,9 @@ describe("zktally serve admin", () => {
       policy,
     );
     expect(added.code).toBe(0);
-    expect((added.json?.clientSecret as string).startsWith("zks_")).toBe(true);
+    expect(added.json.clientSecret.startsWith("zks_")).toBe(true);
     const listed = await admin("partner", "list");
-    expect(JSON.stringify(listed.json)).not.toContain(added.json?.clientSecret as string);
+    expect(JSON.stringify(listed.json)).not.toContainadded.json.clientSecret;
     expect((await admin("partner", "add", "--id", "alice", "--scopes", "datasets:read")).code).toBe(2);
 
     const schemaFile = path.join(dataDir, "schema.json");
@@ -104,11 +104,9 @@ describe("zktally serve admin", () => {
       jsonl,
     );
     expect(fromJsonl.code).toBe(0);
-    expect((fromCsv.json?.manifest as { recordCount: number }).recordCount).toBe(ROWS_A.length);
+    expect(fromCsv.json.manifest.recordCount).toBe(ROWS_A.length);
     // Same records, different dataset ids: different salts, different roots.
-    expect((fromCsv.json?.manifest as { root: string }).root).not.toBe(
-      (fromJsonl.json?.manifest as { root: string }).root,
-    );
+    expect(fromCsv.json.manifest.root).not.toBe(fromJsonl.json.manifest.root);
     const duplicateKey = path.join(dataDir, "dup.jsonl");
     writeFileSync(duplicateKey, '{"userId":1,"country":"FR","edits":1,"bot":false,"bot":true}\n');
     expect(
@@ -121,7 +119,7 @@ describe("zktally serve admin", () => {
     expect(verified.code).toBe(0);
     expect(verified.json).toMatchObject({ ok: true });
     // partner.create, dataset.register x2 (+ the refused duplicate partner), budget.reset, keys.rotate
-    expect(verified.json?.treeSize).toBeGreaterThanOrEqual(6);
+    expect(verified.json.treeSize).toBeGreaterThanOrEqual(6);
 
     const db = new Database(path.join(dataDir, "zktally.db"));
     db.exec("DROP TRIGGER audit_entries_no_update");

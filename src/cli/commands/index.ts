@@ -9,6 +9,7 @@ import { auditCommand } from "./audit.ts";
 import { ceremonyCommand } from "./ceremony.ts";
 import { demoCommand } from "./demo.ts";
 import { exportCommand } from "./export.ts";
+import { serveCommand } from "./serve.ts";
 import { setupCommand } from "./setup.ts";
 
 export const COMMANDS: readonly Command[] = [
@@ -19,4 +20,5 @@ export const COMMANDS: readonly Command[] = [
   ceremonyCommand,
   exportCommand,
   auditCommand,
+  serveCommand,
 ];

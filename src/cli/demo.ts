@@ -3,22 +3,25 @@
  *
  * `npm start`: the end-to-end demo on the embedded defaults. Builds the default circuit and its development
  * keys on first run (cached afterwards), commits the sample Wikimedia-shaped dataset, signs its manifest,
- * answers a count, a sum, a threshold, a membership and a suppressed query with proofs, checks each proof
- * against public signals recomputed from the manifest, and prints a table.
+ * answers a count, a sum, a threshold, a membership and a suppressed query with proofs, writes each as a
+ * proof bundle, verifies every bundle with the standalone verifier SDK (pinned key, operator public key,
+ * public signals recomputed from the manifest) and prints a table.
  */
 import { randomBytes } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join, relative } from "node:path";
 import { FIELD_ORDER } from "../circuits/aggregate-witness.ts";
 import { ensureMainFile } from "../circuits/main-files.ts";
 import { circuitId, mainPath } from "../circuits/shape.ts";
 import { commitFile } from "../dataset/committed.ts";
 import { parseSchema } from "../dataset/schema.ts";
-import { checkQueryProof } from "../prover/check.ts";
+import { makeBundle } from "../prover/bundle.ts";
 import { proveQuery, type QueryProof } from "../prover/prove-query.ts";
 import { createSnarkjsBackend } from "../prover/snarkjs-backend.ts";
 import { buildDevKeys } from "../setup/index.ts";
 import { loadPinnedVkey, readKeysManifest } from "../setup/keys-manifest.ts";
 import { consoleProgress, type Progress } from "../util/progress.ts";
+import { verify, vkeyHash } from "../verifier/index.ts";
 import { DATA_DIR, DEFAULT_SHAPE, KEYS_DIR, SAMPLE_DATA, SAMPLE_SCHEMA } from "./defaults.ts";
 import { loadOrCreateOperatorState } from "./operator-state.ts";
 import { renderTable } from "./table.ts";
@@ -135,6 +138,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<boolean> {
 
   const backend = createSnarkjsBackend({ keysDir: KEYS_DIR });
   const vkey = await loadPinnedVkey(KEYS_DIR, id);
+  const pinnedVkeyHash = vkeyHash(vkey);
+  const bundleDir = join(DATA_DIR, "bundles");
+  await mkdir(bundleDir, { recursive: true });
   const memberId = Number(dataset.records[0]?.[0] ?? 0n);
   const rows: string[][] = [];
   let allValid = true;
@@ -143,8 +149,15 @@ export async function runDemo(options: DemoOptions = {}): Promise<boolean> {
       progress("prove", label);
       const nonce = BigInt(`0x${randomBytes(32).toString("hex")}`) % FIELD_ORDER;
       const proof = await proveQuery(backend, { dataset, shape, query, minGroupSize, nonce });
+      const bundle = makeBundle(proof, manifest, pinnedVkeyHash);
+      const bundlePath = join(bundleDir, `${label}.json`);
+      await writeFile(bundlePath, `${JSON.stringify(bundle, null, 2)}\n`);
+      // Verify as a partner would: the bundle as read back from disk, the pinned key, the operator's public key.
       const started = performance.now();
-      const check = await checkQueryProof({ manifest, operatorKey: operator.operatorPublicKey, vkey, proof });
+      const check = verify(JSON.parse(await readFile(bundlePath, "utf8")), {
+        keys: { [id]: vkey },
+        operatorKey: operator.operatorPublicKey,
+      });
       const verifyMs = performance.now() - started;
       allValid &&= check.valid;
       rows.push([
@@ -168,5 +181,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<boolean> {
   for (const line of renderTable(["aggregate", "statement", "answer", "prove", "verify"], rows)) write(line);
   write("");
   write(allValid ? "All proofs verified." : "Some proofs did NOT verify.");
+  write("");
+  write(
+    `Proof bundles: ${relative(process.cwd(), bundleDir) || "."}/*.json — check one offline, as a partner would:`,
+  );
+  write(
+    `  npm run zktally -- verify ${relative(process.cwd(), join(bundleDir, "count.json"))} --keys ${relative(process.cwd(), KEYS_DIR) || "."} --operator-key ${operator.operatorPublicKey}`,
+  );
   return allValid;
 }

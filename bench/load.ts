@@ -24,6 +24,7 @@ import { type ChildProcess, fork, spawn } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import { setPriority } from "node:os";
 import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -77,6 +78,8 @@ const latencies = new Map<string, number[]>();
 const errors: string[] = [];
 let requests = 0;
 const verifyMs: number[] = [];
+/** Event-loop delay of this (client) process: a stalled client inflates its own latencies. */
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 /** Server-side request times from the access log (request received to response finished). */
 const serverMs: number[] = [];
 
@@ -364,6 +367,9 @@ function report(elapsedSeconds: number, proofs: number): void {
     `server-side (access log, ${server.length} requests): p50 ${percentile(server, 50).toFixed(1)} ms, ` +
       `p99 ${percentile(server, 99).toFixed(1)} ms, max ${percentile(server, 100).toFixed(1)} ms\n`,
   );
+  process.stdout.write(
+    `client event-loop delay: p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms, max ${(loopDelay.max / 1e6).toFixed(1)} ms\n`,
+  );
   const verifyTotal = verifyMs.reduce((a, b) => a + b, 0);
   process.stdout.write(
     `offline verification (SDK, in ${VERIFIERS} helper processes): ${verifyMs.length} bundles, ` +
@@ -391,6 +397,7 @@ async function main(): Promise<void> {
     const vkey = JSON.parse(readFileSync(join(TEST_KEYS_DIR, `${CIRCUIT}.vkey.json`), "utf8"));
     verifiers = new VerifierPool(VERIFIERS, { keys: { [CIRCUIT]: vkey }, operatorKey });
     const started = performance.now();
+    loopDelay.enable();
     await submitJobs(server.url, partners);
     const deadline = Date.now() + MAX_SECONDS * 1000;
     const url = server.url;

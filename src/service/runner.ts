@@ -68,7 +68,8 @@ export class JobRunner {
   private stopping = false;
   private readonly loops: Promise<void>[] = [];
   private readonly active = new Map<string, { job: JobRow; done: Promise<void> }>();
-  private wakeUp: (() => void) | undefined;
+  /** Idle loops waiting for work (each removes itself when it wakes). */
+  private readonly sleepers = new Set<() => void>();
 
   constructor(private readonly options: RunnerOptions) {}
 
@@ -78,7 +79,7 @@ export class JobRunner {
 
   /** Wakes idle loops (called after each accepted submission). */
   wake(): void {
-    this.wakeUp?.();
+    for (const wake of [...this.sleepers]) wake();
   }
 
   get activeJobIds(): string[] {
@@ -125,16 +126,13 @@ export class JobRunner {
 
   private idle(): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(finish, this.options.pollMs);
-      const previous = this.wakeUp;
-      function finish() {
+      const finish = () => {
         clearTimeout(timer);
+        this.sleepers.delete(finish);
         resolve();
-      }
-      this.wakeUp = () => {
-        previous?.();
-        finish();
       };
+      const timer = setTimeout(finish, this.options.pollMs);
+      this.sleepers.add(finish);
     });
   }
 

@@ -13,10 +13,14 @@ import type { Query } from "../query/model.ts";
 import { type AggregatePublicInputs, aggregatePublicSignals, FIELD_ORDER } from "./aggregate-witness.ts";
 import { type AggregateShape, circuitId, shapeFromId } from "./shape.ts";
 
-/** The claimed answer: suppressed, or a count/sum (decimal string or bigint) or a boolean. */
-export type ClaimedAnswer =
-  | { readonly suppressed: true }
-  | { readonly suppressed: false; readonly value: string | bigint | boolean };
+/**
+ * The claimed answer: suppressed (value ignored), or a count/sum (decimal string or bigint) or a boolean.
+ * Bundle and QueryProof answers (`{kind, suppressed, value}`) fit as they are.
+ */
+export interface ClaimedAnswer {
+  readonly suppressed: boolean;
+  readonly value?: string | bigint | boolean | null;
+}
 
 export interface Statement {
   readonly manifest: DatasetManifest;
@@ -66,6 +70,8 @@ function claimedOutputs(query: Query, answer: ClaimedAnswer): { suppressed: bigi
   if (answer.suppressed) return { suppressed: 1n, answer: 0n };
   const kind = query.aggregate.kind;
   const value = answer.value;
+  if (value === undefined || value === null)
+    throw new TypeError("answer.value is required unless suppressed");
   if (kind === "threshold" || kind === "membership") {
     if (typeof value !== "boolean") throw new TypeError(`answer.value must be a boolean for ${kind}`);
     return { suppressed: 0n, answer: value ? 1n : 0n };

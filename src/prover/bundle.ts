@@ -56,16 +56,7 @@ export function makeBundle(
 }
 
 function assertSignalsMatchStatement(bundle: ProofBundle): void {
-  const expected = expectedPublicSignals({
-    manifest: bundle.manifest,
-    circuitId: bundle.circuitId,
-    query: bundle.query,
-    answer: bundle.answer.suppressed
-      ? { suppressed: true }
-      : { suppressed: false, value: bundle.answer.value },
-    minGroupSize: bundle.minGroupSize,
-    nonce: bundle.nonce,
-  });
+  const expected = expectedPublicSignals(bundle);
   if (expected.join(",") !== bundle.publicSignals.join(",")) {
     throw new ProverError(
       `proof of circuit ${bundle.circuitId}: public signals do not match the manifest, query and answer`,

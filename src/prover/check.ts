@@ -27,7 +27,7 @@ export async function checkQueryProof(input: {
     manifest,
     circuitId: proof.circuitId,
     query: proof.query,
-    answer: proof.answer.suppressed ? { suppressed: true } : { suppressed: false, value: proof.answer.value },
+    answer: proof.answer,
     minGroupSize: proof.minGroupSize,
     nonce: proof.nonce,
   });

@@ -349,16 +349,7 @@ function recomputedSignals(parsed: ParsedBundle): string[] | BundleRejected {
     if (error instanceof RangeError) return reject("circuit", error.message);
     throw error;
   }
-  return expectedPublicSignals({
-    manifest: bundle.manifest,
-    circuitId: bundle.circuitId,
-    query: bundle.query,
-    answer: bundle.answer.suppressed
-      ? { suppressed: true }
-      : { suppressed: false, value: bundle.answer.value },
-    minGroupSize: bundle.minGroupSize,
-    nonce: bundle.nonce,
-  });
+  return expectedPublicSignals(bundle);
 }
 
 function statementOf(parsed: ParsedBundle): string {

@@ -11,6 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import * as snarkjs from "snarkjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { toxicWasteFromSeed } from "../src/setup/fast/index.ts";
 import {
   assertPhase2Contributed,
   BUILD_DIR_ENV,
@@ -287,6 +288,18 @@ describe("dev ptau, phase 2 and keys manifest", () => {
     expect(keys.zkeySha256).toBe(sha256(await readFile(keys.zkeyPath)));
     expect((await readdir(keys.dir)).sort()).toEqual(["circuit.zkey", "setup.json", "vkey.json"]);
     expect((await readdir(path.dirname(keys.dir))).filter((f) => f.startsWith(".tmp"))).toEqual([]);
+  });
+
+  it("the default dev pipeline (fast ptau, fast initial zkey, verifyFromInit) makes keys zkey verify accepts", async () => {
+    expect(ptau.secretsSeed).toMatch(/^[0-9a-f]{64}$/); // fast generator: toxic waste kept for phase 2
+    const fast = await setupCircuit(compiled, ptau.path, {
+      ptauSha256: ptau.sha256,
+      devSecrets: toxicWasteFromSeed(ptau.secretsSeed as string),
+      force: true,
+    });
+    expect(await snarkjs.zKey.verifyFromR1cs(compiled.r1csPath, ptau.path, fast.zkeyPath)).toBe(true);
+    expect(fast.vkey.vk_delta_2).not.toEqual(fast.vkey.vk_gamma_2);
+    keys = fast;
   });
 
   it("serves the setup from the cache", async () => {

@@ -8,6 +8,20 @@ import { terminateCurveWorkers } from "../setup/ptau.ts";
 import { UsageError } from "./command.ts";
 import { COMMANDS } from "./commands/index.ts";
 
+/**
+ * snarkjs leaves some file handles to the garbage collector (harmless, but Node prints two warnings each
+ * time); keep every other warning.
+ */
+function quietSnarkjsFileHandleWarnings(): void {
+  const defaults = process.listeners("warning");
+  process.removeAllListeners("warning");
+  process.on("warning", (warning) => {
+    if (/Closing (file descriptor \d+|a FileHandle object) on garbage collection/.test(warning.message))
+      return;
+    for (const listener of defaults) listener(warning);
+  });
+}
+
 function usage(): string {
   const lines = COMMANDS.flatMap((command) => command.usage.map((line) => `  ${line}`));
   return `usage: zktally <command> [options]\n\ncommands:\n${lines.join("\n")}\n  help   this text\n`;
@@ -37,6 +51,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+quietSnarkjsFileHandleWarnings();
 main(process.argv.slice(2))
   .then(async (code) => {
     await terminateCurveWorkers();

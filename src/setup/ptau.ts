@@ -24,7 +24,7 @@ import * as snarkjs from "snarkjs";
 import { type Progress, silentProgress, timedStep } from "../util/progress.ts";
 import { FAST_PTAU_GENERATOR, toxicWasteFromSeed, writeDevPtau } from "./fast/index.ts";
 import { digestFile, makeStagingDir, ptauDir, readBinSection, sha256File, writeFileAtomic } from "./paths.ts";
-import { DEV_PTAU_NOTE, type DevPtauSidecar, MAX_PTAU_POWER, SetupError } from "./setup-common.ts";
+import { type DevPtauSidecar, devPtauSidecarJson, MAX_PTAU_POWER, SetupError } from "./setup-common.ts";
 
 export { DEV_PTAU_NOTE, type DevPtauSidecar, MAX_PTAU_POWER, SetupError } from "./setup-common.ts";
 
@@ -211,16 +211,7 @@ async function commitDevPtau(
   const sidecarPath = `${ptauPath}.json`;
   await rm(sidecarPath, { force: true });
   await rename(prepared, ptauPath);
-  const sidecar: DevPtauSidecar = {
-    power,
-    insecure: true,
-    note: DEV_PTAU_NOTE,
-    sha256,
-    blake2b512,
-    createdAt: new Date().toISOString(),
-    ...origin,
-  };
-  await writeFileAtomic(sidecarPath, `${JSON.stringify(sidecar, null, 2)}\n`);
+  await writeFileAtomic(sidecarPath, devPtauSidecarJson(power, { sha256, blake2b512 }, origin));
   const result = {
     path: ptauPath,
     power,

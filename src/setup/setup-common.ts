@@ -33,3 +33,21 @@ export interface DevPtauSidecar {
 export const DEV_PTAU_NOTE =
   "DEVELOPMENT ONLY - INSECURE: generated locally by zktally with one random contribution and no ceremony. " +
   "Whoever generated it could forge proofs for every key derived from it. Never use it for production keys.";
+
+/** The sidecar of a dev ptau, as JSON text (written last, next to the file, to mark it complete). */
+export function devPtauSidecarJson(
+  power: number,
+  digests: { readonly sha256: string; readonly blake2b512: string },
+  origin: { readonly generator: string; readonly secretsSeed?: string },
+): string {
+  const sidecar: DevPtauSidecar = {
+    power,
+    insecure: true,
+    note: DEV_PTAU_NOTE,
+    sha256: digests.sha256,
+    blake2b512: digests.blake2b512,
+    createdAt: new Date().toISOString(),
+    ...origin,
+  };
+  return `${JSON.stringify(sidecar, null, 2)}\n`;
+}

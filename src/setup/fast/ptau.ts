@@ -25,7 +25,7 @@ import { type BinFileHandle, createBinFile, endWriteSection, startWriteSection }
 import { blake2b } from "@noble/hashes/blake2.js";
 import { type Progress, silentProgress, timedStep } from "../../util/progress.ts";
 import { writeFileAtomic } from "../paths.ts";
-import { DEV_PTAU_NOTE, type DevPtauSidecar } from "../setup-common.ts";
+import { devPtauSidecarJson } from "../setup-common.ts";
 import {
   type ContributionRecord,
   contributionsSectionBody,
@@ -166,16 +166,10 @@ function digestFile(filePath: string, algorithms: readonly string[]): Promise<st
 }
 
 async function writeSidecar(sidecarPath: string, power: number, sha256: string, blake2b512: string) {
-  const sidecar: DevPtauSidecar = {
-    power,
-    insecure: true,
-    note: DEV_PTAU_NOTE,
-    sha256,
-    blake2b512,
-    createdAt: new Date().toISOString(),
-    generator: FAST_PTAU_GENERATOR,
-  };
-  await writeFileAtomic(sidecarPath, `${JSON.stringify(sidecar, null, 2)}\n`);
+  await writeFileAtomic(
+    sidecarPath,
+    devPtauSidecarJson(power, { sha256, blake2b512 }, { generator: FAST_PTAU_GENERATOR }),
+  );
 }
 
 interface WriteContext {

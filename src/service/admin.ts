@@ -11,7 +11,7 @@
  * are validated all-or-nothing and their error messages (which quote cells) go only to the uploading admin.
  */
 import express, { type Router } from "express";
-import { readHeads, readRawEntries } from "../audit/store.ts";
+import { readRawEntries, readRawHeads } from "../audit/store.ts";
 import { verifyAuditLog } from "../audit/verify.ts";
 import type { AuditSubject } from "./audit.ts";
 import type { ServiceContext } from "./context.ts";
@@ -141,7 +141,7 @@ export class AdminOps {
 
   /** Recomputes the whole audit log against its signed heads (first bad index on failure). */
   verifyAudit() {
-    return verifyAuditLog(readRawEntries(this.ctx.db), readHeads(this.ctx.db), this.ctx.audit.log.logKey);
+    return verifyAuditLog(readRawEntries(this.ctx.db), readRawHeads(this.ctx.db), this.ctx.audit.log.logKey);
   }
 }
 

@@ -11,7 +11,6 @@
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Fp2 } from "@noble/curves/abstract/tower.js";
 import { bn254 } from "@noble/curves/bn254.js";
 import * as snarkjs from "snarkjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -19,7 +18,6 @@ import { canonicalJson } from "../src/util/canonical-json.ts";
 import {
   BASE_MODULUS,
   type G1Point,
-  type G2Point,
   type PreparedVerifyingKey,
   parseProof,
   parseVerifyingKey,
@@ -39,6 +37,7 @@ import {
   rerandomize,
   type VerifierFixture,
 } from "./fixtures/verifier/fixture.ts";
+import { timesByDoubling, twistPointOutsideSubgroup } from "./helpers/twist.ts";
 
 const R = SCALAR_MODULUS;
 const Q = BASE_MODULUS;
@@ -99,35 +98,6 @@ async function snarkjsAccepts(vkey: Json, signals: Json, proof: Json): Promise<b
   } catch {
     return false;
   }
-}
-
-/** A point on the G2 twist y^2 = x^3 + b' that is NOT in the order-r subgroup. */
-function twistPointOutsideSubgroup(): G2Point {
-  const { Fp2 } = bn254.fields;
-  const { b } = bn254.G2.Point.CURVE();
-  for (let i = 1n; ; i++) {
-    const x = Fp2.fromBigTuple([i, 1n]);
-    const rhs = Fp2.add(Fp2.mul(Fp2.sqr(x), x), b);
-    let y: Fp2;
-    try {
-      y = Fp2.sqrt(rhs);
-    } catch {
-      continue; // rhs is not a square: no point with this x
-    }
-    if (!Fp2.eql(Fp2.sqr(y), rhs)) continue;
-    const point = new bn254.G2.Point(x, y, Fp2.ONE);
-    if (!point.isTorsionFree()) return point;
-  }
-}
-
-/** k·P by plain double-and-add (no scalar-range limits, independent of noble's subgroup shortcut). */
-function timesByDoubling(point: G2Point, k: bigint): G2Point {
-  let result = bn254.G2.Point.ZERO;
-  for (const bit of k.toString(2)) {
-    result = result.double();
-    if (bit === "1") result = result.add(point);
-  }
-  return result;
 }
 
 // ---------------------------------------------------------------- valid proofs

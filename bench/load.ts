@@ -20,7 +20,7 @@
  * contention with proving and with the clients' own pairing checks; the numbers are for comparing versions
  * on one machine, not capacity planning. Bounded: it stops after `maxSeconds` and never leaves loopback.
  */
-import { type ChildProcess, fork, spawn } from "node:child_process";
+import { type ChildProcess, fork } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import { setPriority } from "node:os";
 import { join } from "node:path";
@@ -36,6 +36,7 @@ import { terminateCurveWorkers } from "../src/setup/ptau.ts";
 import { type VerifyOptions, verify } from "../src/verifier/verify-bundle.ts";
 import { TEST_SHAPE } from "../test/helpers/circuits.ts";
 import { buildTestKeys, TEST_KEYS_DIR } from "../test/helpers/keys.ts";
+import { type ServeProcess, spawnServe } from "../test/helpers/serve-process.ts";
 import { ROWS_A, SERVICE_SCHEMA, tempDir } from "../test/helpers/service.ts";
 
 const VERIFIER_FLAG = "--verifier-process";
@@ -136,22 +137,11 @@ async function seed(dataDir: string): Promise<{ partners: Partner[]; operatorKey
   return { partners, operatorKey };
 }
 
-function startServer(
-  dataDir: string,
-): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null> }> {
-  const child = spawn(
-    process.execPath,
+function startServer(dataDir: string): Promise<ServeProcess> {
+  return spawnServe(
     [
-      "--import",
-      "tsx",
-      "src/cli/main.ts",
-      "serve",
       "--data-dir",
       dataDir,
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
       "--keys-dir",
       TEST_KEYS_DIR,
       "--circuit",
@@ -167,30 +157,15 @@ function startServer(
       "--log-level",
       "info",
     ],
-    { stdio: ["ignore", "pipe", "inherit"] },
-  );
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    // The access log (one JSON line per request, as in production): its "ms" is the server-side time.
-    let resolved = false;
-    let partial = "";
-    child.stdout?.on("data", (chunk: Buffer) => {
-      const lines = (partial + chunk).split("\n");
-      partial = lines.pop() ?? "";
-      for (const line of lines) {
-        if (!resolved) {
-          const match = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(line);
-          if (match) {
-            resolved = true;
-            resolve({ child, url: match[1] as string, exited });
-          }
-        }
+    {
+      stderr: "inherit",
+      // The access log (one JSON line per request, as in production): its "ms" is the server-side time.
+      onLine(line) {
         const ms = /"msg":"request"/.test(line) ? /"ms":([0-9.]+)/.exec(line) : null;
         if (ms) serverMs.push(Number(ms[1]));
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`server exited with ${code}`)));
-  });
+      },
+    },
+  );
 }
 
 async function getToken(url: string, partner: Partner): Promise<string> {

@@ -5,7 +5,7 @@
  * proven again). The orphaned prover process exits by itself. Then SIGTERM during a proof: the server
  * drains or re-queues the job, exits 0, and a restart finishes everything; the audit log verifies.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
@@ -16,6 +16,7 @@ import { databaseFileOf } from "../src/service/config.ts";
 import { openService } from "../src/service/server.ts";
 import { verify } from "../src/verifier/verify-bundle.ts";
 import { TEST_KEYS_DIR } from "./helpers/keys.ts";
+import { type ServeProcess, spawnServe } from "./helpers/serve-process.ts";
 import {
   LogCapture,
   nonce,
@@ -31,53 +32,23 @@ let clientSecret: string;
 let operatorKey: string;
 const children: ChildProcess[] = [];
 
-interface Server {
-  readonly child: ChildProcess;
-  readonly url: string;
-  readonly exited: Promise<number | null>;
-}
-
-async function spawnServer(): Promise<Server> {
-  const child = spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      "src/cli/main.ts",
-      "serve",
-      "--data-dir",
-      dataDir,
-      "--port",
-      "0",
-      "--keys-dir",
-      TEST_KEYS_DIR,
-      "--circuit",
-      TEST_CIRCUIT,
-      "--job-lease-ms",
-      "1500",
-      "--scrypt-log-n",
-      "12",
-      "--drain-timeout-ms",
-      "10000",
-    ],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  children.push(child);
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    let buffered = "";
-    child.stdout?.on("data", (chunk: Buffer) => {
-      buffered += chunk;
-      const match = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(buffered);
-      if (match) resolve(match[1] as string);
-    });
-    child.stderr?.on("data", (chunk: Buffer) => {
-      buffered += chunk;
-    });
-    child.once("exit", (code) => reject(new Error(`server exited with ${code}: ${buffered}`)));
-    setTimeout(() => reject(new Error(`server did not start: ${buffered}`)), 20_000).unref();
-  });
-  return { child, url, exited };
+async function spawnServer(): Promise<ServeProcess> {
+  const server = await spawnServe([
+    "--data-dir",
+    dataDir,
+    "--keys-dir",
+    TEST_KEYS_DIR,
+    "--circuit",
+    TEST_CIRCUIT,
+    "--job-lease-ms",
+    "1500",
+    "--scrypt-log-n",
+    "12",
+    "--drain-timeout-ms",
+    "10000",
+  ]);
+  children.push(server.child);
+  return server;
 }
 
 async function call(url: string, method: string, route: string, accessToken?: string, body?: unknown) {
@@ -248,7 +219,7 @@ afterAll(() => {
 });
 
 describe("durable jobs across crashes", () => {
-  let running: Server;
+  let running: ServeProcess;
   let accessToken: string;
   const allJobs: string[] = [];
 

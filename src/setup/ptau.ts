@@ -135,17 +135,7 @@ async function loadCachedPtau(dir: string, power: number): Promise<DevPtau | und
   if (sidecar.power !== power || sidecar.insecure !== true) return undefined;
   if ((await sha256File(ptauPath)) !== sidecar.sha256) return undefined;
   if ((await readPtauPower(ptauPath)) !== power) return undefined;
-  const { sha256, blake2b512, secretsSeed } = sidecar;
-  const cached = {
-    path: ptauPath,
-    power,
-    sha256,
-    blake2b512,
-    sidecarPath,
-    insecure: true as const,
-    generated: false,
-  };
-  return secretsSeed === undefined ? cached : { ...cached, secretsSeed };
+  return devPtauResult(ptauPath, power, sidecar, false);
 }
 
 async function generateFastDevPtau(dir: string, power: number, progress: Progress): Promise<DevPtau> {
@@ -153,7 +143,7 @@ async function generateFastDevPtau(dir: string, power: number, progress: Progres
   try {
     const prepared = path.join(staging, "final.ptau");
     const secretsSeed = randomBytes(32).toString("hex");
-    await timedStep(
+    const written = await timedStep(
       progress,
       "ptau",
       `computing INSECURE dev ptau power ${power} from known toxic waste`,
@@ -166,7 +156,15 @@ async function generateFastDevPtau(dir: string, power: number, progress: Progres
         }),
     );
     await rm(`${prepared}.json`, { force: true });
-    return await commitDevPtau(dir, power, prepared, { generator: FAST_PTAU_GENERATOR, secretsSeed });
+    // writeDevPtau hashed the file as it wrote it: no second read of a large file.
+    const digests = { sha256: written.sha256, blake2b512: written.blake2b512 };
+    return await commitDevPtau(
+      dir,
+      power,
+      prepared,
+      { generator: FAST_PTAU_GENERATOR, secretsSeed },
+      digests,
+    );
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
@@ -202,26 +200,39 @@ async function commitDevPtau(
   power: number,
   prepared: string,
   origin: { readonly generator: string; readonly secretsSeed?: string },
+  known?: { readonly sha256: string; readonly blake2b512: string },
 ): Promise<DevPtau> {
   if ((await readPtauPower(prepared)) !== power)
     throw new SetupError(`generated ptau does not have power ${power}`);
-  const sha256 = await sha256File(prepared);
-  const blake2b512 = await digestFile(prepared, "blake2b512");
+  const digests = known ?? {
+    sha256: await sha256File(prepared),
+    blake2b512: await digestFile(prepared, "blake2b512"),
+  };
   const ptauPath = devPtauPath(dir, power);
   const sidecarPath = `${ptauPath}.json`;
   await rm(sidecarPath, { force: true });
   await rename(prepared, ptauPath);
-  await writeFileAtomic(sidecarPath, devPtauSidecarJson(power, { sha256, blake2b512 }, origin));
+  await writeFileAtomic(sidecarPath, devPtauSidecarJson(power, digests, origin));
+  return devPtauResult(ptauPath, power, { ...digests, secretsSeed: origin.secretsSeed }, true);
+}
+
+function devPtauResult(
+  ptauPath: string,
+  power: number,
+  recorded: { readonly sha256: string; readonly blake2b512: string; readonly secretsSeed?: string },
+  generated: boolean,
+): DevPtau {
+  const { sha256, blake2b512, secretsSeed } = recorded;
   const result = {
     path: ptauPath,
     power,
     sha256,
     blake2b512,
-    sidecarPath,
+    sidecarPath: `${ptauPath}.json`,
     insecure: true as const,
-    generated: true,
+    generated,
   };
-  return origin.secretsSeed === undefined ? result : { ...result, secretsSeed: origin.secretsSeed };
+  return secretsSeed === undefined ? result : { ...result, secretsSeed };
 }
 
 /** The power recorded in a ptau file header (section 1: u32 n8, q, u32 power, u32 ceremonyPower). */

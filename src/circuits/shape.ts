@@ -42,6 +42,17 @@ export function makeShape(shape: AggregateShape): AggregateShape {
   return Object.freeze({ ...layout, clauses: shape.clauses, setSize: shape.setSize });
 }
 
+/** Throws RangeError unless `layout` (of a dataset or manifest, named by `what`) is the shape's layout. */
+export function assertLayoutOf(shape: AggregateShape, layout: CommitmentLayout, what: string): void {
+  for (const key of ["capacity", "fields", "width", "leafRecords", "arity"] as const) {
+    if (layout[key] !== shape[key]) {
+      throw new RangeError(
+        `${what} layout ${key} = ${layout[key]} does not match circuit ${circuitId(shape)}`,
+      );
+    }
+  }
+}
+
 /** `aggregate-NxFxC` plus `-wW -mM -bB -aA` for parameters that differ from the defaults. */
 export function circuitId(shape: AggregateShape): string {
   let id = `aggregate-${shape.capacity}x${shape.fields}x${shape.clauses}`;

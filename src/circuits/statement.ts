@@ -11,7 +11,7 @@ import { parseSchema } from "../dataset/schema.ts";
 import { encodeQueryPublic } from "../query/lower.ts";
 import type { Query } from "../query/model.ts";
 import { type AggregatePublicInputs, aggregatePublicSignals, FIELD_ORDER } from "./aggregate-witness.ts";
-import { type AggregateShape, circuitId, shapeFromId } from "./shape.ts";
+import { type AggregateShape, assertLayoutOf, shapeFromId } from "./shape.ts";
 
 /**
  * The claimed answer: suppressed (value ignored), or a count/sum (decimal string or bigint) or a boolean.
@@ -35,14 +35,7 @@ export interface Statement {
 /** The circuit shape named by the statement, checked against the manifest's layout and circuit list. */
 export function statementShape(statement: Pick<Statement, "manifest" | "circuitId">): AggregateShape {
   const shape = shapeFromId(statement.circuitId);
-  const layout = statement.manifest.layout;
-  for (const key of ["capacity", "fields", "width", "leafRecords", "arity"] as const) {
-    if (layout[key] !== shape[key]) {
-      throw new RangeError(
-        `manifest layout ${key} = ${layout[key]} does not match circuit ${circuitId(shape)}`,
-      );
-    }
-  }
+  assertLayoutOf(shape, statement.manifest.layout, "manifest");
   if (!statement.manifest.circuits.includes(statement.circuitId)) {
     throw new RangeError(`manifest does not announce circuit ${statement.circuitId}`);
   }

@@ -14,7 +14,7 @@ import {
   aggregatePublicSignals,
   expectedOutputs,
 } from "../circuits/aggregate-witness.ts";
-import { type AggregateShape, circuitId } from "../circuits/shape.ts";
+import { type AggregateShape, assertLayoutOf, circuitId } from "../circuits/shape.ts";
 import type { CommittedDataset } from "../dataset/committed.ts";
 import { canonicalQuery, describeQuery, queryHash } from "../query/canonical.ts";
 import { evaluateQuery } from "../query/evaluate.ts";
@@ -68,7 +68,7 @@ export function readableAnswer(
 export async function proveQuery(backend: ProverBackend, request: ProveQueryRequest): Promise<QueryProof> {
   const { dataset, shape, minGroupSize, nonce } = request;
   const { schema, commitment } = dataset;
-  assertSameLayout(shape, dataset);
+  assertLayoutOf(shape, commitment.layout, "dataset");
   const query = canonicalQuery(request.query, schema);
   const inputs: AggregatePublicInputs = {
     root: commitment.root,
@@ -101,15 +101,4 @@ export async function proveQuery(backend: ProverBackend, request: ProveQueryRequ
     proof: result.proof,
     timings: result.timings,
   };
-}
-
-function assertSameLayout(shape: AggregateShape, dataset: CommittedDataset): void {
-  const layout = dataset.commitment.layout;
-  for (const key of ["capacity", "fields", "width", "leafRecords", "arity"] as const) {
-    if (layout[key] !== shape[key]) {
-      throw new RangeError(
-        `dataset layout ${key} = ${layout[key]} does not match circuit ${circuitId(shape)}`,
-      );
-    }
-  }
 }

@@ -6,14 +6,9 @@
  */
 import { randomBytes } from "node:crypto";
 import { ensureMainFile } from "../src/circuits/main-files.ts";
-import {
-  type AggregateShape,
-  circuitId,
-  mainPath,
-  makeShape,
-  STANDARD_SHAPE,
-} from "../src/circuits/shape.ts";
+import { type AggregateShape, circuitId, makeShape, STANDARD_SHAPE } from "../src/circuits/shape.ts";
 import { DEFAULT_SHAPE, KEYS_DIR } from "../src/cli/defaults.ts";
+import { ensureDevKeys } from "../src/cli/dev-keys.ts";
 import { renderTable } from "../src/cli/table.ts";
 import { commitRecords } from "../src/dataset/committed.ts";
 import { generateOperatorKey } from "../src/dataset/manifest.ts";
@@ -21,7 +16,6 @@ import { parseSchema } from "../src/dataset/schema.ts";
 import { proveQuery } from "../src/prover/prove-query.ts";
 import { createSnarkjsBackend } from "../src/prover/snarkjs-backend.ts";
 import { compileCircuit } from "../src/setup/compile.ts";
-import { buildDevKeys } from "../src/setup/index.ts";
 import { terminateCurveWorkers } from "../src/setup/ptau.ts";
 import { consoleProgress } from "../src/util/progress.ts";
 
@@ -61,8 +55,7 @@ async function main(): Promise<void> {
   const marginal = (standard - small) / (STANDARD_SHAPE.capacity - 16);
 
   // Proving time of one circuit: the default circuit, whose development keys npm start builds.
-  await ensureMainFile(DEFAULT_SHAPE);
-  await buildDevKeys([mainPath(DEFAULT_SHAPE)], { keysDir: KEYS_DIR, progress, replace: true });
+  await ensureDevKeys(DEFAULT_SHAPE, KEYS_DIR, progress);
   const operator = generateOperatorKey();
   const schema = parseSchema({
     fields: Array.from({ length: DEFAULT_SHAPE.fields }, (_, i) => ({

@@ -11,18 +11,17 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { FIELD_ORDER } from "../circuits/aggregate-witness.ts";
-import { ensureMainFile } from "../circuits/main-files.ts";
-import { circuitId, mainPath } from "../circuits/shape.ts";
+import { circuitId } from "../circuits/shape.ts";
 import { commitFile } from "../dataset/committed.ts";
 import { parseSchema } from "../dataset/schema.ts";
 import { makeBundle } from "../prover/bundle.ts";
 import { proveQuery, type QueryProof } from "../prover/prove-query.ts";
 import { createSnarkjsBackend } from "../prover/snarkjs-backend.ts";
-import { buildDevKeys } from "../setup/index.ts";
-import { loadPinnedVkey, readKeysManifest } from "../setup/keys-manifest.ts";
-import { consoleProgress, type Progress } from "../util/progress.ts";
+import { loadPinnedVkey } from "../setup/keys-manifest.ts";
+import { consoleProgress } from "../util/progress.ts";
 import { verify, vkeyHash } from "../verifier/index.ts";
 import { DATA_DIR, DEFAULT_SHAPE, KEYS_DIR, SAMPLE_DATA, SAMPLE_SCHEMA } from "./defaults.ts";
+import { ensureDevKeys } from "./dev-keys.ts";
 import { loadOrCreateOperatorState } from "./operator-state.ts";
 import { renderTable } from "./table.ts";
 
@@ -93,24 +92,6 @@ function formatAnswer(proof: QueryProof): string {
   return typeof value === "boolean" ? (value ? "yes" : "no") : Number(value).toLocaleString("en-US");
 }
 
-/**
- * Builds (or reuses) development keys in KEYS_DIR — unless it holds production keys (`insecure: false`, from a
- * ceremony ptau or a multi-party phase 2), which the demo never replaces with insecure ones.
- */
-async function ensureDevKeys(id: string, main: string, progress: Progress): Promise<void> {
-  const pinned = await readKeysManifest(KEYS_DIR);
-  if (pinned && !pinned.insecure) {
-    if (!pinned.circuits[id]) {
-      throw new Error(
-        `${KEYS_DIR} holds production keys without circuit ${id}; run the demo with ZKTALLY_KEYS_DIR set to another directory`,
-      );
-    }
-    progress("setup", `using the pinned production keys of ${id}`);
-    return;
-  }
-  await buildDevKeys([main], { keysDir: KEYS_DIR, progress, replace: true });
-}
-
 export async function runDemo(options: DemoOptions = {}): Promise<boolean> {
   const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
   const progress = consoleProgress({ tag: "zktally" });
@@ -118,8 +99,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<boolean> {
   const id = circuitId(shape);
 
   progress("setup", `circuit ${id} and its INSECURE development keys (built once, then cached)`);
-  await ensureMainFile(shape);
-  await ensureDevKeys(id, mainPath(shape), progress);
+  await ensureDevKeys(shape, KEYS_DIR, progress);
 
   const operator = await loadOrCreateOperatorState(DATA_DIR);
   const schema = parseSchema(JSON.parse(await readFile(options.schema ?? SAMPLE_SCHEMA, "utf8")));

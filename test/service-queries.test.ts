@@ -5,13 +5,16 @@
  * are 404; receipts verify against signed tree heads; and no response or log line carries a record value,
  * salt, dataset secret, client secret or token.
  */
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { AuditEntry } from "../src/audit/types.ts";
 import { verifyHeadConsistency, verifyReceipt } from "../src/audit/verify.ts";
 import { keyFileOf } from "../src/service/config.ts";
 import { openText } from "../src/service/sealed.ts";
 import { KeyRing } from "../src/storage/keyring.ts";
+import { canonicalJson } from "../src/util/canonical-json.ts";
 import { verify } from "../src/verifier/verify-bundle.ts";
 import { TEST_KEYS_DIR } from "./helpers/keys.ts";
 import {
@@ -116,6 +119,19 @@ describe("query flow", () => {
       attempts: 1,
     });
     expect(done.json.bundleUrl).toBe(`${submitted.json.statusUrl}/bundle`);
+  });
+
+  it("the downloaded bundle bytes are the canonical JSON whose SHA-256 the audit log and receipt carry", async () => {
+    const download = await service.api("GET", `/v1/jobs/${firstJob.jobId}/bundle`, { token: aliceToken });
+    expect(download.status).toBe(200);
+    const bytes = new Uint8Array(await new Blob([download.text]).arrayBuffer());
+    const receipts = await service.api("GET", `/v1/receipts/${firstJob.requestId}`, { token: aliceToken });
+    const answered = receipts.json.receipts
+      .map((receipt: { entry: AuditEntry }) => receipt.entry)
+      .find((entry: AuditEntry) => entry.action === "query.answer" && entry.decision === "accepted");
+    expect(answered?.details?.bundleHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(createHash("sha256").update(bytes).digest("hex")).toBe(answered.details.bundleHash);
+    expect(download.text).toBe(canonicalJson(download.json));
   });
 
   it("answers below the minimum group size (and complements) come back as a proven suppression", async () => {

@@ -14,7 +14,7 @@ import { FIELD_ORDER } from "../circuits/aggregate-witness.ts";
 import { circuitId } from "../circuits/shape.ts";
 import { commitFile } from "../dataset/committed.ts";
 import { parseSchema } from "../dataset/schema.ts";
-import { makeBundle } from "../prover/bundle.ts";
+import { makeBundle, serializeBundle } from "../prover/bundle.ts";
 import { proveQuery, type QueryProof } from "../prover/prove-query.ts";
 import { createSnarkjsBackend } from "../prover/snarkjs-backend.ts";
 import { loadPinnedVkey } from "../setup/keys-manifest.ts";
@@ -131,7 +131,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<boolean> {
       const proof = await proveQuery(backend, { dataset, shape, query, minGroupSize, nonce });
       const bundle = makeBundle(proof, manifest, pinnedVkeyHash);
       const bundlePath = join(bundleDir, `${label}.json`);
-      await writeFile(bundlePath, `${JSON.stringify(bundle, null, 2)}\n`);
+      await writeFile(bundlePath, serializeBundle(bundle).text);
       // Verify as a partner would: the bundle as read back from disk, the pinned key, the operator's public key.
       const started = performance.now();
       const check = verify(JSON.parse(await readFile(bundlePath, "utf8")), {

@@ -9,10 +9,15 @@
  * the signals and the proof, never records, salts or witness values, and for a suppressed answer
  * nothing but the fact of suppression. `makeBundle` refuses to emit a bundle the verifier would
  * reject for its form or for signals that do not match its statement (it does not run the pairing
- * check, which the prover already cross-checked).
+ * check, which the prover already cross-checked). A bundle is written, stored and served only as
+ * `serializeBundle` gives it (its canonical JSON), so the bytes a partner downloads are the bytes whose
+ * SHA-256 the audit log records.
  */
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import { expectedPublicSignals } from "../circuits/statement.ts";
 import type { DatasetManifest } from "../dataset/manifest.ts";
+import { canonicalJson } from "../util/canonical-json.ts";
 import { BUNDLE_FORMAT, type ProofBundle, parseBundle } from "../verifier/bundle.ts";
 import { describeStatement } from "../verifier/describe.ts";
 import { ProverError } from "./backend.ts";
@@ -62,4 +67,19 @@ function assertSignalsMatchStatement(bundle: ProofBundle): void {
       `proof of circuit ${bundle.circuitId}: public signals do not match the manifest, query and answer`,
     );
   }
+}
+
+/** A bundle as bytes: the text to write or serve and the SHA-256 (hex) of exactly its UTF-8 bytes. */
+export interface SerializedBundle {
+  readonly text: string;
+  readonly sha256: string;
+}
+
+/**
+ * The one serialisation of a bundle (canonical JSON, design.md section 6, no trailing newline): every
+ * writer (service store, CLI demo) uses it, so the hash an audit entry carries is the hash of the file.
+ */
+export function serializeBundle(bundle: ProofBundle): SerializedBundle {
+  const text = canonicalJson(bundle);
+  return { text, sha256: bytesToHex(sha256(utf8ToBytes(text))) };
 }

@@ -6,7 +6,7 @@
  *   submit:   queued (+ budget reservation + ledger row + audit "query.submit accepted")
  *   claim:    queued -> running (attempts + 1, lease owner, lease deadline)
  *   complete: running -> done, only while the caller still holds the lease; inserts THE bundle (primary key
- *             job_id), turns the reservation into a charge and appends "query.answer accepted"
+ *             job_id; its canonical JSON, served byte for byte, whose SHA-256 the audit entry carries), turns the reservation into a charge and appends "query.answer accepted"
  *   fail:     running -> failed, refunds the reservation, appends "query.answer failed"
  *   release:  running -> queued (graceful shutdown, transient error retry)
  *   expire:   running with an expired lease -> queued again, or failed once attempts are used up
@@ -19,9 +19,7 @@
  * "not found". Views expose job metadata and public error codes only; the bundle is the only answer.
  */
 import { randomUUID } from "node:crypto";
-import { sha256 } from "@noble/hashes/sha2.js";
-import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
-import { canonicalJson } from "../util/canonical-json.ts";
+import { serializeBundle } from "../prover/bundle.ts";
 import type { ProofBundle } from "../verifier/bundle.ts";
 import type { AuditDetails, AuditSubject, ServiceAudit } from "./audit.ts";
 import { type Db, scalar, statement } from "./db.ts";
@@ -107,10 +105,6 @@ export interface JobView {
 /** The lease was lost (expired and taken over, or released): the caller must drop its result. */
 export class LeaseLostError extends Error {
   override name = "LeaseLostError";
-}
-
-export function bundleHash(bundle: ProofBundle): string {
-  return bytesToHex(sha256(utf8ToBytes(canonicalJson(bundle))));
 }
 
 export class JobStore {
@@ -348,7 +342,7 @@ export class JobStore {
 
   /** Stores the answer: done + bundle + charge + audit, atomically, only while `owner` holds the lease. */
   complete(job: JobRow, owner: string, bundle: ProofBundle): void {
-    const hash = bundleHash(bundle);
+    const { text, sha256: hash } = serializeBundle(bundle);
     const subject = { partner: job.partner_id, action: "query.answer", requestId: job.request_id };
     this.db.transaction(() => {
       const now = this.now();
@@ -361,7 +355,7 @@ export class JobStore {
       statement(
         this.db,
         "INSERT INTO bundles (job_id, partner_id, bundle, bundle_hash, created_at) VALUES (?, ?, ?, ?, ?)",
-      ).run(job.job_id, job.partner_id, JSON.stringify(bundle), hash, now);
+      ).run(job.job_id, job.partner_id, text, hash, now);
       const charged = statement(
         this.db,
         "UPDATE budget_ledger SET state = 'charged', updated_at = ? WHERE job_id = ? AND state = 'reserved'",

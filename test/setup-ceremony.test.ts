@@ -1,5 +1,5 @@
 /**
- * Multi-party phase 2 (src/setup/ceremony.ts): a three-party ceremony with a beacon verifies and pins a key
+ * Multi-party phase 2 (src/setup/ceremony/): a three-party ceremony with a beacon verifies and pins a key
  * that proves; contribution hashes equal those snarkjs reports; altering an intermediate or the final zkey,
  * a transcript hash, the order of entries, the ptau or the manifest pin is detected; a zkey of another r1cs
  * and zero-contribution / beacon-only ceremonies are refused. Tiny fixture circuits, a power-5 dev ptau.
@@ -25,7 +25,7 @@ import {
   readZkeyContributions,
   TRANSCRIPT_FILE,
   verifyCeremony,
-} from "../src/setup/ceremony.ts";
+} from "../src/setup/ceremony/index.ts";
 import { hashPtauFile, type PublishedPtau } from "../src/setup/ceremony-ptau.ts";
 import { type CompiledCircuit, compileCircuit } from "../src/setup/compile.ts";
 import { loadPinnedVkey, readKeysManifest } from "../src/setup/keys-manifest.ts";

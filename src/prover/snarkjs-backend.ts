@@ -24,11 +24,11 @@ import {
   assertCircuitId,
   compiledArtifactPaths,
   compiledCircuitDir,
-  sha256Hex,
   zkeyArtifactPaths,
   zkeyDir,
 } from "../setup/paths.ts";
 import { terminateCurveWorkers } from "../setup/ptau.ts";
+import { sha256HexNative } from "../storage/file-digest.ts";
 import {
   type Groth16Proof,
   type ProveResult,
@@ -154,8 +154,8 @@ export class SnarkjsBackend implements ProverBackend {
     const { manifest, entry } = await pinnedEntry(this.options.keysDir, circuitId);
     const { zkeyPath, wasmPath } = await this.resolveArtifacts(circuitId, entry, manifest);
     const [zkey, wasm] = await Promise.all([readPlainBytes(zkeyPath), readPlainBytes(wasmPath)]);
-    assertDigest(circuitId, "zkey", entry.zkeySha256, sha256Hex(zkey));
-    assertDigest(circuitId, "wasm", entry.wasmSha256, sha256Hex(wasm));
+    assertDigest(circuitId, "zkey", entry.zkeySha256, sha256HexNative(zkey));
+    assertDigest(circuitId, "wasm", entry.wasmSha256, sha256HexNative(wasm));
     this.stats.loads++;
     return { zkey, wasm, nPublic: entry.nPublic };
   }

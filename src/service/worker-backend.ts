@@ -25,7 +25,8 @@ import {
 } from "../prover/backend.ts";
 import { sanitizeWitnessReason, setupCacheArtifacts } from "../prover/snarkjs-backend.ts";
 import { assertDigest, pinnedEntry } from "../setup/keys-manifest.ts";
-import { assertCircuitId, sha256Hex } from "../setup/paths.ts";
+import { assertCircuitId } from "../setup/paths.ts";
+import { sha256HexNative } from "../storage/file-digest.ts";
 
 export interface WorkerBackendOptions {
   readonly keysDir: string;
@@ -148,8 +149,8 @@ export class WorkerProverBackend implements ProverBackend {
       manifest,
     );
     const [zkey, wasm] = await Promise.all([readFile(zkeyPath), readFile(wasmPath)]);
-    assertDigest(circuitId, "zkey", entry.zkeySha256, sha256Hex(zkey));
-    assertDigest(circuitId, "wasm", entry.wasmSha256, sha256Hex(wasm));
+    assertDigest(circuitId, "zkey", entry.zkeySha256, sha256HexNative(zkey));
+    assertDigest(circuitId, "wasm", entry.wasmSha256, sha256HexNative(wasm));
     return { zkey: new Uint8Array(zkey), wasm: new Uint8Array(wasm), nPublic: entry.nPublic };
   }
 

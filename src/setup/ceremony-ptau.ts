@@ -14,18 +14,18 @@
  *   says `trusted: false` with the reason, so such keys can never pass for ceremony keys.
  * - `setupWithCeremonyPtau` runs phase 2 with this machine's randomness only: phase 1 is public, but the
  *   operator alone holds the phase-2 toxic waste. Keys partners must trust come from a multi-party phase 2
- *   (`ceremony.ts`, docs/ceremony.md).
+ *   (`ceremony/`, docs/ceremony.md).
  */
 
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync } from "node:fs";
 import path from "node:path";
 import type { Groth16VerificationKey } from "snarkjs";
+import { writeFileAtomic } from "../storage/atomic-write.ts";
 import { type Progress, silentProgress } from "../util/progress.ts";
 import { HERMEZ_PTAU_HASHES, HERMEZ_PTAU_SOURCE, type PublishedPtau } from "./ceremony-ptau-hashes.ts";
 import { type CompiledCircuit, compileCircuit } from "./compile.ts";
 import { type KeysManifest, type PinnedCircuit, pinCircuit } from "./keys-manifest.ts";
-import { writeFileAtomic } from "./paths.ts";
 import { type CircuitKeys, setupCircuit } from "./phase2.ts";
 import { MAX_PTAU_POWER, readPtauPower, requiredPtauPower, SetupError } from "./ptau.ts";
 

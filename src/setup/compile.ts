@@ -20,22 +20,12 @@ import { existsSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { canonicalJson } from "../util/canonical-json.ts";
+import { commitStagingDir, makeStagingDir, writeFileAtomic } from "../storage/atomic-write.ts";
+import { sha256File } from "../storage/file-digest.ts";
+import { canonicalJsonSha256, sha256Hex } from "../util/digest.ts";
 import { type Progress, silentProgress } from "../util/progress.ts";
-import {
-  assertCircuitId,
-  buildRoot,
-  commitStagingDir,
-  compiledArtifactPaths,
-  compiledCircuitDir,
-  makeStagingDir,
-  REPO_ROOT,
-  readBinSection,
-  readUintLE,
-  sha256File,
-  sha256Hex,
-  writeFileAtomic,
-} from "./paths.ts";
+import { readBinSection, readUintLE } from "./binary-reader.ts";
+import { assertCircuitId, buildRoot, compiledArtifactPaths, compiledCircuitDir, REPO_ROOT } from "./paths.ts";
 
 /** A compilation failure; `message` carries circom's first error with its `file:line:column`. */
 export class CompileError extends Error {
@@ -121,15 +111,13 @@ export async function compileCircuit(mainPath: string, opts: CompileOptions = {}
   const flags = compilerFlags(opts.optimization ?? 2);
   const compiler = compilerVersion();
   const sources = await collectSources(mainRel);
-  const sourceHash = sha256Hex(
-    canonicalJson({
-      schema: CACHE_SCHEMA,
-      compiler,
-      flags,
-      main: mainRel,
-      sources: sources.map((s) => [s.path, s.sha256]),
-    }),
-  );
+  const sourceHash = canonicalJsonSha256({
+    schema: CACHE_SCHEMA,
+    compiler,
+    flags,
+    main: mainRel,
+    sources: sources.map((s) => [s.path, s.sha256]),
+  });
   const dir = compiledCircuitDir(id, sourceHash, opts.buildDir);
   if (!opts.force) {
     const hit = await readCacheEntry(dir, id);

@@ -19,8 +19,10 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Groth16VerificationKey } from "snarkjs";
 import { z } from "zod";
+import { writeFileAtomic } from "../storage/atomic-write.ts";
+import { sha256File } from "../storage/file-digest.ts";
 import type { CompiledCircuit } from "./compile.ts";
-import { assertCircuitId, sha256File, writeFileAtomic } from "./paths.ts";
+import { assertCircuitId } from "./paths.ts";
 import { assertPhase2Contributed, type CircuitKeys, vkeyHash } from "./phase2.ts";
 
 /** A pinned artifact (or the manifest entry itself) differs from what is on disk or in memory. */

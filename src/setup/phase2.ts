@@ -17,19 +17,14 @@ import { existsSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import * as snarkjs from "snarkjs";
+import { commitStagingDir, makeStagingDir, writeFileAtomic } from "../storage/atomic-write.ts";
+import { sha256File } from "../storage/file-digest.ts";
 import { canonicalJson } from "../util/canonical-json.ts";
+import { canonicalJsonSha256 } from "../util/digest.ts";
 import { type Progress, silentProgress, timedStep } from "../util/progress.ts";
 import type { CompiledCircuit } from "./compile.ts";
 import { newDevZKey, type ToxicWaste } from "./fast/index.ts";
-import {
-  commitStagingDir,
-  makeStagingDir,
-  sha256File,
-  sha256Hex,
-  writeFileAtomic,
-  zkeyArtifactPaths,
-  zkeyDir,
-} from "./paths.ts";
+import { zkeyArtifactPaths, zkeyDir } from "./paths.ts";
 import { readPtauPower, requiredPtauPower, SetupError, snarkjsLogger } from "./ptau.ts";
 
 /** The BN254 G2 generator in snarkjs's projective JSON form (= `vk_gamma_2` of every snarkjs Groth16 key). */
@@ -100,7 +95,7 @@ interface SetupMeta {
 
 /** Hex SHA-256 of the canonical JSON of a verification key (the pinned key identity). */
 export function vkeyHash(vkey: unknown): string {
-  return sha256Hex(canonicalJson(vkey));
+  return canonicalJsonSha256(vkey);
 }
 
 /** Throws `SetupError` when a key shows no phase-2 contribution (delta equal to gamma or the G2 generator). */

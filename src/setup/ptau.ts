@@ -21,9 +21,12 @@ import { existsSync } from "node:fs";
 import { readdir, readFile, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import * as snarkjs from "snarkjs";
+import { makeStagingDir, writeFileAtomic } from "../storage/atomic-write.ts";
+import { digestFile, sha256File } from "../storage/file-digest.ts";
 import { type Progress, silentProgress, timedStep } from "../util/progress.ts";
+import { readBinSection } from "./binary-reader.ts";
 import { FAST_PTAU_GENERATOR, toxicWasteFromSeed, writeDevPtau } from "./fast/index.ts";
-import { digestFile, makeStagingDir, ptauDir, readBinSection, sha256File, writeFileAtomic } from "./paths.ts";
+import { ptauDir } from "./paths.ts";
 import { type DevPtauSidecar, devPtauSidecarJson, MAX_PTAU_POWER, SetupError } from "./setup-common.ts";
 
 export { DEV_PTAU_NOTE, type DevPtauSidecar, MAX_PTAU_POWER, SetupError } from "./setup-common.ts";

@@ -2,7 +2,7 @@
  * @module cli/commands/ceremony
  *
  * `zktally ceremony init | contribute | beacon | verify | finalize`: the multi-party phase 2 of
- * setup/ceremony.ts with files passed around (docs/ceremony.md). Exit codes: 0 success, 1 a check failed
+ * setup/ceremony/ with files passed around (docs/ceremony.md). Exit codes: 0 success, 1 a check failed
  * (refused ptau, broken chain, failed replay, manifest mismatch), 2 bad usage.
  */
 import path from "node:path";
@@ -17,7 +17,7 @@ import {
   readTranscript,
   TRANSCRIPT_FILE,
   verifyCeremony,
-} from "../../setup/ceremony.ts";
+} from "../../setup/ceremony/index.ts";
 import { UntrustedPtauError } from "../../setup/ceremony-ptau.ts";
 import { compileCircuit } from "../../setup/compile.ts";
 import { consoleProgress } from "../../util/progress.ts";

@@ -18,13 +18,13 @@
  */
 
 import { createHash, randomBytes } from "node:crypto";
-import { createReadStream } from "node:fs";
 import { mkdir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { type BinFileHandle, createBinFile, endWriteSection, startWriteSection } from "@iden3/binfileutils";
 import { blake2b } from "@noble/hashes/blake2.js";
+import { writeFileAtomic } from "../../storage/atomic-write.ts";
+import { digestsOfFile } from "../../storage/file-digest.ts";
 import { type Progress, silentProgress, timedStep } from "../../util/progress.ts";
-import { writeFileAtomic } from "../paths.ts";
 import { devPtauSidecarJson } from "../setup-common.ts";
 import {
   type ContributionRecord,
@@ -130,7 +130,7 @@ export async function writeDevPtau(opts: WriteDevPtauOptions): Promise<DevPtauRe
           return writePtauFile(tmp, { curve, pool, power, secrets, phase2, progress });
         }),
     );
-    const [sha256, blake2b512] = (await digestFile(tmp, ["sha256", "blake2b512"])) as [string, string];
+    const [sha256, blake2b512] = (await digestsOfFile(tmp, ["sha256", "blake2b512"])) as [string, string];
     const sidecarPath = phase2 ? `${outPath}.json` : undefined;
     // Any old sidecar describes the file being replaced: drop it first (it is rewritten last, if at all).
     await rm(`${outPath}.json`, { force: true });
@@ -150,19 +150,6 @@ export async function writeDevPtau(opts: WriteDevPtauOptions): Promise<DevPtauRe
   } finally {
     await rm(tmp, { force: true });
   }
-}
-
-/** Hex digests of a file's bytes for several algorithms in one streamed pass. */
-function digestFile(filePath: string, algorithms: readonly string[]): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    const hashes = algorithms.map((a) => createHash(a));
-    createReadStream(filePath)
-      .on("error", reject)
-      .on("data", (chunk) => {
-        for (const h of hashes) h.update(chunk);
-      })
-      .on("end", () => resolve(hashes.map((h) => h.digest("hex"))));
-  });
 }
 
 async function writeSidecar(sidecarPath: string, power: number, sha256: string, blake2b512: string) {

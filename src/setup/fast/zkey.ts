@@ -32,8 +32,8 @@ import {
   readBinFile,
   startWriteSection,
 } from "@iden3/binfileutils";
+import { sha256File } from "../../storage/file-digest.ts";
 import { type Progress, silentProgress, timedStep } from "../../util/progress.ts";
-import { sha256File } from "../paths.ts";
 import { type FastCurve, type Group, getCurve, SetupError } from "./curve.ts";
 import { encodeScalars, FQ_MODULUS, FR_MODULUS, FR_TWO_ADICITY, frAdd, frMul, frReduce } from "./field.ts";
 import { evaluateSpec, lagrangeSpec, listSpec } from "./lagrange.ts";

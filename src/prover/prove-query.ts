@@ -3,7 +3,8 @@
  *
  * Answers a partner's query over a committed dataset with a Groth16 proof: canonicalises and lowers the query
  * for the circuit shape, builds the witness, predicts the outputs with the reference evaluator, proves through
- * a `ProverBackend` and refuses to return any proof whose public signals differ from the prediction.
+ * a `ProverBackend` (or, split into chunk tasks, through a `ChunkProver`) and refuses to return any proof whose
+ * public signals differ from the prediction.
  *
  * Security caveats: nothing returned here contains a record, salt or witness value; the true count of a
  * suppressed answer is never returned. The nonce is the partner's and is bound into the proof as-is.
@@ -20,7 +21,14 @@ import { canonicalQuery, describeQuery, queryHash } from "../query/canonical.ts"
 import { evaluateQuery } from "../query/evaluate.ts";
 import { encodeQueryPublic } from "../query/lower.ts";
 import type { Query } from "../query/model.ts";
-import { type Groth16Proof, type ProverBackend, ProverError, type ProveTimings } from "./backend.ts";
+import {
+  type Groth16Proof,
+  type ProveResult,
+  type ProverBackend,
+  ProverError,
+  type ProveTimings,
+} from "./backend.ts";
+import type { ChunkProgressListener, ChunkProver, ChunkTask } from "./chunks.ts";
 
 /** The readable answer: a number for count/sum (decimal string), a boolean for threshold/membership. */
 export type ReadableAnswer =
@@ -64,8 +72,22 @@ export function readableAnswer(
   return { kind, suppressed: false, value: answer === 1n };
 }
 
-/** Proves the answer to `request.query`; throws QueryError/RangeError for queries the shape cannot take. */
-export async function proveQuery(backend: ProverBackend, request: ProveQueryRequest): Promise<QueryProof> {
+/**
+ * A query proof split into its chunk tasks (built up front) and the step that assembles their results in
+ * task order. Today's single-instance circuit has one task; chained chunk circuits have one per chunk.
+ */
+export interface QueryProofPlan {
+  readonly circuitId: string;
+  readonly tasks: readonly ChunkTask[];
+  /** Checks the results against the prediction and assembles the proof; `ProverError` if they differ. */
+  finish(results: readonly ProveResult[]): QueryProof;
+}
+
+/**
+ * Canonicalises and lowers the query, builds the witness input and predicts the public signals (checked
+ * against the reference evaluator). Throws QueryError/RangeError for queries the shape cannot take.
+ */
+export function planQueryProof(request: ProveQueryRequest): QueryProofPlan {
   const { dataset, shape, minGroupSize, nonce } = request;
   const { schema, commitment } = dataset;
   assertLayoutOf(shape, commitment.layout, "dataset");
@@ -84,21 +106,54 @@ export async function proveQuery(backend: ProverBackend, request: ProveQueryRequ
     throw new ProverError("internal error: lowered and reference semantics disagree; refusing to prove");
   }
   const id = circuitId(shape);
-  const result = await backend.prove(id, aggregateCircuitInput(shape, commitment.slots, inputs));
   const expectedSignals = aggregatePublicSignals(inputs, predicted);
-  if (result.publicSignals.join(",") !== expectedSignals.join(",")) {
-    throw new ProverError(`circuit ${id} produced public signals that differ from the reference answer`);
-  }
+  const task: ChunkTask = {
+    circuitId: id,
+    input: aggregateCircuitInput(shape, commitment.slots, inputs),
+    expectedPublicSignals: expectedSignals,
+  };
   return {
     circuitId: id,
-    query,
-    queryHash: queryHash(query, schema),
-    statement: describeQuery(query, schema),
-    answer: readableAnswer(query.aggregate.kind, predicted.suppressed, predicted.answer),
-    minGroupSize,
-    nonce: nonce.toString(),
-    publicSignals: result.publicSignals,
-    proof: result.proof,
-    timings: result.timings,
+    tasks: [task],
+    finish(results) {
+      const result = results[0];
+      if (results.length !== 1 || result === undefined) {
+        throw new ProverError(`circuit ${id}: expected 1 proof, got ${results.length}`);
+      }
+      if (result.publicSignals.join(",") !== expectedSignals.join(",")) {
+        throw new ProverError(`circuit ${id} produced public signals that differ from the reference answer`);
+      }
+      return {
+        circuitId: id,
+        query,
+        queryHash: queryHash(query, schema),
+        statement: describeQuery(query, schema),
+        answer: readableAnswer(query.aggregate.kind, predicted.suppressed, predicted.answer),
+        minGroupSize,
+        nonce: nonce.toString(),
+        publicSignals: result.publicSignals,
+        proof: result.proof,
+        timings: result.timings,
+      };
+    },
   };
+}
+
+/** Proves the answer to `request.query`; throws QueryError/RangeError for queries the shape cannot take. */
+export async function proveQuery(backend: ProverBackend, request: ProveQueryRequest): Promise<QueryProof> {
+  const plan = planQueryProof(request);
+  const results: ProveResult[] = [];
+  for (const task of plan.tasks) results.push(await backend.prove(task.circuitId, task.input));
+  return plan.finish(results);
+}
+
+/** Proves the answer through a chunk prover (process pool or distributed workers), reporting progress. */
+export async function proveQueryChunked(
+  prover: ChunkProver,
+  jobId: string,
+  request: ProveQueryRequest,
+  onProgress?: ChunkProgressListener,
+): Promise<QueryProof> {
+  const plan = planQueryProof(request);
+  return plan.finish(await prover.proveChunks({ id: jobId, tasks: plan.tasks }, onProgress));
 }

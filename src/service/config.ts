@@ -29,6 +29,8 @@ const jobsSchema = z.strictObject({
   maxAttempts: z.int().min(1).max(20).default(3),
   /** Jobs proven at once in this process; 0 = accept jobs but prove none (another instance proves). */
   concurrency: z.int().min(0).max(8).default(1),
+  /** Prover processes in the local pool; a job's chunks are proven on them in parallel. */
+  provers: z.int().min(1).max(64).default(1),
   /** How often an idle worker looks for work (it is also woken on every submission). */
   pollMs: z.int().min(10).max(60_000).default(500),
   /** Queued or running jobs one partner may have. */
@@ -177,6 +179,7 @@ export const CONFIG_SOURCES: readonly ConfigSource[] = [
   source("trust-proxy", "ZKTALLY_TRUST_PROXY", "trustProxy", "bool", "trust X-Forwarded-For"),
   source("job-lease-ms", "ZKTALLY_JOB_LEASE_MS", "jobs.leaseMs", "int", "job lease (crash recovery delay)"),
   source("workers", "ZKTALLY_WORKERS", "jobs.concurrency", "int", "proofs at once (0 = none here)"),
+  source("provers", "ZKTALLY_PROVERS", "jobs.provers", "int", "prover processes in the local pool"),
   source("max-attempts", "ZKTALLY_MAX_ATTEMPTS", "jobs.maxAttempts", "int", "claims before a job fails"),
   source("max-queued", "ZKTALLY_MAX_QUEUED", "jobs.maxQueuedPerPartner", "int", "open jobs per partner"),
   source("drain-timeout-ms", "ZKTALLY_DRAIN_TIMEOUT_MS", "jobs.drainTimeoutMs", "int", "shutdown drain time"),

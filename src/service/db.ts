@@ -128,6 +128,12 @@ const MIGRATIONS: readonly string[] = [
     created_at INTEGER NOT NULL
   ) STRICT;
   `,
+  // Chunk progress of a running job (chunks proven of total, estimated ms left): public metadata.
+  `
+  ALTER TABLE jobs ADD COLUMN chunks_done INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE jobs ADD COLUMN chunks_total INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE jobs ADD COLUMN eta_ms INTEGER;
+  `,
 ];
 
 /** Opens (creating if needed) the database file and applies pending migrations. */

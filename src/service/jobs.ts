@@ -4,7 +4,8 @@
  * The durable job table and every state change of a job, each one a SQLite transaction:
  *
  *   submit:   queued (+ budget reservation + ledger row + audit "query.submit accepted")
- *   claim:    queued -> running (attempts + 1, lease owner, lease deadline)
+ *   claim:    queued -> running (attempts + 1, lease owner, lease deadline, chunk progress reset)
+ *   progress: chunks done / total and the time-left estimate of the running attempt (lease holder only)
  *   complete: running -> done, only while the caller still holds the lease; inserts THE bundle (primary key
  *             job_id; its canonical JSON, served byte for byte, whose SHA-256 the audit entry carries), turns the reservation into a charge and appends "query.answer accepted"
  *   fail:     running -> failed, refunds the reservation, appends "query.answer failed"
@@ -51,6 +52,11 @@ export interface JobRow {
   created_at: number;
   updated_at: number;
   finished_at: number | null;
+  /** Chunks proven in the current attempt, of `chunks_total` (0 before proving starts). */
+  chunks_done: number;
+  chunks_total: number;
+  /** Estimated ms left in the current attempt, from the measured time per chunk. */
+  eta_ms: number | null;
 }
 
 /** What a partner submitted, after admission (everything here is public or the partner's own). */
@@ -81,11 +87,22 @@ const PHASE_PERCENT: Readonly<Record<string, number>> = {
   failed: 100,
 };
 
+/** The percent range the proving phase spans (chunks done move it from `from` to `to`). */
+const PROVING_PERCENT = { from: PHASE_PERCENT.proving ?? 25, to: PHASE_PERCENT.bundling ?? 90 } as const;
+
 /** The job as its owner sees it. */
 export interface JobView {
   readonly jobId: string;
   readonly state: JobState;
-  readonly progress: { readonly phase: string; readonly percent: number; readonly queuePosition?: number };
+  readonly progress: {
+    readonly phase: string;
+    readonly percent: number;
+    readonly queuePosition?: number;
+    /** While proving and after: chunk proofs done of total in the current attempt. */
+    readonly chunks?: { readonly done: number; readonly total: number };
+    /** While proving, once a chunk is done: estimated seconds left. */
+    readonly etaSeconds?: number;
+  };
   readonly attempts: number;
   readonly datasetId: string;
   readonly epoch: number;
@@ -275,11 +292,7 @@ export class JobStore {
     return {
       jobId: row.job_id,
       state: row.state,
-      progress: {
-        phase: row.phase,
-        percent: PHASE_PERCENT[row.phase] ?? 0,
-        ...(queuePosition === undefined ? {} : { queuePosition }),
-      },
+      progress: progressView(row, queuePosition),
       attempts: row.attempts,
       datasetId: row.dataset_id,
       epoch: row.epoch,
@@ -315,7 +328,8 @@ export class JobStore {
       statement(
         this.db,
         `UPDATE jobs SET state = 'running', phase = 'starting', attempts = attempts + 1, lease_owner = ?,
-             lease_until = ?, updated_at = ? WHERE job_id = ? AND state = 'queued'`,
+             lease_until = ?, updated_at = ?, chunks_done = 0, chunks_total = 0, eta_ms = NULL
+           WHERE job_id = ? AND state = 'queued'`,
       ).run(owner, now + leaseMs, now, id);
       return this.requireRow(id);
     })();
@@ -338,6 +352,22 @@ export class JobStore {
       `UPDATE jobs SET phase = ?, updated_at = ? WHERE job_id = ? AND state = 'running' AND lease_owner = ?`,
     ).run(phase, this.now(), job.job_id, owner).changes;
     if (changed !== 1) throw new LeaseLostError(`job ${job.job_id}: lease lost`);
+  }
+
+  /** Records chunk progress of the running attempt; false (nothing written) when the lease was lost. */
+  setChunkProgress(
+    job: JobRow,
+    owner: string,
+    progress: { readonly done: number; readonly total: number; readonly etaMs: number | undefined },
+  ): boolean {
+    const eta = progress.etaMs === undefined ? null : Math.round(progress.etaMs);
+    return (
+      statement(
+        this.db,
+        `UPDATE jobs SET chunks_done = ?, chunks_total = ?, eta_ms = ?, updated_at = ?
+           WHERE job_id = ? AND state = 'running' AND lease_owner = ?`,
+      ).run(progress.done, progress.total, eta, this.now(), job.job_id, owner).changes === 1
+    );
   }
 
   /** Stores the answer: done + bundle + charge + audit, atomically, only while `owner` holds the lease. */
@@ -452,6 +482,22 @@ export class JobStore {
   private requireRow(jobId: string): JobRow {
     return statement(this.db, "SELECT * FROM jobs WHERE job_id = ?").get(jobId) as JobRow;
   }
+}
+
+/** Phase percent, refined by the chunks done while proving. */
+function progressView(row: JobRow, queuePosition: number | undefined): JobView["progress"] {
+  const proving = row.phase === "proving" && row.chunks_total > 0;
+  const percent = proving
+    ? PROVING_PERCENT.from +
+      Math.floor(((PROVING_PERCENT.to - PROVING_PERCENT.from) * row.chunks_done) / row.chunks_total)
+    : (PHASE_PERCENT[row.phase] ?? 0);
+  return {
+    phase: row.phase,
+    percent,
+    ...(queuePosition === undefined ? {} : { queuePosition }),
+    ...(row.chunks_total > 0 ? { chunks: { done: row.chunks_done, total: row.chunks_total } } : {}),
+    ...(proving && row.eta_ms !== null ? { etaSeconds: Math.ceil(row.eta_ms / 1000) } : {}),
+  };
 }
 
 export function statusUrl(jobId: string): string {

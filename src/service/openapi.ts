@@ -116,6 +116,15 @@ export function openApiDocument(options: { readonly issuerHint?: string } = {}):
                 phase: { type: "string" },
                 percent: { type: "integer" },
                 queuePosition: { type: "integer" },
+                chunks: {
+                  type: "object",
+                  description: "chunk proofs done of total in the current attempt",
+                  properties: { done: { type: "integer" }, total: { type: "integer" } },
+                },
+                etaSeconds: {
+                  type: "integer",
+                  description: "while proving: estimated seconds left, from the measured time per chunk",
+                },
               },
             },
             attempts: { type: "integer" },

@@ -2,7 +2,8 @@
  * @module service/runner
  *
  * The in-process job worker: `concurrency` loops that claim queued jobs from the SQLite job table (see
- * jobs.ts), prove them off the request path (the prover backend runs in a child process) and store the
+ * jobs.ts), split each into chunk tasks, prove them off the request path through a `ChunkProver` (a pool of
+ * prover processes, or BullMQ workers on other machines) recording chunk progress on the job, and store the
  * bundle, charge and audit entry in one transaction. While a proof runs, a heartbeat extends the job's lease;
  * if this process dies, the lease expires and any instance re-queues the job.
  *
@@ -18,9 +19,10 @@
  */
 import { randomUUID } from "node:crypto";
 import type { AggregateShape } from "../circuits/shape.ts";
-import { type ProverBackend, ProverError, WitnessError } from "../prover/backend.ts";
+import { ProverError, WitnessError } from "../prover/backend.ts";
 import { makeBundle } from "../prover/bundle.ts";
-import { proveQuery } from "../prover/prove-query.ts";
+import type { ChunkProver } from "../prover/chunks.ts";
+import { planQueryProof } from "../prover/prove-query.ts";
 import { QueryError } from "../query/errors.ts";
 import type { DatasetStore } from "./datasets.ts";
 import { DatasetIntegrityError } from "./errors.ts";
@@ -30,7 +32,8 @@ import type { Logger } from "./logger.ts";
 export interface RunnerOptions {
   readonly jobs: JobStore;
   readonly datasets: DatasetStore;
-  readonly backend: ProverBackend;
+  /** Proves a job's chunk tasks: the local process pool, or the BullMQ coordinator with `--redis`. */
+  readonly prover: ChunkProver;
   readonly shape: AggregateShape;
   readonly circuitId: string;
   readonly vkeyHash: string;
@@ -152,14 +155,22 @@ export class JobRunner {
     try {
       jobs.setPhase(job, this.owner, "loading-dataset");
       const dataset = await this.options.datasets.loadCommitted(job.dataset_id, job.epoch);
-      jobs.setPhase(job, this.owner, "proving");
-      const proof = await proveQuery(this.options.backend, {
+      const plan = planQueryProof({
         dataset,
         shape: this.options.shape,
         query: JSON.parse(job.query),
         minGroupSize: job.min_group_size,
         nonce: BigInt(job.nonce),
       });
+      const total = plan.tasks.length;
+      jobs.setChunkProgress(job, this.owner, { done: 0, total, etaMs: undefined });
+      jobs.setPhase(job, this.owner, "proving");
+      // One chunk job per attempt: a retried attempt never mixes with a stale one's chunks.
+      const results = await this.options.prover.proveChunks(
+        { id: `${job.job_id}.${job.attempts}`, tasks: plan.tasks },
+        (progress) => jobs.setChunkProgress(job, this.owner, progress),
+      );
+      const proof = plan.finish(results);
       jobs.setPhase(job, this.owner, "bundling");
       const bundle = makeBundle(proof, dataset.manifest, this.options.vkeyHash);
       jobs.complete(job, this.owner, bundle);

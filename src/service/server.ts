@@ -22,6 +22,8 @@ import { shapeFromId } from "../circuits/shape.ts";
 import { getPoseidon } from "../dataset/commitment.ts";
 import { operatorKeyOf } from "../dataset/manifest.ts";
 import type { ProverBackend } from "../prover/backend.ts";
+import type { ChunkProver } from "../prover/chunks.ts";
+import { ProverPool } from "../prover/pool.ts";
 import { loadPinnedVkey, pinnedEntry } from "../setup/keys-manifest.ts";
 import { vkeyHash } from "../setup/phase2.ts";
 import { KeyRing } from "../storage/keyring.ts";
@@ -45,7 +47,7 @@ import { WorkerProverBackend } from "./worker-backend.ts";
 export interface ServiceOverrides {
   /** Where log lines go (default stdout). */
   readonly logDestination?: DestinationStream;
-  /** Prover backend (default: the child-process snarkjs backend). */
+  /** Prover backend (default: a pool of `jobs.provers` child-process snarkjs backends). */
   readonly backend?: ProverBackend;
   /** Clock in ms (default Date.now). */
   readonly now?: () => number;
@@ -168,6 +170,9 @@ export interface RunningServer {
   readonly port: number;
   readonly ctx: ServiceContext;
   readonly runner: JobRunner | undefined;
+  /** The local prover pool (undefined when this instance proves nothing). */
+  readonly pool: ProverPool | undefined;
+  /** The pool's first backend (with one prover process: the only one). */
   readonly backend: ProverBackend | undefined;
   readonly server: http.Server;
   /** Graceful shutdown; safe to call more than once. */
@@ -181,17 +186,16 @@ export async function startServer(
 ): Promise<RunningServer> {
   const opened = await openService(config, overrides);
   const { ctx } = opened;
-  let backend: ProverBackend | undefined;
+  let pool: ProverPool | undefined;
   let runner: JobRunner | undefined;
   try {
     if (config.jobs.concurrency > 0) {
-      backend =
-        overrides.backend ?? new WorkerProverBackend({ keysDir: config.keysDir, buildDir: config.buildDir });
-      await (backend as { load?: (id: string) => Promise<void> }).load?.(ctx.circuit.id);
+      pool = localProverPool(config, overrides);
+      await pool.load(ctx.circuit.id);
       runner = new JobRunner({
         jobs: ctx.jobs,
         datasets: ctx.datasets,
-        backend,
+        prover: pool,
         shape: ctx.circuit.shape,
         circuitId: ctx.circuit.id,
         vkeyHash: ctx.circuit.vkeyHash,
@@ -224,18 +228,34 @@ export async function startServer(
       port,
       ctx,
       runner,
-      backend,
+      pool,
+      backend: pool?.backends[0],
       server,
       close: () => {
-        closing ??= shutdown(server, ctx.logger, runner, backend, opened);
+        closing ??= shutdown(server, ctx.logger, runner, pool, opened);
         return closing;
       },
     };
   } catch (error) {
-    await backend?.close();
+    await pool?.close();
     opened.close();
     throw error;
   }
+}
+
+/** `jobs.provers` prover processes, each loading the served circuit's keys once (or the override backend). */
+function localProverPool(config: ServiceConfig, overrides: ServiceOverrides): ProverPool {
+  const { backend } = overrides;
+  if (backend) return new ProverPool({ size: 1, create: () => backend });
+  return new ProverPool({
+    size: config.jobs.provers,
+    create: () =>
+      new WorkerProverBackend({
+        keysDir: config.keysDir,
+        buildDir: config.buildDir,
+        nice: config.jobs.proverNice,
+      }),
+  });
 }
 
 function listen(config: ServiceConfig, app: http.RequestListener): Promise<http.Server> {
@@ -270,7 +290,7 @@ async function shutdown(
   server: http.Server,
   logger: Logger,
   runner: JobRunner | undefined,
-  backend: ProverBackend | undefined,
+  prover: ChunkProver | undefined,
   opened: OpenedService,
 ): Promise<void> {
   logger.info("shutting down");
@@ -280,7 +300,7 @@ async function shutdown(
   await closed;
   clearTimeout(forced);
   await runner?.stop();
-  await backend?.close();
+  await prover?.close();
   opened.close();
   logger.info("stopped");
 }

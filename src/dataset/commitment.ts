@@ -10,7 +10,7 @@
  * dataset secret); packing is injective only for values below 2^W, which `slotsFromRecords` enforces and the
  * circuit range-checks.
  */
-import { buildPoseidon } from "circomlibjs";
+import { buildPoseidonHash } from "../poseidon/index.ts";
 import {
   type CommitmentLayout,
   leafCount,
@@ -43,12 +43,12 @@ export type PoseidonEx = (inputs: readonly bigint[], initialState: bigint) => bi
 
 let poseidonPromise: Promise<PoseidonEx> | undefined;
 
-/** circomlibjs' WASM Poseidon (single-threaded, no workers), built once per process. */
+/**
+ * The fast circomlib-compatible Poseidon of src/poseidon (WebAssembly, all widths), built once per process.
+ * Inputs must be canonical field elements.
+ */
 export function getPoseidon(): Promise<PoseidonEx> {
-  poseidonPromise ??= buildPoseidon().then((hash) => {
-    return (inputs: readonly bigint[], initialState: bigint): bigint =>
-      hash.F.toObject(hash([...inputs], initialState, 1)) as bigint;
-  });
+  poseidonPromise ??= buildPoseidonHash();
   return poseidonPromise;
 }
 

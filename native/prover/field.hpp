@@ -1,0 +1,267 @@
+/**
+ * @file field.hpp
+ * BN254 prime fields in Montgomery form on 4x64-bit limbs (Fq: base field, Fr: scalar field) and Fq2.
+ *
+ * Representation: 4 little-endian 64-bit limbs holding a*R mod p (R = 2^256), the same bytes snarkjs
+ * writes for "LEM" (little-endian Montgomery) values in .zkey files, so points are used as stored.
+ * Multiplication is CIOS with unsigned __int128 and the "no final carry" shortcut (valid because the top
+ * limb of both moduli is below 2^62, so intermediate results stay below 2p < 2^256). Measured on this
+ * machine (AMD EPYC, g++ 12 -O3): see docs/prover.md; the compiler emits mulx/adc chains with -march
+ * that has BMI2, which is why the build detects it.
+ *
+ * Security caveat: nothing here is constant time. The prover's secret inputs (witness, r, s) are used as
+ * MSM scalars and bucket indices anyway; run the prover on a machine that does not host untrusted code.
+ */
+#pragma once
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+namespace zk {
+
+using u64 = uint64_t;
+using u128 = unsigned __int128;
+
+/** Compile-time modulus description; constants derived once at static init (see init()). */
+template <class Tag>
+struct Fp {
+  u64 v[4];
+
+  static u64 P[4];      // modulus
+  static u64 INV;       // -P^{-1} mod 2^64
+  static Fp R2;         // R^2 mod P (to convert into Montgomery form)
+  static Fp ONE;        // R mod P
+  static bool ready;
+
+  static void init(const u64 p[4]) {
+    for (int i = 0; i < 4; i++) P[i] = p[i];
+    u64 inv = 1;  // Newton iteration for p^{-1} mod 2^64
+    for (int i = 0; i < 7; i++) inv *= 2 - P[0] * inv;
+    INV = (u64)0 - inv;
+    // R mod P = 2^256 mod P: start at 1 and double 256 times; R2 by 256 more doublings.
+    Fp x{{1, 0, 0, 0}};
+    for (int i = 0; i < 256; i++) x = add(x, x);
+    ONE = x;
+    for (int i = 0; i < 256; i++) x = add(x, x);
+    R2 = x;
+    ready = true;
+  }
+
+  static Fp zero() { return Fp{{0, 0, 0, 0}}; }
+  static Fp one() { return ONE; }
+  bool is_zero() const { return (v[0] | v[1] | v[2] | v[3]) == 0; }
+  bool operator==(const Fp& o) const {
+    return v[0] == o.v[0] && v[1] == o.v[1] && v[2] == o.v[2] && v[3] == o.v[3];
+  }
+  bool operator!=(const Fp& o) const { return !(*this == o); }
+
+  /** True when the raw limbs are < P (canonical). */
+  static bool lt_p(const u64 a[4]) {
+    for (int i = 3; i >= 0; i--) {
+      if (a[i] < P[i]) return true;
+      if (a[i] > P[i]) return false;
+    }
+    return false;
+  }
+
+  static inline Fp sub_p_if_ge(Fp a) {
+    u64 t[4];
+    u128 b = 0;
+    for (int i = 0; i < 4; i++) {
+      u128 d = (u128)a.v[i] - P[i] - (u64)b;
+      t[i] = (u64)d;
+      b = (d >> 64) & 1;
+    }
+    if (!b) std::memcpy(a.v, t, sizeof t);
+    return a;
+  }
+
+  static inline Fp add(const Fp& a, const Fp& b) {
+    Fp r;
+    u128 c = 0;
+    for (int i = 0; i < 4; i++) {
+      c += (u128)a.v[i] + b.v[i];
+      r.v[i] = (u64)c;
+      c >>= 64;
+    }
+    return sub_p_if_ge(r);  // a+b < 2P < 2^256: no carry out
+  }
+
+  static inline Fp sub(const Fp& a, const Fp& b) {
+    Fp r;
+    u128 br = 0;
+    for (int i = 0; i < 4; i++) {
+      u128 d = (u128)a.v[i] - b.v[i] - (u64)br;
+      r.v[i] = (u64)d;
+      br = (d >> 64) & 1;
+    }
+    if (br) {
+      u128 c = 0;
+      for (int i = 0; i < 4; i++) {
+        c += (u128)r.v[i] + P[i];
+        r.v[i] = (u64)c;
+        c >>= 64;
+      }
+    }
+    return r;
+  }
+
+  static inline Fp neg(const Fp& a) { return a.is_zero() ? a : sub(zero(), a); }
+  static inline Fp dbl(const Fp& a) { return add(a, a); }
+
+  /** Montgomery product a*b/R mod P (CIOS, no-carry variant). */
+  static inline Fp mul(const Fp& a, const Fp& b) {
+    u64 t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+    const u64 p0 = P[0], p1 = P[1], p2 = P[2], p3 = P[3];
+#define ZK_ROUND(bi)                                              \
+  {                                                               \
+    u128 A = (u128)a.v[0] * (bi) + t0;                            \
+    u64 lo = (u64)A;                                              \
+    u64 m = lo * INV;                                             \
+    u128 C = ((u128)m * p0 + lo) >> 64;                           \
+    A = (u128)a.v[1] * (bi) + t1 + (A >> 64);                     \
+    C = (u128)m * p1 + (u64)A + (C);                              \
+    t0 = (u64)C;                                                  \
+    C >>= 64;                                                     \
+    A = (u128)a.v[2] * (bi) + t2 + (A >> 64);                     \
+    C = (u128)m * p2 + (u64)A + C;                                \
+    t1 = (u64)C;                                                  \
+    C >>= 64;                                                     \
+    A = (u128)a.v[3] * (bi) + t3 + (A >> 64);                     \
+    C = (u128)m * p3 + (u64)A + C;                                \
+    t2 = (u64)C;                                                  \
+    t3 = (u64)(C >> 64) + (u64)(A >> 64);                         \
+  }
+    ZK_ROUND(b.v[0]) ZK_ROUND(b.v[1]) ZK_ROUND(b.v[2]) ZK_ROUND(b.v[3])
+#undef ZK_ROUND
+    return sub_p_if_ge(Fp{{t0, t1, t2, t3}});
+  }
+
+  static inline Fp sqr(const Fp& a) { return mul(a, a); }
+
+  static Fp from_raw(const u64 a[4]) { return Fp{{a[0], a[1], a[2], a[3]}}; }
+  /** Canonical integer (little-endian limbs, < P) to Montgomery form. */
+  static Fp to_mont(const Fp& a) { return mul(a, R2); }
+  /** Montgomery form back to the canonical integer. */
+  static Fp from_mont(const Fp& a) { return mul(a, Fp{{1, 0, 0, 0}}); }
+  static Fp from_u64(u64 x) { return to_mont(Fp{{x, 0, 0, 0}}); }
+
+  /** a^e for a little-endian 4-limb exponent (plain integer). */
+  static Fp pow(const Fp& a, const u64 e[4]) {
+    Fp r = ONE;
+    for (int i = 255; i >= 0; i--) {
+      r = sqr(r);
+      if ((e[i / 64] >> (i % 64)) & 1) r = mul(r, a);
+    }
+    return r;
+  }
+
+  /** Inverse by Fermat (a^(P-2)); inverse of 0 is 0. */
+  static Fp inv(const Fp& a) {
+    u64 e[4] = {P[0] - 2, P[1], P[2], P[3]};  // P[0] >= 2 for both moduli
+    return pow(a, e);
+  }
+};
+
+template <class T> u64 Fp<T>::P[4];
+template <class T> u64 Fp<T>::INV;
+template <class T> Fp<T> Fp<T>::R2;
+template <class T> Fp<T> Fp<T>::ONE;
+template <class T> bool Fp<T>::ready = false;
+
+struct FqTag {};
+struct FrTag {};
+using Fq = Fp<FqTag>;
+using Fr = Fp<FrTag>;
+
+// q = 21888242871839275222246405745257275088696311157297823662689037894645226208583
+static const u64 BN254_Q[4] = {0x3c208c16d87cfd47ULL, 0x97816a916871ca8dULL, 0xb85045b68181585dULL,
+                               0x30644e72e131a029ULL};
+// r = 21888242871839275222246405745257275088548364400416034343698204186575808495617
+static const u64 BN254_R[4] = {0x43e1f593f0000001ULL, 0x2833e84879b97091ULL, 0xb85045b68181585dULL,
+                               0x30644e72e131a029ULL};
+
+/** Fq2 = Fq[u]/(u^2 + 1). */
+struct Fq2 {
+  Fq c0, c1;
+  static Fq2 zero() { return {Fq::zero(), Fq::zero()}; }
+  static Fq2 one() { return {Fq::one(), Fq::zero()}; }
+  bool is_zero() const { return c0.is_zero() && c1.is_zero(); }
+  bool operator==(const Fq2& o) const { return c0 == o.c0 && c1 == o.c1; }
+  bool operator!=(const Fq2& o) const { return !(*this == o); }
+  static inline Fq2 add(const Fq2& a, const Fq2& b) { return {Fq::add(a.c0, b.c0), Fq::add(a.c1, b.c1)}; }
+  static inline Fq2 sub(const Fq2& a, const Fq2& b) { return {Fq::sub(a.c0, b.c0), Fq::sub(a.c1, b.c1)}; }
+  static inline Fq2 neg(const Fq2& a) { return {Fq::neg(a.c0), Fq::neg(a.c1)}; }
+  static inline Fq2 dbl(const Fq2& a) { return add(a, a); }
+  static inline Fq2 mul(const Fq2& a, const Fq2& b) {
+    Fq t0 = Fq::mul(a.c0, b.c0), t1 = Fq::mul(a.c1, b.c1);
+    Fq t2 = Fq::mul(Fq::add(a.c0, a.c1), Fq::add(b.c0, b.c1));
+    return {Fq::sub(t0, t1), Fq::sub(Fq::sub(t2, t0), t1)};
+  }
+  static inline Fq2 sqr(const Fq2& a) {
+    // (a0+a1u)^2 = (a0+a1)(a0-a1) + 2a0a1 u
+    Fq t = Fq::mul(a.c0, a.c1);
+    return {Fq::mul(Fq::add(a.c0, a.c1), Fq::sub(a.c0, a.c1)), Fq::add(t, t)};
+  }
+  static Fq2 inv(const Fq2& a) {
+    Fq n = Fq::add(Fq::sqr(a.c0), Fq::sqr(a.c1));
+    Fq ni = Fq::inv(n);
+    return {Fq::mul(a.c0, ni), Fq::neg(Fq::mul(a.c1, ni))};
+  }
+};
+
+inline void init_fields() {
+  if (!Fq::ready) Fq::init(BN254_Q);
+  if (!Fr::ready) Fr::init(BN254_R);
+}
+
+/** Decimal string of a 4-limb little-endian integer. */
+inline std::string to_decimal(const u64 in[4]) {
+  u64 a[4] = {in[0], in[1], in[2], in[3]};
+  std::string out;
+  const u64 base = 10000000000000000000ULL;  // 10^19
+  bool nonzero = (a[0] | a[1] | a[2] | a[3]) != 0;
+  if (!nonzero) return "0";
+  while ((a[0] | a[1] | a[2] | a[3]) != 0) {
+    u128 rem = 0;
+    for (int i = 3; i >= 0; i--) {
+      u128 cur = (rem << 64) | a[i];
+      a[i] = (u64)(cur / base);
+      rem = cur % base;
+    }
+    u64 chunk = (u64)rem;
+    bool last = (a[0] | a[1] | a[2] | a[3]) == 0;
+    for (int d = 0; d < 19; d++) {
+      if (last && chunk == 0) break;
+      out.push_back(char('0' + chunk % 10));
+      chunk /= 10;
+    }
+  }
+  return std::string(out.rbegin(), out.rend());
+}
+
+/** Parses a decimal string (< 2^256) into limbs; false on bad characters or overflow. */
+inline bool from_decimal(const std::string& s, u64 out[4]) {
+  u64 a[4] = {0, 0, 0, 0};
+  if (s.empty() || s.size() > 78) return false;
+  for (char ch : s) {
+    if (ch < '0' || ch > '9') return false;
+    u128 c = (u64)(ch - '0');
+    for (int i = 0; i < 4; i++) {
+      c += (u128)a[i] * 10;
+      a[i] = (u64)c;
+      c >>= 64;
+    }
+    if (c) return false;
+  }
+  std::memcpy(out, a, sizeof a);
+  return true;
+}
+
+template <class F>
+inline std::string dec(const F& x) {
+  F n = F::from_mont(x);
+  return to_decimal(n.v);
+}
+
+}  // namespace zk

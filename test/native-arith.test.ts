@@ -1,0 +1,162 @@
+/**
+ * Native prover arithmetic against known answers: the binary's `vectors` mode prints inputs and its own
+ * results for Fr/Fq/Fq2 arithmetic, G1/G2 scalar multiplication and doubling, MSMs (with infinity,
+ * repeated and negated points, scalars 0, 1 and r-1, every window size from 2 to 16), roots of unity and
+ * NTTs; every result is recomputed here with bigint arithmetic, @noble/curves and snarkjs's ffjavascript.
+ */
+import { bn254 } from "@noble/curves/bn254.js";
+import * as snarkjs from "snarkjs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runNative } from "./helpers/native.ts";
+
+const R = bn254.fields.Fr.ORDER;
+const Q = bn254.fields.Fp.ORDER;
+const mod = (a: bigint, m: bigint) => ((a % m) + m) % m;
+function pow(b: bigint, e: bigint, m: bigint): bigint {
+  let r = 1n;
+  b = mod(b, m);
+  while (e > 0n) {
+    if (e & 1n) r = (r * b) % m;
+    b = (b * b) % m;
+    e >>= 1n;
+  }
+  return r;
+}
+const inv = (a: bigint, m: bigint) => pow(a, m - 2n, m);
+
+type Vectors = {
+  fr: string[][];
+  fq: string[][];
+  fq2: string[][];
+  g1: [string, ...(string[] | null)[]][];
+  g2: [string, ...(string[] | null)[]][];
+  msm: {
+    group: "G1" | "G2";
+    dlogs: string[];
+    scalars: string[];
+    results: { window: number; point: string[] | null }[];
+  }[];
+  roots: string[];
+  ntt: { k: number; input: string[]; fft: string[]; ifft: string[]; coset: string[] }[];
+};
+
+let v: Vectors;
+// biome-ignore lint/suspicious/noExplicitAny: ffjavascript's curve object is untyped
+let curve: any;
+
+beforeAll(async () => {
+  const { code, json } = await runNative(["vectors", "20261201"]);
+  expect(code).toBe(0);
+  v = json as unknown as Vectors;
+  curve = await snarkjs.curves.getCurveFromName("bn128", { singleThread: true });
+}, 120_000);
+afterAll(async () => {
+  await curve?.terminate?.();
+});
+
+const g1 = (k: bigint) => {
+  if (mod(k, R) === 0n) return null;
+  const a = bn254.G1.Point.BASE.multiply(mod(k, R)).toAffine();
+  return [a.x.toString(), a.y.toString()];
+};
+const g2 = (k: bigint) => {
+  if (mod(k, R) === 0n) return null;
+  const a = bn254.G2.Point.BASE.multiply(mod(k, R)).toAffine();
+  return [a.x.c0, a.x.c1, a.y.c0, a.y.c1].map(String);
+};
+
+describe("native field arithmetic", () => {
+  it.each([
+    ["Fr", "fr", R],
+    ["Fq", "fq", Q],
+  ] as const)("%s mul, add, sub, inverse", (_name, key, m) => {
+    for (const [a, b, prod, sum, diff, ainv] of v[key]) {
+      const x = BigInt(a as string);
+      const y = BigInt(b as string);
+      expect(BigInt(prod as string)).toBe((x * y) % m);
+      expect(BigInt(sum as string)).toBe((x + y) % m);
+      expect(BigInt(diff as string)).toBe(mod(x - y, m));
+      expect(BigInt(ainv as string)).toBe(inv(x, m));
+    }
+  });
+
+  it("Fq2 = Fq[u]/(u^2+1) mul, square, inverse", () => {
+    const Fp2 = bn254.fields.Fp2;
+    for (const row of v.fq2) {
+      const [a0, a1, b0, b1, m0, m1, s0, s1, i0, i1] = row.map(BigInt) as bigint[];
+      const a = Fp2.create({ c0: a0 as bigint, c1: a1 as bigint });
+      const b = Fp2.create({ c0: b0 as bigint, c1: b1 as bigint });
+      expect(Fp2.mul(a, b)).toEqual({ c0: m0, c1: m1 });
+      expect(Fp2.sqr(a)).toEqual({ c0: s0, c1: s1 });
+      expect(Fp2.inv(a)).toEqual({ c0: i0, c1: i1 });
+    }
+  });
+});
+
+describe("native curve arithmetic", () => {
+  it("G1: k*G, doubling, add(P, P) and mixed add(P, P) agree with @noble/curves", () => {
+    for (const [k, p, d, s, m] of v.g1) {
+      const kk = BigInt(k);
+      expect(p).toEqual(g1(kk));
+      expect(d).toEqual(g1(2n * kk));
+      expect(s).toEqual(g1(2n * kk));
+      expect(m).toEqual(g1(2n * kk));
+    }
+  });
+
+  it("G2: k*G and doubling agree with @noble/curves", () => {
+    for (const [k, p, d] of v.g2) {
+      expect(p).toEqual(g2(BigInt(k)));
+      expect(d).toEqual(g2(2n * BigInt(k)));
+    }
+  });
+
+  it("MSMs equal (sum dlog_i * scalar_i) * G for every window size (signed digits, edge cases)", () => {
+    expect(v.msm.map((m) => m.group)).toEqual(["G1", "G2"]);
+    for (const m of v.msm) {
+      let k = 0n;
+      m.dlogs.forEach((d, i) => {
+        k += BigInt(d) * BigInt(m.scalars[i] as string);
+      });
+      const expected = m.group === "G1" ? g1(k) : g2(k);
+      expect(new Set(m.results.map((r) => r.window)).size).toBe(m.results.length);
+      for (const r of m.results)
+        expect({ window: r.window, point: r.point }).toEqual({ window: r.window, point: expected });
+    }
+  });
+});
+
+describe("native NTT", () => {
+  it("roots of unity are ffjavascript's Fr.w[k]", () => {
+    for (let k = 0; k <= 28; k++) {
+      expect(BigInt(v.roots[k] as string)).toBe(curve.Fr.toObject(curve.Fr.w[k]));
+    }
+  });
+
+  const pack = (xs: string[]) => {
+    const out = new Uint8Array(xs.length * 32);
+    xs.forEach((x, i) => {
+      out.set(curve.Fr.e(BigInt(x)), i * 32);
+    });
+    return out;
+  };
+  const unpack = (buf: Uint8Array) =>
+    Array.from({ length: buf.length / 32 }, (_, i) =>
+      String(curve.Fr.toObject(buf.slice(i * 32, i * 32 + 32))),
+    );
+
+  it("fft and ifft equal ffjavascript's Fr.fft / Fr.ifft", async () => {
+    for (const t of v.ntt) {
+      expect(unpack(await curve.Fr.fft(pack(t.input)))).toEqual(t.fft);
+      expect(unpack(await curve.Fr.ifft(pack(t.input)))).toEqual(t.ifft);
+    }
+  });
+
+  it("coset evaluation equals snarkjs's ifft, batchApplyKey(1, w[k+1]), fft", async () => {
+    for (const t of v.ntt) {
+      const coeffs = await curve.Fr.ifft(pack(t.input));
+      const shifted = await curve.Fr.batchApplyKey(coeffs, curve.Fr.e(1), curve.Fr.w[t.k + 1]);
+      expect(unpack(await curve.Fr.fft(shifted))).toEqual(t.coset);
+    }
+  });
+});

@@ -14,7 +14,8 @@
 import { readFile } from "node:fs/promises";
 import * as snarkjs from "snarkjs";
 import { assertDigest, pinnedEntry } from "../setup/keys-manifest.ts";
-import { assertCircuitId, sha256Hex } from "../setup/paths.ts";
+import { assertCircuitId } from "../setup/paths.ts";
+import { sha256HexNative } from "../storage/file-digest.ts";
 import { type ProveResult, type ProverBackend, ProverError, WitnessError } from "./backend.ts";
 import { NativeProverError, NativeProverProcess, nativeProverStatus } from "./native-client.mjs";
 import { type ArtifactResolver, sanitizeWitnessReason, setupCacheArtifacts } from "./snarkjs-backend.ts";
@@ -135,7 +136,7 @@ export class NativeBackend implements ProverBackend {
     const { zkeyPath, wasmPath } = await this.resolveArtifacts(circuitId, entry, manifest);
     const buf = await readFile(wasmPath);
     const wasm = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-    assertDigest(circuitId, "wasm", entry.wasmSha256, sha256Hex(wasm));
+    assertDigest(circuitId, "wasm", entry.wasmSha256, sha256HexNative(wasm));
     const circuit = { wasm, zkeyPath, zkeySha256: entry.zkeySha256, nPublic: entry.nPublic };
     await this.loadIntoChild(circuitId, circuit);
     this.stats.loads++;

@@ -5,10 +5,16 @@
  * rejects the whole load with a `DatasetError` carrying file, line, column and reason; nothing partial is
  * ever returned, so a commitment can never silently cover a truncated or half-parsed dataset.
  *
- * Security caveats: values are parsed strictly (see `encodeValue`); keys must be unique; invalid UTF-8 is
- * refused rather than replaced. Error messages quote truncated cell values and must stay on the operator's
- * side. The whole file is held in memory.
+ * `loadDataset` holds the whole file in memory; `streamDataset` reads it in bounded slices (the CSV tokenizer
+ * is incremental, rows are validated exactly as by `loadDataset`, with the same messages) and hands the
+ * encoded records to the caller batch by batch. A streamed load that fails part-way has already handed out
+ * earlier batches: the caller must treat everything it received as void unless the stream resolves.
+ *
+ * Security caveats: values are parsed strictly (see `encodeValue`); keys must be unique (or strictly
+ * increasing, `keyOrder: "increasing"`); invalid UTF-8 is refused rather than replaced. Error messages quote
+ * truncated cell values and must stay on the operator's side.
  */
+import { createReadStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, extname } from "node:path";
 import { DatasetError } from "./errors.ts";
@@ -39,6 +45,139 @@ export async function loadDataset(path: string, schema: Schema): Promise<LoadedD
   return { ...parsed, file, format };
 }
 
+export interface StreamDatasetOptions {
+  /** Records per `onBatch` call (default 4096): every batch has exactly this many but the last. */
+  readonly batchSize?: number;
+  /** Key rule (default "unique", as `loadDataset`; "increasing" needs O(1) memory). */
+  readonly keyOrder?: KeyOrder;
+  /** Bytes read per slice (default 1 MiB). */
+  readonly sliceBytes?: number;
+}
+
+export interface StreamedDataset {
+  readonly file: string;
+  readonly format: DatasetFormat;
+  readonly rowCount: number;
+}
+
+/**
+ * Streams `path` (format by extension) against `schema`: memory stays bounded by the slice, one batch and,
+ * with `keyOrder: "unique"`, the key map. Each batch is awaited before reading on, so a slow consumer
+ * throttles the read. Rejects with the same `DatasetError` as `loadDataset` would for the first bad row.
+ */
+export async function streamDataset(
+  path: string,
+  schema: Schema,
+  onBatch: (records: bigint[][]) => void | Promise<void>,
+  options: StreamDatasetOptions = {},
+): Promise<StreamedDataset> {
+  const format = formatOf(path);
+  const file = basename(path);
+  const batchSize = options.batchSize ?? 4096;
+  let batch: bigint[][] = [];
+  const sink = new RecordSink(schema, file, (record) => batch.push(record), options.keyOrder);
+  const consumer = format === "csv" ? csvTextConsumer(schema, file, sink) : jsonlTextConsumer(schema, sink);
+  /** Hands out full batches (and, at the end, the rest), so every batch but the last has batchSize records. */
+  const flush = async (all: boolean): Promise<void> => {
+    while (batch.length >= batchSize || (all && batch.length > 0)) {
+      const full = batch.length > batchSize ? batch.splice(0, batchSize) : batch;
+      if (full === batch) batch = [];
+      await onBatch(full);
+    }
+  };
+  for await (const text of utf8Slices(path, file, options.sliceBytes ?? 1 << 20)) {
+    consumer.push(text);
+    await flush(false);
+  }
+  consumer.end();
+  await flush(true);
+  return { file, format, rowCount: sink.count };
+}
+
+interface TextConsumer {
+  push(text: string): void;
+  end(): void;
+}
+
+function csvTextConsumer(schema: Schema, file: string, sink: RecordSink): TextConsumer {
+  const tokenizer = new CsvTokenizer(file);
+  const reader = new CsvRowReader(schema, sink);
+  const drain = (final: boolean): void => {
+    for (let row = tokenizer.next(final); row !== undefined; row = tokenizer.next(final)) reader.push(row);
+  };
+  return {
+    push(text) {
+      tokenizer.append(text);
+      drain(false);
+    },
+    end() {
+      drain(true);
+      reader.end();
+    },
+  };
+}
+
+function jsonlTextConsumer(schema: Schema, sink: RecordSink): TextConsumer {
+  let pending = "";
+  let line = 1;
+  let first = true;
+  const consume = (rawLine: string): void => {
+    jsonlLine(rawLine, line, schema, sink);
+    line++;
+  };
+  return {
+    push(text) {
+      let rest = pending + text;
+      if (first && rest.length > 0) {
+        first = false;
+        if (rest.charCodeAt(0) === 0xfeff) rest = rest.slice(1);
+      }
+      let start = 0;
+      for (let end = rest.indexOf("\n"); end >= 0; end = rest.indexOf("\n", start)) {
+        consume(rest.slice(start, end));
+        start = end + 1;
+      }
+      pending = rest.slice(start);
+    },
+    end() {
+      consume(pending);
+    },
+  };
+}
+
+/**
+ * The file as strictly decoded UTF-8 text slices that each end on a line boundary (LF), so a decoding error
+ * names its line and no character is split between slices (0x0a never occurs inside a UTF-8 sequence).
+ */
+async function* utf8Slices(path: string, file: string, sliceBytes: number): AsyncGenerator<string> {
+  let carry = new Uint8Array(0);
+  let line = 1;
+  for await (const chunk of createReadStream(path, { highWaterMark: sliceBytes })) {
+    const bytes = concat(carry, chunk as Buffer);
+    const end = bytes.lastIndexOf(0x0a) + 1;
+    carry = bytes.slice(end);
+    if (end === 0) continue;
+    const complete = bytes.subarray(0, end);
+    yield decodeUtf8(complete, file, line);
+    line += countByte(complete, 0x0a);
+  }
+  if (carry.length > 0) yield decodeUtf8(carry, file, line);
+}
+
+function concat(head: Uint8Array, tail: Uint8Array): Uint8Array {
+  if (head.length === 0) return tail;
+  const out = new Uint8Array(head.length + tail.length);
+  out.set(head);
+  out.set(tail, head.length);
+  return out;
+}
+
+function countByte(bytes: Uint8Array, value: number): number {
+  let count = 0;
+  for (let i = bytes.indexOf(value); i >= 0; i = bytes.indexOf(value, i + 1)) count++;
+  return count;
+}
+
 function formatOf(path: string): DatasetFormat {
   const extension = extname(path).toLowerCase();
   if (extension === ".csv") return "csv";
@@ -48,12 +187,16 @@ function formatOf(path: string): DatasetFormat {
   );
 }
 
-/** Strict UTF-8 decoding; on failure, finds the first bad line so the error can point at it. */
-function decodeUtf8(bytes: Uint8Array, file: string): string {
+/**
+ * Strict UTF-8 decoding; on failure, finds the first bad line so the error can point at it. `firstLine` is
+ * the line number of the first byte (slices of a stream start on a line boundary).
+ */
+function decodeUtf8(bytes: Uint8Array, file: string, firstLine = 1): string {
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    // Only the file's first byte may be a byte order mark: later slices keep a leading U+FEFF as text.
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: firstLine !== 1 }).decode(bytes);
   } catch {
-    let line = 1;
+    let line = firstLine;
     let start = 0;
     for (let i = 0; i <= bytes.length; i++) {
       if (i < bytes.length && bytes[i] !== 0x0a) continue;
@@ -72,19 +215,25 @@ function decodeUtf8(bytes: Uint8Array, file: string): string {
 // ---------------------------------------------------------------------------------------------------------
 // Shared record assembly
 
-/** Collects encoded records and enforces key uniqueness. */
+/** How keys are checked: unique anywhere (a map of all keys), or strictly increasing in file order (O(1)). */
+export type KeyOrder = "unique" | "increasing";
+
+/** Encodes values, enforces the key rule and hands records to `emit` (file order). */
 class RecordSink {
-  readonly records: bigint[][] = [];
   readonly keys: Map<bigint, number> | undefined;
   private readonly keyIndex: number | undefined;
   private readonly recordLines: number[] = [];
+  private previousKey: { key: bigint; line: number } | undefined;
+  count = 0;
 
   constructor(
     private readonly schema: Schema,
     private readonly file: string,
+    private readonly emit: (record: bigint[]) => void,
+    private readonly keyOrder: KeyOrder = "unique",
   ) {
     this.keyIndex = keyFieldIndex(schema);
-    this.keys = this.keyIndex === undefined ? undefined : new Map();
+    this.keys = this.keyIndex === undefined || keyOrder === "increasing" ? undefined : new Map();
   }
 
   /** Encodes one value; empty/absent is "missing value". Throws `DatasetError`. */
@@ -96,26 +245,50 @@ class RecordSink {
   }
 
   add(record: bigint[], line: number): void {
-    if (this.keys !== undefined && this.keyIndex !== undefined) {
+    if (this.keyIndex !== undefined) {
       const key = record[this.keyIndex] as bigint;
-      const previous = this.keys.get(key);
-      if (previous !== undefined) {
-        const firstLine = this.recordLines[previous];
-        this.fail(line, this.schema.key as string, `duplicate key ${key} (first seen on line ${firstLine})`);
-      }
-      this.keys.set(key, this.records.length);
+      if (this.keyOrder === "increasing") this.checkIncreasing(key, line);
+      else this.checkUnique(key, line);
     }
-    this.records.push(record);
+    this.emit(record);
+    this.count++;
+  }
+
+  private checkUnique(key: bigint, line: number): void {
+    const keys = this.keys as Map<bigint, number>;
+    const previous = keys.get(key);
+    if (previous !== undefined) this.duplicate(key, line, this.recordLines[previous] as number);
+    keys.set(key, this.count);
     this.recordLines.push(line);
+  }
+
+  private checkIncreasing(key: bigint, line: number): void {
+    const previous = this.previousKey;
+    if (previous !== undefined && key === previous.key) this.duplicate(key, line, previous.line);
+    if (previous !== undefined && key < previous.key) {
+      this.fail(
+        line,
+        this.schema.key as string,
+        `key ${key} is below the previous key ${previous.key} (line ${previous.line}): keys must be strictly increasing, sort the input by ${this.schema.key}`,
+      );
+    }
+    this.previousKey = { key, line };
+  }
+
+  private duplicate(key: bigint, line: number, firstLine: number): never {
+    this.fail(line, this.schema.key as string, `duplicate key ${key} (first seen on line ${firstLine})`);
   }
 
   fail(line: number, column: string | number, reason: string): never {
     throw new DatasetError({ file: this.file, line, column, reason });
   }
+}
 
-  result(): ParsedDataset {
-    return { records: this.records, keys: this.keys, rowCount: this.records.length };
-  }
+/** A sink that keeps every record (the in-memory parsers). */
+function collectingSink(schema: Schema, file: string): { sink: RecordSink; result: () => ParsedDataset } {
+  const records: bigint[][] = [];
+  const sink = new RecordSink(schema, file, (record) => records.push(record));
+  return { sink, result: () => ({ records, keys: sink.keys, rowCount: records.length }) };
 }
 
 function fieldList(schema: Schema): string {
@@ -145,44 +318,75 @@ export interface CsvRow {
  * a bare carriage return.
  */
 export function tokenizeCsv(text: string, file: string): CsvRow[] {
-  const tokenizer = new CsvTokenizer(text, file);
+  const tokenizer = new CsvTokenizer(file);
+  tokenizer.append(text);
   const rows: CsvRow[] = [];
-  while (!tokenizer.done()) rows.push(tokenizer.row());
+  for (let row = tokenizer.next(true); row !== undefined; row = tokenizer.next(true)) rows.push(row);
   return rows;
 }
 
-class CsvTokenizer {
-  private pos: number;
+/** Thrown inside the tokenizer when a row runs past the text appended so far (never escapes `next`). */
+const NEED_MORE = Symbol("need more CSV text");
+
+/**
+ * Incremental RFC 4180 tokenizer: `append` text slices, `next(final)` returns the next complete row, or
+ * undefined when the text so far ends inside a row (`final` false) or is exhausted. Rows and errors are the
+ * same however the text is sliced.
+ */
+export class CsvTokenizer {
+  private text = "";
+  private pos = 0;
   private line = 1;
+  private started = false;
 
-  constructor(
-    private readonly text: string,
-    private readonly file: string,
-  ) {
-    this.pos = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+  constructor(private readonly file: string) {}
+
+  append(slice: string): void {
+    this.text = this.text.slice(this.pos) + slice;
+    this.pos = 0;
+    if (!this.started && this.text.length > 0) {
+      this.started = true;
+      if (this.text.charCodeAt(0) === 0xfeff) this.pos = 1;
+    }
   }
 
-  done(): boolean {
-    return this.pos >= this.text.length;
+  next(final: boolean): CsvRow | undefined {
+    if (this.pos >= this.text.length) return undefined;
+    const start = this.pos;
+    const line = this.line;
+    try {
+      return this.row(final);
+    } catch (error) {
+      if (error !== NEED_MORE) throw error;
+      this.pos = start;
+      this.line = line;
+      return undefined;
+    }
   }
 
-  row(): CsvRow {
+  private row(final: boolean): CsvRow {
     const row: CsvRow = { line: this.line, cells: [] };
     for (;;) {
       const column = row.cells.length + 1;
-      row.cells.push(this.text[this.pos] === '"' ? this.quotedCell(column) : this.plainCell(column));
-      if (this.endOfCell(column)) return row;
+      row.cells.push(
+        this.text[this.pos] === '"' ? this.quotedCell(column, final) : this.plainCell(column, final),
+      );
+      if (this.endOfCell(column, final)) return row;
     }
   }
 
   /** Consumes the separator after a cell; true when the row ended (line end or end of text). */
-  private endOfCell(column: number): boolean {
+  private endOfCell(column: number, final: boolean): boolean {
     const char = this.text[this.pos];
     if (char === ",") {
       this.pos++;
       return false;
     }
-    if (char === undefined) return true;
+    if (char === undefined) {
+      if (!final) throw NEED_MORE;
+      return true;
+    }
+    if (char === "\r" && this.pos + 1 >= this.text.length && !final) throw NEED_MORE;
     if (char === "\r" && this.text[this.pos + 1] !== "\n") {
       this.fail(column, "bare carriage return (line ends must be LF or CRLF)");
     }
@@ -191,7 +395,7 @@ class CsvTokenizer {
     return true;
   }
 
-  private plainCell(column: number): CsvCell {
+  private plainCell(column: number, final: boolean): CsvCell {
     const start = this.pos;
     let end = start;
     for (; end < this.text.length; end++) {
@@ -200,17 +404,19 @@ class CsvTokenizer {
       if (char === '"')
         this.fail(column, "quote inside an unquoted cell (quote the whole cell and double the quote)");
     }
+    if (end >= this.text.length && !final) throw NEED_MORE;
     this.pos = end;
     return { text: this.text.slice(start, end), line: this.line, quoted: false };
   }
 
-  private quotedCell(column: number): CsvCell {
+  private quotedCell(column: number, final: boolean): CsvCell {
     const startLine = this.line;
     let value = "";
     let from = this.pos + 1;
     for (;;) {
       const close = this.text.indexOf('"', from);
-      if (close < 0) {
+      if (close < 0 || (close + 1 >= this.text.length && !final)) {
+        if (!final) throw NEED_MORE;
         this.line = startLine;
         this.fail(column, "unterminated quoted cell");
       }
@@ -253,13 +459,42 @@ function isBlankRow(row: CsvRow): boolean {
  */
 export function parseCsv(text: string, schema: Schema, file: string): ParsedDataset {
   const rows = tokenizeCsv(text, file);
-  while (rows.length > 0 && isBlankRow(rows[rows.length - 1] as CsvRow)) rows.pop();
-  const sink: RecordSink = new RecordSink(schema, file);
-  const header = rows[0];
-  if (header === undefined || isBlankRow(header)) sink.fail(header?.line ?? 1, 1, "missing header row");
-  const columns = mapHeader(header, schema, sink);
-  for (const row of rows.slice(1)) sink.add(csvRecord(row, columns, schema, sink), row.line);
-  return sink.result();
+  const { sink, result } = collectingSink(schema, file);
+  const reader = new CsvRowReader(schema, sink);
+  for (const row of rows) reader.push(row);
+  reader.end();
+  return result();
+}
+
+/**
+ * Turns tokenized rows into records: the first non-blank row is the header; a blank row is an error
+ * ("missing header row" before the header, "empty line" after it) unless only blank rows follow it.
+ */
+class CsvRowReader {
+  private columns: { spec: FieldSpec; index: number }[] | undefined;
+  private firstPendingBlank: CsvRow | undefined;
+
+  constructor(
+    private readonly schema: Schema,
+    private readonly sink: RecordSink,
+  ) {}
+
+  push(row: CsvRow): void {
+    if (isBlankRow(row)) {
+      this.firstPendingBlank ??= row;
+      return;
+    }
+    const blank = this.firstPendingBlank;
+    if (blank !== undefined) {
+      this.sink.fail(blank.line, 1, this.columns === undefined ? "missing header row" : "empty line");
+    }
+    if (this.columns === undefined) this.columns = mapHeader(row, this.schema, this.sink);
+    else this.sink.add(csvRecord(row, this.columns, this.schema, this.sink), row.line);
+  }
+
+  end(): void {
+    if (this.columns === undefined) this.sink.fail(1, 1, "missing header row");
+  }
 }
 
 /** Maps each CSV column to its schema field spec and field index. */
@@ -312,15 +547,19 @@ function csvRecord(
  * unknown, missing or repeated keys; `null` counts as missing). Throws `DatasetError` on any problem.
  */
 export function parseJsonl(text: string, schema: Schema, file: string): ParsedDataset {
-  const sink = new RecordSink(schema, file);
+  const { sink, result } = collectingSink(schema, file);
   const lines = (text.charCodeAt(0) === 0xfeff ? text.slice(1) : text).split("\n");
   lines.forEach((rawLine, i) => {
-    const line = i + 1;
-    const content = rawLine.endsWith("\r") ? rawLine.slice(0, -1) : rawLine;
-    if (content.trim() === "") return;
-    sink.add(jsonlRecord(content, line, schema, sink), line);
+    jsonlLine(rawLine, i + 1, schema, sink);
   });
-  return sink.result();
+  return result();
+}
+
+/** Validates one JSONL line (blank lines are skipped) and adds its record. */
+function jsonlLine(rawLine: string, line: number, schema: Schema, sink: RecordSink): void {
+  const content = rawLine.endsWith("\r") ? rawLine.slice(0, -1) : rawLine;
+  if (content.trim() === "") return;
+  sink.add(jsonlRecord(content, line, schema, sink), line);
 }
 
 function jsonlRecord(content: string, line: number, schema: Schema, sink: RecordSink): bigint[] {

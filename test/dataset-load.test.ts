@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EDITOR_COUNT, generateEditorsCsv } from "../examples/wikimedia/generate.ts";
 import { DatasetError } from "../src/dataset/errors.ts";
-import { loadDataset, parseCsv, parseJsonl, tokenizeCsv, topLevelKeys } from "../src/dataset/load.ts";
+import { loadDataset, parseCsv, parseJsonl, tokenizeCsv } from "../src/dataset/load.ts";
 import { parseSchema, type Schema } from "../src/dataset/schema.ts";
 
 const exampleDir = new URL("../examples/wikimedia/", import.meta.url);
@@ -340,16 +340,6 @@ describe("parseJsonl", () => {
     ],
   ])("rejects %s", (_label, text, expected) => {
     expect(location(rejection(() => parseJsonl(text, small, "s.jsonl")))).toEqual(expected);
-  });
-
-  it("finds top-level keys including repeats, ignoring nested keys and strings", () => {
-    expect(topLevelKeys('{"a":1,"b":{"a":2,"c":[{"d":3}]},"e":"x\\":y", "a" : 4}')).toEqual([
-      "a",
-      "b",
-      "e",
-      "a",
-    ]);
-    expect(topLevelKeys('{"\\u0061":1}')).toEqual(["a"]);
   });
 });
 

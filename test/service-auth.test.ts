@@ -352,6 +352,49 @@ describe("limits", () => {
     }
   });
 
+  it("a JSON body naming a member twice is 400 invalid_json with its line and column, never last-wins", async () => {
+    const jobsBefore = service.server.ctx.jobs.listForPartner("alice", 1000).length;
+    const second = JSON.stringify({ predicate: [], aggregate: { kind: "count" } });
+    const twoQueries = `{\n  "datasetId": "ds-a",\n  "nonce": "${nonce()}",\n  "query": ${JSON.stringify(FR_COUNT)},\n  "query": ${second}\n}`;
+    const refused = await service.api("POST", "/v1/queries", {
+      token: aliceToken,
+      rawBody: twoQueries,
+      headers: { "content-type": "application/json" },
+    });
+    expect(refused.status, refused.text).toBe(400);
+    expect(refused.json).toMatchObject({ error: "invalid_json", line: 5, column: 3 });
+    expect(refused.json.message).toMatch(
+      /line 5 column 3: duplicate key "query" \(first at line 4 column 3\)/,
+    );
+    const nested = `{"datasetId":"ds-a","nonce":"${nonce()}","query":{"predicate":[],"aggregate":{"kind":"count","kind":"sum"}}}`;
+    const nestedRefused = await service.api("POST", "/v1/queries", {
+      token: aliceToken,
+      rawBody: nested,
+      headers: { "content-type": "application/json; charset=utf-8" },
+    });
+    expect(nestedRefused.json).toMatchObject({ error: "invalid_json" });
+    expect(nestedRefused.json.message).toMatch(/duplicate key "kind" .*\(in \$\.query\.aggregate\)/);
+    expect(service.server.ctx.jobs.listForPartner("alice", 1000)).toHaveLength(jobsBefore);
+
+    const ops = await addPartner(service, "ops-json", ["admin"]);
+    const opsToken = await token(service, ops);
+    const twoPolicies = `{"clientId":"ivan","scopes":["datasets:read"],"policy":{"datasets":["ds-a"]},"policy":{"datasets":["ds-a"],"minGroupSize":0}}`;
+    const admin = await service.api("POST", "/v1/admin/partners", {
+      token: opsToken,
+      rawBody: twoPolicies,
+      headers: { "content-type": "application/json" },
+    });
+    expect(admin.status).toBe(400);
+    expect(admin.json.message).toMatch(/duplicate key "policy"/);
+    expect(service.server.ctx.partners.get("ivan")).toBeUndefined();
+    const latin1 = await service.api("POST", "/v1/queries", {
+      token: aliceToken,
+      rawBody: JSON.stringify({ datasetId: "ds-a", nonce: nonce(), query: FR_COUNT }),
+      headers: { "content-type": "application/json; charset=latin1" },
+    });
+    expect(latin1.status).toBe(415);
+  });
+
   it("5xx responses carry no internals (message, stack, SQL); the operator log has them", async () => {
     const { db } = service.server.ctx;
     db.exec("ALTER TABLE budgets RENAME TO budgets_moved");

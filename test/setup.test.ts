@@ -419,6 +419,14 @@ describe("dev ptau, phase 2 and keys manifest", () => {
       }),
     );
     await expect(readKeysManifest(dir)).rejects.toThrow(/ptau\.sha256/);
+    // A second "insecure" member: JSON.parse would keep the last (false), the strict reader refuses.
+    await writeFile(
+      path.join(dir, "manifest.json"),
+      `{\n"insecure": true,\n"version": 1, "insecure": false, "ptau": {"power": 6, "sha256": "${"ab".repeat(32)}", "insecure": false}, "circuits": {}}`,
+    );
+    await expect(readKeysManifest(dir)).rejects.toThrow(
+      /manifest\.json: not readable JSON \(line 3 column 15: duplicate key "insecure" \(first at line 2 column 1\)/,
+    );
     const good = {
       version: 1 as const,
       insecure: false,

@@ -100,6 +100,9 @@ describe("key file", () => {
       ],
       [{ ...valid, extra: 1 }, /unknown field/],
       [{ ...valid, keys: [{ ...valid.keys[0], createdAt: "yesterday" }] }, /createdAt/],
+      // JSON.parse would keep the second "current" (naming no key) or the second "keys" silently.
+      [`{"current":1,${JSON.stringify(valid).slice(1)}`, /repeats a key \(line 1 column \d+\)/],
+      [`{"version":1,"keys":[{"id":1,"key":"${key}","key":"${key}"}]}`, /repeats a key/],
     ];
     for (const [content, pattern] of cases) {
       const path = newPath();

@@ -13,6 +13,7 @@ import * as snarkjs from "snarkjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectedPublicSignals } from "../src/circuits/statement.ts";
 import { buildManifest, signManifest } from "../src/dataset/manifest.ts";
+import { serializeBundle } from "../src/prover/bundle.ts";
 import { checkQueryProof } from "../src/prover/check.ts";
 import type { QueryProof } from "../src/prover/prove-query.ts";
 import {
@@ -775,6 +776,69 @@ describe("keys and options", () => {
       expect(() => parseBundle(value)).toThrow(VerifierInputError);
     }
     expect(() => parseBundle({ ...count(), nonce: 5n })).toThrow(/bundle: not representable as JSON/);
+  });
+});
+
+// ---------------------------------------------------------------- bundle text
+
+describe("bundle text: read strictly, duplicate keys refused", () => {
+  const lie = "dataset wiki-editors epoch 3: 99 records match country = FR AND edits ≥ 100";
+
+  it("bundle text (canonical or indented) verifies like the object", () => {
+    const bundle = count();
+    expect(verify(serializeBundle(bundle).text, options())).toEqual(verify(bundle, options()));
+    expect(verify(JSON.stringify(bundle, null, 2), options()).valid).toBe(true);
+  });
+
+  it("a second statement member: JSON.parse keeps the last one, the SDK refuses the text", () => {
+    const { text } = serializeBundle(count());
+    const forged = `{"statement":${JSON.stringify(lie)},${text.slice(1)}`;
+    expect(verify(JSON.parse(forged), options()).valid).toBe(true); // what a last-wins reader sees
+    const error = sdkOutcome(forged) as VerifierInputError;
+    expect(error).toBeInstanceOf(VerifierInputError);
+    expect(error.field).toBe("bundle");
+    expect(error.reason).toMatch(
+      /^not strict JSON: line 1 column \d+: duplicate key "statement" \(first at line 1 column 2\)/,
+    );
+  });
+
+  it("a duplicate inside answer is named by its field, line and column", () => {
+    const lines = JSON.stringify(count(), null, 2).split("\n");
+    const at = lines.findIndex((line) => line.startsWith('    "value"'));
+    lines.splice(at, 0, '    "value": "99",');
+    const error = sdkOutcome(lines.join("\n")) as VerifierInputError;
+    expect(error.field).toBe("answer");
+    expect(error.reason).toMatch(
+      new RegExp(`line ${at + 2} column 5: duplicate key "value" \\(first at line ${at + 1} column 5\\)`),
+    );
+    expect(() => verifyBundles([count(), lines.join("\n")], options())).toThrow(
+      /^bundles\[1\]\.answer: not strict JSON/,
+    );
+  });
+
+  it("keys manifest, pinned manifest and key given as text are read strictly too", () => {
+    const keysText = JSON.stringify(fixture.keysManifest);
+    expect(verify(count(), options({ keysManifest: keysText })).valid).toBe(true);
+    const twice = `{"insecure":false,${keysText.slice(1)}`;
+    expect((sdkOutcome(count(), options({ keysManifest: twice })) as VerifierInputError).field).toBe(
+      "options.keysManifest",
+    );
+    const manifestText = JSON.stringify(fixture.dataset.manifest);
+    expect(verify(count(), options({ manifest: manifestText })).valid).toBe(true);
+    expect(
+      (
+        sdkOutcome(
+          count(),
+          options({ manifest: `{"epoch":4,${manifestText.slice(1)}` }),
+        ) as VerifierInputError
+      ).field,
+    ).toBe("options.manifest");
+    const keyText = JSON.stringify(fixture.vkey);
+    expect(verify(count(), options({ keys: { [TEST_CIRCUIT_ID]: keyText } })).valid).toBe(true);
+    const keyTwice = `{"nPublic":1,${keyText.slice(1)}`;
+    expect(
+      (sdkOutcome(count(), options({ keys: { [TEST_CIRCUIT_ID]: keyTwice } })) as VerifierInputError).field,
+    ).toBe(`options.keys.${TEST_CIRCUIT_ID}`);
   });
 });
 

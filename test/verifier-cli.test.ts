@@ -7,7 +7,7 @@
  * cli/main.ts turns into exit code 2.)
  */
 import { spawn } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -147,6 +147,42 @@ describe("verify command details (in-process)", () => {
     );
     await expect(runVerify([file("bundle.json"), ...keys], capture())).rejects.toThrow(/--operator-key/);
     await expect(runInspect([file("bundle.json"), file("m.json")], capture())).rejects.toThrow(UsageError);
+  });
+
+  it("a bundle, keys manifest or manifest file with a duplicate key is malformed (exit 2, line and column)", async () => {
+    const keys = ["--keys", file("keys")];
+    const lines = JSON.stringify(fixture.bundle("count"), null, 2).split("\n");
+    lines.splice(1, 0, '  "statement": "dataset wiki-editors epoch 3: 99 records match country = FR",');
+    writeFileSync(file("twice.json"), lines.join("\n"));
+    const twice = capture();
+    expect(await runVerify([file("twice.json"), ...keys, "--operator-key", OPERATOR_KEY], twice)).toBe(2);
+    expect(twice.text()).toMatch(
+      /^MALFORMED {2}bundle .*twice\.json: not valid JSON \(line \d+ column 3: duplicate key "statement" \(first at line 2 column 3\)/,
+    );
+    const inspected = capture();
+    expect(await runInspect([file("twice.json"), "--json"], inspected)).toBe(2);
+    expect(JSON.parse(inspected.text())).toMatchObject({ malformed: true });
+
+    mkdirSync(file("keys-twice"));
+    copyFileSync(
+      join(TEST_KEYS_DIR, `${TEST_CIRCUIT_ID}.vkey.json`),
+      file(`keys-twice/${TEST_CIRCUIT_ID}.vkey.json`),
+    );
+    const keysText = readFileSync(join(TEST_KEYS_DIR, "manifest.json"), "utf8");
+    writeFileSync(file("keys-twice/manifest.json"), `{"insecure": false,${keysText.trimStart().slice(1)}`);
+    const keysTwice = capture();
+    const keysArgs = [file("bundle.json"), "--keys", file("keys-twice"), "--operator-key", OPERATOR_KEY];
+    expect(await runVerify(keysArgs, keysTwice)).toBe(2);
+    expect(keysTwice.text()).toMatch(
+      /keys manifest .*: not valid JSON \(line \d+ column \d+: duplicate key "insecure"/,
+    );
+
+    writeFileSync(file("m-twice.json"), `{"epoch": 4,${JSON.stringify(fixture.dataset.manifest).slice(1)}`);
+    const manifestTwice = capture();
+    expect(
+      await runVerify([file("bundle.json"), ...keys, "--manifest", file("m-twice.json")], manifestTwice),
+    ).toBe(2);
+    expect(manifestTwice.text()).toMatch(/duplicate key "epoch"/);
   });
 
   it("escapes control and bidi characters from bundle text", async () => {

@@ -19,6 +19,7 @@ import { proveQuery, type QueryProof } from "../prover/prove-query.ts";
 import { createSnarkjsBackend } from "../prover/snarkjs-backend.ts";
 import { loadPinnedVkey } from "../setup/keys-manifest.ts";
 import { consoleProgress } from "../util/progress.ts";
+import { parseStrictJson } from "../util/strict-json.ts";
 import { verify, vkeyHash } from "../verifier/index.ts";
 import { DATA_DIR, DEFAULT_SHAPE, KEYS_DIR, SAMPLE_DATA, SAMPLE_SCHEMA } from "./defaults.ts";
 import { ensureDevKeys } from "./dev-keys.ts";
@@ -102,7 +103,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<boolean> {
   await ensureDevKeys(shape, KEYS_DIR, progress);
 
   const operator = await loadOrCreateOperatorState(DATA_DIR);
-  const schema = parseSchema(JSON.parse(await readFile(options.schema ?? SAMPLE_SCHEMA, "utf8")));
+  const schemaFile = options.schema ?? SAMPLE_SCHEMA;
+  const schema = parseSchema(parseStrictJson(await readFile(schemaFile, "utf8"), schemaFile));
   progress("commit", "loading and committing the sample dataset");
   const dataset = await commitFile(options.data ?? SAMPLE_DATA, {
     datasetId: "wikimedia-editors-sample",
@@ -132,9 +134,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<boolean> {
       const bundle = makeBundle(proof, manifest, pinnedVkeyHash);
       const bundlePath = join(bundleDir, `${label}.json`);
       await writeFile(bundlePath, serializeBundle(bundle).text);
-      // Verify as a partner would: the bundle as read back from disk, the pinned key, the operator's public key.
+      // Verify as a partner would: the bundle's text as read back from disk (read strictly by the SDK), the
+      // pinned key, the operator's public key.
       const started = performance.now();
-      const check = verify(JSON.parse(await readFile(bundlePath, "utf8")), {
+      const check = verify(await readFile(bundlePath, "utf8"), {
         keys: { [id]: vkey },
         operatorKey: operator.operatorPublicKey,
       });

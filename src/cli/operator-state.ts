@@ -11,6 +11,7 @@ import { randomBytes } from "node:crypto";
 import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { operatorKeyOf } from "../dataset/manifest.ts";
+import { parseStrictJson } from "../util/strict-json.ts";
 
 export interface OperatorState {
   readonly operatorSecretKey: Uint8Array;
@@ -40,7 +41,7 @@ export async function loadOrCreateOperatorState(dataDir: string): Promise<Operat
 }
 
 function parseState(text: string, file: string): OperatorState {
-  const json = JSON.parse(text) as Record<string, unknown>;
+  const json = parseStrictJson(text) as Record<string, unknown>;
   for (const key of ["operatorSecretKey", "datasetSecret"]) {
     if (typeof json[key] !== "string" || !HEX64.test(json[key] as string)) {
       throw new TypeError(`${file}: ${key} must be 32 bytes of lowercase hex`);

@@ -16,6 +16,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { parseStrictJson } from "../util/strict-json.ts";
 import { type ParsedBundle, parseBundle } from "../verifier/bundle.ts";
 import { describeStatement } from "../verifier/describe.ts";
 import { VerifierInputError } from "../verifier/errors.ts";
@@ -57,7 +58,7 @@ async function readJsonFile(file: string, what: string): Promise<unknown> {
     );
   }
   try {
-    return JSON.parse(text);
+    return parseStrictJson(text);
   } catch (error) {
     throw new InputFileError(`${what} ${file}: not valid JSON (${(error as Error).message})`);
   }

@@ -17,6 +17,7 @@
 import { createReadStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, extname } from "node:path";
+import { JsonTextError, parseStrictJson } from "../util/strict-json.ts";
 import { DatasetError } from "./errors.ts";
 import { type FieldSpec, keyFieldIndex, type Schema, tryEncodeValue } from "./schema.ts";
 
@@ -565,11 +566,8 @@ function jsonlLine(rawLine: string, line: number, schema: Schema, sink: RecordSi
 function jsonlRecord(content: string, line: number, schema: Schema, sink: RecordSink): bigint[] {
   const object = parseJsonObject(content, line, sink);
   const names = new Set(schema.fields.map((spec) => spec.name));
-  const seen = new Set<string>();
-  for (const key of topLevelKeys(content)) {
+  for (const key of Object.keys(object)) {
     if (!names.has(key)) sink.fail(line, key, `unknown key (schema fields: ${fieldList(schema)})`);
-    if (seen.has(key)) sink.fail(line, key, "duplicate key in object");
-    seen.add(key);
   }
   return schema.fields.map((spec) => {
     if (!Object.hasOwn(object, spec.name)) sink.fail(line, spec.name, "missing key");
@@ -577,53 +575,20 @@ function jsonlRecord(content: string, line: number, schema: Schema, sink: Record
   });
 }
 
+/** One JSONL line read strictly: a repeated key would make the row ambiguous (JSON.parse keeps the last). */
 function parseJsonObject(content: string, line: number, sink: RecordSink): Record<string, unknown> {
   let value: unknown;
   try {
-    value = JSON.parse(content);
+    value = parseStrictJson(content);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    const position = /position (\d+)/.exec(message)?.[1];
-    sink.fail(line, position === undefined ? 1 : Number(position) + 1, `malformed JSON: ${message}`);
+    if (!(error instanceof JsonTextError)) throw error;
+    if (error.duplicateKey !== undefined && error.path === "$") {
+      sink.fail(line, error.duplicateKey, "duplicate key in object");
+    }
+    sink.fail(line, error.column, `malformed JSON: ${error.reason}`);
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     sink.fail(line, 1, "expected a JSON object");
   }
   return value as Record<string, unknown>;
-}
-
-/**
- * Keys of the outermost object of already-validated JSON text, in order and with repeats (JSON.parse
- * silently keeps the last of repeated keys, which would make a row ambiguous).
- */
-export function topLevelKeys(json: string): string[] {
-  const keys: string[] = [];
-  let depth = 0;
-  for (let i = 0; i < json.length; i++) {
-    const char = json[i];
-    if (char === "{" || char === "[") depth++;
-    else if (char === "}" || char === "]") depth--;
-    else if (char === '"') {
-      const end = endOfString(json, i);
-      if (depth === 1 && json[skipWhitespace(json, end + 1)] === ":")
-        keys.push(JSON.parse(json.slice(i, end + 1)));
-      i = end;
-    }
-  }
-  return keys;
-}
-
-/** Index of the closing quote of the JSON string starting at `start`. */
-function endOfString(json: string, start: number): number {
-  for (let i = start + 1; i < json.length; i++) {
-    if (json[i] === "\\") i++;
-    else if (json[i] === '"') return i;
-  }
-  return json.length - 1;
-}
-
-function skipWhitespace(json: string, from: number): number {
-  let i = from;
-  while (json[i] === " " || json[i] === "\t" || json[i] === "\n" || json[i] === "\r") i++;
-  return i;
 }

@@ -18,7 +18,7 @@ import type { ServiceContext } from "./context.ts";
 import type { StoredDataset } from "./datasets.ts";
 import { scalar, statement } from "./db.ts";
 import { notFound } from "./errors.ts";
-import { guard, requireJsonObject, stateOf } from "./http.ts";
+import { guard, jsonBody, requireJsonObject, stateOf } from "./http.ts";
 import { type Partner, partnerView } from "./partners.ts";
 import { periodStart } from "./policy.ts";
 
@@ -148,11 +148,7 @@ export class AdminOps {
 export function adminRouter(ctx: ServiceContext): Router {
   const router = express.Router();
   const ops = new AdminOps(ctx);
-  const json = express.json({
-    limit: ctx.config.adminBodyLimitBytes,
-    strict: true,
-    type: "application/json",
-  });
+  const json = jsonBody(ctx.config.adminBodyLimitBytes);
   const admin = (action: string) => guard(ctx, "admin", `admin.${action}`);
   const actor = (res: express.Response) => stateOf(res).partner?.clientId ?? null;
   const requestId = (res: express.Response) => stateOf(res).requestId;
@@ -161,7 +157,7 @@ export function adminRouter(ctx: ServiceContext): Router {
   router.get("/partners", ...admin("partner.list"), (_req, res) => {
     res.json({ partners: ctx.partners.list().map(partnerView) });
   });
-  router.post("/partners", ...admin("partner.create"), json, requireJsonObject, async (req, res) => {
+  router.post("/partners", ...admin("partner.create"), ...json, requireJsonObject, async (req, res) => {
     const { partner, clientSecret } = await ops.createPartner(actor(res), requestId(res), req.body);
     res.status(201).json({ partner: partnerView(partner), clientSecret });
   });
@@ -173,7 +169,7 @@ export function adminRouter(ctx: ServiceContext): Router {
   router.put(
     "/partners/:clientId/policy",
     ...admin("partner.policy"),
-    json,
+    ...json,
     requireJsonObject,
     (req, res) => {
       res.json(partnerView(ops.setPolicy(actor(res), requestId(res), clientId(req), req.body)));
@@ -182,7 +178,7 @@ export function adminRouter(ctx: ServiceContext): Router {
   router.put(
     "/partners/:clientId/scopes",
     ...admin("partner.scopes"),
-    json,
+    ...json,
     requireJsonObject,
     (req, res) => {
       res.json(
@@ -210,7 +206,7 @@ export function adminRouter(ctx: ServiceContext): Router {
   router.get("/datasets", ...admin("dataset.list"), (_req, res) => {
     res.json({ operatorKey: ctx.operatorKey, datasets: ctx.datasets.listLatest().map(datasetView) });
   });
-  router.post("/datasets", ...admin("dataset.register"), json, requireJsonObject, async (req, res) => {
+  router.post("/datasets", ...admin("dataset.register"), ...json, requireJsonObject, async (req, res) => {
     res.status(201).json(await ops.registerDataset(actor(res), requestId(res), req.body));
   });
   router.post("/keys/rotate", ...admin("keys.rotate"), async (_req, res) => {

@@ -11,9 +11,17 @@
  * - 401 answers carry `WWW-Authenticate: Bearer realm="zktally"` plus `error="invalid_token"` when a token was
  *   presented (RFC 6750 section 3); 403 names the missing scope (`error="insufficient_scope"`).
  * - Anything that is not an `ApiError` (or a body-parser error) is a 500 with no detail: no stack, no message.
+ * - JSON bodies are parsed strictly (`jsonBody`): an object naming a member twice is a 400, never "last wins".
  */
 import { randomUUID } from "node:crypto";
-import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from "express";
+import express, {
+  type ErrorRequestHandler,
+  type NextFunction,
+  type Request,
+  type RequestHandler,
+  type Response,
+} from "express";
+import { JsonTextError, parseStrictJson } from "../util/strict-json.ts";
 import type { ServiceContext } from "./context.ts";
 import { ApiError } from "./errors.ts";
 import { errorFields } from "./logger.ts";
@@ -144,6 +152,36 @@ export function requireScope(ctx: ServiceContext, scope: Scope, action: string):
 /** `authenticate` + `requireScope`. */
 export function guard(ctx: ServiceContext, scope: Scope, action: string): RequestHandler[] {
   return [authenticate(ctx), requireScope(ctx, scope, action)];
+}
+
+/**
+ * JSON bodies, read as text (`application/json` only, at most `limitBytes`) and parsed with the strict
+ * reader: `express.json` would keep the last of two `"query"` members, and a reviver cannot see the
+ * first, so a duplicate key is refused (400 `invalid_json` with its line and column) before any route reads it.
+ */
+export function jsonBody(limitBytes: number): RequestHandler[] {
+  return [express.text({ limit: limitBytes, type: "application/json" }), parseJsonBody];
+}
+
+const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)/i;
+
+function parseJsonBody(req: Request, _res: Response, next: NextFunction): void {
+  // Anything but a string is not JSON (no body or another type): requireJsonObject answers 415.
+  if (typeof req.body === "string") {
+    const charset = CHARSET.exec(req.headers["content-type"] ?? "")?.[1]?.toLowerCase();
+    if (charset !== undefined && charset !== "utf-8") {
+      throw new ApiError(415, "unsupported_media_type", "send JSON as UTF-8 (charset=utf-8 or none)");
+    }
+    try {
+      req.body = parseStrictJson(req.body);
+    } catch (error) {
+      if (!(error instanceof JsonTextError)) throw error;
+      throw new ApiError(400, "invalid_json", `the request body is not valid JSON: ${error.message}`, {
+        extra: { line: error.line, column: error.column },
+      });
+    }
+  }
+  next();
 }
 
 /** POST/PUT bodies must be JSON objects. */

@@ -26,7 +26,7 @@ import { canonicalJson } from "../util/canonical-json.ts";
 import type { ServiceContext } from "./context.ts";
 import { scalar } from "./db.ts";
 import { ApiError, notFound } from "./errors.ts";
-import { guard, partnerOf, requireJsonObject, stateOf } from "./http.ts";
+import { guard, jsonBody, partnerOf, requireJsonObject, stateOf } from "./http.ts";
 import type { AdmittedQuery } from "./jobs.ts";
 import { type Partner, parseOrThrow } from "./partners.ts";
 import { checkQueryAgainstPolicy, periodStart } from "./policy.ts";
@@ -119,7 +119,7 @@ const consistencySchema = z.object({
 
 export function partnerRouter(ctx: ServiceContext): Router {
   const router = express.Router();
-  const json = express.json({ limit: ctx.config.bodyLimitBytes, strict: true, type: "application/json" });
+  const json = jsonBody(ctx.config.bodyLimitBytes);
 
   router.get("/datasets", ...guard(ctx, "datasets:read", "datasets.list"), (_req, res) => {
     const allowed = new Set(partnerOf(res).policy.datasets);
@@ -153,7 +153,7 @@ export function partnerRouter(ctx: ServiceContext): Router {
   router.post(
     "/queries",
     ...guard(ctx, "queries:submit", "query.submit"),
-    json,
+    ...json,
     requireJsonObject,
     (req, res) => {
       const partner = partnerOf(res);

@@ -24,6 +24,7 @@ import { commitStagingDir, makeStagingDir, writeFileAtomic } from "../storage/at
 import { sha256File } from "../storage/file-digest.ts";
 import { canonicalJsonSha256, sha256Hex } from "../util/digest.ts";
 import { type Progress, silentProgress } from "../util/progress.ts";
+import { parseStrictJson } from "../util/strict-json.ts";
 import { readBinSection, readUintLE } from "./binary-reader.ts";
 import { assertCircuitId, buildRoot, compiledArtifactPaths, compiledCircuitDir, REPO_ROOT } from "./paths.ts";
 
@@ -233,7 +234,7 @@ async function readCacheEntry(dir: string, id: string): Promise<CompiledCircuit 
   const files = compiledArtifactPaths(dir, id);
   const metaPath = path.join(dir, META_FILE);
   if (![metaPath, files.r1cs, files.wasm, files.sym].every((f) => existsSync(f))) return undefined;
-  const meta = JSON.parse(await readFile(metaPath, "utf8")) as CompileMeta;
+  const meta = parseStrictJson(await readFile(metaPath, "utf8")) as CompileMeta;
   if (meta.id !== id || path.basename(dir) !== meta.sourceHash) return undefined;
   return {
     ...meta,

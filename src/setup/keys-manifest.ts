@@ -15,12 +15,12 @@
  */
 
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Groth16VerificationKey } from "snarkjs";
 import { z } from "zod";
 import { writeFileAtomic } from "../storage/atomic-write.ts";
 import { sha256File } from "../storage/file-digest.ts";
+import { readJsonFile } from "../storage/json-file.ts";
 import type { CompiledCircuit } from "./compile.ts";
 import { assertCircuitId } from "./paths.ts";
 import { assertPhase2Contributed, type CircuitKeys, vkeyHash } from "./phase2.ts";
@@ -99,13 +99,7 @@ export function parseKeysManifest(value: unknown, source = "keys manifest"): Key
 export async function readKeysManifest(keysDir: string): Promise<KeysManifest | undefined> {
   const file = keysManifestPath(keysDir);
   if (!existsSync(file)) return undefined;
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(file, "utf8"));
-  } catch (err) {
-    throw new TypeError(`${file}: not valid JSON (${(err as Error).message})`);
-  }
-  return parseKeysManifest(json, file);
+  return parseKeysManifest(await readJsonFile(file), file);
 }
 
 /** Validates and writes the manifest atomically, circuits sorted by id for stable diffs. */
@@ -223,7 +217,8 @@ export async function checkPinned(keysDir: string, id: string, files: PinnedFile
   if (files.r1csPath) assertDigest(id, "r1cs", entry.r1csSha256, await sha256File(files.r1csPath));
   if (files.wasmPath) assertDigest(id, "wasm", entry.wasmSha256, await sha256File(files.wasmPath));
   if (files.zkeyPath) assertDigest(id, "zkey", entry.zkeySha256, await sha256File(files.zkeyPath));
-  if (files.vkeyPath) assertDigest(id, "vkey", entry.vkeySha256, vkeyHash(await readJson(files.vkeyPath)));
+  if (files.vkeyPath)
+    assertDigest(id, "vkey", entry.vkeySha256, vkeyHash(await readJsonFile(files.vkeyPath)));
   if (files.vkey !== undefined) assertDigest(id, "vkey", entry.vkeySha256, vkeyHash(files.vkey));
   return entry;
 }
@@ -236,18 +231,10 @@ export function assertDigest(id: string, artifact: string, expected: string, act
 /** Reads `<keysDir>/<id>.vkey.json`, checks it against the manifest pin and refuses keys without phase 2. */
 export async function loadPinnedVkey(keysDir: string, id: string): Promise<Groth16VerificationKey> {
   const { entry } = await pinnedEntry(keysDir, id);
-  const vkey = (await readJson(pinnedVkeyPath(keysDir, id))) as Groth16VerificationKey;
+  const vkey = (await readJsonFile(pinnedVkeyPath(keysDir, id))) as Groth16VerificationKey;
   assertDigest(id, "vkey", entry.vkeySha256, vkeyHash(vkey));
   assertPhase2Contributed(vkey);
   if (vkey.nPublic !== entry.nPublic)
     throw new PinMismatchError("nPublic", id, `${entry.nPublic}`, `${vkey.nPublic}`);
   return vkey;
-}
-
-async function readJson(file: string): Promise<unknown> {
-  try {
-    return JSON.parse(await readFile(file, "utf8"));
-  } catch (err) {
-    throw new TypeError(`${file}: not readable JSON (${(err as Error).message})`);
-  }
 }

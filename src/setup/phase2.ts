@@ -22,6 +22,7 @@ import { sha256File } from "../storage/file-digest.ts";
 import { canonicalJson } from "../util/canonical-json.ts";
 import { canonicalJsonSha256 } from "../util/digest.ts";
 import { type Progress, silentProgress, timedStep } from "../util/progress.ts";
+import { parseStrictJson } from "../util/strict-json.ts";
 import type { CompiledCircuit } from "./compile.ts";
 import { newDevZKey, type ToxicWaste } from "./fast/index.ts";
 import { zkeyArtifactPaths, zkeyDir } from "./paths.ts";
@@ -151,12 +152,12 @@ async function readCacheEntry(
 ): Promise<CircuitKeys | undefined> {
   const files = zkeyArtifactPaths(dir);
   if (![files.meta, files.zkey, files.vkey].every((f) => existsSync(f))) return undefined;
-  const meta = JSON.parse(await readFile(files.meta, "utf8")) as SetupMeta;
+  const meta = parseStrictJson(await readFile(files.meta, "utf8")) as SetupMeta;
   if (meta.sourceHash !== compiled.sourceHash || meta.ptauSha256 !== ptauSha256) return undefined;
   const zkeySha256 = await sha256File(files.zkey);
   if (zkeySha256 !== meta.zkeySha256)
     throw new SetupError(`cached zkey ${files.zkey} does not match its setup.json`);
-  const vkey = JSON.parse(await readFile(files.vkey, "utf8")) as snarkjs.Groth16VerificationKey;
+  const vkey = parseStrictJson(await readFile(files.vkey, "utf8")) as snarkjs.Groth16VerificationKey;
   if (vkeyHash(vkey) !== meta.vkeyHash)
     throw new SetupError(`cached vkey ${files.vkey} does not match its setup.json`);
   assertPhase2Contributed(vkey);

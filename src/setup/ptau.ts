@@ -24,6 +24,7 @@ import * as snarkjs from "snarkjs";
 import { makeStagingDir, writeFileAtomic } from "../storage/atomic-write.ts";
 import { digestFile, sha256File } from "../storage/file-digest.ts";
 import { type Progress, silentProgress, timedStep } from "../util/progress.ts";
+import { parseStrictJson } from "../util/strict-json.ts";
 import { readBinSection } from "./binary-reader.ts";
 import { FAST_PTAU_GENERATOR, toxicWasteFromSeed, writeDevPtau } from "./fast/index.ts";
 import { ptauDir } from "./paths.ts";
@@ -131,7 +132,7 @@ async function loadCachedPtau(dir: string, power: number): Promise<DevPtau | und
   if (!existsSync(sidecarPath)) return undefined;
   let sidecar: DevPtauSidecar;
   try {
-    sidecar = JSON.parse(await readFile(sidecarPath, "utf8")) as DevPtauSidecar;
+    sidecar = parseStrictJson(await readFile(sidecarPath, "utf8")) as DevPtauSidecar;
   } catch {
     return undefined;
   }

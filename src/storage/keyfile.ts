@@ -15,6 +15,7 @@
 import { randomBytes } from "node:crypto";
 import { link, open, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { JsonTextError, parseStrictJson } from "../util/strict-json.ts";
 
 export interface KeyRecord {
   readonly id: number;
@@ -77,9 +78,13 @@ export async function readKeyFile(path: string): Promise<KeyFileContent> {
 export function parseKeyFile(path: string, text: string): KeyFileContent {
   let value: unknown;
   try {
-    value = JSON.parse(text);
-  } catch {
-    throw new KeyFileError(path, "is not valid JSON");
+    value = parseStrictJson(text);
+  } catch (error) {
+    if (!(error instanceof JsonTextError)) throw error;
+    // Position only: the reason could quote a character of key material.
+    const at = `line ${error.line} column ${error.column}`;
+    const problem = error.duplicateKey === undefined ? "is not valid JSON" : "repeats a key";
+    throw new KeyFileError(path, `${problem} (${at})`);
   }
   const fail = (reason: string) => new KeyFileError(path, reason);
   if (!isRecord(value)) throw fail("must be a JSON object");

@@ -10,7 +10,9 @@
  * canonical and in range, the query valid for the manifest's schema, in canonical form and encodable by
  * the named circuit, the signal count that circuit fixes, and every proof point on its curve, in its
  * subgroup and not at infinity. It works on a frozen deep copy made through JSON, so getters or later
- * mutation of the caller's object cannot change what was checked. Any failure throws {@link VerifierInputError} naming the field
+ * mutation of the caller's object cannot change what was checked. Given bundle *text* (a string), it
+ * reads it with the strict JSON reader, which refuses duplicate keys (two `answer` members would make
+ * one file say two things). Any failure throws {@link VerifierInputError} naming the field
  * (`answer.value`, `manifest.layout.width`, `proof.pi_b[0][1]`, ...). Whether the bundle is *true*
  * (signature, pinned key, recomputed signals, pairing) is `verify-bundle.ts`'s job.
  *
@@ -27,6 +29,7 @@ import { QueryError } from "../query/errors.ts";
 import { encodeQueryPublic } from "../query/lower.ts";
 import type { AggregateKind, Query } from "../query/model.ts";
 import { canonicalJson } from "../util/canonical-json.ts";
+import { JsonTextError, parseStrictJson } from "../util/strict-json.ts";
 import { VerifierInputError } from "./errors.ts";
 import { type ParsedProof, parseProof, parseScalar, type SnarkjsProof } from "./parse.ts";
 
@@ -259,10 +262,28 @@ function parseCreatedAt(value: unknown): string {
 }
 
 /**
+ * `value` itself, or, when it is a string, the JSON it holds, read strictly (util/strict-json.ts: a
+ * duplicate key is refused, never resolved to its last value). A syntax error or duplicate throws
+ * {@link VerifierInputError} at `field` (and the JSON path inside it) with the line and column.
+ */
+export function readJsonInput(value: unknown, field: string): unknown {
+  if (typeof value !== "string") return value;
+  try {
+    return parseStrictJson(value);
+  } catch (error) {
+    if (!(error instanceof JsonTextError)) throw error;
+    const inner = error.path.slice(1);
+    const at = field === "bundle" && inner !== "" ? inner.replace(/^\./, "") : `${field}${inner}`;
+    throw new VerifierInputError(at, `not strict JSON: ${error.message}`);
+  }
+}
+
+/**
  * A deep, frozen copy through JSON: what is checked is exactly what is returned, even if the caller
- * passed objects with getters or mutates its own value afterwards.
+ * passed objects with getters or mutates its own value afterwards. A string is bundle text, read strictly.
  */
 function frozenJsonCopy(value: unknown): unknown {
+  if (typeof value === "string") return deepFreeze(readJsonInput(value, "bundle"));
   let text: string | undefined;
   try {
     text = JSON.stringify(value);

@@ -9,9 +9,14 @@
  * while a well-formed but invalid proof makes the verify functions return `false` (`verifyGroth16*`)
  * or `{valid: false, reason}` (`verify`, `verifyBundles`).
  *
+ * Read bundle, key and manifest files with {@link parseStrictJson} (or pass their text to `verify`): it
+ * refuses duplicate keys, which `JSON.parse` silently resolves to the last value.
+ *
  * Security caveats: pin verification keys by {@link vkeyHash} and never use a key supplied by the
  * prover; check what the public signals say (root, nonce, query) against your own expectations.
  */
+
+export { JsonTextError, parseStrictJson } from "../util/strict-json.ts";
 export {
   type BatchItem,
   findInvalidBatchItems,

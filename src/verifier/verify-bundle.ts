@@ -5,7 +5,8 @@
  * verification keys, and the operator's public key and/or the pinned signed manifest. Steps, in order
  * (the first that fails is the stated reason):
  *
- * 1. parse the bundle strictly (`parseBundle`; malformed input throws `VerifierInputError`);
+ * 1. parse the bundle strictly (`parseBundle`; malformed input throws `VerifierInputError`; bundle
+ *    text with a duplicate key is malformed);
  *    with `expectedNonce`, the bundle must answer that request (replay protection);
  * 2. if a pinned manifest is given, the bundle's manifest must equal it (same `manifestHash`);
  * 3. the manifest must be signed by the expected operator key (`operatorKey`, else the pinned
@@ -38,16 +39,20 @@ import { type DatasetManifest, manifestHash, parseManifest, verifyManifest } fro
 import type { Query } from "../query/model.ts";
 import { canonicalJson } from "../util/canonical-json.ts";
 import { findInvalidParsedBatchItems, type RandomBytes } from "./batch.ts";
-import { type BundleAnswer, type ParsedBundle, parseBundle } from "./bundle.ts";
+import { type BundleAnswer, type ParsedBundle, parseBundle, readJsonInput } from "./bundle.ts";
 import { describeStatement } from "./describe.ts";
 import { VerifierInputError } from "./errors.ts";
 import { groth16EquationHolds } from "./groth16.ts";
 import { parseScalar } from "./parse.ts";
 import { type PreparedVerifyingKey, prepareVerifyingKey } from "./vkey.ts";
 
-/** Where the verifier's trust comes from. At least one of `operatorKey` and `manifest` is required. */
+/**
+ * Where the verifier's trust comes from. At least one of `operatorKey` and `manifest` is required.
+ * `keys` entries, `keysManifest` and `manifest` are parsed objects or their JSON text; text is read
+ * strictly (a duplicate key is refused with its line and column, never resolved to the last value).
+ */
 export interface VerifyOptions {
-  /** Pinned verification keys (snarkjs `verification_key.json` objects) by circuit id. */
+  /** Pinned verification keys (snarkjs `verification_key.json` objects or text) by circuit id. */
   readonly keys: Readonly<Record<string, unknown>>;
   /**
    * The keys manifest (`keys/manifest.json`): when given, each key used must hash to its
@@ -146,7 +151,7 @@ function parseOperatorKey(value: unknown): string | undefined {
 function parsePinnedManifest(value: unknown): DatasetManifest | undefined {
   if (value === undefined) return undefined;
   try {
-    return parseManifest(value);
+    return parseManifest(readJsonInput(value, "options.manifest"));
   } catch (error) {
     if (error instanceof ManifestError) {
       const field = error.path === "$" ? "options.manifest" : `options.manifest.${error.path}`;
@@ -177,8 +182,9 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /** The keys manifest's pin for `circuitId`; undefined when it pins none. */
-function keyPin(keysManifest: unknown, circuitId: string): KeyPin | undefined {
+function keyPin(keysManifestInput: unknown, circuitId: string): KeyPin | undefined {
   const at = "options.keysManifest";
+  const keysManifest = readJsonInput(keysManifestInput, at);
   if (!isRecord(keysManifest)) throw new VerifierInputError(at, "expected the keys manifest object");
   if (keysManifest.version !== 1) throw new VerifierInputError(`${at}.version`, "expected 1");
   if (typeof keysManifest.insecure !== "boolean")
@@ -243,7 +249,7 @@ function pinnedKeyFor(
   if (!Object.hasOwn(options.keys, circuitId)) {
     return reject("key", `no pinned verification key for circuit ${circuitId}`);
   }
-  const vkey = options.keys[circuitId];
+  const vkey = readJsonInput(options.keys[circuitId], field);
   const hash = hashOfKey(vkey, field);
   if (pin !== undefined && pin.vkeySha256 !== hash) {
     throw new VerifierInputError(
@@ -443,7 +449,9 @@ function pairingRejection(circuitId: string): BundleRejected {
 }
 
 /**
- * Verifies one bundle (see the module comment for the steps). Returns `{valid: true, statement, ...}`
+ * Verifies one bundle, given as a parsed object or as its JSON text (read strictly, see `parseBundle`;
+ * pass the text of a file or download so duplicate keys are caught). See the module comment for the
+ * steps. Returns `{valid: true, statement, ...}`
  * or `{valid: false, check, reason}`; throws {@link VerifierInputError} naming the field for a
  * malformed bundle or malformed options (including a refused pinned key).
  */

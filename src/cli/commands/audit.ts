@@ -18,6 +18,7 @@ import Database from "better-sqlite3";
 import { hasAuditLog, readRawEntries, readRawHeads, readStoredLogKey } from "../../audit/store.ts";
 import { isPlainObject } from "../../audit/types.ts";
 import { verifyAuditLog } from "../../audit/verify.ts";
+import { parseStrictJson } from "../../util/strict-json.ts";
 import { type Command, UsageError } from "../command.ts";
 import { type Output, printable } from "../verify-command.ts";
 
@@ -130,7 +131,7 @@ function withDatabase<T>(file: string, read: (db: Database.Database) => T): T {
 async function readHeadsFile(file: string): Promise<unknown[]> {
   let value: unknown;
   try {
-    value = JSON.parse(await readFile(file, "utf8"));
+    value = parseStrictJson(await readFile(file, "utf8"));
   } catch (error) {
     throw new AuditInputError(`cannot read heads file ${file}: ${(error as Error).message}`);
   }

@@ -15,6 +15,7 @@ import {
   proofWords,
   snarkjsCalldataString,
 } from "../../setup/export.ts";
+import { parseStrictJson } from "../../util/strict-json.ts";
 import { VerifierInputError } from "../../verifier/errors.ts";
 import { type Command, UsageError } from "../command.ts";
 import { KEYS_DIR } from "../defaults.ts";
@@ -56,7 +57,7 @@ async function calldata(args: string[]): Promise<number> {
   if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(", ")}`);
   let json: unknown;
   try {
-    json = JSON.parse(await readFile(file, "utf8"));
+    json = parseStrictJson(await readFile(file, "utf8"));
   } catch (err) {
     throw new UsageError(`${file}: not readable JSON (${(err as Error).message})`);
   }

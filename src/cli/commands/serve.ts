@@ -23,6 +23,7 @@ import { CONFIG_SOURCES, ConfigError, configFromSources } from "../../service/co
 import { ApiError } from "../../service/errors.ts";
 import { partnerView } from "../../service/partners.ts";
 import { openService, startServer } from "../../service/server.ts";
+import { parseStrictJson } from "../../util/strict-json.ts";
 import { type Command, UsageError } from "../command.ts";
 
 const configOptions = Object.fromEntries(
@@ -47,7 +48,7 @@ const write = (value: unknown) => process.stdout.write(`${JSON.stringify(value, 
 async function jsonArgument(value: string, flag: string): Promise<unknown> {
   const text = value.trimStart().startsWith("{") ? value : await readFile(value, "utf8");
   try {
-    return JSON.parse(text);
+    return parseStrictJson(text);
   } catch (error) {
     throw new UsageError(`--${flag}: not valid JSON (${(error as Error).message})`);
   }

@@ -14,9 +14,9 @@
  */
 
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { writeFileAtomic } from "../../storage/atomic-write.ts";
+import { readJsonFile } from "../../storage/json-file.ts";
 
 export const CEREMONY_FORMAT = "zktally-ceremony/v1";
 export const TRANSCRIPT_FILE = "ceremony.json";
@@ -93,13 +93,7 @@ export function parseTranscript(value: unknown, source = "ceremony transcript"):
 
 export async function readTranscript(transcriptPath: string): Promise<CeremonyTranscript> {
   if (!existsSync(transcriptPath)) throw new TypeError(`transcript does not exist: ${transcriptPath}`);
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(transcriptPath, "utf8"));
-  } catch (err) {
-    throw new TypeError(`${transcriptPath}: not valid JSON (${(err as Error).message})`);
-  }
-  return parseTranscript(json, transcriptPath);
+  return parseTranscript(await readJsonFile(transcriptPath), transcriptPath);
 }
 
 export async function writeTranscript(transcriptPath: string, transcript: CeremonyTranscript): Promise<void> {

@@ -86,7 +86,8 @@ const unsignedShape = z.strictObject({
   circuits: z.array(z.string().regex(CIRCUIT_ID_PATTERN, `must match ${CIRCUIT_ID_PATTERN}`)),
 });
 
-const signedShape = unsignedShape.extend({ operatorKey: hex(32), signature: hex(64) });
+/** The shape of a signed manifest (no semantic checks; `parseManifest` adds them). */
+export const signedManifestShape = unsignedShape.extend({ operatorKey: hex(32), signature: hex(64) });
 
 /** Validates an unsigned manifest; throws `ManifestError` with the path of the first problem. */
 export function parseUnsignedManifest(json: unknown): UnsignedManifest {
@@ -95,7 +96,7 @@ export function parseUnsignedManifest(json: unknown): UnsignedManifest {
 
 /** Validates a signed manifest's structure (not its signature); throws `ManifestError`. */
 export function parseManifest(json: unknown): DatasetManifest {
-  return checkSemantics(validateShape(signedShape, json)) as DatasetManifest;
+  return checkSemantics(validateShape(signedManifestShape, json)) as DatasetManifest;
 }
 
 /** Assembles and validates an unsigned manifest (schemaHash and capacity derived, root canonicalised). */

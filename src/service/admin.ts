@@ -13,21 +13,16 @@
 import express, { type Router } from "express";
 import { readRawEntries, readRawHeads } from "../audit/store.ts";
 import { verifyAuditLog } from "../audit/verify.ts";
+import { API } from "./api-routes.ts";
 import type { AuditSubject } from "./audit.ts";
 import type { ServiceContext } from "./context.ts";
-import type { StoredDataset } from "./datasets.ts";
+import { datasetView } from "./datasets.ts";
 import { scalar, statement } from "./db.ts";
 import { notFound } from "./errors.ts";
-import { guard, jsonBody, requireJsonObject, stateOf } from "./http.ts";
+import { jsonBody, stateOf } from "./http.ts";
+import { routeMounter } from "./mount.ts";
 import { type Partner, partnerView } from "./partners.ts";
 import { periodStart } from "./policy.ts";
-
-const datasetView = (dataset: StoredDataset) => ({
-  datasetId: dataset.datasetId,
-  epoch: dataset.epoch,
-  manifestHash: dataset.manifestHash,
-  manifest: dataset.manifest,
-});
 
 /** Admin operations, each audited. `actor` is the admin's client id (null on the command line). */
 export class AdminOps {
@@ -149,70 +144,53 @@ export function adminRouter(ctx: ServiceContext): Router {
   const router = express.Router();
   const ops = new AdminOps(ctx);
   const json = jsonBody(ctx.config.adminBodyLimitBytes);
-  const admin = (action: string) => guard(ctx, "admin", `admin.${action}`);
+  const mount = routeMounter(ctx, router, "/v1/admin", { json });
   const actor = (res: express.Response) => stateOf(res).partner?.clientId ?? null;
   const requestId = (res: express.Response) => stateOf(res).requestId;
-  const clientId = (req: express.Request) => String(req.params.clientId);
 
-  router.get("/partners", ...admin("partner.list"), (_req, res) => {
+  mount(API.listPartners, (_req, res) => {
     res.json({ partners: ctx.partners.list().map(partnerView) });
   });
-  router.post("/partners", ...admin("partner.create"), ...json, requireJsonObject, async (req, res) => {
-    const { partner, clientSecret } = await ops.createPartner(actor(res), requestId(res), req.body);
+  mount(API.createPartner, async (_req, res, { body }) => {
+    const { partner, clientSecret } = await ops.createPartner(actor(res), requestId(res), body);
     res.status(201).json({ partner: partnerView(partner), clientSecret });
   });
-  router.get("/partners/:clientId", ...admin("partner.read"), (req, res) => {
-    const partner = ctx.partners.get(clientId(req));
+  mount(API.readPartner, (_req, res, { params }) => {
+    const partner = ctx.partners.get(params.clientId);
     if (!partner) throw notFound("partner");
     res.json(partnerView(partner));
   });
-  router.put(
-    "/partners/:clientId/policy",
-    ...admin("partner.policy"),
-    ...json,
-    requireJsonObject,
-    (req, res) => {
-      res.json(partnerView(ops.setPolicy(actor(res), requestId(res), clientId(req), req.body)));
-    },
-  );
-  router.put(
-    "/partners/:clientId/scopes",
-    ...admin("partner.scopes"),
-    ...json,
-    requireJsonObject,
-    (req, res) => {
-      res.json(
-        partnerView(
-          ops.setScopes(actor(res), requestId(res), clientId(req), (req.body as { scopes?: unknown }).scopes),
-        ),
-      );
-    },
-  );
-  router.post("/partners/:clientId/rotate-secret", ...admin("partner.rotate"), async (req, res) => {
+  mount(API.setPolicy, (_req, res, { params, body }) => {
+    res.json(partnerView(ops.setPolicy(actor(res), requestId(res), params.clientId, body)));
+  });
+  mount(API.setScopes, (_req, res, { params, body }) => {
+    res.json(partnerView(ops.setScopes(actor(res), requestId(res), params.clientId, body.scopes)));
+  });
+  mount(API.rotateSecret, async (_req, res, { params }) => {
     res.json({
-      clientId: clientId(req),
-      clientSecret: await ops.rotateSecret(actor(res), requestId(res), clientId(req)),
+      clientId: params.clientId,
+      clientSecret: await ops.rotateSecret(actor(res), requestId(res), params.clientId),
     });
   });
-  router.post("/partners/:clientId/disable", ...admin("partner.disable"), (req, res) => {
-    res.json(partnerView(ops.setActive(actor(res), requestId(res), clientId(req), false)));
+  mount(API.disablePartner, (_req, res, { params }) => {
+    res.json(partnerView(ops.setActive(actor(res), requestId(res), params.clientId, false)));
   });
-  router.post("/partners/:clientId/enable", ...admin("partner.enable"), (req, res) => {
-    res.json(partnerView(ops.setActive(actor(res), requestId(res), clientId(req), true)));
+  mount(API.enablePartner, (_req, res, { params }) => {
+    res.json(partnerView(ops.setActive(actor(res), requestId(res), params.clientId, true)));
   });
-  router.post("/partners/:clientId/budget/reset", ...admin("budget.reset"), (req, res) => {
-    res.json(ops.resetBudget(actor(res), requestId(res), clientId(req)));
+  mount(API.resetBudget, (_req, res, { params }) => {
+    res.json(ops.resetBudget(actor(res), requestId(res), params.clientId));
   });
-  router.get("/datasets", ...admin("dataset.list"), (_req, res) => {
+  mount(API.listAllDatasets, (_req, res) => {
     res.json({ operatorKey: ctx.operatorKey, datasets: ctx.datasets.listLatest().map(datasetView) });
   });
-  router.post("/datasets", ...admin("dataset.register"), ...json, requireJsonObject, async (req, res) => {
-    res.status(201).json(await ops.registerDataset(actor(res), requestId(res), req.body));
+  mount(API.registerDataset, async (_req, res, { body }) => {
+    res.status(201).json(await ops.registerDataset(actor(res), requestId(res), body));
   });
-  router.post("/keys/rotate", ...admin("keys.rotate"), async (_req, res) => {
+  mount(API.rotateStorageKey, async (_req, res) => {
     res.json(await ops.rotateStorageKey(actor(res), requestId(res)));
   });
-  router.get("/audit/verify", ...admin("audit.verify"), (_req, res) => {
+  mount(API.verifyAudit, (_req, res) => {
     res.json(ops.verifyAudit());
   });
   return router;

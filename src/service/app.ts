@@ -12,10 +12,12 @@
 import express, { type Express } from "express";
 import helmet from "helmet";
 import { adminRouter } from "./admin.ts";
+import { API } from "./api-routes.ts";
 import type { ServiceContext } from "./context.ts";
 import { statement } from "./db.ts";
 import { ApiError } from "./errors.ts";
 import { errorHandler, notFoundHandler, requestContext } from "./http.ts";
+import { routeMounter } from "./mount.ts";
 import { oauthRouter } from "./oauth.ts";
 import { docsPage, openApiDocument } from "./openapi.ts";
 import { partnerRouter } from "./routes.ts";
@@ -30,10 +32,11 @@ export function createApp(ctx: ServiceContext): Express {
 
   const document = openApiDocument({ issuerHint: ctx.config.issuer });
   const docs = docsPage(document);
-  app.get("/healthz", (_req, res) => {
+  const mount = routeMounter(ctx, app, "");
+  mount(API.health, (_req, res) => {
     res.json({ status: "ok" });
   });
-  app.get("/readyz", (_req, res) => {
+  mount(API.ready, (_req, res) => {
     try {
       statement(ctx.db, "SELECT 1").get();
     } catch {
@@ -41,13 +44,13 @@ export function createApp(ctx: ServiceContext): Express {
     }
     res.json({ status: "ready", circuit: ctx.circuit.id });
   });
-  app.get("/openapi.json", (_req, res) => {
+  mount(API.openApi, (_req, res) => {
     res.json(document);
   });
-  app.get("/docs", (_req, res) => {
+  mount(API.docs, (_req, res) => {
     res.type("html").send(docs);
   });
-  app.get("/.well-known/jwks.json", (_req, res) => {
+  mount(API.jwks, (_req, res) => {
     res.json({ keys: [ctx.tokens.publicJwk] });
   });
   app.use(oauthRouter(ctx));

@@ -64,6 +64,16 @@ export interface StoredDataset {
   readonly createdAt: number;
 }
 
+/** What the API shows of a stored dataset: public material only (no records, salts or secrets). */
+export function datasetView(dataset: StoredDataset) {
+  return {
+    datasetId: dataset.datasetId,
+    epoch: dataset.epoch,
+    manifestHash: dataset.manifestHash,
+    manifest: dataset.manifest,
+  };
+}
+
 interface DatasetRow {
   dataset_id: string;
   epoch: number;

@@ -28,7 +28,8 @@ import { ApiError } from "./errors.ts";
 import type { Partner } from "./partners.ts";
 import { periodStart } from "./policy.ts";
 
-export type JobState = "queued" | "running" | "done" | "failed";
+export const JOB_STATES = ["queued", "running", "done", "failed"] as const;
+export type JobState = (typeof JOB_STATES)[number];
 
 export interface JobRow {
   job_id: string;

@@ -10,10 +10,12 @@
  * Security caveats: limited per IP before any scrypt work; unknown clients cost the same scrypt as known
  * ones; the secret and the issued token never reach a log line or the audit log (only the token's jti).
  */
-import express, { type Request, type Response, type Router } from "express";
+import express, { type Request, type RequestHandler, type Router } from "express";
+import { API } from "./api-routes.ts";
 import type { ServiceContext } from "./context.ts";
 import { ApiError } from "./errors.ts";
 import { stateOf } from "./http.ts";
+import { routeMounter } from "./mount.ts";
 import { CLIENT_ID_PATTERN } from "./partners.ts";
 import { rateLimitHeaders } from "./rate-limit.ts";
 import { SCOPES, type Scope } from "./tokens.ts";
@@ -86,23 +88,24 @@ function requestedScopes(value: unknown, granted: readonly Scope[]): Scope[] {
 
 export function oauthRouter(ctx: ServiceContext): Router {
   const router = express.Router();
-  router.post(
-    "/oauth/token",
-    (req, res, next) => {
-      const decision = ctx.limiters.token.hit(`ip:${req.ip ?? "unknown"}`);
-      res.set(rateLimitHeaders(decision));
-      if (!decision.allowed) {
-        throw oauthError(429, "rate_limited", "too many token requests", {
-          "Retry-After": String(decision.resetSeconds),
-        });
-      }
-      next();
-    },
-    express.urlencoded({ extended: false, limit: ctx.config.bodyLimitBytes, parameterLimit: 20 }),
-    async (req: Request, res: Response) => {
+  const form = express.urlencoded({ extended: false, limit: ctx.config.bodyLimitBytes, parameterLimit: 20 });
+  const mount = routeMounter(ctx, router, "", { form: [form] });
+  const perAddressLimit: RequestHandler = (req, res, next) => {
+    const decision = ctx.limiters.token.hit(`ip:${req.ip ?? "unknown"}`);
+    res.set(rateLimitHeaders(decision));
+    if (!decision.allowed) {
+      throw oauthError(429, "rate_limited", "too many token requests", {
+        "Retry-After": String(decision.resetSeconds),
+      });
+    }
+    next();
+  };
+  mount(
+    API.issueToken,
+    async (req, res, input) => {
       res.setHeader("Pragma", "no-cache");
       const requestId = stateOf(res).requestId;
-      const body = (req.is("application/x-www-form-urlencoded") ? req.body : undefined) as
+      const body = (req.is("application/x-www-form-urlencoded") ? input.body : undefined) as
         | Record<string, unknown>
         | undefined;
       const subject = { partner: null as string | null, action: "token.issue", requestId };
@@ -138,6 +141,7 @@ export function oauthRouter(ctx: ServiceContext): Router {
         throw error;
       }
     },
+    [perAddressLimit],
   );
   return router;
 }

@@ -179,7 +179,7 @@ export class PartnerStore {
 }
 
 /** A partner as admin endpoints show it (no secret hash). */
-export function partnerView(partner: Partner): Record<string, unknown> {
+export function partnerView(partner: Partner) {
   return {
     clientId: partner.clientId,
     name: partner.name,

@@ -1,0 +1,299 @@
+/**
+ * @module service/api-schemas
+ *
+ * The zod schemas of the HTTP API: path parameters, query strings and bodies that requests are validated
+ * with, and the bodies the service answers with. `api-routes.ts` attaches them to routes; the router
+ * validates with them and `openapi.ts` generates the OpenAPI document from them, so the two cannot drift.
+ *
+ * Request schemas are exactly as strict as admission needs and expressible in JSON Schema (a nonce's bound
+ * below the scalar field order is a regular expression, not a refinement), so the published document rejects
+ * what the service rejects. Submission bodies are non-strict on purpose: unknown fields are stripped (mass
+ * assignment is ignored, not applied). Response schemas describe what handlers send; their TypeScript types
+ * are checked against the handlers' `res.json` calls.
+ *
+ * Security caveat: response schemas are documentation of public data and the partner's own answers; they
+ * are not used to filter responses, so a handler must still never put records, salts or secrets into one.
+ */
+import { z } from "zod";
+import { DECISIONS } from "../audit/types.ts";
+import { signedManifestShape } from "../dataset/manifest.ts";
+import { DATASET_ID_PATTERN } from "../dataset/salt.ts";
+import { SCALAR_MODULUS } from "../verifier/parse.ts";
+import { registerDatasetSchema } from "./datasets.ts";
+import { JOB_STATES } from "./jobs.ts";
+import { CLIENT_ID_PATTERN, newPartnerSchema } from "./partners.ts";
+import { policySchema } from "./policy.ts";
+import { SCOPES } from "./tokens.ts";
+
+/**
+ * An anchored pattern for canonical decimals (no leading zeros) strictly below `bound`: shorter numbers, or
+ * numbers of the same length that are smaller digit by digit (nested, so the pattern grows linearly).
+ */
+export function decimalBelowPattern(bound: bigint): RegExp {
+  if (bound <= 1n) throw new RangeError("bound must be at least 2");
+  const digits = bound.toString(10);
+  const sameLength = (i: number): string => {
+    const d = Number(digits[i]);
+    const rest = digits.length - i - 1;
+    const low = i === 0 && digits.length > 1 ? 1 : 0;
+    const digitClass = d - 1 === low ? `${low}` : `[${low}-${d - 1}]`;
+    const smaller = d > low ? `${digitClass}[0-9]{${rest}}` : "";
+    if (rest === 0) return smaller || "(?!)";
+    const equal = `${d}(?:${sameLength(i + 1)})`;
+    return smaller ? `${smaller}|${equal}` : equal;
+  };
+  const shorter = digits.length > 1 ? `0|[1-9][0-9]{0,${digits.length - 2}}|` : "";
+  return new RegExp(`^(?:${shorter}${sameLength(0)})$`);
+}
+
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const hex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-f]{${bytes * 2}}$`));
+const isoTime = z.string().describe("ISO 8601 date-time (UTC)");
+const json = z.record(z.string(), z.unknown());
+
+// ---------------------------------------------------------------------------------- request parts
+
+export const datasetIdSchema = z
+  .string()
+  .regex(DATASET_ID_PATTERN, `must match ${DATASET_ID_PATTERN}`)
+  .describe("dataset id");
+export const uuidSchema = z.string().regex(UUID_PATTERN, "must be a lowercase UUID");
+export const clientIdSchema = z
+  .string()
+  .regex(CLIENT_ID_PATTERN, `must match ${CLIENT_ID_PATTERN}`)
+  .describe("client id");
+
+/** A nonce: a canonical decimal below the BN254 scalar field order (78 digits at most). */
+export const nonceSchema = z
+  .string()
+  .max(78)
+  .regex(
+    decimalBelowPattern(SCALAR_MODULUS),
+    "must be a canonical decimal string below the BN254 scalar field order",
+  )
+  .describe("canonical decimal below the BN254 scalar field order; bound into the proof; unique per partner");
+
+export const submissionSchema = z
+  .object({
+    datasetId: datasetIdSchema,
+    query: z
+      .unknown()
+      .refine((value) => value !== undefined, "is required")
+      .describe("readable query (docs/design.md section 3)"),
+    nonce: nonceSchema,
+  })
+  .describe("Unknown fields are ignored (policy, budget, group size and identity come from the server).");
+export type Submission = z.output<typeof submissionSchema>;
+
+export const receiptsQuerySchema = z.object({
+  after: z.coerce.number().int().min(-1).optional().describe("list entries after this index"),
+  limit: z.coerce.number().int().min(1).max(1000).optional().describe("at most this many (default 100)"),
+});
+
+export const consistencyQuerySchema = z.object({
+  from: z.coerce.number().int().min(0).describe("older tree size"),
+  to: z.coerce.number().int().min(0).optional().describe("newer tree size (default: the current one)"),
+});
+
+export const scopesBodySchema = z.object({ scopes: z.array(z.enum(SCOPES)).min(1) });
+
+/** `newPartnerSchema` with its policy documented (the store validates it with `parsePolicy`). */
+export const createPartnerBodySchema = newPartnerSchema.extend({ policy: policySchema.optional() });
+
+export const tokenRequestSchema = z
+  .object({
+    grant_type: z.literal("client_credentials"),
+    scope: z.string().max(200).optional().describe("space-separated subset of the partner's scopes"),
+    client_id: z.string().optional(),
+    client_secret: z.string().optional(),
+  })
+  .describe("Client authentication by HTTP Basic or by the client_id and client_secret fields, not both.");
+
+export { newPartnerSchema, policySchema, registerDatasetSchema };
+
+// ---------------------------------------------------------------------------------- responses
+
+export const errorBodySchema = z
+  .looseObject({
+    error: z.string().describe("stable machine-readable code"),
+    message: z.string(),
+    requestId: z.string().describe("also in the X-Request-Id header"),
+  })
+  .describe("Every refusal; some carry extra fields (e.g. `jobId` for nonce_reused, `state`, `path`).");
+
+export const oauthErrorSchema = errorBodySchema.extend({ error_description: z.string() });
+
+export const healthSchema = z.object({ status: z.literal("ok") });
+export const readySchema = z.object({ status: z.literal("ready"), circuit: z.string() });
+export const jwksSchema = z.object({ keys: z.array(json) }).describe("JWK set (Ed25519 public key)");
+export const openApiSchema = json.describe("this document");
+
+export const tokenResponseSchema = z.object({
+  access_token: z.string(),
+  token_type: z.literal("Bearer"),
+  expires_in: z.int(),
+  scope: z.string(),
+});
+
+const datasetViewShape = {
+  datasetId: z.string(),
+  epoch: z.int(),
+  manifestHash: hex(32),
+  manifest: signedManifestShape.describe("signed dataset manifest (docs/design.md)"),
+};
+export const datasetViewSchema = z.object(datasetViewShape);
+export const datasetListSchema = z.object({ operatorKey: hex(32), datasets: z.array(datasetViewSchema) });
+export const datasetReadSchema = z.object({ operatorKey: hex(32), ...datasetViewShape });
+
+const decimal = z.string().regex(/^(0|[1-9][0-9]*)$/);
+const g1 = z.array(decimal);
+const g2 = z.array(z.array(decimal));
+const vkeySchema = z
+  .object({
+    protocol: z.string().describe("groth16"),
+    curve: z.string().describe("bn128"),
+    nPublic: z.int(),
+    vk_alpha_1: g1,
+    vk_beta_2: g2,
+    vk_gamma_2: g2,
+    vk_delta_2: g2,
+    vk_alphabeta_12: z.array(g2),
+    IC: z.array(g1),
+  })
+  .describe("snarkjs Groth16 verification key (projective coordinates as decimal strings)");
+
+export const circuitsSchema = z.object({
+  circuits: z.array(
+    z.object({
+      circuitId: z.string(),
+      vkeyHash: hex(32),
+      nPublic: z.int(),
+      constraints: z.int(),
+      insecure: z.boolean(),
+      vkey: vkeySchema,
+    }),
+  ),
+});
+
+export const submissionAcceptedSchema = z.object({
+  jobId: z.string(),
+  state: z.enum(JOB_STATES),
+  statusUrl: z.string(),
+  bundleUrl: z.string(),
+  requestId: z.string(),
+});
+
+export const jobSchema = z.object({
+  jobId: z.string(),
+  state: z.enum(JOB_STATES),
+  progress: z.object({
+    phase: z.string(),
+    percent: z.int(),
+    queuePosition: z.int().optional(),
+    chunks: z
+      .object({ done: z.int(), total: z.int() })
+      .optional()
+      .describe("chunk proofs done of total in the current attempt"),
+    etaSeconds: z
+      .int()
+      .optional()
+      .describe("while proving: estimated seconds left, from the measured time per chunk"),
+  }),
+  attempts: z.int(),
+  datasetId: z.string(),
+  epoch: z.int(),
+  circuitId: z.string(),
+  queryHash: z.string(),
+  nonce: z.string(),
+  minGroupSize: z.int(),
+  requestId: z.string(),
+  createdAt: isoTime,
+  updatedAt: isoTime,
+  finishedAt: isoTime.optional(),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+  statusUrl: z.string(),
+  bundleUrl: z.string().optional(),
+});
+export const jobListSchema = z.object({ jobs: z.array(jobSchema) });
+
+export const bundleSchema = json.describe(
+  "zktally-bundle/v1 (docs/bundle.md), byte-identical to the audited one",
+);
+
+export const budgetSchema = z.object({
+  queries: z.int(),
+  used: z.int(),
+  remaining: z.int(),
+  periodStart: isoTime,
+  periodEnd: isoTime,
+});
+
+const details = z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]));
+export const entryViewSchema = z.object({
+  index: z.int(),
+  requestId: z.string(),
+  action: z.string(),
+  decision: z.enum(DECISIONS),
+  timestamp: isoTime,
+  details: details.optional(),
+});
+export const receiptListSchema = z.object({ logKey: hex(32), entries: z.array(entryViewSchema) });
+
+export const treeHeadSchema = z.object({
+  treeSize: z.int(),
+  rootHash: hex(32),
+  timestamp: z.int().describe("ms since the Unix epoch"),
+  logKey: hex(32),
+  signature: hex(64),
+});
+export const receiptSchema = z
+  .object({
+    index: z.int(),
+    leafHash: hex(32),
+    entry: z.object({
+      partner: z.string().nullable(),
+      action: z.string(),
+      decision: z.enum(DECISIONS),
+      requestId: z.string(),
+      details: details.optional(),
+      index: z.int(),
+      timestamp: z.int(),
+    }),
+    inclusion: z.array(hex(32)).describe("sibling hashes, bottom-up (RFC 6962 PATH)"),
+    treeHead: treeHeadSchema,
+  })
+  .describe("audit entry, inclusion proof and signed tree head");
+export const receiptsSchema = z.object({ logKey: hex(32), receipts: z.array(receiptSchema) });
+export const treeHeadResponseSchema = z.object({ logKey: hex(32), treeHead: treeHeadSchema });
+export const consistencySchema = z.object({
+  logKey: hex(32),
+  oldHead: treeHeadSchema,
+  newHead: treeHeadSchema,
+  proof: z.array(hex(32)),
+});
+
+export const partnerSchema = z.object({
+  clientId: z.string(),
+  name: z.string(),
+  scopes: z.array(z.enum(SCOPES)),
+  policy: policySchema,
+  active: z.boolean(),
+  createdAt: isoTime,
+});
+export const partnerListSchema = z.object({ partners: z.array(partnerSchema) });
+export const partnerCreatedSchema = z.object({
+  partner: partnerSchema,
+  clientSecret: z.string().describe("shown once"),
+});
+export const secretRotatedSchema = z.object({ clientId: z.string(), clientSecret: z.string() });
+export const budgetResetSchema = z.object({
+  clientId: z.string(),
+  periodStart: isoTime,
+  previouslyUsed: z.int(),
+  used: z.int(),
+});
+export const keysRotatedSchema = z.object({ reencrypted: z.int() });
+export const auditVerificationSchema = z.union([
+  z.object({ ok: z.literal(true), treeSize: z.int(), rootHash: z.string(), headsChecked: z.int() }),
+  z.object({ ok: z.literal(false), index: z.int(), reason: z.string() }),
+]);

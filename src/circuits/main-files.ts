@@ -8,13 +8,33 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { REPO_ROOT } from "../setup/paths.ts";
+import {
+  type ChunkShape,
+  chunkMainPath,
+  chunkMainSource,
+  type FinalShape,
+  finalMainPath,
+  finalMainSource,
+} from "./chunk-shape.ts";
 import { type AggregateShape, mainPath, mainSource } from "./shape.ts";
 
 /** Writes the main file for `shape` if it is missing or differs; returns its repo-relative path. */
-export async function ensureMainFile(shape: AggregateShape): Promise<string> {
-  const relative = mainPath(shape);
+export function ensureMainFile(shape: AggregateShape): Promise<string> {
+  return ensureMainSource(mainPath(shape), mainSource(shape));
+}
+
+/** Writes the chunk-step main for `shape` if missing or stale; returns its repo-relative path. */
+export function ensureChunkMainFile(shape: ChunkShape): Promise<string> {
+  return ensureMainSource(chunkMainPath(shape), chunkMainSource(shape));
+}
+
+/** Writes the final-step main for `shape` if missing or stale; returns its repo-relative path. */
+export function ensureFinalMainFile(shape: FinalShape): Promise<string> {
+  return ensureMainSource(finalMainPath(shape), finalMainSource(shape));
+}
+
+async function ensureMainSource(relative: string, source: string): Promise<string> {
   const absolute = join(REPO_ROOT, relative);
-  const source = mainSource(shape);
   const current = await readFile(absolute, "utf8").catch(() => undefined);
   if (current !== source) {
     await mkdir(dirname(absolute), { recursive: true });

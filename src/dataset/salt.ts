@@ -13,6 +13,8 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, concatBytes, randomBytes, utf8ToBytes } from "@noble/hashes/utils.js";
 
 export const SALT_DOMAIN = "zktally/salt/v1";
+/** Domain of the per-leaf salts of the chunked layout v2 (design.md section 7.2). */
+export const LEAF_SALT_DOMAIN = "zktally/salt/v2";
 export const DATASET_SECRET_BYTES = 32;
 /** Bytes of the HMAC output kept, so every salt is below 2^248 and hence a canonical field element. */
 export const SALT_BYTES = 31;
@@ -46,6 +48,24 @@ export function deriveSalts(secret: Uint8Array, datasetId: string, epoch: number
   return Array.from({ length: count }, (_, index) => saltFromPrefix(secret, prefix, index));
 }
 
+/**
+ * Salts of the v2 leaves `firstLeaf .. firstLeaf+count-1` (global leaf index c * S/B + j, design.md 7.2):
+ * the v1 construction under the domain "zktally/salt/v2" with the leaf index instead of the slot index.
+ */
+export function deriveLeafSalts(
+  secret: Uint8Array,
+  datasetId: string,
+  epoch: number,
+  firstLeaf: number,
+  count: number,
+): bigint[] {
+  assertSecret(secret);
+  assertIndex("firstLeaf", firstLeaf);
+  assertIndex("count", count);
+  const prefix = saltMessagePrefix(datasetId, epoch, LEAF_SALT_DOMAIN);
+  return Array.from({ length: count }, (_, offset) => saltFromPrefix(secret, prefix, firstLeaf + offset));
+}
+
 function saltFromPrefix(secret: Uint8Array, prefix: Uint8Array, index: number): bigint {
   assertIndex("index", index);
   const mac = hmac(sha256, secret, concatBytes(prefix, u64be(index)));
@@ -53,11 +73,11 @@ function saltFromPrefix(secret: Uint8Array, prefix: Uint8Array, index: number): 
 }
 
 /** `utf8(domain) || 0x00 || utf8(datasetId) || 0x00 || u64be(epoch)`. */
-function saltMessagePrefix(datasetId: string, epoch: number): Uint8Array {
+function saltMessagePrefix(datasetId: string, epoch: number, domain = SALT_DOMAIN): Uint8Array {
   assertDatasetId(datasetId);
   assertIndex("epoch", epoch);
   const zero = Uint8Array.of(0);
-  return concatBytes(utf8ToBytes(SALT_DOMAIN), zero, utf8ToBytes(datasetId), zero, u64be(epoch));
+  return concatBytes(utf8ToBytes(domain), zero, utf8ToBytes(datasetId), zero, u64be(epoch));
 }
 
 function assertSecret(secret: unknown): asserts secret is Uint8Array {

@@ -118,16 +118,38 @@ export function evaluateLowered(
   if (!Number.isSafeInteger(recordCount) || recordCount < 0 || recordCount > records.length) {
     throw new RangeError(`recordCount must be an integer in 0..${records.length}, got ${recordCount}`);
   }
-  const { mode, sumField, k } = lowered.aggregate;
+  const { count, sum } = loweredTotals(lowered, records.slice(0, recordCount));
+  return loweredOutputs(lowered, count, sum, recordCount, minGroupSize);
+}
+
+/** Matching records and the sum of the summed field over them, with circuit semantics (all rows real). */
+export function loweredTotals(
+  lowered: LoweredQuery,
+  records: readonly (readonly bigint[])[],
+): { count: number; sum: bigint } {
+  const { sumField } = lowered.aggregate;
   let count = 0;
   let sum = 0n;
-  for (const row of records.slice(0, recordCount)) {
+  for (const row of records) {
     if (!lowered.clauses.every((clause) => circuitClauseHolds(clause, row[clause.fieldIndex] ?? 0n)))
       continue;
     count += 1;
     sum += row[sumField] ?? 0n;
   }
+  return { count, sum };
+}
+
+/** The circuit outputs (suppressed, answer) from the totals over all real records. */
+export function loweredOutputs(
+  lowered: Pick<LoweredQuery, "aggregate">,
+  count: number,
+  sum: bigint,
+  recordCount: number,
+  minGroupSize: number,
+): LoweredResult {
+  checkMinGroupSize(minGroupSize);
   if (isSuppressed(count, recordCount, minGroupSize)) return { suppressed: 1n, answer: 0n };
+  const { mode, k } = lowered.aggregate;
   return { suppressed: 0n, answer: aggregateAnswer(mode, count, sum, k) };
 }
 

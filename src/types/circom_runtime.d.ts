@@ -4,7 +4,7 @@ declare module "circom_runtime" {
     calculateWitness(input: Record<string, unknown>, sanityCheck?: boolean): Promise<bigint[]>;
   }
   export function WitnessCalculatorBuilder(
-    code: Uint8Array,
+    code: Uint8Array | WebAssembly.Instance,
     options?: Record<string, unknown>,
   ): Promise<WitnessCalculator>;
 }

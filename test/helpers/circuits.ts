@@ -4,7 +4,8 @@
  * Small circuit shapes used by the tests (kept tiny so CI stays fast) and a cached loader that compiles a
  * shape through the project's compile cache and returns the witness-level harness of ./r1cs.ts.
  */
-import { ensureMainFile } from "../../src/circuits/main-files.ts";
+import type { ChunkShape, FinalShape } from "../../src/circuits/chunk-shape.ts";
+import { ensureChunkMainFile, ensureFinalMainFile, ensureMainFile } from "../../src/circuits/main-files.ts";
 import { type AggregateShape, makeShape } from "../../src/circuits/shape.ts";
 import { compileCircuit } from "../../src/setup/compile.ts";
 import { type LoadedCircuit, loadCircuit } from "./r1cs.ts";
@@ -23,10 +24,23 @@ export const TEST_SHAPE: AggregateShape = makeShape({
 const loaded = new Map<string, Promise<LoadedCircuit>>();
 
 export function loadShape(shape: AggregateShape): Promise<LoadedCircuit> {
-  const key = JSON.stringify(shape);
+  return loadMain(JSON.stringify(shape), () => ensureMainFile(shape));
+}
+
+export function loadChunkShape(shape: ChunkShape): Promise<LoadedCircuit> {
+  return loadMain(`chunk:${JSON.stringify(shape, (_, v) => (typeof v === "bigint" ? String(v) : v))}`, () =>
+    ensureChunkMainFile(shape),
+  );
+}
+
+export function loadFinalShape(shape: FinalShape): Promise<LoadedCircuit> {
+  return loadMain(`final:${JSON.stringify(shape)}`, () => ensureFinalMainFile(shape));
+}
+
+function loadMain(key: string, writeMain: () => Promise<string>): Promise<LoadedCircuit> {
   let circuit = loaded.get(key);
   if (!circuit) {
-    circuit = ensureMainFile(shape).then(async (main) => loadCircuit(await compileCircuit(main)));
+    circuit = writeMain().then(async (main) => loadCircuit(await compileCircuit(main)));
     loaded.set(key, circuit);
   }
   return circuit;

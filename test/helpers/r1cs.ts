@@ -23,6 +23,11 @@ export interface LoadedCircuit {
   /** Constraint indices that mention each wire. */
   readonly byWire: Map<number, number[]>;
   witness(input: Record<string, unknown>): Promise<bigint[]>;
+  /**
+   * A malicious prover's witness: every signal computed from `input` as the generator computes it, but the
+   * generator's own `===` asserts ignored, so only the R1CS decides (see `satisfies`).
+   */
+  forgedWitness(input: Record<string, unknown>): Promise<bigint[]>;
 }
 
 function readLinearCombination(
@@ -120,7 +125,9 @@ export async function loadCircuit(paths: {
       else byWire.set(wire, [index]);
     }
   });
-  const calculator = await WitnessCalculatorBuilder(await readFile(paths.wasmPath));
+  const wasm = await readFile(paths.wasmPath);
+  const calculator = await WitnessCalculatorBuilder(wasm);
+  const forging = await WitnessCalculatorBuilder(await instantiateIgnoringAsserts(wasm));
   return {
     constraints,
     nWires,
@@ -130,7 +137,43 @@ export async function loadCircuit(paths: {
     async witness(input) {
       return (await calculator.calculateWitness(input, true)).map((x: bigint | number) => BigInt(x));
     },
+    async forgedWitness(input) {
+      return (await forging.calculateWitness(input, false)).map((x: bigint | number) => BigInt(x));
+    },
   };
+}
+
+/** Code circom's runtime passes to `exceptionHandler` for a failed `===` assert. */
+const ASSERT_FAILED = 4;
+
+/**
+ * Instantiates a circom 2 witness generator whose failed asserts are ignored (the generated code carries on
+ * after the handler returns), with the same imports circom_runtime provides otherwise (messages dropped).
+ */
+async function instantiateIgnoringAsserts(wasm: Uint8Array): Promise<WebAssembly.Instance> {
+  const memory = new WebAssembly.Memory({ initial: 32767 });
+  const noop = () => {};
+  const { instance } = await WebAssembly.instantiate(wasm as BufferSource, {
+    env: { memory },
+    runtime: {
+      exceptionHandler(code: number) {
+        if (code !== ASSERT_FAILED) throw new Error(`witness generator error ${code}`);
+      },
+      printErrorMessage: noop,
+      writeBufferMessage: noop,
+      showSharedRWMemory: noop,
+      printDebug: noop,
+      log: noop,
+      logGetSignal: noop,
+      logSetSignal: noop,
+      logStartComponent: noop,
+      logFinishComponent: noop,
+      error(code: number) {
+        throw new Error(`witness generator error ${code}`);
+      },
+    },
+  });
+  return instance;
 }
 
 /** Witness index of a named signal; throws when the optimiser removed it (the test must pick another). */

@@ -60,6 +60,14 @@ function documentedRoutes(doc: Json): string[] {
   );
 }
 
+/** Follows a local `#/components/schemas/...` reference. */
+function deref(schema: Json): Json {
+  const ref: string | undefined = schema.$ref;
+  if (ref === undefined) return schema;
+  expect(ref.startsWith("#/components/schemas/"), ref).toBe(true);
+  return document.components.schemas[ref.slice("#/components/schemas/".length)];
+}
+
 /** A validator built from the document's JSON Schema, independent of the zod schema it came from. */
 function fromDocument(schema: Json): z.ZodType {
   return z.fromJSONSchema(schema);
@@ -273,11 +281,17 @@ describe("OpenAPI 3.1 shape", () => {
     }
   });
 
+  it("every $ref resolves to a component schema", () => {
+    const refs = JSON.stringify(document).match(/"\$ref":"[^"]+"/g) ?? [];
+    expect(refs.length).toBeGreaterThan(0);
+    for (const ref of refs) expect(deref({ $ref: ref.slice(8, -1) }), ref).toBeTypeOf("object");
+  });
+
   it("admin answers are described, not empty objects", () => {
     const partner = document.paths["/v1/admin/partners/{clientId}"].get.responses["200"];
-    const schema = partner.content["application/json"].schema;
+    const schema = deref(partner.content["application/json"].schema);
     expect(schema.required).toEqual(expect.arrayContaining(["clientId", "scopes", "policy", "active"]));
     const verify = document.paths["/v1/admin/audit/verify"].get.responses["200"].content["application/json"];
-    expect(verify.schema.anyOf).toHaveLength(2);
+    expect(deref(verify.schema).anyOf).toHaveLength(2);
   });
 });

@@ -135,11 +135,12 @@ export const tokenResponseSchema = z.object({
   scope: z.string(),
 });
 
+const manifestSchema = signedManifestShape.describe("signed dataset manifest (docs/design.md)");
 const datasetViewShape = {
   datasetId: z.string(),
   epoch: z.int(),
   manifestHash: hex(32),
-  manifest: signedManifestShape.describe("signed dataset manifest (docs/design.md)"),
+  manifest: manifestSchema,
 };
 export const datasetViewSchema = z.object(datasetViewShape);
 export const datasetListSchema = z.object({ operatorKey: hex(32), datasets: z.array(datasetViewSchema) });
@@ -297,3 +298,20 @@ export const auditVerificationSchema = z.union([
   z.object({ ok: z.literal(true), treeSize: z.int(), rootHash: z.string(), headsChecked: z.int() }),
   z.object({ ok: z.literal(false), index: z.int(), reason: z.string() }),
 ]);
+
+/** Response schemas that get a readable component name in the OpenAPI document (others are named per route). */
+export const NAMED_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
+  Error: errorBodySchema,
+  OAuthError: oauthErrorSchema,
+  Manifest: manifestSchema,
+  Dataset: datasetViewSchema,
+  DatasetList: datasetListSchema,
+  VerificationKey: vkeySchema,
+  Job: jobSchema,
+  Bundle: bundleSchema,
+  AuditEntry: entryViewSchema,
+  TreeHead: treeHeadSchema,
+  Receipt: receiptSchema,
+  Partner: partnerSchema,
+  Policy: policySchema,
+};

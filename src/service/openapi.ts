@@ -11,7 +11,7 @@
  */
 import { z } from "zod";
 import { API_ROUTES, type ResponseSpec, type RouteSpec } from "./api-routes.ts";
-import { errorBodySchema } from "./api-schemas.ts";
+import { errorBodySchema, NAMED_SCHEMAS } from "./api-schemas.ts";
 import type { Scope } from "./tokens.ts";
 
 type Json = Record<string, unknown>;
@@ -62,7 +62,17 @@ function parameters(schema: z.ZodObject | undefined, where: "path" | "query"): J
   });
 }
 
-function responses(route: RouteSpec): Json {
+/** Response schemas become named components, so shared shapes (Partner, Manifest, Job, ...) appear once. */
+type Components = z.core.$ZodRegistry<{ id: string }>;
+
+const pascal = (name: string) => name.charAt(0).toUpperCase() + name.slice(1);
+
+function componentRef(components: Components, schema: z.ZodType, fallbackId: string): Json {
+  if (!components.has(schema)) components.add(schema, { id: fallbackId });
+  return { $ref: `#/components/schemas/${(components.get(schema) as { id: string }).id}` };
+}
+
+function responses(route: RouteSpec, components: Components): Json {
   const all = route.scope === null ? route.responses : { ...TOKEN_ERRORS, ...route.responses };
   const entries = Object.entries(all).sort(([a], [b]) => a.localeCompare(b));
   return Object.fromEntries(
@@ -74,7 +84,7 @@ function responses(route: RouteSpec): Json {
           ? {
               content: {
                 [response.contentType ?? "application/json"]: {
-                  schema: jsonSchemaOf(response.schema, "output"),
+                  schema: componentRef(components, response.schema, `${pascal(route.operationId)}Response`),
                 },
               },
             }
@@ -84,7 +94,19 @@ function responses(route: RouteSpec): Json {
   );
 }
 
-function operation(route: RouteSpec): Json {
+/** JSON Schemas of the registered components, cross-referenced by `$ref`. */
+function componentSchemas(components: Components): Json {
+  const { schemas } = z.toJSONSchema(components, {
+    io: "output",
+    unrepresentable: "any",
+    uri: (id) => `#/components/schemas/${id}`,
+  });
+  return Object.fromEntries(
+    Object.entries(schemas).map(([id, { $id: _id, $schema: _dialect, ...schema }]) => [id, schema]),
+  );
+}
+
+function operation(route: RouteSpec, components: Components): Json {
   const params = [...parameters(route.params, "path"), ...parameters(route.query, "query")];
   return {
     operationId: route.operationId,
@@ -101,7 +123,7 @@ function operation(route: RouteSpec): Json {
           },
         }
       : {}),
-    responses: responses(route),
+    responses: responses(route, components),
   };
 }
 
@@ -109,10 +131,12 @@ function operation(route: RouteSpec): Json {
 export function openApiDocument(
   options: { readonly issuerHint?: string; readonly routes?: readonly RouteSpec[] } = {},
 ): Json {
+  const components: Components = z.registry<{ id: string }>();
+  for (const [id, schema] of Object.entries(NAMED_SCHEMAS)) components.add(schema, { id });
   const paths: Record<string, Json> = {};
   for (const route of options.routes ?? API_ROUTES) {
     const path = openApiPath(route.path);
-    paths[path] = { ...paths[path], [route.method]: operation(route) };
+    paths[path] = { ...paths[path], [route.method]: operation(route, components) };
   }
   return {
     openapi: "3.1.0",
@@ -134,6 +158,7 @@ export function openApiDocument(
           flows: { clientCredentials: { tokenUrl: "/oauth/token", scopes: SCOPE_DESCRIPTIONS } },
         },
       },
+      schemas: componentSchemas(components),
     },
     paths,
   };

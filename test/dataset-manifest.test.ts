@@ -103,7 +103,7 @@ describe("commitment layout", () => {
       "layout.capacity",
     ],
   ])("rejects %s", (_label, input, message) => {
-    expect(() => makeLayout(input)).toThrow(RangeError);
+    expect(() => makeLayout(input)).toThrow(expect.objectContaining({ code: "invalid_layout" }));
     expect(() => makeLayout(input)).toThrow(message);
   });
 
@@ -113,10 +113,10 @@ describe("commitment layout", () => {
     ).toBe(52);
   });
 
-  it("rejects non-numbers with TypeError", () => {
+  it("rejects non-numbers with an input error", () => {
     expect(() =>
       makeLayout({ capacity: "64", fields: 8, width: 32, leafRecords: 4, arity: 16 } as never),
-    ).toThrow(TypeError);
+    ).toThrow(expect.objectContaining({ kind: "input", code: "invalid_layout" }));
   });
 });
 

@@ -110,7 +110,9 @@ describe("lowerQuery", () => {
     expect(() => lowerQuery(q([...four, { field: "edits", op: "neq", value: 4 }]), schema, shape)).toThrow(
       /5 clause slots.*C = 4/,
     );
-    expect(() => lowerQuery(q(four, { kind: "membership", key: 1 }), schema, shape)).toThrow(RangeError);
+    expect(() => lowerQuery(q(four, { kind: "membership", key: 1 }), schema, shape)).toThrow(
+      expect.objectContaining({ name: "QueryError", code: "query_too_large", path: "predicate" }),
+    );
     // An identical user clause shares the key clause's slot.
     const withKeyClause = [...four.slice(0, 3), { field: "userId", op: "eq", value: 1 }];
     expect(lowerQuery(q(withKeyClause, { kind: "membership", key: 1 }), schema, shape).clauses).toHaveLength(
@@ -129,9 +131,15 @@ describe("lowerQuery", () => {
     expect(() => lowerQuery(q([]), schema, { ...shape, width: 8 })).toThrow(/"edits" needs 16 bits.*W = 8/);
     expect(() => lowerQuery(q([]), schema, { ...shape, width: 64, setSize: 4 })).toThrow(/10 \+ M\*W = 266/);
     expect(() => lowerQuery(q([]), schema, { ...shape, setSize: 1 })).toThrow(/M = 1 must be >= 2/);
-    expect(() => lowerQuery(q([]), schema, { ...shape, fields: 257 })).toThrow(RangeError);
-    expect(() => lowerQuery(q([]), schema, { ...shape, clauses: 0 })).toThrow(RangeError);
-    expect(() => lowerQuery(q([]), schema, { ...shape, width: 1.5 })).toThrow(RangeError);
+    expect(() => lowerQuery(q([]), schema, { ...shape, fields: 257 })).toThrow(
+      expect.objectContaining({ kind: "input", code: "invalid_shape" }),
+    );
+    expect(() => lowerQuery(q([]), schema, { ...shape, clauses: 0 })).toThrow(
+      expect.objectContaining({ kind: "input", code: "invalid_shape" }),
+    );
+    expect(() => lowerQuery(q([]), schema, { ...shape, width: 1.5 })).toThrow(
+      expect.objectContaining({ kind: "input", code: "invalid_shape" }),
+    );
   });
 
   it("validates the readable query first", () => {

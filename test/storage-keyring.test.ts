@@ -54,13 +54,13 @@ describe("key file", () => {
     expect(content.keys[0].key).toMatch(/^[0-9a-f]{64}$/);
     const again = await KeyRing.load(path);
     expect(again.decrypt(ring.encrypt(PLAINTEXT, CONTEXT), CONTEXT)).toEqual(PLAINTEXT);
-    await expect(KeyRing.create(path)).rejects.toMatchObject({ name: "KeyFileError", code: "EEXIST" });
+    await expect(KeyRing.create(path)).rejects.toMatchObject({ name: "KeyFileError", errno: "EEXIST" });
     expect(readdirSync(scratch).filter((name) => name.endsWith(".tmp"))).toEqual([]);
   });
 
   it("load refuses a missing file; loadOrCreate creates it once", async () => {
     const path = newPath();
-    await expect(KeyRing.load(path)).rejects.toMatchObject({ name: "KeyFileError", code: "ENOENT" });
+    await expect(KeyRing.load(path)).rejects.toMatchObject({ name: "KeyFileError", errno: "ENOENT" });
     const created = await KeyRing.loadOrCreate(path);
     const loaded = await KeyRing.loadOrCreate(path);
     expect(loaded.decrypt(created.encrypt(PLAINTEXT, CONTEXT), CONTEXT)).toEqual(PLAINTEXT);

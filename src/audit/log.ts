@@ -19,7 +19,9 @@
  * The signing key stays in memory as a node:crypto `KeyObject`. Events are screened for secrets
  * (audit/types `validateEvent`).
  */
+
 import type Database from "better-sqlite3";
+import { NotFoundError } from "../util/errors.ts";
 import {
   consistencyProofFrom,
   EMPTY_ROOT,
@@ -179,7 +181,7 @@ export class AuditLog {
     return consistencyProofFrom(this.#hasher(), oldSize, size).map(toHex);
   }
 
-  /** The signed head of exactly `treeSize` entries; throws RangeError when none was stored. */
+  /** The signed head of exactly `treeSize` entries; throws NotFoundError when none was stored. */
   headAt(treeSize: number): SignedTreeHead {
     this.#assertSize(treeSize, "treeSize", 0, this.size());
     return this.#headAt(treeSize);
@@ -282,7 +284,7 @@ export class AuditLog {
 
   #headAt(treeSize: number): SignedTreeHead {
     const row = this.#sql.headAt.get(treeSize) as Parameters<typeof toHead>[0] | undefined;
-    if (row === undefined) throw new RangeError(`no signed tree head of size ${treeSize} is stored`);
+    if (row === undefined) throw new NotFoundError(`signed tree head of size ${treeSize}`);
     return toHead(row, `audit_heads (size ${treeSize})`);
   }
 

@@ -11,7 +11,9 @@
  * still decide what they log. Request ids should be unguessable: inclusion proofs hand out hashes of other
  * entries, and a guessable entry could be confirmed against its hash.
  */
+
 import { canonicalJson } from "../util/canonical-json.ts";
+import { IntegrityError, type ZktallyErrorOptions } from "../util/errors.ts";
 
 export const DECISIONS = ["accepted", "refused", "failed"] as const;
 export type AuditDecision = (typeof DECISIONS)[number];
@@ -65,19 +67,20 @@ export interface AuditReceipt {
 }
 
 /** A stored entry or tree head is not well formed (corrupted or forged); `field` names the culprit. */
-export class AuditFormatError extends Error {
-  override readonly name = "AuditFormatError";
+export class AuditFormatError extends IntegrityError {
   constructor(
     readonly field: string,
     readonly reason: string,
   ) {
-    super(`${field}: ${reason}`);
+    super("audit_format", `${field}: ${reason}`, { path: field });
   }
 }
 
 /** The stored log contradicts itself or its signed heads; the log refuses to extend or prove it. */
-export class AuditIntegrityError extends Error {
-  override readonly name = "AuditIntegrityError";
+export class AuditIntegrityError extends IntegrityError {
+  constructor(message: string, options: ZktallyErrorOptions = {}) {
+    super("audit_integrity", message, options);
+  }
 }
 
 const MAX_TEXT = 128;

@@ -5,8 +5,10 @@
  * names of their public signals (docs/design.md section 4). A shape is a commitment layout (N, F, W, B, A)
  * plus the query capacity (C clause slots of M constants). One trusted setup serves every query of a shape.
  */
+
 import { type CommitmentLayout, makeLayout } from "../dataset/layout.ts";
 import { checkShape } from "../query/lower.ts";
+import { InputError } from "../util/errors.ts";
 
 export interface AggregateShape extends CommitmentLayout {
   /** C: clause slots. */
@@ -34,19 +36,20 @@ export function makeShape(shape: AggregateShape): AggregateShape {
   const layout = makeLayout(shape);
   checkShape({ fields: shape.fields, width: shape.width, clauses: shape.clauses, setSize: shape.setSize });
   if (!Number.isSafeInteger(shape.clauses) || shape.clauses < 1) {
-    throw new RangeError(`shape.clauses must be a positive integer (got ${shape.clauses})`);
+    throw new InputError("invalid_shape", `shape.clauses must be a positive integer (got ${shape.clauses})`);
   }
   if (!Number.isSafeInteger(shape.setSize) || shape.setSize < 2) {
-    throw new RangeError(`shape.setSize must be an integer >= 2 (got ${shape.setSize})`);
+    throw new InputError("invalid_shape", `shape.setSize must be an integer >= 2 (got ${shape.setSize})`);
   }
   return Object.freeze({ ...layout, clauses: shape.clauses, setSize: shape.setSize });
 }
 
-/** Throws RangeError unless `layout` (of a dataset or manifest, named by `what`) is the shape's layout. */
+/** Throws InputError unless `layout` (of a dataset or manifest, named by `what`) is the shape's layout. */
 export function assertLayoutOf(shape: AggregateShape, layout: CommitmentLayout, what: string): void {
   for (const key of ["capacity", "fields", "width", "leafRecords", "arity"] as const) {
     if (layout[key] !== shape[key]) {
-      throw new RangeError(
+      throw new InputError(
+        "invalid_shape",
         `${what} layout ${key} = ${layout[key]} does not match circuit ${circuitId(shape)}`,
       );
     }
@@ -65,10 +68,10 @@ export function circuitId(shape: AggregateShape): string {
 
 const ID_PATTERN = /^aggregate-(\d+)x(\d+)x(\d+)((?:-[wmba]\d+)*)$/;
 
-/** Inverse of circuitId; throws RangeError for anything that is not a canonical id. */
+/** Inverse of circuitId; throws InputError (invalid_shape) for anything that is not a canonical id. */
 export function shapeFromId(id: string): AggregateShape {
   const match = ID_PATTERN.exec(id);
-  if (!match) throw new RangeError(`not an aggregate circuit id: ${JSON.stringify(id)}`);
+  if (!match) throw new InputError("invalid_shape", `not an aggregate circuit id: ${JSON.stringify(id)}`);
   const options: Record<string, number> = { ...ID_DEFAULTS };
   const names: Record<string, string> = { w: "width", m: "setSize", b: "leafRecords", a: "arity" };
   for (const part of (match[4] ?? "").split("-").slice(1)) {
@@ -83,7 +86,8 @@ export function shapeFromId(id: string): AggregateShape {
     leafRecords: options.leafRecords as number,
     arity: options.arity as number,
   });
-  if (circuitId(shape) !== id) throw new RangeError(`non-canonical circuit id ${JSON.stringify(id)}`);
+  if (circuitId(shape) !== id)
+    throw new InputError("invalid_shape", `non-canonical circuit id ${JSON.stringify(id)}`);
   return shape;
 }
 

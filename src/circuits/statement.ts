@@ -6,10 +6,12 @@
  * compares these with the proof's signals, so a proof cannot be replayed for another dataset, epoch, query,
  * answer, group size or nonce. Browser-safe: no Node.js imports.
  */
+
 import type { DatasetManifest } from "../dataset/manifest.ts";
 import { parseSchema } from "../dataset/schema.ts";
 import { encodeQueryPublic } from "../query/lower.ts";
 import type { Query } from "../query/model.ts";
+import { InputError } from "../util/errors.ts";
 import { type AggregatePublicInputs, aggregatePublicSignals, FIELD_ORDER } from "./aggregate-witness.ts";
 import { type AggregateShape, assertLayoutOf, shapeFromId } from "./shape.ts";
 
@@ -37,7 +39,7 @@ export function statementShape(statement: Pick<Statement, "manifest" | "circuitI
   const shape = shapeFromId(statement.circuitId);
   assertLayoutOf(shape, statement.manifest.layout, "manifest");
   if (!statement.manifest.circuits.includes(statement.circuitId)) {
-    throw new RangeError(`manifest does not announce circuit ${statement.circuitId}`);
+    throw new InputError("invalid_statement", `manifest does not announce circuit ${statement.circuitId}`);
   }
   return shape;
 }

@@ -11,6 +11,7 @@
  * circuit range-checks.
  */
 import { buildPoseidonHash } from "../poseidon/index.ts";
+import { InputError } from "../util/errors.ts";
 import {
   type CommitmentLayout,
   leafCount,
@@ -82,7 +83,11 @@ export function slotsFromRecords(
   salts: readonly bigint[],
 ): RecordSlots {
   if (records.length > layout.capacity) {
-    throw new RangeError(`${records.length} records exceed the layout capacity ${layout.capacity}`);
+    throw new InputError(
+      "invalid_dataset",
+      `${records.length} records exceed the layout capacity ${layout.capacity}`,
+      { hint: "split the dataset or serve a circuit with a larger capacity" },
+    );
   }
   if (salts.length !== layout.capacity) {
     throw new RangeError(`expected ${layout.capacity} salts, got ${salts.length}`);

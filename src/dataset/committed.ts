@@ -7,6 +7,7 @@
  *
  * Security caveat: `CommittedDataset` holds records and salts in clear; never serialise it to a partner.
  */
+import { InputError } from "../util/errors.ts";
 import { type Commitment, commitDataset } from "./commitment.ts";
 import type { CommitmentLayout } from "./layout.ts";
 import { loadDataset } from "./load.ts";
@@ -39,8 +40,10 @@ export interface CommitRecordsInput {
 /** Commits encoded records and signs the manifest. */
 export async function commitRecords(input: CommitRecordsInput): Promise<CommittedDataset> {
   if (input.schema.fields.length > input.layout.fields) {
-    throw new RangeError(
+    throw new InputError(
+      "invalid_dataset",
       `schema has ${input.schema.fields.length} fields; the layout holds ${input.layout.fields}`,
+      { path: "schema.fields", hint: "serve a circuit with more fields, or drop fields from the schema" },
     );
   }
   const commitment = await commitDataset({

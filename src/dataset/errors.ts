@@ -7,6 +7,7 @@
  * Security caveat: `DatasetError` messages quote (truncated) cell values from the operator's private file.
  * They are meant for the operator's console; never forward them to partners verbatim.
  */
+import { InputError } from "../util/errors.ts";
 
 /** A path into a JSON value, as zod reports it. */
 export type JsonPath = ReadonlyArray<PropertyKey>;
@@ -22,13 +23,14 @@ export function formatJsonPath(path: JsonPath): string {
 }
 
 /** The dataset schema JSON is malformed; `path` points at the offending element. */
-export class SchemaError extends Error {
-  override readonly name = "SchemaError";
+export class SchemaError extends InputError {
+  override readonly path: string;
   constructor(
-    readonly path: string,
+    path: string,
     readonly reason: string,
   ) {
-    super(`schema ${path}: ${reason}`);
+    super("invalid_schema", `schema ${path}: ${reason}`, { path });
+    this.path = path;
   }
 }
 
@@ -41,8 +43,7 @@ export interface DatasetErrorLocation {
 }
 
 /** A dataset file was rejected; the whole load fails, nothing partial is returned. */
-export class DatasetError extends Error implements DatasetErrorLocation {
-  override readonly name = "DatasetError";
+export class DatasetError extends InputError implements DatasetErrorLocation {
   readonly file: string;
   readonly line: number;
   readonly column: string | number;
@@ -53,7 +54,9 @@ export class DatasetError extends Error implements DatasetErrorLocation {
       typeof location.column === "number"
         ? String(location.column)
         : JSON.stringify(truncate(location.column));
-    super(`${location.file}:${location.line}: column ${column}: ${location.reason}`);
+    super("invalid_records", `${location.file}:${location.line}: column ${column}: ${location.reason}`, {
+      path: `${location.file}:${location.line}`,
+    });
     this.file = location.file;
     this.line = location.line;
     this.column = location.column;
@@ -62,13 +65,14 @@ export class DatasetError extends Error implements DatasetErrorLocation {
 }
 
 /** A dataset manifest is structurally malformed (as opposed to merely carrying a bad signature). */
-export class ManifestError extends Error {
-  override readonly name = "ManifestError";
+export class ManifestError extends InputError {
+  override readonly path: string;
   constructor(
-    readonly path: string,
+    path: string,
     readonly reason: string,
   ) {
-    super(`manifest ${path}: ${reason}`);
+    super("invalid_manifest", `manifest ${path}: ${reason}`, { path });
+    this.path = path;
   }
 }
 

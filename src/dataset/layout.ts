@@ -9,6 +9,7 @@
  * W + ceil(log2(N+1)) <= 252 keeps sums from wrapping the field, B*(1+E) <= 16 and A <= 16 keep every
  * Poseidon call within circomlib's 16 inputs, and F <= 256 matches the 8-bit field index of clauses.
  */
+import { InputError } from "../util/errors.ts";
 
 export interface CommitmentLayout {
   readonly capacity: number;
@@ -59,9 +60,10 @@ export function leafCount(layout: CommitmentLayout): number {
   return layout.capacity / layout.leafRecords;
 }
 
-/** Validates and freezes a layout; throws `TypeError`/`RangeError` naming the offending parameter. */
+/** Validates and freezes a layout; throws `InputError` (invalid_layout) naming the offending parameter. */
 export function makeLayout(input: CommitmentLayout): CommitmentLayout {
-  if (typeof input !== "object" || input === null) throw new TypeError("layout must be an object");
+  if (typeof input !== "object" || input === null)
+    throw new InputError("invalid_layout", "layout must be an object");
   const { capacity, fields, width, leafRecords, arity } = input;
   assertInteger("fields", fields, 1, MAX_LAYOUT_FIELDS);
   assertInteger("width", width, 1, MAX_WIDTH);
@@ -70,16 +72,21 @@ export function makeLayout(input: CommitmentLayout): CommitmentLayout {
   assertInteger("capacity", capacity, 1, Number.MAX_SAFE_INTEGER);
   const perRecord = 1 + packedElementCount(fields, width);
   if (leafRecords * perRecord > MAX_POSEIDON_INPUTS) {
-    throw new RangeError(
+    throw new InputError(
+      "invalid_layout",
       `leafRecords ${leafRecords} x ${perRecord} inputs per record (salt + ${perRecord - 1} packed) exceeds ${MAX_POSEIDON_INPUTS} Poseidon inputs`,
     );
   }
   if (!isLeafRecordsTimesPowerOfArity(capacity, leafRecords, arity)) {
-    throw new RangeError(`capacity ${capacity} is not leafRecords (${leafRecords}) x arity (${arity})^D`);
+    throw new InputError(
+      "invalid_layout",
+      `capacity ${capacity} is not leafRecords (${leafRecords}) x arity (${arity})^D`,
+    );
   }
   const sumBits = width + bitLength(capacity);
   if (sumBits > MAX_SUM_BITS) {
-    throw new RangeError(
+    throw new InputError(
+      "invalid_layout",
       `width ${width} + ceil(log2(capacity + 1)) = ${sumBits} exceeds ${MAX_SUM_BITS} bits`,
     );
   }
@@ -99,8 +106,12 @@ function bitLength(n: number): number {
 }
 
 function assertInteger(name: string, value: unknown, min: number, max: number): asserts value is number {
-  if (typeof value !== "number") throw new TypeError(`layout.${name} must be a number (got ${typeof value})`);
+  if (typeof value !== "number")
+    throw new InputError("invalid_layout", `layout.${name} must be a number (got ${typeof value})`);
   if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new RangeError(`layout.${name} must be an integer in ${min}..${max} (got ${value})`);
+    throw new InputError(
+      "invalid_layout",
+      `layout.${name} must be an integer in ${min}..${max} (got ${value})`,
+    );
   }
 }

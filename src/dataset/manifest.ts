@@ -11,11 +11,13 @@
  * validated value, so what is verified is exactly what is returned. Signatures are checked in strict
  * RFC 8032 mode (no ZIP-215 leniency) so each manifest has one valid encoding per key.
  */
+
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, hexToBytes, utf8ToBytes } from "@noble/hashes/utils.js";
 import { z } from "zod";
 import { canonicalJson } from "../util/canonical-json.ts";
+import { InputError } from "../util/errors.ts";
 import { formatJsonPath, ManifestError, SchemaError } from "./errors.ts";
 import { type CommitmentLayout, makeLayout } from "./layout.ts";
 import { DATASET_ID_PATTERN } from "./salt.ts";
@@ -241,8 +243,7 @@ function layoutAt(json: CommitmentLayout): CommitmentLayout {
   try {
     return makeLayout(json);
   } catch (error) {
-    if (error instanceof RangeError || error instanceof TypeError)
-      throw new ManifestError("layout", error.message);
+    if (error instanceof InputError) throw new ManifestError("layout", error.message);
     throw error;
   }
 }

@@ -8,6 +8,7 @@
  * Security caveat: witness inputs contain the private dataset. Backends must never put input values into
  * error messages, logs or progress lines; `WitnessError` carries only a sanitised reason.
  */
+import { ProverFailure, type ZktallyErrorOptions } from "../util/errors.ts";
 
 /** A Groth16 proof in snarkjs JSON form (projective coordinates as decimal strings). */
 export interface Groth16Proof {
@@ -45,18 +46,19 @@ export interface ProverBackend {
  * circuit's signals). The message names the circuit and a whitelisted reason (template and line, or the
  * input signal name), never a signal value.
  */
-export class WitnessError extends Error {
-  override name = "WitnessError";
+export class WitnessError extends ProverFailure {
   constructor(
     readonly circuitId: string,
     /** Sanitised reason, e.g. "Assert Failed. Error in template Multiplier_3 line: 20". */
     readonly reason: string,
   ) {
-    super(`witness calculation failed for circuit ${circuitId}: ${reason}`);
+    super("witness_failed", `witness calculation failed for circuit ${circuitId}: ${reason}`);
   }
 }
 
 /** The prover itself failed (missing or unusable key, snarkjs error) after a witness was computed. */
-export class ProverError extends Error {
-  override name = "ProverError";
+export class ProverError extends ProverFailure {
+  constructor(message: string, options: ZktallyErrorOptions = {}) {
+    super("prover_error", message, options);
+  }
 }

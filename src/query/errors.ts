@@ -8,17 +8,20 @@
  * Security caveat: messages quote the partner's own input and the public schema only; never put record
  * values, counts or other private state into a QueryError, since it may be returned to the requester.
  */
+import { InputError } from "../util/errors.ts";
 
-/** A query that is structurally invalid or not meaningful for the schema it is evaluated against. */
-export class QueryError extends Error {
+/**
+ * A query that is structurally invalid or not meaningful for the schema it is evaluated against. `code`
+ * is `invalid_query`, or `query_too_large` when the query is well formed but exceeds the circuit's capacity.
+ */
+export class QueryError extends InputError {
   /** JSON path of the offending element, `""` for the whole query. */
-  readonly path: string;
+  override readonly path: string;
   /** The reason without the path prefix. */
   readonly reason: string;
 
-  constructor(path: string, reason: string) {
-    super(path === "" ? reason : `${path}: ${reason}`);
-    this.name = "QueryError";
+  constructor(path: string, reason: string, code: "invalid_query" | "query_too_large" = "invalid_query") {
+    super(code, path === "" ? reason : `${path}: ${reason}`, { path });
     this.path = path;
     this.reason = reason;
   }

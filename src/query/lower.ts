@@ -23,7 +23,9 @@
  */
 import type { FieldSpec, Schema } from "../dataset/schema.ts";
 import { fieldWidth } from "../dataset/schema.ts";
+import { InputError } from "../util/errors.ts";
 import { canonicalizeClauses, resolveCanonical } from "./canonical.ts";
+import { QueryError } from "./errors.ts";
 import type { QueryLimits, ResolvedAggregate, ResolvedClause } from "./model.ts";
 
 /** Largest number of bits a public element may use (< 254-bit BN254 field, with margin). */
@@ -89,8 +91,10 @@ export function lowerQuery(
   const max = maxValue(shape.width);
   const clauses = withMembershipClause(resolved.predicate, resolved.aggregate, schema);
   if (clauses.length > shape.clauses) {
-    throw new RangeError(
+    throw new QueryError(
+      "predicate",
       `query needs ${clauses.length} clause slots after lowering; this circuit has C = ${shape.clauses}`,
+      "query_too_large",
     );
   }
   const lowered = clauses.map((clause) => lowerClause(clause, shape));
@@ -134,8 +138,10 @@ function lowerClause(clause: ResolvedClause, shape: CircuitShape): CircuitClause
   const max = maxValue(shape.width);
   for (const value of clause.values) {
     if (value > max) {
-      throw new RangeError(
+      throw new QueryError(
+        "predicate",
         `clause on field "${clause.field}": value ${value} exceeds 2^W-1 = ${max} (W = ${shape.width})`,
+        "query_too_large",
       );
     }
   }
@@ -146,8 +152,10 @@ function lowerClause(clause: ResolvedClause, shape: CircuitShape): CircuitClause
 
 function lowerSet(clause: ResolvedClause, setSize: number): CircuitClause {
   if (clause.values.length > setSize) {
-    throw new RangeError(
+    throw new QueryError(
+      "predicate",
       `in clause on field "${clause.field}" has ${clause.values.length} values; this circuit allows M = ${setSize}`,
+      "query_too_large",
     );
   }
   const first = clause.values[0] as bigint;
@@ -199,7 +207,11 @@ function lowerAggregate(aggregate: ResolvedAggregate, width: number): LoweredAgg
     case "threshold": {
       const max = maxValue(width);
       if (aggregate.k > max) {
-        throw new RangeError(`threshold k = ${aggregate.k} exceeds 2^W-1 = ${max} (W = ${width})`);
+        throw new QueryError(
+          "aggregate.k",
+          `threshold k = ${aggregate.k} exceeds 2^W-1 = ${max} (W = ${width})`,
+          "query_too_large",
+        );
       }
       return { mode: AGGREGATE_MODE.threshold, sumField: 0, k: aggregate.k };
     }
@@ -276,22 +288,31 @@ function checkAggregateCanonical(mode: AggregateMode, sumField: number, k: bigin
 
 /** Validates F, W, C, M and the element bit budgets. */
 export function checkShape(shape: CircuitShape): void {
-  if (shape === null || typeof shape !== "object") throw new TypeError("circuit shape must be an object");
+  if (shape === null || typeof shape !== "object")
+    throw new InputError("invalid_shape", "circuit shape must be an object");
   checkPositiveInteger(shape.fields, "shape.fields");
   checkPositiveInteger(shape.clauses, "shape.clauses");
   if (shape.fields > 256)
-    throw new RangeError(`shape.fields = ${shape.fields} exceeds 256 (8-bit fieldIndex)`);
+    throw new InputError("invalid_shape", `shape.fields = ${shape.fields} exceeds 256 (8-bit fieldIndex)`);
   checkPacking(shape.width, shape.setSize);
 }
 
 function checkSchemaFits(schema: Schema, shape: CircuitShape): void {
   if (schema.fields.length > shape.fields) {
-    throw new RangeError(`schema has ${schema.fields.length} fields; this circuit has F = ${shape.fields}`);
+    throw new InputError(
+      "schema_exceeds_circuit",
+      `schema has ${schema.fields.length} fields; this circuit has F = ${shape.fields}`,
+      { path: "schema.fields" },
+    );
   }
   for (const spec of schema.fields) {
     const bits = fieldWidth(spec);
     if (bits > shape.width) {
-      throw new RangeError(`field "${spec.name}" needs ${bits} bits; this circuit has W = ${shape.width}`);
+      throw new InputError(
+        "schema_exceeds_circuit",
+        `field "${spec.name}" needs ${bits} bits; this circuit has W = ${shape.width}`,
+        { path: `schema.fields.${spec.name}` },
+      );
     }
   }
 }
@@ -299,10 +320,12 @@ function checkSchemaFits(schema: Schema, shape: CircuitShape): void {
 function checkPacking(width: number, setSize: number): void {
   checkWidth(width);
   checkPositiveInteger(setSize, "setSize (M)");
-  if (setSize < 2) throw new RangeError(`setSize M = ${setSize} must be >= 2 (a range uses two values)`);
+  if (setSize < 2)
+    throw new InputError("invalid_shape", `setSize M = ${setSize} must be >= 2 (a range uses two values)`);
   const bits = CLAUSE_HEADER_BITS + setSize * width;
   if (bits > MAX_ELEMENT_BITS) {
-    throw new RangeError(
+    throw new InputError(
+      "invalid_shape",
       `clause element needs 10 + M*W = ${bits} bits > ${MAX_ELEMENT_BITS} (M = ${setSize}, W = ${width})`,
     );
   }
@@ -311,7 +334,8 @@ function checkPacking(width: number, setSize: number): void {
 function checkWidth(width: number): void {
   checkPositiveInteger(width, "width (W)");
   if (AGGREGATE_HEADER_BITS + width > MAX_ELEMENT_BITS) {
-    throw new RangeError(
+    throw new InputError(
+      "invalid_shape",
       `width W = ${width} exceeds ${MAX_ELEMENT_BITS - AGGREGATE_HEADER_BITS} (aggregate element)`,
     );
   }
@@ -319,7 +343,7 @@ function checkWidth(width: number): void {
 
 function checkPositiveInteger(value: number, name: string): void {
   if (!Number.isSafeInteger(value) || value < 1)
-    throw new RangeError(`${name} must be a positive integer, got ${value}`);
+    throw new InputError("invalid_shape", `${name} must be a positive integer, got ${value}`);
 }
 
 function checkByte(value: number, name: string): void {

@@ -10,15 +10,16 @@
  * Security caveats: client secrets are returned exactly once and never logged or audited; dataset uploads
  * are validated all-or-nothing and their error messages (which quote cells) go only to the uploading admin.
  */
+
 import express, { type Router } from "express";
 import { readRawEntries, readRawHeads } from "../audit/store.ts";
 import { verifyAuditLog } from "../audit/verify.ts";
+import { NotFoundError } from "../util/errors.ts";
 import { API } from "./api-routes.ts";
 import type { AuditSubject } from "./audit.ts";
 import type { ServiceContext } from "./context.ts";
 import { datasetView } from "./datasets.ts";
 import { scalar, statement } from "./db.ts";
-import { notFound } from "./errors.ts";
 import { jsonBody, stateOf } from "./http.ts";
 import { routeMounter } from "./mount.ts";
 import { type Partner, partnerView } from "./partners.ts";
@@ -32,7 +33,7 @@ export class AdminOps {
     return { partner: actor, action: `admin.${action}`, requestId };
   }
 
-  /** Runs an async step and then audits; refusals (ApiError) are audited as refused. */
+  /** Runs an async step and then audits; refusals (ZktallyError) are audited as refused. */
   private async audited<T>(subject: AuditSubject, work: () => Promise<T>): Promise<T> {
     try {
       return await work();
@@ -157,7 +158,7 @@ export function adminRouter(ctx: ServiceContext): Router {
   });
   mount(API.readPartner, (_req, res, { params }) => {
     const partner = ctx.partners.get(params.clientId);
-    if (!partner) throw notFound("partner");
+    if (!partner) throw new NotFoundError("partner");
     res.json(partnerView(partner));
   });
   mount(API.setPolicy, (_req, res, { params, body }) => {

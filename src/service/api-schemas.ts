@@ -117,6 +117,8 @@ export const errorBodySchema = z
   .looseObject({
     error: z.string().describe("stable machine-readable code"),
     message: z.string(),
+    path: z.string().optional().describe("where in the request the problem is, e.g. `predicate[0].op`"),
+    hint: z.string().optional().describe("what to do next"),
     requestId: z.string().describe("also in the X-Request-Id header"),
   })
   .describe("Every refusal; some carry extra fields (e.g. `jobId` for nonce_reused, `state`, `path`).");

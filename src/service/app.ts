@@ -9,13 +9,14 @@
  * defaults apply (CSP `default-src 'self'`, HSTS, nosniff, frame denial, no referrer); the docs page is static
  * HTML without scripts so it works under that CSP.
  */
+
 import express, { type Express } from "express";
 import helmet from "helmet";
+import { UnavailableError } from "../util/errors.ts";
 import { adminRouter } from "./admin.ts";
 import { API } from "./api-routes.ts";
 import type { ServiceContext } from "./context.ts";
 import { statement } from "./db.ts";
-import { ApiError } from "./errors.ts";
 import { errorHandler, notFoundHandler, requestContext } from "./http.ts";
 import { routeMounter } from "./mount.ts";
 import { oauthRouter } from "./oauth.ts";
@@ -40,7 +41,7 @@ export function createApp(ctx: ServiceContext): Express {
     try {
       statement(ctx.db, "SELECT 1").get();
     } catch {
-      throw new ApiError(503, "not_ready", "the database is not available");
+      throw new UnavailableError("not_ready", "the database is not available");
     }
     res.json({ status: "ready", circuit: ctx.circuit.id });
   });

@@ -2,7 +2,7 @@
  * @module service/audit
  *
  * How the service records decisions in the audit log (src/audit): `decide` runs a decision and appends its
- * "accepted" entry in ONE SQLite transaction, so either both happen or neither does; a refusal (`ApiError`)
+ * "accepted" entry in ONE SQLite transaction, so either both happen or neither does; a refusal (`ZktallyError`)
  * is appended as "refused" with its error code; if the log cannot be written at all, the request is answered
  * `503 audit_unavailable` and nothing it asked for happens.
  *
@@ -13,8 +13,9 @@
  */
 import type { AuditLog } from "../audit/log.ts";
 import type { AuditReceipt, DetailValue } from "../audit/types.ts";
+import { isZktallyError } from "../util/errors.ts";
 import type { Db } from "./db.ts";
-import { ApiError, AuditUnavailableError } from "./errors.ts";
+import { AuditUnavailableError } from "./errors.ts";
 import { errorFields, type Logger } from "./logger.ts";
 
 export type AuditDetails = Readonly<Record<string, DetailValue>>;
@@ -43,13 +44,13 @@ export class ServiceAudit {
       return this.log.append({ ...subject, decision, ...(details === undefined ? {} : { details }) });
     } catch (error) {
       this.logger.error({ err: errorFields(error), action: subject.action }, "audit log write failed");
-      throw new AuditUnavailableError();
+      throw new AuditUnavailableError(error);
     }
   }
 
   /**
    * Runs `decision` inside a transaction together with its "accepted" entry. If `decision` throws an
-   * `ApiError`, the refusal is logged (in its own transaction) and the error rethrown.
+   * `ZktallyError`, the refusal is logged (in its own transaction) and the error rethrown.
    */
   decide<T>(subject: AuditSubject, decision: () => { result: T; details?: AuditDetails }): T {
     try {
@@ -64,9 +65,9 @@ export class ServiceAudit {
     }
   }
 
-  /** Logs an `ApiError` refusal (other errors are failures the caller logs with its own context). */
+  /** Logs a `ZktallyError` refusal (other errors are failures the caller logs with its own context). */
   recordRefusal(subject: AuditSubject, error: unknown, details: AuditDetails = {}): void {
-    if (!(error instanceof ApiError) || error instanceof AuditUnavailableError) return;
-    this.append(subject, "refused", { ...details, status: error.status, code: error.code });
+    if (!isZktallyError(error) || error instanceof AuditUnavailableError) return;
+    this.append(subject, "refused", { ...details, kind: error.kind, code: error.code });
   }
 }

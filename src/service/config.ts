@@ -10,10 +10,12 @@
  * anything below TLS 1.3; `trustProxy` is off by default so `X-Forwarded-For` cannot spoof the per-IP limits.
  * Secret material never lives in the configuration: only paths to it (key file, TLS key).
  */
+
 import path from "node:path";
 import { z } from "zod";
 import { circuitId } from "../circuits/shape.ts";
 import { DATA_DIR, DEFAULT_SHAPE, KEYS_DIR } from "../cli/defaults.ts";
+import { InputError } from "../util/errors.ts";
 
 const limitSchema = z.strictObject({
   /** Length of one fixed window. */
@@ -93,13 +95,12 @@ export type ServiceConfig = z.infer<typeof serviceConfigSchema>;
 export type ServiceConfigInput = z.input<typeof serviceConfigSchema>;
 
 /** A configuration value is missing or invalid; `field` names it (dotted path). */
-export class ConfigError extends Error {
-  override name = "ConfigError";
+export class ConfigError extends InputError {
   constructor(
     readonly field: string,
     readonly reason: string,
   ) {
-    super(`invalid configuration ${field}: ${reason}`);
+    super("invalid_config", `invalid configuration ${field}: ${reason}`, { path: field });
   }
 }
 

@@ -12,20 +12,20 @@
  * be proven against.
  *
  * Security caveats: decrypted datasets are cached in memory for the life of the process (a proof needs them
- * in clear anyway). `DatasetError` messages from loading quote cell values: they go back to the admin who
+ * in clear anyway). `DatasetError` messages (invalid_records) from loading quote cell values: they go back to the admin who
  * uploaded them and are never logged.
  */
 import { z } from "zod";
 import type { AggregateShape } from "../circuits/shape.ts";
 import { commitDataset } from "../dataset/commitment.ts";
 import { type CommittedDataset, commitRecords } from "../dataset/committed.ts";
-import { DatasetError, SchemaError } from "../dataset/errors.ts";
 import { parseCsv, parseJsonl } from "../dataset/load.ts";
 import { type DatasetManifest, manifestHash, parseManifest } from "../dataset/manifest.ts";
 import { DATASET_ID_PATTERN, DATASET_SECRET_BYTES, generateDatasetSecret } from "../dataset/salt.ts";
 import { parseSchema, type Schema } from "../dataset/schema.ts";
+import { ConflictError, InputError, IntegrityError, NotFoundError } from "../util/errors.ts";
 import { type Db, statement } from "./db.ts";
-import { ApiError, DatasetIntegrityError } from "./errors.ts";
+import { DatasetIntegrityError } from "./errors.ts";
 import { parseOrThrow } from "./partners.ts";
 import { type EnvelopeCipher, openText, SERVICE_KEY_SCOPE, sealText } from "./sealed.ts";
 
@@ -107,37 +107,33 @@ export class DatasetStore {
   ): Promise<StoredDataset> {
     const parsed = parseOrThrow(registerDatasetSchema, input, "invalid_dataset");
     if (parsed.datasetId === SERVICE_KEY_SCOPE) {
-      throw new ApiError(400, "invalid_dataset", `dataset id ${SERVICE_KEY_SCOPE} is reserved`);
+      throw new InputError("invalid_dataset", `dataset id ${SERVICE_KEY_SCOPE} is reserved`, {
+        path: "datasetId",
+      });
     }
-    const schema = schemaOrThrow(parsed.schema);
-    const records = recordsOrThrow(parsed, schema);
+    const schema = parseSchema(parsed.schema); // SchemaError: invalid_schema
+    const records = parseRecords(parsed, schema); // DatasetError: invalid_records
     const latest = this.latest(parsed.datasetId);
     const epoch = parsed.epoch ?? (latest ? latest.epoch + 1 : 1);
     if (latest && epoch <= latest.epoch) {
-      throw new ApiError(
-        409,
+      throw new ConflictError(
         "epoch_not_newer",
         `epoch must be above ${latest.epoch} for ${parsed.datasetId}`,
       );
     }
     const secret = generateDatasetSecret();
-    let committed: CommittedDataset;
-    try {
-      committed = await commitRecords({
-        datasetId: parsed.datasetId,
-        epoch,
-        schema,
-        records,
-        layout: this.options.shape,
-        secret,
-        operatorSecretKey: this.options.operatorSecretKey,
-        circuits: [this.options.circuitId],
-        createdAt: new Date(this.now()),
-      });
-    } catch (error) {
-      if (error instanceof RangeError) throw new ApiError(400, "invalid_dataset", error.message);
-      throw error;
-    }
+    // Records beyond the layout's capacity or a schema wider than it: InputError invalid_dataset.
+    const committed = await commitRecords({
+      datasetId: parsed.datasetId,
+      epoch,
+      schema,
+      records,
+      layout: this.options.shape,
+      secret,
+      operatorSecretKey: this.options.operatorSecretKey,
+      circuits: [this.options.circuitId],
+      createdAt: new Date(this.now()),
+    });
     return this.options.db.transaction(() => {
       this.insert(committed, secret);
       const stored = this.require(parsed.datasetId, epoch);
@@ -171,7 +167,7 @@ export class DatasetStore {
       );
     } catch (error) {
       if ((error as { code?: string }).code === "SQLITE_CONSTRAINT_PRIMARYKEY") {
-        throw new ApiError(409, "epoch_not_newer", `dataset ${datasetId} epoch ${epoch} already exists`);
+        throw new ConflictError("epoch_not_newer", `dataset ${datasetId} epoch ${epoch} already exists`);
       }
       throw error;
     }
@@ -199,7 +195,7 @@ export class DatasetStore {
 
   require(datasetId: string, epoch: number): StoredDataset {
     const row = this.row(datasetId, epoch);
-    if (!row) throw new ApiError(404, "not_found", `dataset ${datasetId} epoch ${epoch} not found`);
+    if (!row) throw new NotFoundError(`dataset ${datasetId} epoch ${epoch}`);
     return toStored(row);
   }
 
@@ -259,14 +255,18 @@ export class DatasetStore {
     const manifest = parseManifest(JSON.parse(row.manifest));
     const aad = (purpose: string) => ({ datasetId, epoch, purpose });
     let secret: Uint8Array;
-    let records: bigint[][];
+    let records: bigint[][] | undefined;
     try {
       secret = openText(this.options.cipher, row.secret_envelope, aad(SECRET_PURPOSE));
       const plain = openText(this.options.cipher, row.records_envelope, aad(RECORDS_PURPOSE));
       records = parseRecordsPlaintext(Buffer.from(plain).toString("utf8"));
-    } catch {
+    } catch (error) {
+      if (!(error instanceof IntegrityError || error instanceof SyntaxError)) throw error;
       // The cipher's own message may name key versions; callers only need to know the data is unusable.
       throw new DatasetIntegrityError(datasetId, epoch, "stored records or secret do not decrypt");
+    }
+    if (records === undefined) {
+      throw new DatasetIntegrityError(datasetId, epoch, "decrypted records are not in the stored format");
     }
     if (secret.length !== DATASET_SECRET_BYTES) {
       throw new DatasetIntegrityError(datasetId, epoch, "stored secret has the wrong length");
@@ -294,44 +294,36 @@ function toStored(row: DatasetRow): StoredDataset {
   };
 }
 
-function parseRecordsPlaintext(text: string): bigint[][] {
-  const value = JSON.parse(text) as { v?: unknown; records?: unknown };
-  if (value.v !== 1 || !Array.isArray(value.records)) throw new TypeError("records plaintext: bad format");
-  return value.records.map((record) => {
-    if (!Array.isArray(record)) throw new TypeError("records plaintext: record is not an array");
-    return record.map((cell) => {
-      if (typeof cell !== "string" || !/^(0|[1-9][0-9]{0,19})$/.test(cell)) {
-        throw new TypeError("records plaintext: bad value");
-      }
-      return BigInt(cell);
-    });
-  });
-}
-
-function schemaOrThrow(json: unknown): Schema {
+/** The decrypted records; `undefined` when the plaintext is not in the stored format. */
+function parseRecordsPlaintext(text: string): bigint[][] | undefined {
+  let value: { v?: unknown; records?: unknown };
   try {
-    return parseSchema(json);
-  } catch (error) {
-    if (error instanceof SchemaError) throw new ApiError(400, "invalid_schema", error.message);
-    throw error;
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
   }
+  if (value?.v !== 1 || !Array.isArray(value.records)) return undefined;
+  const records: bigint[][] = [];
+  for (const record of value.records) {
+    if (!Array.isArray(record)) return undefined;
+    if (!record.every((cell) => typeof cell === "string" && /^(0|[1-9][0-9]{0,19})$/.test(cell))) {
+      return undefined;
+    }
+    records.push(record.map((cell) => BigInt(cell)));
+  }
+  return records;
 }
 
-function recordsOrThrow(
+/** The admin sees which row and column is wrong (their own upload); the message is never logged. */
+function parseRecords(
   input: { rows?: Record<string, unknown>[]; csv?: string; jsonl?: string },
   schema: Schema,
 ): bigint[][] {
-  try {
-    const parsed =
-      input.csv !== undefined
-        ? parseCsv(input.csv, schema, "csv")
-        : input.jsonl !== undefined
-          ? parseJsonl(input.jsonl, schema, "jsonl")
-          : parseJsonl(input.rows?.map((row) => JSON.stringify(row)).join("\n") ?? "", schema, "rows");
-    return parsed.records;
-  } catch (error) {
-    // The admin sees which row and column is wrong (their own upload); the message is never logged.
-    if (error instanceof DatasetError) throw new ApiError(400, "invalid_records", error.message);
-    throw error;
-  }
+  const parsed =
+    input.csv !== undefined
+      ? parseCsv(input.csv, schema, "csv")
+      : input.jsonl !== undefined
+        ? parseJsonl(input.jsonl, schema, "jsonl")
+        : parseJsonl(input.rows?.map((row) => JSON.stringify(row)).join("\n") ?? "", schema, "rows");
+  return parsed.records;
 }

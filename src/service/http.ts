@@ -10,7 +10,8 @@
  *   headers, bodies or tokens.
  * - 401 answers carry `WWW-Authenticate: Bearer realm="zktally"` plus `error="invalid_token"` when a token was
  *   presented (RFC 6750 section 3); 403 names the missing scope (`error="insufficient_scope"`).
- * - Anything that is not an `ApiError` (or a body-parser error) is a 500 with no detail: no stack, no message.
+ * - Anything that is not a `ZktallyError` (or a body-parser / path-decoding error) is a programming error:
+ *   one `internal error` log line for the operator, a 500 with no detail for the client (http-errors.ts).
  * - JSON bodies are parsed strictly (`jsonBody`): an object naming a member twice is a 400, never "last wins".
  */
 import { randomUUID } from "node:crypto";
@@ -21,15 +22,30 @@ import express, {
   type RequestHandler,
   type Response,
 } from "express";
+import {
+  AccessError,
+  InputError,
+  isZktallyError,
+  LimitError,
+  NotFoundError,
+  UnavailableError,
+  type ZktallyError,
+} from "../util/errors.ts";
 import { JsonTextError, parseStrictJson } from "../util/strict-json.ts";
 import type { ServiceContext } from "./context.ts";
-import { ApiError } from "./errors.ts";
+import {
+  type HttpAnswer,
+  httpAnswerOf,
+  INTERNAL_ANSWER,
+  invalidRequest,
+  payloadTooLarge,
+  unauthorized,
+  unsupportedMediaType,
+} from "./http-errors.ts";
 import { errorFields } from "./logger.ts";
 import type { Partner } from "./partners.ts";
 import { rateLimitHeaders } from "./rate-limit.ts";
-import { InvalidTokenError, type Scope, type VerifiedToken } from "./tokens.ts";
-
-const REALM = 'realm="zktally"';
+import type { Scope, VerifiedToken } from "./tokens.ts";
 
 /** Per-request state kept in `res.locals`. */
 export interface RequestState {
@@ -60,7 +76,7 @@ export function requestContext(ctx: ServiceContext): RequestHandler {
     const deadline = setTimeout(() => {
       // A request still arriving is Node's to cut off (408, server.requestTimeout); this is the handler deadline.
       if (!res.headersSent && req.complete) {
-        sendError(res, new ApiError(503, "timeout", "the request took too long"), requestId);
+        sendError(res, new UnavailableError("timeout", "the request took too long"), requestId);
       }
     }, ctx.config.requestTimeoutMs);
     deadline.unref();
@@ -82,27 +98,6 @@ export function requestContext(ctx: ServiceContext): RequestHandler {
   };
 }
 
-function bearerChallenge(error?: string, description?: string, scope?: string): string {
-  const parts = [REALM];
-  if (error) parts.push(`error="${error}"`);
-  if (description) parts.push(`error_description="${description.replace(/["\\]/g, "")}"`);
-  if (scope) parts.push(`scope="${scope}"`);
-  return `Bearer ${parts.join(", ")}`;
-}
-
-function unauthorized(description?: string): ApiError {
-  return new ApiError(
-    401,
-    description ? "invalid_token" : "unauthorized",
-    description ?? "a bearer token is required",
-    {
-      headers: {
-        "WWW-Authenticate": bearerChallenge(description ? "invalid_token" : undefined, description),
-      },
-    },
-  );
-}
-
 /** Verifies the bearer token, loads the partner, applies the per-client rate limit. */
 export function authenticate(ctx: ServiceContext): RequestHandler {
   return async (req, res, next) => {
@@ -110,13 +105,8 @@ export function authenticate(ctx: ServiceContext): RequestHandler {
     if (header === undefined) throw unauthorized();
     const match = /^Bearer ([A-Za-z0-9_.~+/=-]+)$/.exec(header);
     if (!match) throw unauthorized("malformed Authorization header");
-    let token: VerifiedToken;
-    try {
-      token = await ctx.tokens.verify(match[1] as string);
-    } catch (error) {
-      if (error instanceof InvalidTokenError) throw unauthorized(error.message);
-      throw error;
-    }
+    // An invalid token throws InvalidTokenError (code invalid_token): answered 401 with its challenge.
+    const token = await ctx.tokens.verify(match[1] as string);
     const partner = ctx.partners.get(token.clientId);
     if (!partner?.active || partner.credentialVersion !== token.credentialVersion) {
       throw unauthorized("token revoked");
@@ -127,8 +117,8 @@ export function authenticate(ctx: ServiceContext): RequestHandler {
     state.partner = partner;
     state.token = token;
     if (!decision.allowed) {
-      throw new ApiError(429, "rate_limited", "too many requests; slow down", {
-        headers: { "Retry-After": String(decision.resetSeconds) },
+      throw new LimitError("rate_limited", "too many requests; slow down", {
+        retryAfterSeconds: decision.resetSeconds,
       });
     }
     next();
@@ -141,8 +131,8 @@ export function requireScope(ctx: ServiceContext, scope: Scope, action: string):
     const state = stateOf(res);
     const partner = partnerOf(res);
     if (state.token?.scopes.has(scope) && partner.scopes.includes(scope)) return next();
-    const error = new ApiError(403, "insufficient_scope", `this endpoint needs scope ${scope}`, {
-      headers: { "WWW-Authenticate": bearerChallenge("insufficient_scope", undefined, scope) },
+    const error = new AccessError("insufficient_scope", `this endpoint needs scope ${scope}`, {
+      details: { scope },
     });
     ctx.audit.recordRefusal({ partner: partner.clientId, action, requestId: state.requestId }, error);
     throw error;
@@ -170,14 +160,15 @@ function parseJsonBody(req: Request, _res: Response, next: NextFunction): void {
   if (typeof req.body === "string") {
     const charset = CHARSET.exec(req.headers["content-type"] ?? "")?.[1]?.toLowerCase();
     if (charset !== undefined && charset !== "utf-8") {
-      throw new ApiError(415, "unsupported_media_type", "send JSON as UTF-8 (charset=utf-8 or none)");
+      throw unsupportedMediaType("send JSON as UTF-8 (charset=utf-8 or none)");
     }
     try {
       req.body = parseStrictJson(req.body);
     } catch (error) {
       if (!(error instanceof JsonTextError)) throw error;
-      throw new ApiError(400, "invalid_json", `the request body is not valid JSON: ${error.message}`, {
-        extra: { line: error.line, column: error.column },
+      throw new InputError("invalid_json", `the request body is not valid JSON: ${error.message}`, {
+        path: error.path,
+        details: { line: error.line, column: error.column },
       });
     }
   }
@@ -187,45 +178,53 @@ function parseJsonBody(req: Request, _res: Response, next: NextFunction): void {
 /** POST/PUT bodies must be JSON objects. */
 export function requireJsonObject(req: Request, _res: Response, next: NextFunction): void {
   if (!req.is("application/json")) {
-    throw new ApiError(415, "unsupported_media_type", "send the body as application/json");
+    throw unsupportedMediaType("send the body as application/json");
   }
   if (typeof req.body !== "object" || req.body === null || Array.isArray(req.body)) {
-    throw new ApiError(400, "invalid_request", "the body must be a JSON object");
+    throw invalidRequest("the body must be a JSON object");
   }
   next();
 }
 
-export function sendError(res: Response, error: ApiError, requestId: string): void {
+function sendAnswer(res: Response, answer: HttpAnswer, requestId: string): void {
   res
-    .status(error.status)
-    .set(error.headers)
-    .json({ error: error.code, message: error.message, requestId, ...error.extra });
+    .status(answer.status)
+    .set(answer.headers)
+    .json({ ...answer.body, requestId });
 }
 
-/** body-parser errors carry `type` and a 4xx `status`. */
-function bodyParserError(error: unknown): ApiError | undefined {
+export function sendError(res: Response, error: ZktallyError, requestId: string): void {
+  sendAnswer(res, httpAnswerOf(error), requestId);
+}
+
+/**
+ * Express's own 4xx errors, translated at this boundary: body-parser errors carry `type` and a 4xx
+ * `status`; a path parameter that is not valid percent-encoding (`/v1/jobs/%`) is a `URIError` with status 400.
+ */
+function frameworkError(error: unknown): ZktallyError | undefined {
   const type = (error as { type?: unknown }).type;
   const status = (error as { status?: unknown }).status;
-  if (typeof type !== "string" || typeof status !== "number") return undefined;
+  if (typeof status !== "number" || status < 400 || status >= 500) return undefined;
+  if (error instanceof URIError) {
+    return invalidRequest("the request path is not valid percent-encoding", "path");
+  }
   switch (type) {
     case "entity.too.large":
-      return new ApiError(413, "payload_too_large", "the request body is too large");
+      return payloadTooLarge();
     case "entity.parse.failed":
-      return new ApiError(400, "invalid_json", "the request body is not valid JSON");
+      return new InputError("invalid_json", "the request body is not valid JSON");
     case "encoding.unsupported":
     case "charset.unsupported":
-      return new ApiError(415, "unsupported_media_type", "unsupported body encoding or charset");
+      return unsupportedMediaType("unsupported body encoding or charset");
     default:
-      return status >= 400 && status < 500
-        ? new ApiError(400, "invalid_request", "the request body could not be read")
-        : undefined;
+      return typeof type === "string" ? invalidRequest("the request body could not be read") : undefined;
   }
 }
 
 export function errorHandler(ctx: ServiceContext): ErrorRequestHandler {
   return (error, _req, res, _next) => {
     const requestId = stateOf(res).requestId ?? "unknown";
-    const known = error instanceof ApiError ? error : bodyParserError(error);
+    const known = isZktallyError(error) ? error : frameworkError(error);
     if (res.headersSent) {
       res.end();
       return;
@@ -235,10 +234,10 @@ export function errorHandler(ctx: ServiceContext): ErrorRequestHandler {
       return;
     }
     ctx.logger.error({ reqId: requestId, err: errorFields(error) }, "internal error");
-    sendError(res, new ApiError(500, "internal_error", "internal error"), requestId);
+    sendAnswer(res, INTERNAL_ANSWER, requestId);
   };
 }
 
 export const notFoundHandler: RequestHandler = () => {
-  throw new ApiError(404, "not_found", "no such endpoint");
+  throw new NotFoundError("endpoint");
 };

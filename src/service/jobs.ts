@@ -17,14 +17,15 @@
  * row per job, it is answered, charged and logged exactly once.
  *
  * Security caveats: reads take the partner id and filter on it in SQL, so another partner's job is simply
- * "not found". Views expose job metadata and public error codes only; the bundle is the only answer.
+ * "not found". This module knows no HTTP: URLs and statuses are the routes' (views.ts, http-errors.ts).
  */
+
 import { randomUUID } from "node:crypto";
 import { serializeBundle } from "../prover/bundle.ts";
+import { ConflictError, LimitError, UnavailableError } from "../util/errors.ts";
 import type { ProofBundle } from "../verifier/bundle.ts";
 import type { AuditDetails, AuditSubject, ServiceAudit } from "./audit.ts";
 import { type Db, scalar, statement } from "./db.ts";
-import { ApiError } from "./errors.ts";
 import type { Partner } from "./partners.ts";
 import { periodStart } from "./policy.ts";
 
@@ -78,51 +79,23 @@ export interface QueueLimits {
   readonly maxAttempts: number;
 }
 
-const PHASE_PERCENT: Readonly<Record<string, number>> = {
-  queued: 0,
-  starting: 5,
-  "loading-dataset": 10,
-  proving: 25,
-  bundling: 90,
-  done: 100,
-  failed: 100,
-};
-
-/** The percent range the proving phase spans (chunks done move it from `from` to `to`). */
-const PROVING_PERCENT = { from: PHASE_PERCENT.proving ?? 25, to: PHASE_PERCENT.bundling ?? 90 } as const;
-
-/** The job as its owner sees it. */
-export interface JobView {
-  readonly jobId: string;
-  readonly state: JobState;
-  readonly progress: {
-    readonly phase: string;
-    readonly percent: number;
-    readonly queuePosition?: number;
-    /** While proving and after: chunk proofs done of total in the current attempt. */
-    readonly chunks?: { readonly done: number; readonly total: number };
-    /** While proving, once a chunk is done: estimated seconds left. */
-    readonly etaSeconds?: number;
-  };
-  readonly attempts: number;
-  readonly datasetId: string;
-  readonly epoch: number;
-  readonly circuitId: string;
-  readonly queryHash: string;
-  readonly nonce: string;
-  readonly minGroupSize: number;
-  readonly requestId: string;
-  readonly createdAt: string;
-  readonly updatedAt: string;
-  readonly finishedAt?: string;
-  readonly error?: { readonly code: string; readonly message: string };
-  readonly statusUrl: string;
-  readonly bundleUrl?: string;
-}
+/** The phases a running job goes through, in order (progress percentages: views.ts). */
+export const JOB_PHASES = [
+  "queued",
+  "starting",
+  "loading-dataset",
+  "proving",
+  "bundling",
+  "done",
+  "failed",
+] as const;
+export type JobPhase = (typeof JOB_PHASES)[number];
 
 /** The lease was lost (expired and taken over, or released): the caller must drop its result. */
-export class LeaseLostError extends Error {
-  override name = "LeaseLostError";
+export class LeaseLostError extends ConflictError {
+  constructor(jobId: string, when: string) {
+    super("lease_lost", `job ${jobId}: lease lost ${when}`);
+  }
 }
 
 export class JobStore {
@@ -137,7 +110,7 @@ export class JobStore {
 
   /**
    * Admits a query: checks queue limits and the budget, reserves one query of the budget, inserts the job
-   * and logs "accepted", all in one transaction. Refusals throw `ApiError` (logged as refused).
+   * and logs "accepted", all in one transaction. Refusals throw `ZktallyError`s (logged as refused).
    */
   submit(subject: AuditSubject, partner: Partner, admitted: AdmittedQuery): JobRow {
     return this.audit.decide(subject, () => {
@@ -169,8 +142,8 @@ export class JobStore {
       "SELECT COUNT(*) FROM jobs WHERE partner_id = ? AND state IN ('queued', 'running')",
     ).get(partnerId) as number;
     if (open >= this.limits.maxQueuedPerPartner) {
-      throw new ApiError(429, "queue_full", `you have ${open} open jobs; wait for some to finish`, {
-        headers: { "Retry-After": "5" },
+      throw new LimitError("queue_full", `you have ${open} open jobs; wait for some to finish`, {
+        retryAfterSeconds: 5,
       });
     }
     const total = scalar(
@@ -178,8 +151,9 @@ export class JobStore {
       "SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')",
     ).get() as number;
     if (total >= this.limits.maxQueued) {
-      throw new ApiError(503, "queue_full", "the service queue is full; retry later", {
-        headers: { "Retry-After": "30" },
+      // The service's capacity, not this partner's share: unavailable for everyone (503), not a 429.
+      throw new UnavailableError("queue_full", "the service queue is full; retry later", {
+        retryAfterSeconds: 30,
       });
     }
   }
@@ -198,13 +172,12 @@ export class JobStore {
     ).run(partner.clientId, period, queries);
     if (taken.changes !== 1) {
       const resetIn = Math.max(1, Math.ceil((period + periodSeconds * 1000 - now) / 1000));
-      throw new ApiError(
-        429,
+      throw new LimitError(
         "budget_exhausted",
         `query budget of ${queries} per ${periodSeconds} s is used up`,
         {
-          headers: { "Retry-After": String(resetIn) },
-          extra: {
+          retryAfterSeconds: resetIn,
+          details: {
             budget: {
               queries,
               periodSeconds,
@@ -251,8 +224,8 @@ export class JobStore {
           partnerId,
           admitted.nonce,
         ) as string | undefined;
-        throw new ApiError(409, "nonce_reused", "this nonce was already used for one of your queries", {
-          extra: existing === undefined ? {} : { jobId: existing, statusUrl: statusUrl(existing) },
+        throw new ConflictError("nonce_reused", "this nonce was already used for one of your queries", {
+          details: existing === undefined ? {} : { jobId: existing },
         });
       }
       throw error;
@@ -282,35 +255,13 @@ export class JobStore {
     ) as string | undefined;
   }
 
-  view(row: JobRow): JobView {
-    const queuePosition =
-      row.state === "queued"
-        ? (scalar(
-            this.db,
-            "SELECT COUNT(*) FROM jobs WHERE state = 'queued' AND created_at <= ? AND job_id != ?",
-          ).get(row.created_at, row.job_id) as number)
-        : undefined;
-    return {
-      jobId: row.job_id,
-      state: row.state,
-      progress: progressView(row, queuePosition),
-      attempts: row.attempts,
-      datasetId: row.dataset_id,
-      epoch: row.epoch,
-      circuitId: row.circuit_id,
-      queryHash: row.query_hash,
-      nonce: row.nonce,
-      minGroupSize: row.min_group_size,
-      requestId: row.request_id,
-      createdAt: new Date(row.created_at).toISOString(),
-      updatedAt: new Date(row.updated_at).toISOString(),
-      ...(row.finished_at === null ? {} : { finishedAt: new Date(row.finished_at).toISOString() }),
-      ...(row.error_code === null
-        ? {}
-        : { error: { code: row.error_code, message: row.error_message ?? "" } }),
-      statusUrl: statusUrl(row.job_id),
-      ...(row.state === "done" ? { bundleUrl: `${statusUrl(row.job_id)}/bundle` } : {}),
-    };
+  /** How many queued jobs (of any partner) are ahead of `row`; undefined unless it is queued. */
+  queuePosition(row: JobRow): number | undefined {
+    if (row.state !== "queued") return undefined;
+    return scalar(
+      this.db,
+      "SELECT COUNT(*) FROM jobs WHERE state = 'queued' AND created_at <= ? AND job_id != ?",
+    ).get(row.created_at, row.job_id) as number;
   }
 
   // ----------------------------------------------------------------- worker side
@@ -347,12 +298,12 @@ export class JobStore {
     );
   }
 
-  setPhase(job: JobRow, owner: string, phase: keyof typeof PHASE_PERCENT): void {
+  setPhase(job: JobRow, owner: string, phase: JobPhase): void {
     const changed = statement(
       this.db,
       `UPDATE jobs SET phase = ?, updated_at = ? WHERE job_id = ? AND state = 'running' AND lease_owner = ?`,
     ).run(phase, this.now(), job.job_id, owner).changes;
-    if (changed !== 1) throw new LeaseLostError(`job ${job.job_id}: lease lost`);
+    if (changed !== 1) throw new LeaseLostError(job.job_id, "while running");
   }
 
   /** Records chunk progress of the running attempt; false (nothing written) when the lease was lost. */
@@ -382,7 +333,7 @@ export class JobStore {
         `UPDATE jobs SET state = 'done', phase = 'done', lease_owner = NULL, lease_until = NULL, updated_at = ?,
              finished_at = ? WHERE job_id = ? AND state = 'running' AND lease_owner = ?`,
       ).run(now, now, job.job_id, owner).changes;
-      if (changed !== 1) throw new LeaseLostError(`job ${job.job_id}: lease lost before completion`);
+      if (changed !== 1) throw new LeaseLostError(job.job_id, "before completion");
       statement(
         this.db,
         "INSERT INTO bundles (job_id, partner_id, bundle, bundle_hash, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -414,7 +365,7 @@ export class JobStore {
              lease_until = NULL, updated_at = ?, finished_at = ?
            WHERE job_id = ? AND state = 'running' AND lease_owner IS ?`,
       ).run(code, message, now, now, job.job_id, owner).changes;
-      if (changed !== 1) throw new LeaseLostError(`job ${job.job_id}: lease lost before failing`);
+      if (changed !== 1) throw new LeaseLostError(job.job_id, "before failing");
       this.refund(job.job_id, now);
       this.audit.append(
         { partner: job.partner_id, action: "query.answer", requestId: job.request_id },
@@ -483,24 +434,4 @@ export class JobStore {
   private requireRow(jobId: string): JobRow {
     return statement(this.db, "SELECT * FROM jobs WHERE job_id = ?").get(jobId) as JobRow;
   }
-}
-
-/** Phase percent, refined by the chunks done while proving. */
-function progressView(row: JobRow, queuePosition: number | undefined): JobView["progress"] {
-  const proving = row.phase === "proving" && row.chunks_total > 0;
-  const percent = proving
-    ? PROVING_PERCENT.from +
-      Math.floor(((PROVING_PERCENT.to - PROVING_PERCENT.from) * row.chunks_done) / row.chunks_total)
-    : (PHASE_PERCENT[row.phase] ?? 0);
-  return {
-    phase: row.phase,
-    percent,
-    ...(queuePosition === undefined ? {} : { queuePosition }),
-    ...(row.chunks_total > 0 ? { chunks: { done: row.chunks_done, total: row.chunks_total } } : {}),
-    ...(proving && row.eta_ms !== null ? { etaSeconds: Math.ceil(row.eta_ms / 1000) } : {}),
-  };
-}
-
-export function statusUrl(jobId: string): string {
-  return `/v1/jobs/${jobId}`;
 }

@@ -65,3 +65,13 @@ export function errorFields(error: unknown): { name: string; message: string; st
   if (error instanceof Error) return { name: error.name, message: error.message, stack: error.stack };
   return { name: "NonError", message: typeof error };
 }
+
+/**
+ * Name and stack frames of an error, without its message: for errors raised while proving, whose text might
+ * quote private values (the stack's frames are code locations only).
+ */
+export function errorLocation(error: unknown): { name: string; frames?: string } {
+  if (!(error instanceof Error)) return { name: "NonError" };
+  const frames = error.stack?.split("\n").filter((line) => line.trimStart().startsWith("at "));
+  return { name: error.name, ...(frames ? { frames: frames.slice(0, 8).join("\n") } : {}) };
+}

@@ -11,11 +11,12 @@
  * of the route's action (as refusals decided by the handler are). Validated values replace nothing in `req`:
  * handlers must use `input`, never `req.body` or `req.query`.
  */
+
 import type { Request, RequestHandler, Response, Router } from "express";
 import type { z } from "zod";
+import { NotFoundError } from "../util/errors.ts";
 import type { BodySpec, RouteSpec } from "./api-routes.ts";
 import type { ServiceContext } from "./context.ts";
-import { notFound } from "./errors.ts";
 import { guard, requireJsonObject, stateOf } from "./http.ts";
 import { parseOrThrow } from "./partners.ts";
 
@@ -119,7 +120,7 @@ function validatedInput(ctx: ServiceContext, route: RouteSpec, req: Request, res
 
 function parsedParams(route: RouteSpec, schema: z.ZodObject, params: unknown): unknown {
   const result = schema.safeParse(params);
-  if (!result.success) throw notFound(route.notFound ?? "resource");
+  if (!result.success) throw new NotFoundError(route.notFound ?? "resource");
   return result.data;
 }
 

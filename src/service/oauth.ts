@@ -11,27 +11,23 @@
  * ones; the secret and the issued token never reach a log line or the audit log (only the token's jti).
  */
 import express, { type Request, type RequestHandler, type Router } from "express";
+import { AccessError, InputError, LimitError } from "../util/errors.ts";
 import { API } from "./api-routes.ts";
 import type { ServiceContext } from "./context.ts";
-import { ApiError } from "./errors.ts";
 import { stateOf } from "./http.ts";
 import { routeMounter } from "./mount.ts";
 import { CLIENT_ID_PATTERN } from "./partners.ts";
 import { rateLimitHeaders } from "./rate-limit.ts";
 import { SCOPES, type Scope } from "./tokens.ts";
 
-function oauthError(
-  status: number,
-  error: string,
-  description: string,
-  headers: Record<string, string> = {},
-) {
-  return new ApiError(status, error, description, { headers, extra: { error_description: description } });
+/** An RFC 6749 section 5.2 error: `error_description` repeats the message (status: http-errors.ts). */
+function oauthError(code: string, description: string): InputError {
+  return new InputError(code, description, { details: { error_description: description } });
 }
 
 const invalidClient = () =>
-  oauthError(401, "invalid_client", "client authentication failed", {
-    "WWW-Authenticate": 'Basic realm="zktally"',
+  new AccessError("invalid_client", "client authentication failed", {
+    details: { error_description: "client authentication failed" },
   });
 
 interface ClientCredentials {
@@ -44,7 +40,7 @@ function credentialsOf(req: Request, body: Record<string, unknown>): ClientCrede
   const header = req.headers.authorization;
   const inBody = body.client_id !== undefined || body.client_secret !== undefined;
   if (header !== undefined) {
-    if (inBody) throw oauthError(400, "invalid_request", "use one client authentication method, not two");
+    if (inBody) throw oauthError("invalid_request", "use one client authentication method, not two");
     const match = /^Basic ([A-Za-z0-9+/=]+)$/.exec(header);
     if (!match) throw invalidClient();
     const decoded = Buffer.from(match[1] as string, "base64").toString("utf8");
@@ -76,11 +72,11 @@ function claimedClientId(req: Request, body: Record<string, unknown>): string | 
 function requestedScopes(value: unknown, granted: readonly Scope[]): Scope[] {
   if (value === undefined || value === "") return [...granted];
   if (typeof value !== "string" || value.length > 200)
-    throw oauthError(400, "invalid_scope", "scope must be a string");
+    throw oauthError("invalid_scope", "scope must be a string");
   const requested = [...new Set(value.split(" ").filter((item) => item !== ""))];
   for (const item of requested) {
     if (!(SCOPES as readonly string[]).includes(item) || !granted.includes(item as Scope)) {
-      throw oauthError(400, "invalid_scope", "a requested scope is not granted to this client");
+      throw oauthError("invalid_scope", "a requested scope is not granted to this client");
     }
   }
   return requested as Scope[];
@@ -94,8 +90,9 @@ export function oauthRouter(ctx: ServiceContext): Router {
     const decision = ctx.limiters.token.hit(`ip:${req.ip ?? "unknown"}`);
     res.set(rateLimitHeaders(decision));
     if (!decision.allowed) {
-      throw oauthError(429, "rate_limited", "too many token requests", {
-        "Retry-After": String(decision.resetSeconds),
+      throw new LimitError("rate_limited", "too many token requests", {
+        retryAfterSeconds: decision.resetSeconds,
+        details: { error_description: "too many token requests" },
       });
     }
     next();
@@ -111,7 +108,7 @@ export function oauthRouter(ctx: ServiceContext): Router {
       const subject = { partner: null as string | null, action: "token.issue", requestId };
       try {
         if (body === undefined) {
-          throw oauthError(400, "invalid_request", "send application/x-www-form-urlencoded");
+          throw oauthError("invalid_request", "send application/x-www-form-urlencoded");
         }
         // Attribute the attempt (accepted or not) to the client it names, when that client exists.
         const claimed = claimedClientId(req, body);
@@ -119,7 +116,7 @@ export function oauthRouter(ctx: ServiceContext): Router {
           subject.partner = claimed;
         }
         if (body.grant_type !== "client_credentials") {
-          throw oauthError(400, "unsupported_grant_type", "only grant_type=client_credentials is supported");
+          throw oauthError("unsupported_grant_type", "only grant_type=client_credentials is supported");
         }
         const credentials = credentialsOf(req, body);
         const partner = await ctx.partners.authenticate(credentials.clientId, credentials.clientSecret);

@@ -9,9 +9,9 @@
  * runs scrypt even for unknown client ids so timing does not reveal which ids exist.
  */
 import { z } from "zod";
+import { ConflictError, InputError, NotFoundError } from "../util/errors.ts";
 import { generateClientSecret, hashClientSecret, verifyClientSecret } from "./client-secret.ts";
 import { type Db, statement } from "./db.ts";
-import { ApiError } from "./errors.ts";
 import { type Policy, parsePolicy } from "./policy.ts";
 import { SCOPES, type Scope } from "./tokens.ts";
 
@@ -89,7 +89,7 @@ export class PartnerStore {
       return { partner: this.db.transaction(insert)(), clientSecret };
     } catch (error) {
       if ((error as { code?: string }).code === "SQLITE_CONSTRAINT_PRIMARYKEY") {
-        throw new ApiError(409, "partner_exists", `partner ${parsed.clientId} already exists`);
+        throw new ConflictError("partner_exists", `partner ${parsed.clientId} already exists`);
       }
       throw error;
     }
@@ -104,7 +104,7 @@ export class PartnerStore {
 
   require(clientId: string): Partner {
     const partner = this.get(clientId);
-    if (!partner) throw new ApiError(404, "not_found", `partner ${clientId} not found`);
+    if (!partner) throw new NotFoundError(`partner ${clientId}`);
     return partner;
   }
 
@@ -215,13 +215,13 @@ function toPartner(row: PartnerRow): Partner {
   };
 }
 
-/** Parses admin input with zod; throws `ApiError(400, code)` naming the first bad field. */
+/** Parses input with zod; throws `InputError(code)` naming the first bad field. */
 export function parseOrThrow<T extends z.ZodType>(schema: T, input: unknown, code: string): z.infer<T> {
   const result = schema.safeParse(input);
   if (!result.success) {
     const issue = result.error.issues[0];
     const field = issue?.path.map(String).join(".") || "body";
-    throw new ApiError(400, code, `${field}: ${issue?.message ?? "invalid"}`);
+    throw new InputError(code, `${field}: ${issue?.message ?? "invalid"}`, { path: field });
   }
   return result.data;
 }

@@ -18,7 +18,7 @@ import { z } from "zod";
 import { DATASET_ID_PATTERN } from "../dataset/salt.ts";
 import type { Schema } from "../dataset/schema.ts";
 import { AGGREGATE_KINDS, type AggregateKind, type Query } from "../query/model.ts";
-import { ApiError } from "./errors.ts";
+import { AccessError, InputError } from "../util/errors.ts";
 
 const MAX_GROUP_SIZE = 2 ** 32 - 1;
 
@@ -45,13 +45,15 @@ export const policySchema = z.strictObject({
 
 export type Policy = z.infer<typeof policySchema>;
 
-/** Validates a policy (admin input); throws `ApiError(400, "invalid_policy")` naming the field. */
+/** Validates a policy (admin input); throws `InputError("invalid_policy")` naming the field. */
 export function parsePolicy(input: unknown): Policy {
   const result = policySchema.safeParse(input ?? {});
   if (!result.success) {
     const issue = result.error.issues[0];
     const field = issue?.path.map(String).join(".") || "policy";
-    throw new ApiError(400, "invalid_policy", `policy.${field}: ${issue?.message ?? "invalid"}`);
+    throw new InputError("invalid_policy", `policy.${field}: ${issue?.message ?? "invalid"}`, {
+      path: `policy.${field}`,
+    });
   }
   return result.data;
 }
@@ -65,18 +67,18 @@ export function referencedFields(query: Query, schema: Schema): string[] {
 }
 
 /**
- * Throws `ApiError(403, "policy_denied")` if the policy does not allow the query's aggregate kind or one of
+ * Throws `AccessError("policy_denied")` if the policy does not allow the query's aggregate kind or one of
  * its fields. Uses only the query, the public schema and the policy.
  */
 export function checkQueryAgainstPolicy(query: Query, schema: Schema, policy: Policy): void {
   const kind: AggregateKind = query.aggregate.kind;
   if (!policy.aggregates.includes(kind)) {
-    throw new ApiError(403, "policy_denied", `aggregate ${kind} is not allowed by your policy`);
+    throw new AccessError("policy_denied", `aggregate ${kind} is not allowed by your policy`);
   }
   const allowed = new Set(policy.fields);
   const denied = referencedFields(query, schema).filter((field) => !allowed.has(field));
   if (denied.length > 0) {
-    throw new ApiError(403, "policy_denied", `field(s) ${denied.join(", ")} not allowed by your policy`);
+    throw new AccessError("policy_denied", `field(s) ${denied.join(", ")} not allowed by your policy`);
   }
 }
 

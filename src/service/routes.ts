@@ -16,48 +16,41 @@
  * partner's own answers, never records, salts, secrets or witness values.
  */
 import express, { type Router } from "express";
-import type { AuditEntry } from "../audit/types.ts";
 import { canonicalQuery, queryHash } from "../query/canonical.ts";
-import { QueryError } from "../query/errors.ts";
 import { encodeQueryPublic } from "../query/lower.ts";
-import type { Query } from "../query/model.ts";
 import { canonicalJson } from "../util/canonical-json.ts";
+import { ConflictError, isZktallyError, NotFoundError } from "../util/errors.ts";
 import { API } from "./api-routes.ts";
 import type { Submission } from "./api-schemas.ts";
+import type { AuditSubject } from "./audit.ts";
 import type { ServiceContext } from "./context.ts";
 import { datasetView } from "./datasets.ts";
 import { scalar } from "./db.ts";
-import { ApiError, notFound } from "./errors.ts";
 import { jsonBody, partnerOf, stateOf } from "./http.ts";
-import type { AdmittedQuery } from "./jobs.ts";
+import { invalidRequest } from "./http-errors.ts";
+import type { AdmittedQuery, JobRow } from "./jobs.ts";
 import { routeMounter } from "./mount.ts";
 import type { Partner } from "./partners.ts";
 import { checkQueryAgainstPolicy, periodStart } from "./policy.ts";
+import { entryView, jobBundleUrl, jobStatusUrl, jobView } from "./views.ts";
 
-/** Admits a well-formed submission against policy and public state; throws `ApiError` refusals. */
+/**
+ * Admits a well-formed submission against policy and public state; refusals are `ZktallyError`s (an invalid
+ * or too large query is a `QueryError` with the offending path).
+ */
 export function admitQuery(ctx: ServiceContext, partner: Partner, submission: Submission): AdmittedQuery {
   const dataset = ctx.datasets.latest(submission.datasetId);
   if (!dataset || !partner.policy.datasets.includes(submission.datasetId))
-    throw notFound(`dataset ${submission.datasetId}`);
+    throw new NotFoundError(`dataset ${submission.datasetId}`);
   if (!dataset.manifest.circuits.includes(ctx.circuit.id)) {
-    throw new ApiError(
-      409,
+    throw new ConflictError(
       "circuit_retired",
       `dataset ${dataset.datasetId} is committed for a circuit this service no longer serves`,
     );
   }
   const schema = dataset.manifest.schema;
-  let query: Query;
-  try {
-    query = canonicalQuery(submission.query, schema);
-    encodeQueryPublic(query, schema, ctx.circuit.shape);
-  } catch (error) {
-    if (error instanceof QueryError) {
-      throw new ApiError(400, "invalid_query", error.message, { extra: { path: error.path } });
-    }
-    if (error instanceof RangeError) throw new ApiError(400, "query_too_large", error.message);
-    throw error;
-  }
+  const query = canonicalQuery(submission.query, schema);
+  encodeQueryPublic(query, schema, ctx.circuit.shape);
   checkQueryAgainstPolicy(query, schema, partner.policy);
   return {
     datasetId: dataset.datasetId,
@@ -70,15 +63,29 @@ export function admitQuery(ctx: ServiceContext, partner: Partner, submission: Su
   };
 }
 
-function entryView(entry: AuditEntry) {
-  return {
-    index: entry.index,
-    requestId: entry.requestId,
-    action: entry.action,
-    decision: entry.decision,
-    timestamp: new Date(entry.timestamp).toISOString(),
-    ...(entry.details === undefined ? {} : { details: entry.details }),
-  };
+/** The job has no bundle yet; polling again after `Retry-After` is the expected next step. */
+class NotReadyError extends ConflictError {
+  constructor(state: string) {
+    super("not_ready", "the proof is not ready yet", { retryAfterSeconds: 1, details: { state } });
+  }
+}
+
+/** Submits; a reused nonce is refused with the URL of the job that used it. */
+function submitOrPointAtExisting(
+  ctx: ServiceContext,
+  subject: AuditSubject,
+  partner: Partner,
+  admitted: AdmittedQuery,
+): JobRow {
+  try {
+    return ctx.jobs.submit(subject, partner, admitted);
+  } catch (error) {
+    const jobId = isZktallyError(error) && error.code === "nonce_reused" ? error.details.jobId : undefined;
+    if (typeof jobId !== "string") throw error;
+    throw new ConflictError("nonce_reused", (error as Error).message, {
+      details: { jobId, statusUrl: jobStatusUrl(jobId) },
+    });
+  }
 }
 
 export function partnerRouter(ctx: ServiceContext): Router {
@@ -95,7 +102,7 @@ export function partnerRouter(ctx: ServiceContext): Router {
   mount(API.readDataset, (_req, res, { params }) => {
     const id = params.datasetId;
     const dataset = partnerOf(res).policy.datasets.includes(id) ? ctx.datasets.latest(id) : undefined;
-    if (!dataset) throw notFound(`dataset ${id}`);
+    if (!dataset) throw new NotFoundError(`dataset ${id}`);
     res.json({ operatorKey: ctx.operatorKey, ...datasetView(dataset) });
   });
 
@@ -129,30 +136,29 @@ export function partnerRouter(ctx: ServiceContext): Router {
       ctx.audit.recordRefusal(subject, error);
       throw error;
     }
-    const job = ctx.jobs.submit(subject, partner, admitted);
+    const job = submitOrPointAtExisting(ctx, subject, partner, admitted);
     ctx.wake();
-    const view = ctx.jobs.view(job);
     res
       .status(202)
-      .location(view.statusUrl)
+      .location(jobStatusUrl(job.job_id))
       .json({
-        jobId: view.jobId,
-        state: view.state,
-        statusUrl: view.statusUrl,
-        bundleUrl: `${view.statusUrl}/bundle`,
+        jobId: job.job_id,
+        state: job.state,
+        statusUrl: jobStatusUrl(job.job_id),
+        bundleUrl: jobBundleUrl(job.job_id),
         requestId: subject.requestId,
       });
   });
 
   mount(API.listJobs, (_req, res) => {
     const rows = ctx.jobs.listForPartner(partnerOf(res).clientId, 100);
-    res.json({ jobs: rows.map((row) => ctx.jobs.view(row)) });
+    res.json({ jobs: rows.map((row) => jobView(row, ctx.jobs.queuePosition(row))) });
   });
 
   mount(API.readJob, (_req, res, { params }) => {
     const row = ctx.jobs.forPartner(params.jobId, partnerOf(res).clientId);
-    if (!row) throw notFound("job");
-    res.json(ctx.jobs.view(row));
+    if (!row) throw new NotFoundError("job");
+    res.json(jobView(row, ctx.jobs.queuePosition(row)));
   });
 
   mount(API.readBundle, (_req, res, { params }) => {
@@ -161,19 +167,14 @@ export function partnerRouter(ctx: ServiceContext): Router {
     const subject = { partner: partner.clientId, action: "bundle.read", requestId: stateOf(res).requestId };
     const bundle = ctx.audit.decide(subject, () => {
       const row = ctx.jobs.forPartner(id, partner.clientId);
-      if (!row) throw notFound("job");
+      if (!row) throw new NotFoundError("job");
       if (row.state === "failed") {
-        throw new ApiError(409, "job_failed", "the job failed; it has no bundle", {
-          extra: { state: row.state },
+        throw new ConflictError("job_failed", "the job failed; it has no bundle", {
+          details: { state: row.state },
         });
       }
       const text = ctx.jobs.bundleForPartner(id, partner.clientId);
-      if (row.state !== "done" || text === undefined) {
-        throw new ApiError(409, "not_ready", "the proof is not ready yet", {
-          headers: { "Retry-After": "1" },
-          extra: { state: row.state },
-        });
-      }
+      if (row.state !== "done" || text === undefined) throw new NotReadyError(row.state);
       return { result: text, details: { jobId: id } };
     });
     res.type("application/json").send(bundle);
@@ -212,7 +213,7 @@ export function partnerRouter(ctx: ServiceContext): Router {
   mount(API.readReceipts, (_req, res, { params }) => {
     const { requestId } = params;
     const entries = ctx.audit.log.findEntries({ partner: partnerOf(res).clientId, requestId, limit: 100 });
-    if (entries.length === 0) throw notFound("receipt");
+    if (entries.length === 0) throw new NotFoundError("receipt");
     const size = ctx.audit.log.size();
     res.json({
       logKey: ctx.audit.log.logKey,
@@ -227,21 +228,12 @@ export function partnerRouter(ctx: ServiceContext): Router {
   mount(API.consistency, (_req, res, { query }) => {
     const size = ctx.audit.log.size();
     const to = query.to ?? size;
-    if (to > size || query.from > to)
-      throw new ApiError(400, "invalid_request", `need 0 <= from <= to <= ${size}`);
+    if (to > size || query.from > to) throw invalidRequest(`need 0 <= from <= to <= ${size}`);
     const { log } = ctx.audit;
-    const headAt = (treeSize: number) => {
-      try {
-        return log.headAt(treeSize);
-      } catch (error) {
-        if (error instanceof RangeError) throw notFound(`signed tree head of size ${treeSize}`);
-        throw error;
-      }
-    };
     res.json({
       logKey: log.logKey,
-      oldHead: headAt(query.from),
-      newHead: headAt(to),
+      oldHead: log.headAt(query.from),
+      newHead: log.headAt(to),
       proof: log.consistency(query.from, to),
     });
   });

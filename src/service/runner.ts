@@ -7,14 +7,19 @@
  * bundle, charge and audit entry in one transaction. While a proof runs, a heartbeat extends the job's lease;
  * if this process dies, the lease expires and any instance re-queues the job.
  *
- * Errors: a dataset that does not decrypt or match its manifest, a query the circuit rejects and witness
- * failures are permanent (the job fails, the budget is refunded); anything else (prover crash, audit log
- * unavailable) is retried after `retryDelayMs` until `maxAttempts` claims are used up.
+ * Errors (policy in docs/service.md, "Job failures"): a dataset that does not decrypt or match its
+ * manifest, a query the circuit cannot encode and witness failures are permanent (the job fails with a
+ * public code, the budget is refunded). A prover process failure or an unavailable dependency (audit log)
+ * is transient: retried after `retryDelayMs` until `maxAttempts` claims are used up. Anything else is an
+ * internal error (a bug or a misconfiguration, not the partner's doing): logged once at error level, the
+ * job fails at once with `internal_error` and the budget is refunded; it is not retried, since the same bug
+ * would fail again and each attempt costs a proof.
  *
  * Graceful shutdown (`stop`): no new claims; running proofs get `drainTimeoutMs` to finish, then their jobs
  * are released back to the queue and any late result is discarded by the lease check.
  *
- * Security caveat: errors are logged by name and public job metadata only; a job's stored error message is
+ * Security caveat: errors are logged by name (internal errors also by stack frames, never their message) and
+ * public job metadata only; a job's stored error message is
  * one of the fixed public texts below, never exception text.
  */
 import { randomUUID } from "node:crypto";
@@ -24,10 +29,10 @@ import { makeBundle } from "../prover/bundle.ts";
 import type { ChunkProver } from "../prover/chunks.ts";
 import { planQueryProof } from "../prover/prove-query.ts";
 import { QueryError } from "../query/errors.ts";
+import { IntegrityError, UnavailableError } from "../util/errors.ts";
 import type { DatasetStore } from "./datasets.ts";
-import { DatasetIntegrityError } from "./errors.ts";
 import { type JobRow, type JobStore, LeaseLostError } from "./jobs.ts";
-import type { Logger } from "./logger.ts";
+import { errorLocation, type Logger } from "./logger.ts";
 
 export interface RunnerOptions {
   readonly jobs: JobStore;
@@ -46,24 +51,37 @@ export interface RunnerOptions {
   readonly drainTimeoutMs: number;
 }
 
-/** Permanent failures: public code and message stored on the job. */
-const PERMANENT: readonly { test: (error: unknown) => boolean; code: string; message: string }[] = [
-  {
-    test: (error) => error instanceof DatasetIntegrityError,
-    code: "dataset_unavailable",
-    message: "the dataset could not be loaded for proving",
-  },
-  {
-    test: (error) => error instanceof QueryError || error instanceof RangeError || error instanceof TypeError,
-    code: "query_not_provable",
-    message: "the query cannot be proven with this circuit",
-  },
-  {
-    test: (error) => error instanceof WitnessError,
-    code: "proof_failed",
-    message: "the circuit rejected the statement",
-  },
-];
+type FailureClass =
+  | { readonly kind: "permanent"; readonly code: string; readonly message: string }
+  | { readonly kind: "transient" }
+  | { readonly kind: "internal"; readonly code: string; readonly message: string };
+
+/** What a failed attempt means for the job; the stored code and message are public fixed texts. */
+export function classifyFailure(error: unknown): FailureClass {
+  if (error instanceof IntegrityError) {
+    return {
+      kind: "permanent",
+      code: "dataset_unavailable",
+      message: "the dataset could not be loaded for proving",
+    };
+  }
+  if (error instanceof QueryError) {
+    return {
+      kind: "permanent",
+      code: "query_not_provable",
+      message: "the query cannot be proven with this circuit",
+    };
+  }
+  if (error instanceof WitnessError) {
+    return { kind: "permanent", code: "proof_failed", message: "the circuit rejected the statement" };
+  }
+  if (error instanceof ProverError || error instanceof UnavailableError) return { kind: "transient" };
+  return {
+    kind: "internal",
+    code: "internal_error",
+    message: "the service failed to prove this job; it was not charged",
+  };
+}
 
 export class JobRunner {
   /** This process's lease owner id. */
@@ -202,10 +220,13 @@ export class JobRunner {
       return;
     }
     try {
-      const permanent = PERMANENT.find((kind) => kind.test(error));
-      if (permanent) {
-        logger.warn({ ...log, code: permanent.code }, "job failed");
-        jobs.fail(job, this.owner, permanent.code, permanent.message);
+      const failure = classifyFailure(error);
+      if (failure.kind === "internal") {
+        logger.error({ ...log, err: errorLocation(error), code: failure.code }, "job failed: internal error");
+        jobs.fail(job, this.owner, failure.code, failure.message);
+      } else if (failure.kind === "permanent") {
+        logger.warn({ ...log, code: failure.code }, "job failed");
+        jobs.fail(job, this.owner, failure.code, failure.message);
       } else if (this.stopping) {
         jobs.release(job, this.owner, 0);
       } else if (job.attempts >= this.options.maxAttempts) {

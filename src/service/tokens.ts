@@ -11,9 +11,11 @@
  * and are accepted only from the `Authorization` header. The signing key lives encrypted at rest in the
  * database (service-keys.ts); anyone holding it can mint tokens.
  */
+
 import { randomUUID } from "node:crypto";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { type CryptoKey, calculateJwkThumbprint, importJWK, type JWK, jwtVerify, SignJWT } from "jose";
+import { AccessError } from "../util/errors.ts";
 
 /** Scopes a partner can be granted. */
 export const SCOPES = ["datasets:read", "queries:submit", "audit:read", "admin"] as const;
@@ -51,8 +53,10 @@ export interface VerifiedToken {
 }
 
 /** Why a presented token was not accepted; the message is safe to return (RFC 6750 error_description). */
-export class InvalidTokenError extends Error {
-  override name = "InvalidTokenError";
+export class InvalidTokenError extends AccessError {
+  constructor(message: string) {
+    super("invalid_token", message);
+  }
 }
 
 export interface IssueOptions {

@@ -23,14 +23,14 @@ import path from "node:path";
 import { commitStagingDir, makeStagingDir, writeFileAtomic } from "../storage/atomic-write.ts";
 import { sha256File } from "../storage/file-digest.ts";
 import { canonicalJsonSha256, sha256Hex } from "../util/digest.ts";
+import { InputError } from "../util/errors.ts";
 import { type Progress, silentProgress } from "../util/progress.ts";
 import { parseStrictJson } from "../util/strict-json.ts";
 import { readBinSection, readUintLE } from "./binary-reader.ts";
 import { assertCircuitId, buildRoot, compiledArtifactPaths, compiledCircuitDir, REPO_ROOT } from "./paths.ts";
 
 /** A compilation failure; `message` carries circom's first error with its `file:line:column`. */
-export class CompileError extends Error {
-  override name = "CompileError";
+export class CompileError extends InputError {
   constructor(
     message: string,
     /** Repo-relative main file that was being compiled. */
@@ -42,7 +42,11 @@ export class CompileError extends Error {
     /** Compiler stderr with colour codes removed (empty for errors found before running circom). */
     readonly compilerOutput: string = "",
   ) {
-    super(message);
+    super(
+      "compile_failed",
+      message,
+      file === undefined ? {} : { path: `${file}:${line ?? 0}:${column ?? 0}` },
+    );
   }
 }
 

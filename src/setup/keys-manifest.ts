@@ -21,13 +21,13 @@ import { z } from "zod";
 import { writeFileAtomic } from "../storage/atomic-write.ts";
 import { sha256File } from "../storage/file-digest.ts";
 import { readJsonFile } from "../storage/json-file.ts";
+import { IntegrityError } from "../util/errors.ts";
 import type { CompiledCircuit } from "./compile.ts";
 import { assertCircuitId } from "./paths.ts";
 import { assertPhase2Contributed, type CircuitKeys, vkeyHash } from "./phase2.ts";
 
 /** A pinned artifact (or the manifest entry itself) differs from what is on disk or in memory. */
-export class PinMismatchError extends Error {
-  override name = "PinMismatchError";
+export class PinMismatchError extends IntegrityError {
   constructor(
     /** Which artifact: "r1cs" | "wasm" | "zkey" | "vkey" | "ptau" | "entry" | a manifest field name. */
     readonly artifact: string,
@@ -35,7 +35,11 @@ export class PinMismatchError extends Error {
     readonly expected: string,
     readonly actual: string,
   ) {
-    super(`pinned ${artifact} of circuit ${circuitId} does not match: expected ${expected}, got ${actual}`);
+    super(
+      "pin_mismatch",
+      `pinned ${artifact} of circuit ${circuitId} does not match: expected ${expected}, got ${actual}`,
+      { path: artifact, hint: "rebuild or re-fetch the keys, or re-pin them deliberately" },
+    );
   }
 }
 

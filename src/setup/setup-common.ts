@@ -4,10 +4,13 @@
  * Definitions shared by the snarkjs-based and the fast development setup (no imports, so neither side forms
  * a cycle): the setup error type, the ptau power limit, and the dev ptau sidecar format with its warning.
  */
+import { InputError, type ZktallyErrorOptions } from "../util/errors.ts";
 
 /** A trusted-setup step failed or produced something unusable. */
-export class SetupError extends Error {
-  override name = "SetupError";
+export class SetupError extends InputError {
+  constructor(message: string, options: ZktallyErrorOptions & { code?: string } = {}) {
+    super(options.code ?? "setup_failed", message, options);
+  }
 }
 
 /** snarkjs supports domains up to 2^28 on BN254 (the 2-adicity of the scalar field). */

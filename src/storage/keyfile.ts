@@ -12,9 +12,11 @@
  * same file concurrently would lose one rotation (last rename wins). Destroying a key removes it from this
  * file only; backups, snapshots and old copies of the file still hold it.
  */
+
 import { randomBytes } from "node:crypto";
 import { link, open, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { IntegrityError } from "../util/errors.ts";
 import { JsonTextError, parseStrictJson } from "../util/strict-json.ts";
 
 export interface KeyRecord {
@@ -32,14 +34,16 @@ export interface KeyFileContent {
 }
 
 /** The key file is missing, unreadable, too permissive or malformed. */
-export class KeyFileError extends Error {
-  override readonly name = "KeyFileError";
+export class KeyFileError extends IntegrityError {
+  override readonly path: string;
   constructor(
-    readonly path: string,
+    path: string,
     readonly reason: string,
-    readonly code?: string,
+    /** The file system error code (`ENOENT`, `EEXIST`, ...), when one caused it. */
+    readonly errno?: string,
   ) {
-    super(`key file ${path}: ${reason}`);
+    super("key_file", `key file ${path}: ${reason}`, { path });
+    this.path = path;
   }
 }
 

@@ -25,9 +25,11 @@
  * there, but copies in swap, core dumps, backups or old key files are out of reach. Decrypted plaintext is
  * the caller's to zero after use.
  */
+
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { DATASET_ID_PATTERN } from "../dataset/salt.ts";
 import { canonicalJson } from "../util/canonical-json.ts";
+import { IntegrityError } from "../util/errors.ts";
 import {
   createKeyFile,
   type KeyFileContent,
@@ -72,13 +74,12 @@ export interface KeyInfo {
 export type DecryptFailure = "malformed" | "unknown-key" | "destroyed-key" | "authentication";
 
 /** An envelope did not open: tampered, wrong key, wrong context, destroyed or unknown key. No plaintext. */
-export class DecryptError extends Error {
-  override readonly name = "DecryptError";
+export class DecryptError extends IntegrityError {
   constructor(
     readonly failure: DecryptFailure,
     message: string,
   ) {
-    super(message);
+    super("decrypt_failed", message);
   }
 }
 
@@ -127,13 +128,13 @@ export class KeyRing {
     try {
       return await KeyRing.load(path);
     } catch (error) {
-      if (!(error instanceof KeyFileError) || error.code !== "ENOENT") throw error;
+      if (!(error instanceof KeyFileError) || error.errno !== "ENOENT") throw error;
     }
     try {
       return await KeyRing.create(path);
     } catch (error) {
       // Another process created it between our two calls: use theirs.
-      if (error instanceof KeyFileError && error.code === "EEXIST") return KeyRing.load(path);
+      if (error instanceof KeyFileError && error.errno === "EEXIST") return KeyRing.load(path);
       throw error;
     }
   }

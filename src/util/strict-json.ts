@@ -10,8 +10,10 @@
  *
  * Security caveats: keys are compared after unescaping (`"a"` and `"\u0061"` are the same key); a
  * `__proto__` member becomes an own property, exactly as with `JSON.parse`, never the prototype. Nesting is
- * bounded ({@link MAX_JSON_DEPTH}) so hostile input cannot exhaust the stack. Browser-safe: no imports.
+ * bounded ({@link MAX_JSON_DEPTH}) so hostile input cannot exhaust the stack. Browser-safe: imports only the
+ * import-free error model.
  */
+import { InputError } from "./errors.ts";
 
 /** Deepest nesting of arrays and objects accepted (zktally formats need fewer than 10). */
 export const MAX_JSON_DEPTH = 256;
@@ -24,12 +26,12 @@ export interface TextPosition {
 }
 
 /** Text that is not strict JSON. `message` is `[source: ]line L column C: reason[ (in path)]`. */
-export class JsonTextError extends Error {
+export class JsonTextError extends InputError {
   readonly line: number;
   readonly column: number;
   readonly offset: number;
   /** JSON path of the value being read, e.g. `$.answer` or `$.publicSignals[3]`. */
-  readonly path: string;
+  override readonly path: string;
   /** What is wrong, e.g. `duplicate key "value" (first at line 4 column 5)`. */
   readonly reason: string;
 
@@ -40,10 +42,9 @@ export class JsonTextError extends Error {
 
   constructor(reason: string, at: TextPosition, path: string, source?: string, duplicateKey?: string) {
     const where = `${source === undefined ? "" : `${source}: `}line ${at.line} column ${at.column}`;
-    super(`${where}: ${reason}${path === "$" ? "" : ` (in ${path})`}`);
+    super("invalid_json", `${where}: ${reason}${path === "$" ? "" : ` (in ${path})`}`, { path });
     this.source = source;
     this.duplicateKey = duplicateKey;
-    this.name = "JsonTextError";
     this.line = at.line;
     this.column = at.column;
     this.offset = at.offset;

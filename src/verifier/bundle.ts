@@ -20,6 +20,7 @@
  * keys come from the verifier's own pinned set (an extra `vkey` field is refused like any other).
  * Browser-safe: no Node.js imports, no prover or snarkjs code.
  */
+
 import { type AggregateShape, shapeFromId } from "../circuits/shape.ts";
 import { ManifestError } from "../dataset/errors.ts";
 import { type DatasetManifest, parseManifest } from "../dataset/manifest.ts";
@@ -29,6 +30,7 @@ import { QueryError } from "../query/errors.ts";
 import { encodeQueryPublic } from "../query/lower.ts";
 import type { AggregateKind, Query } from "../query/model.ts";
 import { canonicalJson } from "../util/canonical-json.ts";
+import { InputError } from "../util/errors.ts";
 import { JsonTextError, parseStrictJson } from "../util/strict-json.ts";
 import { VerifierInputError } from "./errors.ts";
 import { type ParsedProof, parseProof, parseScalar, type SnarkjsProof } from "./parse.ts";
@@ -143,7 +145,8 @@ function parseCircuitId(value: unknown): AggregateShape {
   try {
     return shapeFromId(id);
   } catch (error) {
-    throw new VerifierInputError("circuitId", error instanceof Error ? error.message : String(error));
+    if (error instanceof InputError) throw new VerifierInputError("circuitId", error.message);
+    throw error;
   }
 }
 
@@ -168,9 +171,7 @@ function parseBundleQuery(value: unknown, schema: Schema, shape: AggregateShape)
     if (error instanceof QueryError) {
       throw new VerifierInputError(error.path === "" ? "query" : `query.${error.path}`, error.reason);
     }
-    if (error instanceof RangeError || error instanceof TypeError) {
-      throw new VerifierInputError("query", error.message);
-    }
+    if (error instanceof InputError) throw new VerifierInputError("query", error.message);
     throw error;
   }
   if (canonicalJson(value) !== canonicalJson(canonical)) {

@@ -38,6 +38,7 @@ import { ManifestError } from "../dataset/errors.ts";
 import { type DatasetManifest, manifestHash, parseManifest, verifyManifest } from "../dataset/manifest.ts";
 import type { Query } from "../query/model.ts";
 import { canonicalJson } from "../util/canonical-json.ts";
+import { InputError } from "../util/errors.ts";
 import { findInvalidParsedBatchItems, type RandomBytes } from "./batch.ts";
 import { type BundleAnswer, type ParsedBundle, parseBundle, readJsonInput } from "./bundle.ts";
 import { describeStatement } from "./describe.ts";
@@ -352,7 +353,7 @@ function recomputedSignals(parsed: ParsedBundle): string[] | BundleRejected {
   try {
     statementShape({ manifest: bundle.manifest, circuitId: bundle.circuitId });
   } catch (error) {
-    if (error instanceof RangeError) return reject("circuit", error.message);
+    if (error instanceof InputError) return reject("circuit", error.message);
     throw error;
   }
   return expectedPublicSignals(bundle);

@@ -14,17 +14,18 @@
  * While a server runs on the same data directory, prefer the admin HTTP endpoints: two processes appending
  * to the audit log at the same moment make one of them fail (and retry) rather than interleave.
  */
+
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { readLatestHead } from "../../audit/store.ts";
 import { AdminOps } from "../../service/admin.ts";
-import { CONFIG_SOURCES, ConfigError, configFromSources } from "../../service/config.ts";
-import { ApiError } from "../../service/errors.ts";
+import { CONFIG_SOURCES, configFromSources } from "../../service/config.ts";
 import { partnerView } from "../../service/partners.ts";
 import { openService, startServer } from "../../service/server.ts";
+import { isZktallyError } from "../../util/errors.ts";
 import { parseStrictJson } from "../../util/strict-json.ts";
-import { type Command, UsageError } from "../command.ts";
+import { type Command, errorReport, exitCodeOf, UsageError } from "../command.ts";
 
 const configOptions = Object.fromEntries(
   CONFIG_SOURCES.map(
@@ -198,9 +199,10 @@ export const serveCommand: Command = {
     try {
       return args[0] === "admin" ? await runAdmin(args.slice(1)) : await runServe(args);
     } catch (error) {
-      if (error instanceof ConfigError || error instanceof ApiError) {
-        process.stderr.write(`zktally serve: ${error.message}\n`);
-        return 2;
+      // Usage errors go up to main, which prints them with the usage text.
+      if (isZktallyError(error) && !(error instanceof UsageError)) {
+        process.stderr.write(errorReport("serve", error));
+        return exitCodeOf(error);
       }
       throw error;
     }

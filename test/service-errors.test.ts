@@ -5,7 +5,6 @@
  * partner's `query_not_provable`). A malformed %-escape in a path is the client's error (400), not a 500.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import type { ProverBackend } from "../src/prover/backend.ts";
 import { httpAnswerOf, statusOf } from "../src/service/http-errors.ts";
 import {
   AccessError,
@@ -21,6 +20,8 @@ import {
 import {
   addDataset,
   addPartner,
+  failingBackend,
+  ledgerState,
   nonce,
   ROWS_A,
   startTestService,
@@ -130,15 +131,7 @@ describe("service boundaries", () => {
   });
 
   it("a programming error while proving is an internal failure: not the partner's, not retried, refunded", async () => {
-    let calls = 0;
-    const buggy: ProverBackend = {
-      name: "buggy",
-      prove: async () => {
-        calls++;
-        throw new TypeError("undefined is not a function");
-      },
-      close: async () => {},
-    };
+    const buggy = failingBackend(() => new TypeError("undefined is not a function"));
     const { service, accessToken } = await setup({
       overrides: { backend: buggy },
       config: { jobs: { maxAttempts: 3 } },
@@ -150,11 +143,8 @@ describe("service boundaries", () => {
     expect(submitted.status).toBe(202);
     const failed = await waitForJob(service, accessToken, submitted.json.jobId);
     expect(failed).toMatchObject({ state: "failed", attempts: 1, error: { code: "internal_error" } });
-    expect(calls).toBe(1);
-    const { db } = service.server.ctx;
-    expect(db.prepare("SELECT state FROM budget_ledger WHERE job_id = ?").pluck().get(failed.jobId)).toBe(
-      "refunded",
-    );
+    expect(buggy.calls()).toBe(1);
+    expect(ledgerState(service, failed.jobId)).toBe("refunded");
     expect(JSON.stringify(failed)).not.toContain("undefined is not a function");
     const lines = errorLines(service).map((line) => JSON.parse(line));
     expect(lines).toHaveLength(1);

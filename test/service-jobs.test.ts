@@ -5,12 +5,14 @@
  */
 import { rmSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
-import { type ProverBackend, ProverError } from "../src/prover/backend.ts";
+import { ProverError } from "../src/prover/backend.ts";
 import { type JobRow, LeaseLostError } from "../src/service/jobs.ts";
 import type { WorkerProverBackend } from "../src/service/worker-backend.ts";
 import {
   addDataset,
   addPartner,
+  failingBackend,
+  ledgerState,
   nonce,
   ROWS_A,
   startTestService,
@@ -112,15 +114,7 @@ describe("job failure paths", () => {
   });
 
   it("a job that fails on every attempt stops after maxAttempts, refunded and logged as failed", async () => {
-    let calls = 0;
-    const broken: ProverBackend = {
-      name: "broken",
-      prove: async () => {
-        calls++;
-        throw new ProverError("prover exploded");
-      },
-      close: async () => {},
-    };
+    const broken = failingBackend(() => new ProverError("prover exploded"));
     const service = await setup({ overrides: { backend: broken }, config: { jobs: { maxAttempts: 2 } } });
     const accessToken = await token(service, { clientId: "alice", clientSecret: await rotate(service) });
     const job = await submit(service, accessToken);
@@ -130,11 +124,9 @@ describe("job failure paths", () => {
       attempts: 2,
       error: { code: "attempts_exhausted", message: "the job failed repeatedly and was stopped" },
     });
-    expect(calls).toBe(2);
+    expect(broken.calls()).toBe(2);
+    expect(ledgerState(service, job.jobId)).toBe("refunded");
     const { db } = service.server.ctx;
-    expect(db.prepare("SELECT state FROM budget_ledger WHERE job_id = ?").pluck().get(job.jobId)).toBe(
-      "refunded",
-    );
     expect(db.prepare("SELECT SUM(used) FROM budgets").pluck().get()).toBe(0);
     expect(answers(service, job.requestId)).toEqual(["failed"]);
     expect(JSON.stringify(failed)).not.toContain("exploded");

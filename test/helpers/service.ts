@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { circuitId } from "../../src/circuits/shape.ts";
+import type { ProverBackend } from "../../src/prover/backend.ts";
 import { AdminOps } from "../../src/service/admin.ts";
 import { parseServiceConfig, type ServiceConfig, type ServiceConfigInput } from "../../src/service/config.ts";
 import { type RunningServer, type ServiceOverrides, startServer } from "../../src/service/server.ts";
@@ -233,4 +234,23 @@ let nonceCounter = BigInt(Date.now()) * 1000n;
 export function nonce(): string {
   nonceCounter += 1n;
   return nonceCounter.toString();
+}
+
+/** A prover backend whose every proof throws `makeError()`; `calls()` counts the attempts. */
+export function failingBackend(makeError: () => unknown): ProverBackend & { calls(): number } {
+  let calls = 0;
+  return {
+    name: "failing",
+    prove: async () => {
+      calls++;
+      throw makeError();
+    },
+    close: async () => {},
+    calls: () => calls,
+  };
+}
+
+/** The budget ledger state of a job (reserved, charged, refunded). */
+export function ledgerState(service: TestService, jobId: string): unknown {
+  return service.server.ctx.db.prepare("SELECT state FROM budget_ledger WHERE job_id = ?").pluck().get(jobId);
 }

@@ -298,7 +298,7 @@ function runVerifierProcess(): void {
     const started = performance.now();
     let valid = false;
     try {
-      valid = verify(JSON.parse(message.bundleText as string), options as VerifyOptions).valid;
+      valid = verify(message.bundleText as string, options as VerifyOptions).valid;
     } catch {
       valid = false;
     }

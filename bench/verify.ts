@@ -132,6 +132,7 @@ async function benchBundles(): Promise<{ full: [Timing, Timing]; groth16: [Timin
       keys: { [TEST_CIRCUIT_ID]: vkey },
       keysManifest: fixture.keysManifest,
       operatorKey: OPERATOR_KEY,
+      allowInsecureKeys: true, // the test circuit's development keys
     };
     const key = prepareVerifyingKey(vkey);
     const bundles = manyBundles(fixture, Math.max(bundleCount, batchSize));

@@ -7,7 +7,7 @@
  * validation; admin endpoints.
  */
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import https from "node:https";
 import net from "node:net";
 import path from "node:path";
@@ -596,5 +596,34 @@ describe("transport and configuration", () => {
       host: "127.0.0.1",
     });
     expect(config.jobs.concurrency).toBe(2);
+  });
+
+  it("refuses to serve INSECURE development keys unless started in development mode (--dev)", async () => {
+    expect(configFromSources({}, {}).mode).toBe("production");
+    expect(configFromSources({ dev: true }, {}).mode).toBe("development");
+    expect(configFromSources({}, { ZKTALLY_MODE: "development" }).mode).toBe("development");
+    expect(() => configFromSources({ dev: true, mode: "production" }, {})).toThrow(/--dev contradicts/);
+    expect(() => configFromSources({ mode: "staging" }, {})).toThrow(ConfigError);
+    const dataDir = tempDir("svc-prod");
+    try {
+      const production = startTestService({ config: { mode: "production" }, dataDir });
+      await expect(production).rejects.toBeInstanceOf(ConfigError);
+      await expect(production).rejects.toThrow(
+        /INSECURE development keys .*can forge proofs.*development mode \(--dev, ZKTALLY_MODE=development\)/,
+      );
+      // The refusal closed what it opened: the same directory boots in development mode and says so.
+      const development = await startTestService({ config: { mode: "development" }, dataDir });
+      try {
+        const circuits = await development.api("GET", "/v1/circuits", {
+          token: await token(development, await addPartner(development, "dora", ["datasets:read"])),
+        });
+        expect(circuits.json.circuits[0].insecure).toBe(true);
+        expect(development.logs.text()).toMatch(/"mode":"development".*"insecureKeys":true/);
+      } finally {
+        await development.close();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

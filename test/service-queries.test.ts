@@ -15,6 +15,7 @@ import { keyFileOf } from "../src/service/config.ts";
 import { openText } from "../src/service/sealed.ts";
 import { KeyRing } from "../src/storage/keyring.ts";
 import { canonicalJson } from "../src/util/canonical-json.ts";
+import { InsecureKeysError } from "../src/verifier/errors.ts";
 import { verify } from "../src/verifier/verify-bundle.ts";
 import { TEST_KEYS_DIR } from "./helpers/keys.ts";
 import {
@@ -55,7 +56,12 @@ async function bundleOf(accessToken: string, jobId: string) {
 }
 
 const check = (bundle: unknown) =>
-  verify(bundle, { keys, keysManifest, operatorKey: service.server.ctx.operatorKey });
+  verify(bundle, {
+    keys,
+    keysManifest,
+    operatorKey: service.server.ctx.operatorKey,
+    allowInsecureKeys: true,
+  });
 
 beforeAll(async () => {
   service = await startTestService();
@@ -104,6 +110,9 @@ describe("query flow", () => {
     const bundle = await bundleOf(aliceToken, submitted.json.jobId);
     const result = check(bundle);
     expect(result.valid, JSON.stringify(result)).toBe(true);
+    // The test service runs in development mode on development keys: a partner's verifier refuses them.
+    const operatorKey = service.server.ctx.operatorKey;
+    expect(() => verify(bundle, { keys, keysManifest, operatorKey })).toThrow(InsecureKeysError);
     expect(bundle.answer).toEqual({ kind: "count", suppressed: false, value: "4" });
     expect(bundle.nonce).toBe(myNonce);
     expect(bundle.publicSignals[5]).toBe(myNonce);

@@ -197,6 +197,7 @@ function nodeOptions(): VerifyOptions {
     keys: { [TEST_CIRCUIT_ID]: fixture.vkey },
     keysManifest: fixture.keysManifest,
     operatorKey: OPERATOR_KEY,
+    allowInsecureKeys: true,
   };
 }
 
@@ -247,6 +248,40 @@ describe("headless Chromium", () => {
     expect(
       await verifyInBrowser(count, { keys: { [TEST_CIRCUIT_ID]: weakKey }, operatorKey: OPERATOR_KEY }),
     ).toMatchObject({ error: "VerifierInputError", field: `options.keys.${TEST_CIRCUIT_ID}.vk_delta_2` });
+  });
+
+  it("the SDK in the browser throws InsecureKeysError for development keys without allowInsecureKeys", async () => {
+    const { allowInsecureKeys: _, ...withoutAllow } = nodeOptions();
+    expect(await verifyInBrowser(fixture.bundle("count"), withoutAllow)).toEqual({
+      error: "InsecureKeysError",
+      field: "options.keysManifest",
+      reason: expect.stringMatching(/INSECURE development setup/),
+    });
+  });
+
+  it("the verification page shows development keys as REFUSED unless its box is ticked", async () => {
+    const verdict = async (bundleText: string, allowInsecure: boolean) => {
+      await page.fill("#bundle", bundleText);
+      await page.fill("#vkey", JSON.stringify(fixture.vkey));
+      await page.fill("#keys-manifest", JSON.stringify(fixture.keysManifest));
+      await page.fill("#operator-key", OPERATOR_KEY);
+      await page.setChecked("#allow-insecure", allowInsecure);
+      await page.click("#verify");
+      const result = page.locator("#result");
+      return { status: await result.getAttribute("data-status"), text: await result.textContent() };
+    };
+    const text = JSON.stringify(fixture.bundle("count"), null, 2);
+    const refused = await verdict(text, false);
+    expect(refused.status).toBe("refused");
+    expect(refused.text).toMatch(/^REFUSED: the verification keys of circuit .* INSECURE development setup/);
+    const accepted = await verdict(text, true);
+    expect(accepted.status).toBe("valid");
+    expect(accepted.text).toContain(`VALID: ${BUNDLE_REQUESTS.count.statement}`);
+    expect(accepted.text).toMatch(/warning: .*INSECURE/);
+    const twice = `{"statement":"dataset wiki-editors epoch 3: 99 records",${text.trimStart().slice(1)}`;
+    const malformed = await verdict(twice, true);
+    expect(malformed.status).toBe("malformed");
+    expect(malformed.text).toMatch(/duplicate key "statement"/);
   });
 
   it("batch verification in the browser catches the one bad proof", async () => {

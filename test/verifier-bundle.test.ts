@@ -21,6 +21,7 @@ import {
   describeStatement,
   findInvalidParsedBatchItems,
   groupDigits,
+  InsecureKeysError,
   type ProofBundle,
   parseBundle,
   parseProof,
@@ -65,11 +66,13 @@ afterAll(async () => {
 
 // ---------------------------------------------------------------- helpers
 
+/** The fixture's keys are development keys (keys manifest insecure: true): the tests allow them explicitly. */
 function options(extra: Partial<VerifyOptions> = {}): VerifyOptions {
   return {
     keys: { [TEST_CIRCUIT_ID]: fixture.vkey },
     keysManifest: fixture.keysManifest,
     operatorKey: OPERATOR_KEY,
+    allowInsecureKeys: true,
     ...extra,
   };
 }
@@ -178,7 +181,35 @@ describe("valid bundles", () => {
       aggregate: { kind: "count" },
     });
     expect(result.queryHash).toMatch(/^[0-9a-f]{64}$/);
-    expect(result.warnings.join()).toMatch(/INSECURE/);
+    expect(result.warnings.join()).toMatch(/INSECURE .*accepted because allowInsecureKeys is set/);
+  });
+
+  it("fails closed on insecure keys: a typed error unless allowInsecureKeys is set", () => {
+    expect(fixture.keysManifest.insecure).toBe(true);
+    for (const refused of [
+      options({ allowInsecureKeys: false }),
+      { ...options(), allowInsecureKeys: undefined },
+    ]) {
+      const error = sdkOutcome(count(), refused);
+      expect(error).toBeInstanceOf(InsecureKeysError);
+      expect(error).toBeInstanceOf(VerifierInputError);
+      expect(error).toMatchObject({ field: "options.keysManifest", circuitId: TEST_CIRCUIT_ID });
+      expect((error as Error).message).toMatch(/INSECURE development setup .*can forge proofs/);
+      expect(() => verifyBundles([count(), fixture.bundle("sum")], refused)).toThrow(InsecureKeysError);
+    }
+    expect(
+      (sdkOutcome(count(), options({ allowInsecureKeys: "yes" as never })) as VerifierInputError).field,
+    ).toBe("options.allowInsecureKeys");
+    // Keys a keys manifest marks secure verify without the option and without a warning.
+    const secure = {
+      ...fixture.keysManifest,
+      insecure: false,
+      ptau: { ...fixture.keysManifest.ptau, insecure: false },
+    };
+    expect(verify(count(), options({ keysManifest: secure, allowInsecureKeys: undefined }))).toMatchObject({
+      valid: true,
+      warnings: [],
+    });
   });
 
   it("trust from the pinned manifest alone, from both, without a keys manifest, after a JSON round trip", () => {

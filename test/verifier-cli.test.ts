@@ -82,8 +82,16 @@ describe("zktally verify / inspect (spawned)", () => {
     const statement = BUNDLE_REQUESTS.count.statement;
     const keys = ["--keys", file("keys")];
     const [valid, tampered, extra, inspect] = await Promise.all([
-      cli(["verify", file("bundle.json"), "--manifest", file("m.json"), ...keys]),
-      cli(["verify", file("tampered.json"), "--manifest", file("m.json"), ...keys, "--json"]),
+      cli(["verify", file("bundle.json"), "--manifest", file("m.json"), ...keys, "--allow-insecure-keys"]),
+      cli([
+        "verify",
+        file("tampered.json"),
+        "--manifest",
+        file("m.json"),
+        ...keys,
+        "--allow-insecure-keys",
+        "--json",
+      ]),
       cli(["verify", file("extra.json"), ...keys, "--operator-key", OPERATOR_KEY]),
       cli(["inspect", file("bundle.json")]),
     ]);
@@ -91,7 +99,7 @@ describe("zktally verify / inspect (spawned)", () => {
     expect(valid.code, valid.stderr).toBe(0);
     expect(valid.stdout).toMatch(new RegExp(`^VALID  ${statement}\n`));
     expect(valid.stdout).toContain(`key        ${fixture.vkeyHash}`);
-    expect(valid.stdout).toMatch(/warning .*INSECURE/);
+    expect(valid.stdout).toMatch(/warning .*INSECURE .*accepted because allowInsecureKeys is set/);
 
     expect(tampered.code, tampered.stderr).toBe(1);
     expect(JSON.parse(tampered.stdout)).toMatchObject({
@@ -123,7 +131,10 @@ describe("verify command details (in-process)", () => {
     const valid = capture();
     const keys = ["--keys", file("keys")];
     expect(
-      await runVerify([file("bundle.json"), ...keys, "--operator-key", OPERATOR_KEY, "--json"], valid),
+      await runVerify(
+        [file("bundle.json"), ...keys, "--operator-key", OPERATOR_KEY, "--allow-insecure-keys", "--json"],
+        valid,
+      ),
     ).toBe(0);
     expect(JSON.parse(valid.text())).toMatchObject({
       valid: true,
@@ -147,6 +158,26 @@ describe("verify command details (in-process)", () => {
     );
     await expect(runVerify([file("bundle.json"), ...keys], capture())).rejects.toThrow(/--operator-key/);
     await expect(runInspect([file("bundle.json"), file("m.json")], capture())).rejects.toThrow(UsageError);
+  });
+
+  it("development keys are refused (exit 3, not VALID) unless --allow-insecure-keys is given", async () => {
+    const args = [file("bundle.json"), "--keys", file("keys"), "--operator-key", OPERATOR_KEY];
+    const refused = capture();
+    expect(await runVerify(args, refused)).toBe(3);
+    expect(refused.text()).toMatch(
+      /^REFUSED {2}the verification keys of circuit .* INSECURE development setup .*\n {2}pass --allow-insecure-keys/,
+    );
+    expect(refused.text()).not.toMatch(/VALID/);
+    const refusedJson = capture();
+    expect(await runVerify([...args, "--json"], refusedJson)).toBe(3);
+    expect(JSON.parse(refusedJson.text())).toMatchObject({
+      valid: false,
+      refused: true,
+      check: "insecure-keys",
+    });
+    const allowed = capture();
+    expect(await runVerify([...args, "--allow-insecure-keys"], allowed)).toBe(0);
+    expect(allowed.text()).toMatch(/^VALID {2}/);
   });
 
   it("a bundle, keys manifest or manifest file with a duplicate key is malformed (exit 2, line and column)", async () => {
@@ -191,7 +222,7 @@ describe("verify command details (in-process)", () => {
     writeJson("hostile.json", hostile);
     const output = capture();
     const code = await runVerify(
-      [file("hostile.json"), "--keys", file("keys"), "--operator-key", OPERATOR_KEY],
+      [file("hostile.json"), "--keys", file("keys"), "--operator-key", OPERATOR_KEY, "--allow-insecure-keys"],
       output,
     );
     expect(code).toBe(1);

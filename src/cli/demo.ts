@@ -6,6 +6,10 @@
  * answers a count, a sum, a threshold, a membership and a suppressed query with proofs, writes each as a
  * proof bundle, verifies every bundle with the standalone verifier SDK (pinned key, operator public key,
  * public signals recomputed from the manifest) and prints a table.
+ *
+ * Development mode: the keys are the demo's own INSECURE development keys, so verification passes
+ * `allowInsecureKeys` explicitly (and the printed `zktally verify` line `--allow-insecure-keys`); the verifier
+ * refuses such keys otherwise.
  */
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
@@ -17,7 +21,7 @@ import { parseSchema } from "../dataset/schema.ts";
 import { makeBundle, serializeBundle } from "../prover/bundle.ts";
 import { proveQuery, type QueryProof } from "../prover/prove-query.ts";
 import { createSnarkjsBackend } from "../prover/snarkjs-backend.ts";
-import { loadPinnedVkey } from "../setup/keys-manifest.ts";
+import { loadPinnedVkey, readKeysManifest } from "../setup/keys-manifest.ts";
 import { consoleProgress } from "../util/progress.ts";
 import { parseStrictJson } from "../util/strict-json.ts";
 import { verify, vkeyHash } from "../verifier/index.ts";
@@ -120,6 +124,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<boolean> {
 
   const backend = createSnarkjsBackend({ keysDir: KEYS_DIR });
   const vkey = await loadPinnedVkey(KEYS_DIR, id);
+  const keysManifest = await readKeysManifest(KEYS_DIR);
   const pinnedVkeyHash = vkeyHash(vkey);
   const bundleDir = join(DATA_DIR, "bundles");
   await mkdir(bundleDir, { recursive: true });
@@ -139,7 +144,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<boolean> {
       const started = performance.now();
       const check = verify(await readFile(bundlePath, "utf8"), {
         keys: { [id]: vkey },
+        keysManifest,
         operatorKey: operator.operatorPublicKey,
+        // The demo runs in development mode on its own INSECURE keys, and says so; a partner never would.
+        allowInsecureKeys: true,
       });
       const verifyMs = performance.now() - started;
       allValid &&= check.valid;
@@ -169,7 +177,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<boolean> {
     `Proof bundles: ${relative(process.cwd(), bundleDir) || "."}/*.json — check one offline, as a partner would:`,
   );
   write(
-    `  npm run zktally -- verify ${relative(process.cwd(), join(bundleDir, "count.json"))} --keys ${relative(process.cwd(), KEYS_DIR) || "."} --operator-key ${operator.operatorPublicKey}`,
+    `  npm run zktally -- verify ${relative(process.cwd(), join(bundleDir, "count.json"))} --keys ${relative(process.cwd(), KEYS_DIR) || "."} --operator-key ${operator.operatorPublicKey} --allow-insecure-keys`,
   );
+  write("  (development keys: without --allow-insecure-keys the verifier refuses them, exit code 3)");
   return allValid;
 }

@@ -1,9 +1,10 @@
 /**
  * @module cli/verify-command
  *
- * `zktally verify BUNDLE --keys DIR [--manifest FILE] [--operator-key HEX] [--nonce N] [--json]` checks a proof
- * bundle (docs/bundle.md) offline with the partner SDK: exit 0 valid, 1 invalid, 2 malformed input or
- * usage. `zktally inspect BUNDLE [--json]` parses a bundle strictly and prints its statement, recomputed
+ * `zktally verify BUNDLE --keys DIR [--manifest FILE] [--operator-key HEX] [--nonce N] [--allow-insecure-keys]
+ * [--json]` checks a proof bundle (docs/bundle.md) offline with the partner SDK: exit 0 valid, 1 invalid,
+ * 2 malformed input or usage, 3 refused because the keys manifest marks the keys insecure (development keys,
+ * accepted only with `--allow-insecure-keys`). `zktally inspect BUNDLE [--json]` parses a bundle strictly and prints its statement, recomputed
  * from its contents, without verifying anything.
  *
  * Security caveats: trust comes from `--keys` (its `manifest.json` pins each `<circuitId>.vkey.json` by
@@ -19,7 +20,7 @@ import { parseArgs } from "node:util";
 import { parseStrictJson } from "../util/strict-json.ts";
 import { type ParsedBundle, parseBundle } from "../verifier/bundle.ts";
 import { describeStatement } from "../verifier/describe.ts";
-import { VerifierInputError } from "../verifier/errors.ts";
+import { InsecureKeysError, VerifierInputError } from "../verifier/errors.ts";
 import { type BundleVerifyResult, verify } from "../verifier/verify-bundle.ts";
 import { type Command, UsageError } from "./command.ts";
 
@@ -108,6 +109,20 @@ function writeResult(result: BundleVerifyResult, json: boolean, output: Output):
   return 0;
 }
 
+/** Keys the keys manifest marks insecure, without `--allow-insecure-keys`: exit 3, not VALID. */
+function writeInsecureRefusal(error: InsecureKeysError, json: boolean, output: Output): number {
+  if (json) {
+    output.out(
+      `${JSON.stringify({ valid: false, refused: true, check: "insecure-keys", reason: error.reason })}\n`,
+    );
+  } else {
+    output.err(
+      `REFUSED  ${printable(error.reason)}\n  pass --allow-insecure-keys only to check a development setup or demo\n`,
+    );
+  }
+  return 3;
+}
+
 /** Malformed input (bundle, manifest, keys, unreadable files): exit 2. */
 function writeMalformed(error: VerifierInputError | InputFileError, json: boolean, output: Output): number {
   if (json) {
@@ -131,6 +146,7 @@ export async function runVerify(args: string[], output: Output = processOutput):
       manifest: { type: "string" },
       "operator-key": { type: "string" },
       nonce: { type: "string" },
+      "allow-insecure-keys": { type: "boolean", default: false },
       json: { type: "boolean", default: false },
     },
     allowPositionals: true,
@@ -156,9 +172,11 @@ export async function runVerify(args: string[], output: Output = processOutput):
       ...(values["operator-key"] === undefined ? {} : { operatorKey: values["operator-key"] }),
       ...(manifest === undefined ? {} : { manifest }),
       ...(values.nonce === undefined ? {} : { expectedNonce: values.nonce }),
+      allowInsecureKeys: values["allow-insecure-keys"],
     });
     return writeResult(result, values.json, output);
   } catch (error) {
+    if (error instanceof InsecureKeysError) return writeInsecureRefusal(error, values.json, output);
     if (error instanceof VerifierInputError || error instanceof InputFileError) {
       return writeMalformed(error, values.json, output);
     }
@@ -232,8 +250,8 @@ export async function runInspect(args: string[], output: Output = processOutput)
 export const verifyCommand: Command = {
   name: "verify",
   usage: [
-    "verify BUNDLE --keys DIR [--manifest FILE] [--operator-key HEX] [--nonce N] [--json]",
-    "       check a proof bundle offline (exit 0 valid, 1 invalid, 2 malformed)",
+    "verify BUNDLE --keys DIR [--manifest FILE] [--operator-key HEX] [--nonce N] [--allow-insecure-keys] [--json]",
+    "       check a proof bundle offline (exit 0 valid, 1 invalid, 2 malformed, 3 insecure keys refused)",
   ],
   run: (args) => runVerify(args),
 };

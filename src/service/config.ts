@@ -47,7 +47,14 @@ const jobsSchema = z.strictObject({
   proverNice: z.int().min(0).max(19).default(10),
 });
 
+/**
+ * `production` (default) refuses to serve keys the keys manifest marks insecure; `development` serves them
+ * (and says so in the log and `/v1/circuits`): the demo and tests, never partners who rely on the proofs.
+ */
+export const SERVICE_MODES = ["production", "development"] as const;
+
 export const serviceConfigSchema = z.strictObject({
+  mode: z.enum(SERVICE_MODES).default("production"),
   /** Directory holding the SQLite database (and, by default, the key file); created with mode 0700. */
   dataDir: z.string().min(1),
   host: z.string().min(1).default("127.0.0.1"),
@@ -145,6 +152,13 @@ const source = (flag: string, env: string, dotted: string, kind: Kind, help: str
 });
 
 export const CONFIG_SOURCES: readonly ConfigSource[] = [
+  source(
+    "mode",
+    "ZKTALLY_MODE",
+    "mode",
+    "string",
+    "production (default) or development (serves INSECURE keys)",
+  ),
   source("data-dir", "ZKTALLY_DATA_DIR", "dataDir", "string", "state directory (database, key file)"),
   source("host", "ZKTALLY_HOST", "host", "string", "listen address (default 127.0.0.1)"),
   source("port", "ZKTALLY_PORT", "port", "int", "listen port (0 = any free port; default 8443)"),
@@ -202,6 +216,7 @@ export function configFromSources(
     if (value === undefined || value === "") continue;
     setPath(raw, setting.path, convert(value, setting));
   }
+  applyDevFlag(raw, flags.dev);
   fillLimitDefaults(raw, "rateLimit", { windowMs: 60_000, max: 600 });
   fillLimitDefaults(raw, "tokenRateLimit", { windowMs: 60_000, max: 30 });
   return parseServiceConfig(raw);
@@ -231,6 +246,16 @@ function setPath(target: Record<string, unknown>, keys: readonly string[], value
     node = node[key] as Record<string, unknown>;
   }
   node[keys[keys.length - 1] as string] = value;
+}
+
+/** `--dev` is `--mode development`; it may not contradict an explicit mode. */
+function applyDevFlag(raw: Record<string, unknown>, dev: string | boolean | undefined): void {
+  if (dev === undefined || dev === false) return;
+  if (dev !== true) throw new ConfigError("mode", "--dev takes no value");
+  if (raw.mode !== undefined && raw.mode !== "development") {
+    throw new ConfigError("mode", `--dev contradicts --mode / ZKTALLY_MODE ${String(raw.mode)}`);
+  }
+  raw.mode = "development";
 }
 
 /** A flag may set only one half of a limit; the other half keeps its default. */

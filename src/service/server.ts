@@ -29,7 +29,7 @@ import { vkeyHash } from "../setup/phase2.ts";
 import { KeyRing } from "../storage/keyring.ts";
 import { createApp } from "./app.ts";
 import { ServiceAudit } from "./audit.ts";
-import { databaseFileOf, keyFileOf, type ServiceConfig } from "./config.ts";
+import { ConfigError, databaseFileOf, keyFileOf, type ServiceConfig } from "./config.ts";
 import type { ServedCircuit, ServiceContext } from "./context.ts";
 import { DatasetStore } from "./datasets.ts";
 import { type Db, openDatabase } from "./db.ts";
@@ -179,6 +179,18 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/**
+ * Fails closed on development keys: a proof under keys the keys manifest marks insecure can be forged by
+ * whoever holds the setup's build folder, so only `mode: development` (`--dev`) serves them.
+ */
+function assertServableKeys(config: ServiceConfig, circuit: ServedCircuit): void {
+  if (!circuit.insecure || config.mode === "development") return;
+  throw new ConfigError(
+    "mode",
+    `the keys of circuit ${circuit.id} in ${config.keysDir} are INSECURE development keys (keys manifest insecure: true): anyone holding their setup's build folder can forge proofs. Use production keys (zktally setup --ptau FILE, zktally ceremony) or start in development mode (--dev, ZKTALLY_MODE=development) for a demo or test`,
+  );
+}
+
 /** Boots the service and listens on `config.host:config.port` (port 0 picks a free port). */
 export async function startServer(
   config: ServiceConfig,
@@ -189,6 +201,7 @@ export async function startServer(
   let pool: ProverPool | undefined;
   let runner: JobRunner | undefined;
   try {
+    assertServableKeys(config, ctx.circuit);
     if (config.jobs.concurrency > 0) {
       pool = localProverPool(config, overrides);
       await pool.load(ctx.circuit.id);
@@ -219,7 +232,13 @@ export async function startServer(
     const host = config.host.includes(":") ? `[${config.host}]` : config.host;
     const url = `${scheme}://${host}:${port}`;
     ctx.logger.info(
-      { url, circuit: ctx.circuit.id, workers: config.jobs.concurrency, insecureKeys: ctx.circuit.insecure },
+      {
+        url,
+        mode: config.mode,
+        circuit: ctx.circuit.id,
+        workers: config.jobs.concurrency,
+        insecureKeys: ctx.circuit.insecure,
+      },
       "listening",
     );
     let closing: Promise<void> | undefined;

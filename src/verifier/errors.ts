@@ -5,6 +5,9 @@
  * input that is not a well-formed proof, key or signal list throws {@link VerifierInputError};
  * a well-formed proof that does not satisfy the pairing equation makes `verify*` return `false`.
  *
+ * {@link InsecureKeysError}, a subclass, refuses keys the keys manifest marks insecure (a development
+ * setup whose toxic waste is on disk) unless the caller explicitly allows them.
+ *
  * Security caveat: `field` and `reason` describe the caller's own input and never contain key or
  * witness material; they are safe to log and to show to the party that submitted the input.
  *
@@ -25,5 +28,23 @@ export class VerifierInputError extends InputError {
     super("invalid_input", `${field}: ${reason}`, { path: field });
     this.field = field;
     this.reason = reason;
+  }
+}
+
+/**
+ * The keys manifest marks the verification keys insecure (`insecure: true`: a development setup whose
+ * toxic waste the setup machine keeps, so whoever holds its build folder can forge proofs), and the caller
+ * did not pass `allowInsecureKeys: true`. Fail closed: such a proof says nothing about the data.
+ */
+export class InsecureKeysError extends VerifierInputError {
+  readonly circuitId: string;
+
+  constructor(circuitId: string) {
+    super(
+      "options.keysManifest",
+      `the verification keys of circuit ${circuitId} come from an INSECURE development setup (keys manifest insecure: true): whoever ran it can forge proofs; refused unless allowInsecureKeys is set`,
+    );
+    this.name = "InsecureKeysError";
+    this.circuitId = circuitId;
   }
 }

@@ -33,7 +33,7 @@ export {
   parseBundle,
 } from "./bundle.ts";
 export { describePredicate, describeStatement, groupDigits, type StatementParts } from "./describe.ts";
-export { VerifierInputError } from "./errors.ts";
+export { InsecureKeysError, VerifierInputError } from "./errors.ts";
 export { verifyGroth16 } from "./groth16.ts";
 export {
   BASE_MODULUS,

@@ -13,7 +13,8 @@
  *    manifest's own key);
  * 4. the manifest must announce the bundle's circuit and have its layout;
  * 5. the verification key is looked up by circuit id in the caller's `keys` (checked against the
- *    keys manifest pin when one is given), refused if it has no phase-2 contribution, and the bundle's
+ *    keys manifest pin when one is given), refused if it has no phase-2 contribution or if the keys
+ *    manifest marks it insecure (`InsecureKeysError`, unless `allowInsecureKeys`), and the bundle's
  *    `vkeyHash` must equal its hash;
  * 6. the public signals are recomputed from manifest + query + answer + group size + nonce
  *    (circuits/statement.ts) and must equal the bundle's, signal by signal;
@@ -23,6 +24,9 @@
  * Security caveats:
  * - A key shipped with a bundle is never used (the format has no place for one); keys come only from
  *   `options.keys`, which the caller must have pinned (e.g. by the keys manifest's `vkeySha256`).
+ * - Fail closed on development keys: keys the keys manifest marks `insecure` (their setup's toxic waste
+ *   is on disk) throw `InsecureKeysError` unless the caller sets `allowInsecureKeys`. Without a keys
+ *   manifest the verifier cannot know, so pass it (the CLI always does).
  * - Trust is rooted in `operatorKey` or the pinned `manifest`; with neither, a self-signed manifest
  *   would prove nothing, so `verify` refuses to run.
  * - Groth16 proofs can be re-randomised: deduplicate by the returned `dedupeKey` (key hash and
@@ -42,7 +46,7 @@ import { InputError } from "../util/errors.ts";
 import { findInvalidParsedBatchItems, type RandomBytes } from "./batch.ts";
 import { type BundleAnswer, type ParsedBundle, parseBundle, readJsonInput } from "./bundle.ts";
 import { describeStatement } from "./describe.ts";
-import { VerifierInputError } from "./errors.ts";
+import { InsecureKeysError, VerifierInputError } from "./errors.ts";
 import { groth16EquationHolds } from "./groth16.ts";
 import { parseScalar } from "./parse.ts";
 import { type PreparedVerifyingKey, prepareVerifyingKey } from "./vkey.ts";
@@ -69,6 +73,12 @@ export interface VerifyOptions {
    * bundle answering another request (a replay) is rejected with check `nonce`.
    */
   readonly expectedNonce?: string;
+  /**
+   * Accept keys the keys manifest marks insecure (a development setup: whoever ran it can forge proofs).
+   * Off by default: such bundles throw {@link InsecureKeysError}. For demos and tests only; an accepted
+   * result then carries a warning.
+   */
+  readonly allowInsecureKeys?: boolean;
 }
 
 /** Which check rejected a bundle. */
@@ -271,10 +281,12 @@ function pinnedKeyFor(
       `is ${key.nPublic}, circuit ${circuitId} has ${parsed.signals.length} public signals`,
     );
   }
-  if (pin?.insecure)
+  if (pin?.insecure) {
+    if (options.allowInsecureKeys !== true) throw new InsecureKeysError(circuitId);
     warnings.push(
-      "the verification keys come from an INSECURE development setup (keys manifest insecure: true)",
+      "the verification keys come from an INSECURE development setup (keys manifest insecure: true), accepted because allowInsecureKeys is set",
     );
+  }
   if (vkeyHash !== key.hash) {
     return reject(
       "key",
@@ -379,6 +391,9 @@ function checkOptions(options: VerifyOptions): {
 } {
   if (!isRecord(options)) throw new VerifierInputError("options", "expected an object");
   checkKeysRecord(options.keys);
+  if (options.allowInsecureKeys !== undefined && typeof options.allowInsecureKeys !== "boolean") {
+    throw new VerifierInputError("options.allowInsecureKeys", "expected a boolean");
+  }
   const operatorKey = parseOperatorKey(options.operatorKey);
   const pinned = parsePinnedManifest(options.manifest);
   if (operatorKey === undefined && pinned === undefined) {

@@ -22,11 +22,14 @@ export interface SpawnServeOptions {
   readonly startTimeoutMs?: number;
 }
 
-/** Spawns `zktally serve --host 127.0.0.1 --port 0 ...flags`; rejects if it exits or stays silent. */
+/**
+ * Spawns `zktally serve --dev --host 127.0.0.1 --port 0 ...flags` (development mode: the test circuit's keys are
+ * development keys); rejects if it exits or stays silent.
+ */
 export function spawnServe(flags: readonly string[], options: SpawnServeOptions = {}): Promise<ServeProcess> {
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", "src/cli/main.ts", "serve", "--host", "127.0.0.1", "--port", "0", ...flags],
+    ["--import", "tsx", "src/cli/main.ts", "serve", "--dev", "--host", "127.0.0.1", "--port", "0", ...flags],
     { stdio: ["ignore", "pipe", options.stderr ?? "pipe"] },
   );
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));

@@ -63,7 +63,8 @@ export function tempDir(prefix: string): string {
   return mkdtempSync(path.join(tmpdir(), `zktally-${prefix}-`));
 }
 
-/** A configuration on the test circuit: loopback, port 0, cheap scrypt, short leases. */
+/** A configuration on the test circuit: loopback, port 0, cheap scrypt, short leases, development mode (the
+ * test circuit's keys are INSECURE development keys, which production mode refuses to serve). */
 export function testConfig(dataDir: string, overrides: Partial<ServiceConfigInput> = {}): ServiceConfig {
   const { jobs, ...rest } = overrides;
   return parseServiceConfig({
@@ -72,6 +73,7 @@ export function testConfig(dataDir: string, overrides: Partial<ServiceConfigInpu
     port: 0,
     keysDir: TEST_KEYS_DIR,
     circuit: TEST_CIRCUIT,
+    mode: "development",
     scryptLogN: 12,
     logLevel: "info",
     ...rest,

@@ -27,11 +27,15 @@ import { isZktallyError } from "../../util/errors.ts";
 import { parseStrictJson } from "../../util/strict-json.ts";
 import { type Command, errorReport, exitCodeOf, UsageError } from "../command.ts";
 
-const configOptions = Object.fromEntries(
-  CONFIG_SOURCES.map(
-    (source) => [source.flag, { type: source.kind === "bool" ? "boolean" : "string" }] as const,
+const configOptions = {
+  ...Object.fromEntries(
+    CONFIG_SOURCES.map(
+      (source) => [source.flag, { type: source.kind === "bool" ? "boolean" : "string" }] as const,
+    ),
   ),
-) as Record<string, { type: "string" | "boolean" }>;
+  /** `--mode development`: serve INSECURE development keys (demo and tests only). */
+  dev: { type: "boolean" },
+} as Record<string, { type: "string" | "boolean" }>;
 
 const adminOptions = {
   id: { type: "string" },
@@ -190,6 +194,7 @@ export const serveCommand: Command = {
   usage: [
     "serve [--data-dir DIR] [--host H] [--port P] [--tls-cert F --tls-key F] [--keys-dir DIR] [--circuit ID] ...",
     "                                     run the prover service (flags or ZKTALLY_* env; docs/service.md)",
+    "      [--dev | --mode development]   serve INSECURE development keys (refused in the default production mode)",
     "serve admin init | partner add --id ID --scopes a,b [--policy JSON|FILE] | partner list",
     "      | partner rotate-secret|disable|enable --id ID | partner policy --id ID --policy JSON|FILE",
     "      | partner scopes --id ID --scopes a,b | budget reset --id ID | dataset add --id ID --schema F --data F",

@@ -193,7 +193,11 @@ describe("valid bundles", () => {
       const error = sdkOutcome(count(), refused);
       expect(error).toBeInstanceOf(InsecureKeysError);
       expect(error).toBeInstanceOf(VerifierInputError);
-      expect(error).toMatchObject({ field: "options.keysManifest", circuitId: TEST_CIRCUIT_ID });
+      expect(error).toMatchObject({
+        field: "options.keysManifest",
+        circuitId: TEST_CIRCUIT_ID,
+        code: "insecure_keys",
+      });
       expect((error as Error).message).toMatch(/INSECURE development setup .*can forge proofs/);
       expect(() => verifyBundles([count(), fixture.bundle("sum")], refused)).toThrow(InsecureKeysError);
     }

@@ -24,8 +24,8 @@ export class VerifierInputError extends InputError {
   /** Short human-readable explanation, e.g. `not a canonical decimal string`. */
   readonly reason: string;
 
-  constructor(field: string, reason: string) {
-    super("invalid_input", `${field}: ${reason}`, { path: field });
+  constructor(field: string, reason: string, code = "invalid_input", hint?: string) {
+    super(code, `${field}: ${reason}`, { path: field, ...(hint === undefined ? {} : { hint }) });
     this.field = field;
     this.reason = reason;
   }
@@ -43,8 +43,9 @@ export class InsecureKeysError extends VerifierInputError {
     super(
       "options.keysManifest",
       `the verification keys of circuit ${circuitId} come from an INSECURE development setup (keys manifest insecure: true): whoever ran it can forge proofs; refused unless allowInsecureKeys is set`,
+      "insecure_keys",
+      "use keys from a public ceremony; allow development keys only to check a demo or test",
     );
-    this.name = "InsecureKeysError";
     this.circuitId = circuitId;
   }
 }

@@ -3,7 +3,10 @@
  *
  * The signed dataset manifest (design.md section 5): what the operator publishes about a committed dataset
  * (id, epoch, schema, record count, layout, Merkle root, circuits), signed with the operator's Ed25519 key
- * over the canonical JSON (section 6) of the manifest without `signature`.
+ * over the canonical JSON (section 6) of the manifest without `signature`. Version 1 describes a single-
+ * circuit commitment (`CommitmentLayout`); version 2 a chunked one (design.md section 7: `ChunkLayout` and
+ * `chunkCount`). `parseManifest` accepts version 1 only (what single-proof code expects), `parseAnyManifest`
+ * both; signing, verification and hashing take either.
  *
  * Security caveats: `verifyManifest` without `expectedOperatorKey` only proves self-consistency (anyone can
  * sign a manifest with their own key); partners must pin the operator key. Structure is validated in full
@@ -18,6 +21,7 @@ import { bytesToHex, hexToBytes, utf8ToBytes } from "@noble/hashes/utils.js";
 import { z } from "zod";
 import { canonicalJson } from "../util/canonical-json.ts";
 import { InputError } from "../util/errors.ts";
+import { type ChunkLayout, chunkCountOf, fieldDomains, makeChunkLayout } from "./chunk-layout.ts";
 import { formatJsonPath, ManifestError, SchemaError } from "./errors.ts";
 import { type CommitmentLayout, makeLayout } from "./layout.ts";
 import { DATASET_ID_PATTERN } from "./salt.ts";
@@ -50,6 +54,32 @@ export interface DatasetManifest extends UnsignedManifest {
   /** Hex Ed25519 signature (64 bytes, lowercase) over the canonical JSON of the manifest without it. */
   readonly signature: string;
 }
+
+/** Version 2 (chunked, design.md section 7): the layout is `ChunkLayout`, `chunkCount` is stated. */
+export interface UnsignedChunkedManifest {
+  readonly version: 2;
+  readonly datasetId: string;
+  readonly epoch: number;
+  readonly schema: Schema;
+  readonly schemaHash: string;
+  readonly recordCount: number;
+  /** max(1, ceil(recordCount / layout.chunkSize)). */
+  readonly chunkCount: number;
+  readonly layout: ChunkLayout;
+  /** Dataset-tree root as a canonical decimal string below r. */
+  readonly root: string;
+  readonly createdAt: string;
+  readonly circuits: readonly string[];
+}
+
+export interface ChunkedManifest extends UnsignedChunkedManifest {
+  readonly operatorKey: string;
+  readonly signature: string;
+}
+
+export type AnyUnsignedManifest = UnsignedManifest | UnsignedChunkedManifest;
+/** A manifest of either version (discriminated by `version`). */
+export type AnyManifest = DatasetManifest | ChunkedManifest;
 
 export interface BuildManifestInput {
   readonly datasetId: string;
@@ -91,6 +121,27 @@ const unsignedShape = z.strictObject({
 /** The shape of a signed manifest (no semantic checks; `parseManifest` adds them). */
 export const signedManifestShape = unsignedShape.extend({ operatorKey: hex(32), signature: hex(64) });
 
+const unsignedShapeV2 = z.strictObject({
+  version: z.literal(2),
+  datasetId: unsignedShape.shape.datasetId,
+  epoch: unsignedShape.shape.epoch,
+  schema: z.unknown(),
+  schemaHash: hex(32),
+  recordCount: z.int().nonnegative(),
+  chunkCount: z.int().positive(),
+  layout: z.strictObject({
+    version: z.literal(2),
+    chunkSize: z.int(),
+    leafRecords: z.int(),
+    treeDepth: z.int(),
+  }),
+  root: unsignedShape.shape.root,
+  createdAt: unsignedShape.shape.createdAt,
+  circuits: unsignedShape.shape.circuits,
+});
+
+const signedShapeV2 = unsignedShapeV2.extend({ operatorKey: hex(32), signature: hex(64) });
+
 /** Validates an unsigned manifest; throws `ManifestError` with the path of the first problem. */
 export function parseUnsignedManifest(json: unknown): UnsignedManifest {
   return checkSemantics(validateShape(unsignedShape, json)) as UnsignedManifest;
@@ -99,6 +150,59 @@ export function parseUnsignedManifest(json: unknown): UnsignedManifest {
 /** Validates a signed manifest's structure (not its signature); throws `ManifestError`. */
 export function parseManifest(json: unknown): DatasetManifest {
   return checkSemantics(validateShape(signedManifestShape, json)) as DatasetManifest;
+}
+
+/** Validates a signed manifest of version 1 or 2 (not its signature); throws `ManifestError`. */
+export function parseAnyManifest(json: unknown): AnyManifest {
+  if (isVersion2(json)) return checkSemanticsV2(validateShape(signedShapeV2, json)) as ChunkedManifest;
+  return parseManifest(json);
+}
+
+/** Validates an unsigned manifest of version 1 or 2; throws `ManifestError`. */
+export function parseAnyUnsignedManifest(json: unknown): AnyUnsignedManifest {
+  if (isVersion2(json))
+    return checkSemanticsV2(validateShape(unsignedShapeV2, json)) as UnsignedChunkedManifest;
+  return parseUnsignedManifest(json);
+}
+
+function isVersion2(json: unknown): boolean {
+  return typeof json === "object" && json !== null && (json as { version?: unknown }).version === 2;
+}
+
+export interface BuildChunkedManifestInput {
+  readonly datasetId: string;
+  readonly epoch: number;
+  readonly schema: Schema;
+  readonly recordCount: number;
+  readonly layout: ChunkLayout;
+  readonly root: bigint | string;
+  readonly circuits: readonly string[];
+  /** Defaults to now. */
+  readonly createdAt?: Date | string;
+}
+
+/** Assembles and validates an unsigned version-2 manifest (schemaHash and chunkCount derived). */
+export function buildChunkedManifest(input: BuildChunkedManifestInput): UnsignedChunkedManifest {
+  const createdAt = input.createdAt ?? new Date();
+  const layout = { ...input.layout, version: 2 as const };
+  return parseAnyUnsignedManifest({
+    version: 2,
+    datasetId: input.datasetId,
+    epoch: input.epoch,
+    schema: input.schema,
+    schemaHash: schemaHash(parseSchemaAt(input.schema)),
+    recordCount: input.recordCount,
+    chunkCount: chunkCountOf(layout, input.recordCount),
+    layout: {
+      version: 2,
+      chunkSize: layout.chunkSize,
+      leafRecords: layout.leafRecords,
+      treeDepth: layout.treeDepth,
+    },
+    root: typeof input.root === "bigint" ? input.root.toString(10) : input.root,
+    createdAt: createdAt instanceof Date ? createdAt.toISOString() : createdAt,
+    circuits: [...input.circuits],
+  }) as UnsignedChunkedManifest;
 }
 
 /** Assembles and validates an unsigned manifest (schemaHash and capacity derived, root canonicalised). */
@@ -127,11 +231,13 @@ export function buildManifest(input: BuildManifestInput): UnsignedManifest {
 }
 
 /** Signs with the operator's Ed25519 secret key; `operatorKey` is set to its public key. */
-export function signManifest(unsigned: UnsignedManifest, secretKey: Uint8Array): DatasetManifest {
+export function signManifest(unsigned: UnsignedManifest, secretKey: Uint8Array): DatasetManifest;
+export function signManifest(unsigned: UnsignedChunkedManifest, secretKey: Uint8Array): ChunkedManifest;
+export function signManifest(unsigned: AnyUnsignedManifest, secretKey: Uint8Array): AnyManifest {
   assertSecretKey(secretKey);
-  const body = { ...parseUnsignedManifest(unsigned), operatorKey: operatorKeyOf(secretKey) };
+  const body = { ...parseAnyUnsignedManifest(unsigned), operatorKey: operatorKeyOf(secretKey) };
   const signature = bytesToHex(ed25519.sign(signingBytes(body), secretKey));
-  return { ...body, signature };
+  return { ...body, signature } as AnyManifest;
 }
 
 /**
@@ -140,7 +246,7 @@ export function signManifest(unsigned: UnsignedManifest, secretKey: Uint8Array):
  * `TypeError` when `expectedOperatorKey` is not 64 hex characters.
  */
 export function verifyManifest(manifest: unknown, expectedOperatorKey?: string): boolean {
-  const parsed = parseManifest(manifest);
+  const parsed = parseAnyManifest(manifest);
   if (expectedOperatorKey !== undefined) {
     if (typeof expectedOperatorKey !== "string" || !/^[0-9a-fA-F]{64}$/.test(expectedOperatorKey)) {
       throw new TypeError("expectedOperatorKey must be 32 bytes of hex");
@@ -159,8 +265,8 @@ export function verifyManifest(manifest: unknown, expectedOperatorKey?: string):
 }
 
 /** Hex SHA-256 of the canonical JSON of the whole manifest, signature included; validates first. */
-export function manifestHash(manifest: DatasetManifest): string {
-  return bytesToHex(sha256(utf8ToBytes(canonicalJson(parseManifest(manifest)))));
+export function manifestHash(manifest: AnyManifest): string {
+  return bytesToHex(sha256(utf8ToBytes(canonicalJson(parseAnyManifest(manifest)))));
 }
 
 /** A fresh operator key pair: the 32-byte secret key and the public key as lowercase hex (`operatorKey`). */
@@ -175,7 +281,7 @@ export function operatorKeyOf(secretKey: Uint8Array): string {
   return bytesToHex(ed25519.getPublicKey(secretKey));
 }
 
-function signingBytes(body: Omit<DatasetManifest, "signature">): Uint8Array {
+function signingBytes(body: Omit<AnyManifest, "signature">): Uint8Array {
   return utf8ToBytes(canonicalJson(body));
 }
 
@@ -218,6 +324,40 @@ function checkSemantics<T extends z.infer<typeof unsignedShape>>(manifest: T): T
     throw new ManifestError(
       "layout.width",
       `schema needs ${maxFieldWidth(schema)} bits, layout has ${layout.width}`,
+    );
+  }
+  if (BigInt(manifest.root) >= FIELD_MODULUS)
+    throw new ManifestError("root", "is not below the BN254 field modulus");
+  if (new Set(manifest.circuits).size !== manifest.circuits.length) {
+    throw new ManifestError("circuits", "contains duplicates");
+  }
+  return { ...manifest, schema, layout, circuits: [...manifest.circuits] };
+}
+
+/** Version-2 rules: schema and hash, the chunk layout against the schema's domains, chunkCount, root. */
+function checkSemanticsV2<T extends z.infer<typeof unsignedShapeV2>>(manifest: T): T & { schema: Schema } {
+  const schema = parseSchemaAt(manifest.schema);
+  if (schemaHash(schema) !== manifest.schemaHash)
+    throw new ManifestError("schemaHash", "does not match schema");
+  let layout: ChunkLayout;
+  try {
+    layout = makeChunkLayout(manifest.layout, fieldDomains(schema));
+  } catch (error) {
+    if (error instanceof RangeError || error instanceof TypeError)
+      throw new ManifestError("layout", error.message);
+    throw error;
+  }
+  let chunkCount: number;
+  try {
+    chunkCount = chunkCountOf(layout, manifest.recordCount);
+  } catch (error) {
+    if (error instanceof RangeError) throw new ManifestError("recordCount", error.message);
+    throw error;
+  }
+  if (manifest.chunkCount !== chunkCount) {
+    throw new ManifestError(
+      "chunkCount",
+      `must be max(1, ceil(recordCount / chunkSize)) = ${chunkCount} (got ${manifest.chunkCount})`,
     );
   }
   if (BigInt(manifest.root) >= FIELD_MODULUS)

@@ -1,0 +1,210 @@
+/**
+ * @module dataset/chunked
+ *
+ * The streaming commitment of a chunked (layout v2) dataset, design.md section 7: the file is read in
+ * batches of exactly S records (`streamDataset`), each batch is padded, salted per leaf, hashed into its
+ * chunk root and handed to `onChunk` (the caller stores it, e.g. storage/chunk-store), and only the chunk
+ * roots are kept; the fixed-depth dataset tree over them gives the root the version-2 manifest signs.
+ * Memory is bounded by one read slice, one chunk and the chunk roots (32 bytes per S records).
+ *
+ * Security caveats: a stream that fails part-way has already passed earlier chunks to `onChunk`; the caller
+ * must discard them unless `commitFileChunked` resolves (the chunk store stages and commits atomically).
+ * Chunks carry records and salts in clear: they are operator-private. Keys of keyed schemas must be strictly
+ * increasing in file order (the chunk circuit enforces it; the loader refuses anything else up front).
+ */
+import {
+  type ChunkLayout,
+  chunkCountOf,
+  chunkRootOf,
+  DEFAULT_CHUNK_SIZE,
+  DEFAULT_TREE_DEPTH,
+  datasetTree,
+  defaultLeafRecords,
+  type FieldDomain,
+  fieldDomains,
+  leafHash,
+  makeChunkLayout,
+  subtreeRoot,
+} from "./chunk-layout.ts";
+import { getPoseidon, type PoseidonEx } from "./commitment.ts";
+import { streamDataset } from "./load.ts";
+import { buildChunkedManifest, type ChunkedManifest, signManifest } from "./manifest.ts";
+import { deriveLeafSalts } from "./salt.ts";
+import type { Schema } from "./schema.ts";
+
+/** One committed chunk as handed to `onChunk`: real records only (padding is implied by the layout). */
+export interface CommittedChunkRecords {
+  readonly chunkIndex: number;
+  /** The chunk's real records (encoded values in schema order), at most S. */
+  readonly records: readonly (readonly bigint[])[];
+  readonly chunkRoot: bigint;
+}
+
+export interface ChunkedCommitResult {
+  readonly manifest: ChunkedManifest;
+  readonly layout: ChunkLayout;
+  readonly recordCount: number;
+  readonly chunkCount: number;
+  readonly chunkRoots: readonly bigint[];
+  readonly root: bigint;
+}
+
+export interface CommitFileChunkedInput {
+  readonly datasetId: string;
+  readonly epoch: number;
+  readonly schema: Schema;
+  /** Defaults: chunkSize 128, leafRecords the largest that fits (design.md 7.1), treeDepth 4. */
+  readonly layout?: Partial<Omit<ChunkLayout, "version">>;
+  /** 32-byte dataset secret the leaf salts derive from. */
+  readonly secret: Uint8Array;
+  /** Ed25519 secret key of the operator. */
+  readonly operatorSecretKey: Uint8Array;
+  /** Circuit ids the manifest announces (chunk and final circuits). */
+  readonly circuits: readonly string[];
+  readonly createdAt?: Date | string;
+  /** Receives every chunk in order; awaited before the next chunk is read. */
+  readonly onChunk?: (chunk: CommittedChunkRecords) => void | Promise<void>;
+  /** Poseidon to hash with (default: the fast WebAssembly one). */
+  readonly poseidon?: PoseidonEx;
+}
+
+/** The layout for a schema with defaults filled in and validated against the schema's domains. */
+export function chunkLayoutFor(schema: Schema, layout: CommitFileChunkedInput["layout"] = {}): ChunkLayout {
+  const domains = fieldDomains(schema);
+  const chunkSize = layout.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  return makeChunkLayout(
+    {
+      chunkSize,
+      leafRecords: layout.leafRecords ?? defaultLeafRecords(domains, chunkSize),
+      treeDepth: layout.treeDepth ?? DEFAULT_TREE_DEPTH,
+    },
+    domains,
+  );
+}
+
+/**
+ * Hashes chunks one at a time (each: S/B leaf salts, S/B leaves, the in-chunk tree, the chunk root) and keeps
+ * the chunk roots; `finish` builds the dataset tree. Chunks must arrive in order, every one but the last full.
+ */
+export class ChunkCommitter {
+  private readonly roots: bigint[] = [];
+  private recordCount = 0;
+  private lastWasPartial = false;
+  private readonly domains: FieldDomain[];
+  private readonly zeroRecord: bigint[];
+
+  constructor(
+    private readonly poseidon: PoseidonEx,
+    readonly layout: ChunkLayout,
+    schema: Schema,
+    private readonly secret: Uint8Array,
+    private readonly datasetId: string,
+    private readonly epoch: number,
+  ) {
+    this.domains = fieldDomains(schema);
+    this.zeroRecord = this.domains.map(() => 0n);
+  }
+
+  /** Commits the next chunk's real records (1..S of them; fewer than S only for the last chunk). */
+  add(records: readonly (readonly bigint[])[]): bigint {
+    const { chunkSize } = this.layout;
+    if (records.length < 1 || records.length > chunkSize) {
+      throw new RangeError(`a chunk holds 1..${chunkSize} records (got ${records.length})`);
+    }
+    if (this.lastWasPartial)
+      throw new RangeError("only the last chunk may hold fewer than chunkSize records");
+    const chunkIndex = this.roots.length;
+    chunkCountOf(this.layout, this.recordCount + records.length); // throws when the tree is full
+    const root = this.hashChunk(chunkIndex, records);
+    this.roots.push(root);
+    this.recordCount += records.length;
+    this.lastWasPartial = records.length < chunkSize;
+    return root;
+  }
+
+  /** Chunks added so far (= the index of the next chunk). */
+  get chunksAdded(): number {
+    return this.roots.length;
+  }
+
+  /** The chunk root of chunk `chunkIndex` holding `records` (padded with all-zero slots). */
+  hashChunk(chunkIndex: number, records: readonly (readonly bigint[])[]): bigint {
+    const { chunkSize, leafRecords } = this.layout;
+    const leafCount = chunkSize / leafRecords;
+    const salts = deriveLeafSalts(this.secret, this.datasetId, this.epoch, chunkIndex * leafCount, leafCount);
+    const leaves = salts.map((salt, leaf) => {
+      const slots = Array.from(
+        { length: leafRecords },
+        (_, b) => records[leaf * leafRecords + b] ?? this.zeroRecord,
+      );
+      return leafHash(this.poseidon, this.domains, salt, slots);
+    });
+    return chunkRootOf(this.poseidon, chunkIndex, subtreeRoot(this.poseidon, leaves));
+  }
+
+  /** Dataset root over the chunk roots (one all-padding chunk when no record was added). */
+  finish(): { root: bigint; chunkRoots: bigint[]; recordCount: number; chunkCount: number } {
+    if (this.roots.length === 0) this.roots.push(this.hashChunk(0, []));
+    const tree = datasetTree(this.poseidon, this.roots, this.layout.treeDepth);
+    return {
+      root: tree.root,
+      chunkRoots: [...this.roots],
+      recordCount: this.recordCount,
+      chunkCount: this.roots.length,
+    };
+  }
+}
+
+/**
+ * Streams a CSV/JSONL file into a chunked commitment and signs its version-2 manifest. Rejects with the
+ * loader's `DatasetError` (file, line, column) for the first bad row, or a RangeError when the records do
+ * not fit the layout; in both cases nothing is signed.
+ */
+export async function commitFileChunked(
+  path: string,
+  input: CommitFileChunkedInput,
+): Promise<ChunkedCommitResult> {
+  const layout = chunkLayoutFor(input.schema, input.layout);
+  const poseidon = input.poseidon ?? (await getPoseidon());
+  const committer = new ChunkCommitter(
+    poseidon,
+    layout,
+    input.schema,
+    input.secret,
+    input.datasetId,
+    input.epoch,
+  );
+  await streamDataset(
+    path,
+    input.schema,
+    async (records) => {
+      const chunkIndex = committer.chunksAdded;
+      const chunkRoot = committer.add(records);
+      await input.onChunk?.({ chunkIndex, records, chunkRoot });
+    },
+    { batchSize: layout.chunkSize, keyOrder: "increasing" },
+  );
+  return finishCommit(committer, input, layout);
+}
+
+async function finishCommit(
+  committer: ChunkCommitter,
+  input: CommitFileChunkedInput,
+  layout: ChunkLayout,
+): Promise<ChunkedCommitResult> {
+  const empty = committer.chunksAdded === 0;
+  const { root, chunkRoots, recordCount, chunkCount } = committer.finish();
+  if (empty) await input.onChunk?.({ chunkIndex: 0, records: [], chunkRoot: chunkRoots[0] as bigint });
+  const unsigned = buildChunkedManifest({
+    datasetId: input.datasetId,
+    epoch: input.epoch,
+    schema: input.schema,
+    recordCount,
+    layout,
+    root,
+    circuits: input.circuits,
+    ...(input.createdAt === undefined ? {} : { createdAt: input.createdAt }),
+  });
+  const manifest = signManifest(unsigned, input.operatorSecretKey);
+  return { manifest, layout, recordCount, chunkCount, chunkRoots, root };
+}

@@ -60,7 +60,8 @@ async function generateCsv(path: string, count: number): Promise<void> {
       `${1000 + i * 3},${wikis[next() % 6]},${countries[next() % 10]},${activity[edits < 5 ? 0 : edits < 25 ? 1 : edits < 100 ? 2 : 3]},${edits},${2001 + (next() % 25)},${next() % 50 === 0}`,
     );
     if (rows.length === 4096) {
-      if (!out.write(`${rows.join("\n")}\n`)) await new Promise((resolve) => out.once("drain", resolve));
+      if (!out.write(`${rows.join("\n")}\n`))
+        await new Promise<void>((resolve) => out.once("drain", () => resolve()));
       rows = [];
     }
   }

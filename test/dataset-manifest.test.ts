@@ -264,7 +264,8 @@ describe("manifest structure", () => {
 
   it.each([
     ["not an object", () => "manifest", "$"],
-    ["version 2", () => ({ ...valid(), version: 2 }), "version"],
+    ["version 3", () => ({ ...valid(), version: 3 }), "version"],
+    ["a version 1 body marked version 2", () => ({ ...valid(), version: 2 }), "chunkCount"],
     ["extra field", () => ({ ...valid(), note: "hi" }), "$"],
     ["missing root", () => without("root"), "root"],
     ["missing signature", () => without("signature"), "signature"],

@@ -157,7 +157,7 @@ async function main(): Promise<void> {
   for (const line of await poseidonSpeeds()) console.log(line);
   const dir = await mkdtemp(join(tmpdir(), "zktally-bench-commit-"));
   try {
-    console.log("\nrecords     chunks  commit s  records/s  peak RSS MiB  (chunkSize " + chunkSize + ")");
+    console.log(`\nrecords     chunks  commit s  records/s  peak RSS MiB  (chunkSize ${chunkSize})`);
     let last: ChildResult | undefined;
     for (const power of values.sizes.split(",").map(Number)) {
       const path = join(dir, `wiki-${power}.csv`);

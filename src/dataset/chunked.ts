@@ -12,6 +12,8 @@
  * Chunks carry records and salts in clear: they are operator-private. Keys of keyed schemas must be strictly
  * increasing in file order (the chunk circuit enforces it; the loader refuses anything else up front).
  */
+
+import { InputError } from "../util/errors.ts";
 import {
   type ChunkLayout,
   chunkCountOf,
@@ -114,12 +116,23 @@ export class ChunkCommitter {
     if (this.lastWasPartial)
       throw new RangeError("only the last chunk may hold fewer than chunkSize records");
     const chunkIndex = this.roots.length;
-    chunkCountOf(this.layout, this.recordCount + records.length); // throws when the tree is full
+    this.assertFits(this.recordCount + records.length);
     const root = this.hashChunk(chunkIndex, records);
     this.roots.push(root);
     this.recordCount += records.length;
     this.lastWasPartial = records.length < chunkSize;
     return root;
+  }
+
+  private assertFits(recordCount: number): void {
+    try {
+      chunkCountOf(this.layout, recordCount);
+    } catch (error) {
+      if (!(error instanceof RangeError || error instanceof InputError)) throw error;
+      throw new InputError("dataset_too_large", error.message, {
+        hint: "commit with a larger treeDepth or chunkSize",
+      });
+    }
   }
 
   /** Chunks added so far (= the index of the next chunk). */

@@ -343,7 +343,7 @@ function checkSemanticsV2<T extends z.infer<typeof unsignedShapeV2>>(manifest: T
   try {
     layout = makeChunkLayout(manifest.layout, fieldDomains(schema));
   } catch (error) {
-    if (error instanceof RangeError || error instanceof TypeError)
+    if (error instanceof RangeError || error instanceof TypeError || error instanceof InputError)
       throw new ManifestError("layout", error.message);
     throw error;
   }
@@ -351,7 +351,8 @@ function checkSemanticsV2<T extends z.infer<typeof unsignedShapeV2>>(manifest: T
   try {
     chunkCount = chunkCountOf(layout, manifest.recordCount);
   } catch (error) {
-    if (error instanceof RangeError) throw new ManifestError("recordCount", error.message);
+    if (error instanceof RangeError || error instanceof InputError)
+      throw new ManifestError("recordCount", error.message);
     throw error;
   }
   if (manifest.chunkCount !== chunkCount) {

@@ -30,6 +30,7 @@ import {
 import { getPoseidon, type PoseidonEx } from "../dataset/commitment.ts";
 import { type ChunkedManifest, parseAnyManifest, verifyManifest } from "../dataset/manifest.ts";
 import { DATASET_SECRET_BYTES, deriveLeafSalts } from "../dataset/salt.ts";
+import { ConflictError, InputError, IntegrityError } from "../util/errors.ts";
 import { commitStagingDir, makeStagingDir } from "./atomic-write.ts";
 import type { EnvelopeContext } from "./keyring.ts";
 
@@ -48,13 +49,12 @@ export function chunkPurpose(chunkIndex: number): string {
 }
 
 /** A stored dataset is missing, unreadable, or does not match its signed manifest. */
-export class ChunkStoreError extends Error {
-  override readonly name = "ChunkStoreError";
+export class ChunkStoreError extends IntegrityError {
   constructor(
     readonly dir: string,
     readonly reason: string,
   ) {
-    super(`chunk store ${dir}: ${reason}`);
+    super("dataset_integrity", `chunk store ${dir}: ${reason}`);
   }
 }
 
@@ -105,7 +105,10 @@ export class ChunkStoreWriter {
     await this.seal(SECRET_FILE, secret, DATASET_SECRET_PURPOSE);
     await writeFile(join(this.staging, MANIFEST_FILE), JSON.stringify(result.manifest));
     if (!(await commitStagingDir(this.staging, this.dir))) {
-      throw new ChunkStoreError(this.dir, "was created concurrently by another writer");
+      throw new ConflictError(
+        "epoch_not_newer",
+        `chunk store ${this.dir} was created concurrently by another writer`,
+      );
     }
   }
 
@@ -235,7 +238,7 @@ export class ChunkStoreReader {
     try {
       chunkRoot = committer.hashChunk(chunkIndex, records);
     } catch (error) {
-      if (error instanceof RangeError)
+      if (error instanceof RangeError || error instanceof InputError)
         throw new ChunkStoreError(this.dir, `chunk ${chunkIndex}: ${error.message}`);
       throw error;
     }

@@ -196,7 +196,20 @@ export const CONFIG_SOURCES: readonly ConfigSource[] = [
   source("workers", "ZKTALLY_WORKERS", "jobs.concurrency", "int", "proofs at once (0 = none here)"),
   source("provers", "ZKTALLY_PROVERS", "jobs.provers", "int", "prover processes in the local pool"),
   source("max-attempts", "ZKTALLY_MAX_ATTEMPTS", "jobs.maxAttempts", "int", "claims before a job fails"),
-  source("max-queued", "ZKTALLY_MAX_QUEUED", "jobs.maxQueuedPerPartner", "int", "open jobs per partner"),
+  source(
+    "max-queued-per-partner",
+    "ZKTALLY_MAX_QUEUED_PER_PARTNER",
+    "jobs.maxQueuedPerPartner",
+    "int",
+    "open jobs per partner (429 beyond)",
+  ),
+  source(
+    "max-queued",
+    "ZKTALLY_MAX_QUEUED",
+    "jobs.maxQueued",
+    "int",
+    "open jobs in the service (503 beyond)",
+  ),
   source("drain-timeout-ms", "ZKTALLY_DRAIN_TIMEOUT_MS", "jobs.drainTimeoutMs", "int", "shutdown drain time"),
   source("prover-nice", "ZKTALLY_PROVER_NICE", "jobs.proverNice", "int", "prover process niceness (0..19)"),
 ];

@@ -223,7 +223,6 @@ export const API = {
     action: "bundle.read",
     summary: "The proof bundle of a finished job",
     ...jobParams,
-    auditRefusals: true,
     responses: {
       "200": { description: "bundle", schema: S.bundleSchema, text: true },
       "404": error("No such job of yours"),

@@ -6,6 +6,12 @@
  * is appended as "refused" with its error code; if the log cannot be written at all, the request is answered
  * `503 audit_unavailable` and nothing it asked for happens.
  *
+ * Volume: the log records decisions, not traffic. Reads (job status, bundle downloads, receipts) are not
+ * audited (the answer itself is: `query.answer` carries the bundle hash). Identical refusals (same partner,
+ * action and code) are appended at most once per `refusalWindowMs`; the first refusal after a window carries
+ * `suppressed`, the number of identical refusals dropped since the last entry. Keys are bounded: partner ids
+ * are registered partners or null, actions and codes are fixed sets.
+ *
  * What is logged per request: partner (client id or null), action (e.g. `query.submit`), decision, the
  * request id the client saw in `X-Request-Id`, and public details (job id, dataset id and epoch, query hash,
  * nonce, bundle hash, error codes). Never secrets, tokens, records or answers' private inputs; the audit
@@ -27,12 +33,30 @@ export interface AuditSubject {
   readonly requestId: string;
 }
 
+export interface ServiceAuditOptions {
+  /** Identical refusals within this many ms after an audited one are counted, not appended (0: append all). */
+  readonly refusalWindowMs?: number;
+  readonly now?: () => number;
+}
+
+/** Windows are pruned once this many refusal keys are tracked (only expired ones are dropped). */
+const MAX_TRACKED_REFUSALS = 10_000;
+
 export class ServiceAudit {
+  /** Per refusal key: until when identical refusals are only counted, and how many were. */
+  private readonly refusalWindows = new Map<string, { until: number; suppressed: number }>();
+  private readonly refusalWindowMs: number;
+  private readonly now: () => number;
+
   constructor(
     readonly log: AuditLog,
     private readonly db: Db,
     private readonly logger: Logger,
-  ) {}
+    options: ServiceAuditOptions = {},
+  ) {
+    this.refusalWindowMs = options.refusalWindowMs ?? 0;
+    this.now = options.now ?? Date.now;
+  }
 
   /** Appends one entry; any failure becomes `AuditUnavailableError` (the cause goes to the operator log). */
   append(
@@ -65,9 +89,35 @@ export class ServiceAudit {
     }
   }
 
-  /** Logs a `ZktallyError` refusal (other errors are failures the caller logs with its own context). */
+  /**
+   * Logs a `ZktallyError` refusal, at most once per window per (partner, action, code); other errors are
+   * failures the caller logs with its own context.
+   */
   recordRefusal(subject: AuditSubject, error: unknown, details: AuditDetails = {}): void {
     if (!isZktallyError(error) || error instanceof AuditUnavailableError) return;
-    this.append(subject, "refused", { ...details, kind: error.kind, code: error.code });
+    const key = JSON.stringify([subject.partner, subject.action, error.code]);
+    const now = this.now();
+    const window = this.refusalWindows.get(key);
+    if (window !== undefined && now < window.until) {
+      window.suppressed++;
+      return;
+    }
+    const suppressed = window?.suppressed ?? 0;
+    this.append(subject, "refused", {
+      ...details,
+      kind: error.kind,
+      code: error.code,
+      ...(suppressed > 0 ? { suppressed } : {}),
+    });
+    if (this.refusalWindowMs > 0) {
+      if (this.refusalWindows.size >= MAX_TRACKED_REFUSALS) this.pruneRefusalWindows(now);
+      this.refusalWindows.set(key, { until: now + this.refusalWindowMs, suppressed: 0 });
+    }
+  }
+
+  private pruneRefusalWindows(now: number): void {
+    for (const [key, window] of this.refusalWindows) {
+      if (window.until <= now) this.refusalWindows.delete(key);
+    }
   }
 }

@@ -93,6 +93,12 @@ export const serviceConfigSchema = z.strictObject({
   /** log2 of the scrypt cost N for client secrets (r = 8, p = 1). */
   scryptLogN: z.int().min(12).max(20).default(15),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /**
+   * Identical refusals (same partner, action and code) are audited once per window; the next entry after
+   * the window counts the dropped ones (`suppressed`), so refusals cannot grow the log without bound.
+   * 0 audits every refusal.
+   */
+  auditRefusalWindowMs: z.int().min(0).max(86_400_000).default(60_000),
   /** Express `trust proxy` (only behind a known reverse proxy; otherwise clients could spoof their IP). */
   trustProxy: z.boolean().default(false),
   jobs: jobsSchema.default(jobsSchema.parse({})),

@@ -162,22 +162,20 @@ export function partnerRouter(ctx: ServiceContext): Router {
   });
 
   mount(API.readBundle, (_req, res, { params }) => {
+    // A read of the partner's own answer, not a decision: not audited (query.answer logged its hash), so
+    // polling an unfinished job cannot grow the audit log.
     const partner = partnerOf(res);
     const id = params.jobId;
-    const subject = { partner: partner.clientId, action: "bundle.read", requestId: stateOf(res).requestId };
-    const bundle = ctx.audit.decide(subject, () => {
-      const row = ctx.jobs.forPartner(id, partner.clientId);
-      if (!row) throw new NotFoundError("job");
-      if (row.state === "failed") {
-        throw new ConflictError("job_failed", "the job failed; it has no bundle", {
-          details: { state: row.state },
-        });
-      }
-      const text = ctx.jobs.bundleForPartner(id, partner.clientId);
-      if (row.state !== "done" || text === undefined) throw new NotReadyError(row.state);
-      return { result: text, details: { jobId: id } };
-    });
-    res.type("application/json").send(bundle);
+    const row = ctx.jobs.forPartner(id, partner.clientId);
+    if (!row) throw new NotFoundError("job");
+    if (row.state === "failed") {
+      throw new ConflictError("job_failed", "the job failed; it has no bundle", {
+        details: { state: row.state },
+      });
+    }
+    const text = ctx.jobs.bundleForPartner(id, partner.clientId);
+    if (row.state !== "done" || text === undefined) throw new NotReadyError(row.state);
+    res.type("application/json").send(text);
   });
 
   mount(API.readBudget, (_req, res) => {

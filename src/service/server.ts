@@ -93,7 +93,10 @@ export async function openService(
   try {
     const cipher: EnvelopeCipher = keyRing;
     const keys = loadServiceKeys(db, cipher, overrides.initialKeys, now);
-    const audit = new ServiceAudit(new AuditLog(db, { secretKey: keys.audit }, { now }), db, logger);
+    const audit = new ServiceAudit(new AuditLog(db, { secretKey: keys.audit }, { now }), db, logger, {
+      refusalWindowMs: config.auditRefusalWindowMs,
+      now,
+    });
     const tokens = await TokenService.create({
       secretKey: keys.token,
       issuer: config.issuer,

@@ -30,7 +30,7 @@ import { KeyRing } from "../src/storage/keyring.ts";
 
 const SCHEMA_URL = new URL("../examples/wikimedia/schema.json", import.meta.url);
 
-interface ChildResult {
+export interface ChildResult {
   readonly records: number;
   readonly chunks: number;
   readonly seconds: number;
@@ -115,7 +115,8 @@ function runChild(path: string, dir: string, chunkSize: number): Promise<ChildRe
   });
 }
 
-async function poseidonSpeeds(): Promise<string[]> {
+/** Table lines: hashes/s of circomlibjs' Poseidon and src/poseidon at 12 and 16 inputs (wall clock). */
+export async function poseidonSpeeds(): Promise<string[]> {
   const circomlib = await buildPoseidon();
   const fast = await buildPoseidonHash();
   const lines = ["inputs  circomlibjs hash/s  src/poseidon hash/s  speed-up"];
@@ -143,6 +144,26 @@ async function poseidonSpeeds(): Promise<string[]> {
   return lines;
 }
 
+/**
+ * Commits 2^power records of the synthetic Wikimedia schema for each power, each in a fresh child process
+ * (generation not timed). For bench:scale and the CLI below.
+ */
+export async function measureCommit(powers: readonly number[], chunkSize = 128): Promise<ChildResult[]> {
+  const dir = await mkdtemp(join(tmpdir(), "zktally-bench-commit-"));
+  try {
+    const results: ChildResult[] = [];
+    for (const power of powers) {
+      const path = join(dir, `wiki-${power}.csv`);
+      await generateCsv(path, 2 ** power);
+      results.push(await runChild(path, dir, chunkSize));
+      await rm(path);
+    }
+    return results;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -155,24 +176,16 @@ async function main(): Promise<void> {
   const chunkSize = Number(values["chunk-size"]);
   if (values.child !== undefined) return child(values.child, values.dir as string, chunkSize);
   for (const line of await poseidonSpeeds()) console.log(line);
-  const dir = await mkdtemp(join(tmpdir(), "zktally-bench-commit-"));
-  try {
-    console.log(`\nrecords     chunks  commit s  records/s  peak RSS MiB  (chunkSize ${chunkSize})`);
-    let last: ChildResult | undefined;
-    for (const power of values.sizes.split(",").map(Number)) {
-      const path = join(dir, `wiki-${power}.csv`);
-      await generateCsv(path, 2 ** power);
-      last = await runChild(path, dir, chunkSize);
-      await rm(path);
-      console.log(
-        `2^${power}`.padEnd(10) +
-          `${String(last.chunks).padStart(8)}  ${last.seconds.toFixed(1).padStart(8)}  ${(last.records / last.seconds).toFixed(0).padStart(9)}  ${last.peakRssMiB.toFixed(0).padStart(12)}`,
-      );
-    }
-    if (last) console.log(`commit 2^${Math.log2(last.records)} records: ${last.seconds.toFixed(1)} s`);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
+  console.log(`\nrecords     chunks  commit s  records/s  peak RSS MiB  (chunkSize ${chunkSize})`);
+  const results = await measureCommit(values.sizes.split(",").map(Number), chunkSize);
+  for (const result of results) {
+    console.log(
+      `2^${Math.log2(result.records)}`.padEnd(10) +
+        `${String(result.chunks).padStart(8)}  ${result.seconds.toFixed(1).padStart(8)}  ${(result.records / result.seconds).toFixed(0).padStart(9)}  ${result.peakRssMiB.toFixed(0).padStart(12)}`,
+    );
   }
+  const last = results.at(-1);
+  if (last) console.log(`commit 2^${Math.log2(last.records)} records: ${last.seconds.toFixed(1)} s`);
 }
 
-await main();
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) await main();

@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildPoseidon, type Poseidon } from "circomlibjs";
+import { build } from "esbuild";
 import { beforeAll, describe, expect, it } from "vitest";
 import { PARTIAL_ROUNDS } from "../src/poseidon/generate-constants.ts";
 import { buildPoseidonHash, type PoseidonHash, FIELD_MODULUS as R } from "../src/poseidon/index.ts";
@@ -97,6 +98,22 @@ describe("fast Poseidon", () => {
         0n,
       ),
     ).toThrow(/1\.\.16 inputs/);
+  });
+
+  it("bundles for the browser, each width's constants a separately loaded chunk", async () => {
+    const result = await build({
+      entryPoints: [join(import.meta.dirname, "../src/poseidon/index.ts")],
+      bundle: true,
+      platform: "browser",
+      format: "esm",
+      splitting: true,
+      write: false,
+      outdir: "out",
+    });
+    expect(result.outputFiles).toHaveLength(17);
+    const entry = result.outputFiles.find((file) => file.path.endsWith("index.js"));
+    expect(entry?.text).not.toMatch(/from\s*"node:/);
+    expect(entry?.contents.length).toBeLessThan(40_000); // code only: the constants are in the other chunks
   });
 
   it("builds only the widths asked for", async () => {

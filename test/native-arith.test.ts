@@ -3,6 +3,8 @@
  * results for Fr/Fq/Fq2 arithmetic, G1/G2 scalar multiplication and doubling, MSMs (with infinity,
  * repeated and negated points, scalars 0, 1 and r-1, every window size from 2 to 16), roots of unity and
  * NTTs; every result is recomputed here with bigint arithmetic, @noble/curves and snarkjs's ffjavascript.
+ * The vectors are produced three times: default (batch-affine buckets, all cores), Jacobian buckets, and
+ * 5 threads (more MSM slices and NTT stages split across threads); all must give the known answers.
  */
 import { bn254 } from "@noble/curves/bn254.js";
 import * as snarkjs from "snarkjs";
@@ -40,14 +42,23 @@ type Vectors = {
   ntt: { k: number; input: string[]; fft: string[]; ifft: string[]; coset: string[] }[];
 };
 
+const CONFIGS: Record<string, Record<string, string>> = {
+  default: {},
+  jacobian: { ZKTALLY_MSM: "jacobian" },
+  "5 threads": { ZKTALLY_PROVER_THREADS: "5" },
+};
 let v: Vectors;
+const variants = new Map<string, Vectors>();
 // biome-ignore lint/suspicious/noExplicitAny: ffjavascript's curve object is untyped
 let curve: any;
 
 beforeAll(async () => {
-  const { code, json } = await runNative(["vectors", "20261201"]);
-  expect(code).toBe(0);
-  v = json as unknown as Vectors;
+  for (const [name, env] of Object.entries(CONFIGS)) {
+    const { code, json } = await runNative(["vectors", "20261201"], env);
+    expect(code).toBe(0);
+    variants.set(name, json as unknown as Vectors);
+  }
+  v = variants.get("default") as Vectors;
   curve = await snarkjs.curves.getCurveFromName("bn128", { singleThread: true });
 }, 120_000);
 afterAll(async () => {
@@ -111,19 +122,23 @@ describe("native curve arithmetic", () => {
     }
   });
 
-  it("MSMs equal (sum dlog_i * scalar_i) * G for every window size (signed digits, edge cases)", () => {
-    expect(v.msm.map((m) => m.group)).toEqual(["G1", "G2"]);
-    for (const m of v.msm) {
-      let k = 0n;
-      m.dlogs.forEach((d, i) => {
-        k += BigInt(d) * BigInt(m.scalars[i] as string);
-      });
-      const expected = m.group === "G1" ? g1(k) : g2(k);
-      expect(new Set(m.results.map((r) => r.window)).size).toBe(m.results.length);
-      for (const r of m.results)
-        expect({ window: r.window, point: r.point }).toEqual({ window: r.window, point: expected });
-    }
-  });
+  it.each(Object.keys(CONFIGS))(
+    "MSMs (%s) equal (sum dlog_i * scalar_i) * G for every window size",
+    (name) => {
+      const vectors = variants.get(name) as Vectors;
+      expect(vectors.msm.map((m) => m.group)).toEqual(["G1", "G2"]);
+      for (const m of vectors.msm) {
+        let k = 0n;
+        m.dlogs.forEach((d, i) => {
+          k += BigInt(d) * BigInt(m.scalars[i] as string);
+        });
+        const expected = m.group === "G1" ? g1(k) : g2(k);
+        expect(new Set(m.results.map((r) => r.window)).size).toBe(m.results.length);
+        for (const r of m.results)
+          expect({ window: r.window, point: r.point }).toEqual({ window: r.window, point: expected });
+      }
+    },
+  );
 });
 
 describe("native NTT", () => {
@@ -145,7 +160,8 @@ describe("native NTT", () => {
       String(curve.Fr.toObject(buf.slice(i * 32, i * 32 + 32))),
     );
 
-  it("fft and ifft equal ffjavascript's Fr.fft / Fr.ifft", async () => {
+  it("fft and ifft equal ffjavascript's Fr.fft / Fr.ifft (also with 5 threads)", async () => {
+    expect((variants.get("5 threads") as Vectors).ntt).toEqual(v.ntt);
     for (const t of v.ntt) {
       expect(unpack(await curve.Fr.fft(pack(t.input)))).toEqual(t.fft);
       expect(unpack(await curve.Fr.ifft(pack(t.input)))).toEqual(t.ifft);

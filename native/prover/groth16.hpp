@@ -14,6 +14,7 @@
  */
 #pragma once
 #include <sys/random.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <string>
@@ -160,10 +161,13 @@ inline std::string proof_json(const Proof& p) {
   std::string o = "{\"ok\":true,\"proof\":{\"pi_a\":" + g1_json(p.a) + ",\"pi_b\":" + g2_json(p.b) +
                   ",\"pi_c\":" + g1_json(p.c) + ",\"protocol\":\"groth16\",\"curve\":\"bn128\"},\"publicSignals\":[";
   for (size_t i = 0; i < p.publicSignals.size(); i++) o += (i ? ",\"" : "\"") + p.publicSignals[i] + "\"";
-  char t[256];
+  struct rusage ru;
+  long max_rss_kb = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
+  char t[320];
   std::snprintf(t, sizeof t,
-                "],\"timings\":{\"abcMs\":%.3f,\"nttMs\":%.3f,\"msmMs\":%.3f,\"proveMs\":%.3f,\"threads\":%u}}",
-                p.abcMs, p.nttMs, p.msmMs, p.totalMs, thread_count());
+                "],\"timings\":{\"abcMs\":%.3f,\"nttMs\":%.3f,\"msmMs\":%.3f,\"proveMs\":%.3f,\"threads\":%u,"
+                "\"maxRssKb\":%ld}}",
+                p.abcMs, p.nttMs, p.msmMs, p.totalMs, thread_count(), max_rss_kb);
   return o + t;
 }
 

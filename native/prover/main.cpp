@@ -6,6 +6,8 @@
  *   zktally-prover info <zkey>                              header, SHA-256, after all load checks
  *   zktally-prover serve                                    long-lived: requests on stdin, one JSON line each
  *   zktally-prover vectors <seed>                           known-answer test vectors (tests only)
+ *   zktally-prover synth <zkey> <wtns> <constraints> [seed] synthetic key + witness (benchmarks only)
+ *   zktally-prover bench-msm <n> [window]                   synthetic G1 MSM timing (tuning only)
  *
  * serve protocol (one request at a time, replies are single JSON lines):
  *   "load <name> <zkey path>\n"     -> {"ok":true,"sha256":..,"nVars":..,"nPublic":..,"domainSize":..}
@@ -271,6 +273,185 @@ int cmd_vectors(int argc, char** argv) {
   return 0;
 }
 
+/** Synthetic MSM timing (tuning only): n points P_i = (i+1)*G, random full-size scalars. */
+int cmd_bench_msm(int argc, char** argv) {
+  size_t n = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 65536;
+  unsigned force = argc > 3 ? (unsigned)std::strtoul(argv[3], nullptr, 10) : 0;
+  Rng rng{42};
+  std::vector<G1A> pts(n);
+  G1J acc = G1J::from(g1_gen());
+  for (size_t i = 0; i < n; i++) {
+    pts[i] = acc.to_affine();
+    acc = G1J::madd(acc, g1_gen());
+  }
+  std::vector<Fr> sc(n);
+  for (auto& s : sc) s = rng.element<Fr>();
+  Fq x = Fq::from_u64(7), y = Fq::from_u64(11);
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 10000000; i++) x = Fq::mul(x, y);
+  double mulNs = ms_since(t0) * 1e6 / 1e7;
+  if (x.v[0] == 12345) std::printf("!");
+  MsmStats st;
+  timespec c0, c1;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+  t0 = std::chrono::steady_clock::now();
+  G1J r = msm<Fq>(reinterpret_cast<const uint8_t*>(pts.data()), reinterpret_cast<const uint8_t*>(sc.data()), n, &st, force);
+  double ms = ms_since(t0);
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+  double cpu = (c1.tv_sec - c0.tv_sec) * 1e3 + (c1.tv_nsec - c0.tv_nsec) / 1e6;
+  std::printf("{\"n\":%zu,\"window\":%u,\"chunks\":%u,\"cpuMs\":%.1f,\"msmMs\":%.1f,\"fqMulNs\":%.2f,\"check\":\"%s\"}\n", n, st.window,
+              st.chunks, cpu, ms, mulNs, dec(r.to_affine().x).substr(0, 12).c_str());
+  return 0;
+}
+
+// ---- synthetic keys (benchmarks only) -------------------------------------------------------------------
+
+/** n points start, start+step, start+2*step, ... in affine form (batch inversion per 4096). */
+template <class F>
+void point_run(std::vector<Affine<F>>& out, size_t n, Jac<F> start, const Affine<F>& step) {
+  out.resize(n);
+  parallel_for((n + 4095) / 4096, [&](size_t b, size_t e) {
+    Jac<F> cur = start;
+    // jump to block b: start + (b*4096) * step
+    u64 k[4] = {(u64)(b * 4096), 0, 0, 0};
+    cur = Jac<F>::add(cur, Jac<F>::mul_scalar(Jac<F>::from(step), k));
+    std::vector<Jac<F>> js(4096);
+    std::vector<F> prefix(4096);
+    for (size_t blk = b; blk < e; blk++) {
+      size_t lo = blk * 4096, m = std::min<size_t>(4096, n - lo);
+      for (size_t i = 0; i < m; i++) {
+        js[i] = cur;
+        cur = Jac<F>::madd(cur, step);
+      }
+      F acc = F::one();
+      for (size_t i = 0; i < m; i++) {
+        prefix[i] = acc;
+        acc = F::mul(acc, js[i].Z);
+      }
+      F inv = F::inv(acc);
+      for (size_t i = m; i-- > 0;) {
+        F zi = F::mul(inv, prefix[i]);
+        inv = F::mul(inv, js[i].Z);
+        F zi2 = F::sqr(zi);
+        out[lo + i] = {F::mul(js[i].X, zi2), F::mul(js[i].Y, F::mul(zi2, zi))};
+      }
+    }
+  }, 1);
+}
+
+void put32(std::vector<uint8_t>& b, uint32_t v) { b.insert(b.end(), (uint8_t*)&v, (uint8_t*)&v + 4); }
+void put64(std::vector<uint8_t>& b, uint64_t v) { b.insert(b.end(), (uint8_t*)&v, (uint8_t*)&v + 8); }
+template <class T>
+void putv(std::vector<uint8_t>& b, const T& v) { b.insert(b.end(), (const uint8_t*)&v, (const uint8_t*)&v + sizeof(T)); }
+template <class T>
+void putvec(std::vector<uint8_t>& b, const std::vector<T>& v) {
+  b.insert(b.end(), (const uint8_t*)v.data(), (const uint8_t*)(v.data() + v.size()));
+}
+void write_all(const std::string& path, const std::vector<uint8_t>& b) {
+  FILE* f = std::fopen(path.c_str(), "wb");
+  if (!f || std::fwrite(b.data(), 1, b.size(), f) != b.size() || std::fclose(f) != 0)
+    throw std::runtime_error(path + ": write failed");
+}
+
+/**
+ * A structurally valid Groth16 zkey (no trusted setup: random points, so proofs do not verify) of
+ * `constraints` constraints over `constraints` signals, 2 public, 3 coefficients per constraint, and a
+ * witness mixing bits, 32-bit values and full-size field elements (a third each), for timing both provers
+ * on the same files at sizes whose real setup is too slow for the benchmark machine.
+ */
+int cmd_synth(int argc, char** argv) {
+  if (argc < 5) return fail_json("usage: zktally-prover synth <zkey out> <wtns out> <constraints> [seed]");
+  const uint32_t nc = (uint32_t)std::strtoul(argv[4], nullptr, 10);
+  Rng rng{argc > 5 ? std::strtoull(argv[5], nullptr, 10) : 7};
+  if (nc < 4 || nc > (1u << 24)) return fail_json("constraints must be 4..2^24");
+  const uint32_t nVars = nc, nPublic = 2;
+  uint32_t domain = 1;
+  while (domain < nc + nPublic + 1) domain <<= 1;
+  auto rnd_point = [&](const G1A& g) { Fr k = rng.element<Fr>(); return G1J::mul_scalar(G1J::from(g), k.v); };
+  G1A g1 = g1_gen();
+  G2A g2 = g2_gen();
+  auto g1_at = [&]() { return rnd_point(g1); };
+  auto g2_at = [&]() { Fr k = rng.element<Fr>(); return G2J::mul_scalar(G2J::from(g2), k.v); };
+  std::vector<uint8_t> z;
+  z.insert(z.end(), {'z', 'k', 'e', 'y'});
+  put32(z, 1);
+  put32(z, 9);
+  auto section = [&](uint32_t type, const std::vector<uint8_t>& body) {
+    put32(z, type);
+    put64(z, body.size());
+    z.insert(z.end(), body.begin(), body.end());
+  };
+  std::vector<uint8_t> b;
+  put32(b, 1);
+  section(1, b);
+  b.clear();
+  put32(b, 32);
+  b.insert(b.end(), (const uint8_t*)BN254_Q, (const uint8_t*)BN254_Q + 32);
+  put32(b, 32);
+  b.insert(b.end(), (const uint8_t*)BN254_R, (const uint8_t*)BN254_R + 32);
+  put32(b, nVars);
+  put32(b, nPublic);
+  put32(b, domain);
+  putv(b, g1_at().to_affine());
+  putv(b, g1_at().to_affine());
+  putv(b, g2_at().to_affine());
+  putv(b, g2_at().to_affine());
+  putv(b, g1_at().to_affine());
+  putv(b, g2_at().to_affine());
+  section(2, b);
+  std::vector<G1A> pts;
+  auto g1_section = [&](uint32_t type, size_t n) {
+    point_run<Fq>(pts, n, g1_at(), g1_at().to_affine());
+    b.clear();
+    putvec(b, pts);
+    section(type, b);
+  };
+  g1_section(3, nPublic + 1);
+  b.clear();
+  put32(b, 3 * nc);
+  for (uint32_t c = 0; c < nc; c++) {
+    for (uint32_t t = 0; t < 3; t++) {
+      put32(b, t == 2 ? 1 : 0);
+      put32(b, c);
+      put32(b, (uint32_t)(rng.next() % nVars));
+      putv(b, rng.element<Fr>());
+    }
+  }
+  section(4, b);
+  g1_section(5, nVars);
+  g1_section(6, nVars);
+  std::vector<G2A> pts2;
+  point_run<Fq2>(pts2, nVars, g2_at(), g2_at().to_affine());
+  b.clear();
+  putvec(b, pts2);
+  section(7, b);
+  g1_section(8, nVars - nPublic - 1);
+  g1_section(9, domain);
+  write_all(argv[2], z);
+  std::vector<uint8_t> w;
+  w.insert(w.end(), {'w', 't', 'n', 's'});
+  put32(w, 2);
+  put32(w, 2);
+  put32(w, 1);
+  put64(w, 40);
+  put32(w, 32);
+  w.insert(w.end(), (const uint8_t*)BN254_R, (const uint8_t*)BN254_R + 32);
+  put32(w, nVars);
+  put32(w, 2);
+  put64(w, (uint64_t)nVars * 32);
+  for (uint32_t i = 0; i < nVars; i++) {
+    Fr v = Fr::zero();
+    if (i == 0) v.v[0] = 1;
+    else if (i % 3 == 0) v.v[0] = rng.next() & 1;
+    else if (i % 3 == 1) v.v[0] = rng.next() & 0xffffffffULL;
+    else v = rng.element<Fr>();
+    putv(w, v);
+  }
+  write_all(argv[3], w);
+  std::printf("{\"ok\":true,\"constraints\":%u,\"nVars\":%u,\"domainSize\":%u}\n", nc, nVars, domain);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -280,6 +461,8 @@ int main(int argc, char** argv) {
     if (cmd == "prove") return cmd_prove(argc, argv);
     if (cmd == "serve") return cmd_serve();
     if (cmd == "vectors") return cmd_vectors(argc, argv);
+    if (cmd == "bench-msm") return cmd_bench_msm(argc, argv);
+    if (cmd == "synth") return cmd_synth(argc, argv);
     if (cmd == "info") {
       if (argc < 3) return fail_json("usage: zktally-prover info <zkey>");
       Zkey z;

@@ -56,16 +56,38 @@ inline void ntt_core(Fr* a, unsigned k, const Fr& w) {
       x = Fr::mul(x, w);
     }
   });
-  for (unsigned s = 1; s <= k; s++) {
+  // The first k - log2(threads) stages work inside independent blocks: one parallel region for all of
+  // them (fork-join per stage cost more than the stage itself on small domains under load), cache-local.
+  unsigned log_t = 0;
+  while ((1u << log_t) < thread_count()) log_t++;
+  const unsigned local = k > log_t ? k - log_t : 0;
+  auto butterflies = [&](size_t base, unsigned s, size_t j_lo, size_t j_hi) {
     const size_t half = size_t(1) << (s - 1), step = n >> s;
+    for (size_t j = j_lo; j < j_hi; j++) {
+      size_t i0 = base + j, i1 = i0 + half;
+      Fr v = Fr::mul(a[i1], tw[j * step]);
+      Fr u = a[i0];
+      a[i0] = Fr::add(u, v);
+      a[i1] = Fr::sub(u, v);
+    }
+  };
+  if (local > 0) {
+    const size_t bs = size_t(1) << local;
+    parallel_for(n >> local, [&](size_t b, size_t e) {
+      for (size_t blk = b; blk < e; blk++) {
+        for (unsigned s = 1; s <= local; s++) {
+          const size_t len = size_t(1) << s;
+          for (size_t base = blk * bs; base < (blk + 1) * bs; base += len) butterflies(base, s, 0, len / 2);
+        }
+      }
+    }, 1);
+  }
+  for (unsigned s = local + 1; s <= k; s++) {
+    const size_t half = size_t(1) << (s - 1);
     parallel_for(n / 2, [&](size_t b, size_t e) {
       for (size_t t = b; t < e; t++) {
         size_t blk = t >> (s - 1), j = t & (half - 1);
-        size_t i0 = (blk << s) + j, i1 = i0 + half;
-        Fr v = Fr::mul(a[i1], tw[j * step]);
-        Fr u = a[i0];
-        a[i0] = Fr::add(u, v);
-        a[i1] = Fr::sub(u, v);
+        butterflies(blk << s, s, j, j + 1);
       }
     }, 4096);
   }

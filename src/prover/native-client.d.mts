@@ -28,6 +28,7 @@ export interface NativeProofReply {
     readonly msmMs: number;
     readonly proveMs: number;
     readonly threads: number;
+    readonly maxRssKb: number;
   };
 }
 

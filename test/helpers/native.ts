@@ -26,9 +26,15 @@ export function nativeBinary(): string {
 }
 
 /** Runs the binary; resolves with the parsed JSON line and the exit code (non-zero exits do not throw). */
-export async function runNative(args: string[]): Promise<{ code: number; json: Record<string, unknown> }> {
+export async function runNative(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; json: Record<string, unknown> }> {
   try {
-    const { stdout } = await run(nativeBinary(), args, { maxBuffer: 64 << 20 });
+    const { stdout } = await run(nativeBinary(), args, {
+      maxBuffer: 64 << 20,
+      env: { ...process.env, ...env },
+    });
     return { code: 0, json: JSON.parse(stdout) };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };

@@ -129,8 +129,10 @@ interface Row {
   constraints: number;
   witness?: number;
   snarkjs: number;
+  snarkjsCpu: number;
   snarkjsRss: number;
   native: number;
+  nativeCpu: number;
   nativeRss: number;
   parts: { abc: number; ntt: number; msm: number };
 }
@@ -144,17 +146,23 @@ async function measure(id: string, constraints: number, zkeyPath: string, wtnsPa
     ["bench/snarkjs-prove.mjs", zkeyPath, wtnsPath, String(opts.runs)],
     { maxBuffer: 1 << 20 },
   );
-  const sj = JSON.parse(stdout.trim().split("\n").pop() as string) as { seconds: number[]; maxRssKb: number };
+  const sj = JSON.parse(stdout.trim().split("\n").pop() as string) as {
+    seconds: number[];
+    cpuSeconds: number[];
+    maxRssKb: number;
+  };
   progress("bench", `${id}: native x${opts.runs}`);
   const prover = new NativeProverProcess({ threads: opts.threads });
   await prover.load(id, zkeyPath);
   const wtns = new Uint8Array(await readFile(wtnsPath));
   const nat: number[] = [];
+  const natCpu: number[] = [];
   let rss = 0;
   let parts = { abc: 0, ntt: 0, msm: 0 };
   for (let i = 0; i < opts.runs; i++) {
     const reply = await prover.prove(id, wtns);
     nat.push(reply.timings.proveMs / 1000);
+    natCpu.push(reply.timings.cpuMs / 1000);
     rss = Math.max(rss, reply.timings.maxRssKb);
     parts = { abc: reply.timings.abcMs, ntt: reply.timings.nttMs, msm: reply.timings.msmMs };
   }
@@ -163,8 +171,10 @@ async function measure(id: string, constraints: number, zkeyPath: string, wtnsPa
     id,
     constraints,
     snarkjs: median(sj.seconds),
+    snarkjsCpu: median(sj.cpuSeconds),
     snarkjsRss: sj.maxRssKb / 1024,
     native: median(nat),
+    nativeCpu: median(natCpu),
     nativeRss: rss / 1024,
     parts,
   };
@@ -220,9 +230,9 @@ async function syntheticRows(opts: Options, dir: string, binary: string): Promis
 function printTable(rows: readonly Row[], opts: Options): void {
   console.log(`\nGroth16 proving, median of ${opts.runs} (threads: ${opts.threads ?? "all cores"})\n`);
   console.log(
-    "| circuit | constraints | witness (wasm) | snarkjs | snarkjs c/s | snarkjs peak RSS | native | native c/s | native peak RSS | native abc / ntt / msm | speed-up |",
+    "| circuit | constraints | witness (wasm) | snarkjs | snarkjs c/s | snarkjs CPU | snarkjs peak RSS | native | native c/s | native CPU | native peak RSS | native abc / ntt / msm | speed-up (wall) | speed-up (CPU) |",
   );
-  console.log("|---|---|---|---|---|---|---|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
   for (const r of rows) {
     const p = r.parts;
     const cells = [
@@ -231,12 +241,15 @@ function printTable(rows: readonly Row[], opts: Options): void {
       r.witness === undefined ? "-" : `${r.witness.toFixed(2)} s`,
       `${r.snarkjs.toFixed(2)} s`,
       Math.round(r.constraints / r.snarkjs),
+      `${r.snarkjsCpu.toFixed(2)} s`,
       `${r.snarkjsRss.toFixed(0)} MB`,
       `${r.native.toFixed(3)} s`,
       Math.round(r.constraints / r.native),
+      `${r.nativeCpu.toFixed(2)} s`,
       `${r.nativeRss.toFixed(0)} MB`,
       `${(p.abc / 1000).toFixed(2)} / ${(p.ntt / 1000).toFixed(2)} / ${(p.msm / 1000).toFixed(2)} s`,
       `${(r.snarkjs / r.native).toFixed(1)}x`,
+      `${(r.snarkjsCpu / r.nativeCpu).toFixed(1)}x`,
     ];
     console.log(`| ${cells.join(" | ")} |`);
   }

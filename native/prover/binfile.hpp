@@ -149,10 +149,13 @@ struct Zkey {
   std::vector<std::vector<uint32_t>> coef_slices;
   uint32_t slice_count = 1;
 
-  void load(const std::string& path) {
-    bytes = read_file(path);
+  void load(const std::string& path) { load_bytes(read_file(path), path); }
+
+  /** Takes ownership of the key bytes (`label` names them in errors) and checks them. */
+  void load_bytes(std::vector<uint8_t>&& data, const std::string& label) {
+    bytes = std::move(data);
     sha256 = sha256_hex(bytes.data(), bytes.size());
-    file.parse(bytes.data(), bytes.size(), "zkey", path);
+    file.parse(bytes.data(), bytes.size(), "zkey", label);
     parse_header();
     parse_sections();
   }

@@ -11,6 +11,7 @@
  *
  * serve protocol (one request at a time, replies are single JSON lines):
  *   "load <name> <zkey path>\n"     -> {"ok":true,"sha256":..,"nVars":..,"nPublic":..,"domainSize":..}
+ *   "loadbytes <name> <nbytes>\n" + zkey bytes -> the same (the caller's already pin-checked bytes)
  *   "prove <name> <nbytes>\n" + wtns bytes -> {"ok":true,"proof":{..},"publicSignals":[..],"timings":{..}}
  *   "unload <name>\n"               -> {"ok":true}
  * Errors reply {"ok":false,"error":"<message>"}; the witness bytes of a prove request are always read in
@@ -84,19 +85,30 @@ int cmd_serve() {
       size_t sp2 = rest.find(' ');
       std::string name = rest.substr(0, sp2);
       std::string arg = sp2 == std::string::npos ? "" : rest.substr(sp2 + 1);
-      if (cmd == "prove") {
+      if (cmd == "prove" || cmd == "loadbytes") {
         char* end = nullptr;
         unsigned long long nbytes = std::strtoull(arg.c_str(), &end, 10);
         if (arg.empty() || *end != 0 || nbytes > (1ULL << 36)) {
           // Cannot know how many bytes follow: the stream is out of step, stop.
-          fail_json("prove: bad byte count; closing");
+          fail_json(cmd + ": bad byte count; closing");
           return 2;
         }
-        std::vector<uint8_t> wbytes((size_t)nbytes);
-        if (nbytes && !std::cin.read(reinterpret_cast<char*>(wbytes.data()), (std::streamsize)nbytes)) {
-          fail_json("prove: witness stream ended early; closing");
+        std::vector<uint8_t> body((size_t)nbytes);
+        if (nbytes && !std::cin.read(reinterpret_cast<char*>(body.data()), (std::streamsize)nbytes)) {
+          fail_json(cmd + ": stream ended early; closing");
           return 2;
         }
+        if (cmd == "loadbytes") {
+          if (!valid_name(name)) throw std::runtime_error("loadbytes: bad key name");
+          auto z = std::make_unique<Zkey>();
+          z->load_bytes(std::move(body), "key " + name);
+          reply = info_json(*z);
+          keys[name] = std::move(z);
+          std::printf("%s\n", reply.c_str());
+          std::fflush(stdout);
+          continue;
+        }
+        std::vector<uint8_t>& wbytes = body;
         auto it = keys.find(name);
         if (it == keys.end()) throw std::runtime_error("prove: key " + name + " is not loaded");
         Wtns w;

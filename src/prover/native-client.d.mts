@@ -27,6 +27,8 @@ export interface NativeProofReply {
     readonly nttMs: number;
     readonly msmMs: number;
     readonly proveMs: number;
+    /** Process CPU time of the proof, all threads. */
+    readonly cpuMs: number;
     readonly threads: number;
     readonly maxRssKb: number;
   };
@@ -40,6 +42,7 @@ export class NativeProverProcess {
   readonly started: number;
   get pid(): number | undefined;
   load(name: string, zkeyPath: string): Promise<NativeKeyInfo>;
+  loadBytes(name: string, zkey: Uint8Array): Promise<NativeKeyInfo>;
   unload(name: string): Promise<{ ok: true }>;
   prove(name: string, wtns: Uint8Array): Promise<NativeProofReply>;
   close(): Promise<void>;

@@ -74,6 +74,14 @@ export class NativeProverProcess {
     });
   }
 
+  /** Loads key bytes the caller already holds (and pin-checked) under `name`. */
+  loadBytes(name, zkey) {
+    return this.request(`loadbytes ${name} ${zkey.byteLength}\n`, zkey).then((info) => {
+      this.loaded.add(name);
+      return info;
+    });
+  }
+
   unload(name) {
     this.loaded.delete(name);
     return this.request(`unload ${name}\n`, undefined);

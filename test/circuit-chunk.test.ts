@@ -13,7 +13,6 @@ import {
   type ChunkShape,
   chunkPublicSignalNames,
   chunkQueryShape,
-  chunkShapeFor,
   finalShapeOf,
   makeChunkShape,
 } from "../src/circuits/chunk-shape.ts";
@@ -46,26 +45,12 @@ import { parseSchema, type Schema } from "../src/dataset/schema.ts";
 import { evaluateQuery } from "../src/query/evaluate.ts";
 import { encodeQueryPublic, type QueryPublicElements } from "../src/query/lower.ts";
 import type { Query } from "../src/query/model.ts";
-import { loadChunkShape, loadFinalShape } from "./helpers/circuits.ts";
+import { CHUNK_TEST_SCHEMA, CHUNK_TEST_SHAPE, loadChunkShape, loadFinalShape } from "./helpers/circuits.ts";
 import { edit, firstViolation, type LoadedCircuit, P, satisfies, wire } from "./helpers/r1cs.ts";
 import { createRng, randomQuery, randomRecords } from "./helpers/random.ts";
 
-const schema: Schema = parseSchema({
-  fields: [
-    { name: "userId", type: "uint", bits: 16 },
-    { name: "country", type: "enum", values: ["DE", "FR", "JP", "US", "IN", "BR"] },
-    { name: "edits", type: "uint", bits: 16 },
-    { name: "bot", type: "bool" },
-    { name: "level", type: "uint", bits: 8 },
-  ],
-  key: "userId",
-});
-/** S = 16 records per chunk, 4 per leaf (a 4-leaf ragged subtree), one 16-ary level above the chunks. */
-const shape = chunkShapeFor(
-  schema,
-  { version: 2, chunkSize: 16, leafRecords: 4, treeDepth: 1 },
-  { clauses: 3, setSize: 3 },
-);
+const schema = CHUNK_TEST_SCHEMA;
+const shape = CHUNK_TEST_SHAPE;
 const S = shape.layout.chunkSize;
 const secret = new Uint8Array(32).fill(9);
 let poseidon: PoseidonEx;

@@ -4,9 +4,10 @@
  * Small circuit shapes used by the tests (kept tiny so CI stays fast) and a cached loader that compiles a
  * shape through the project's compile cache and returns the witness-level harness of ./r1cs.ts.
  */
-import type { ChunkShape, FinalShape } from "../../src/circuits/chunk-shape.ts";
+import { type ChunkShape, chunkShapeFor, type FinalShape } from "../../src/circuits/chunk-shape.ts";
 import { ensureChunkMainFile, ensureFinalMainFile, ensureMainFile } from "../../src/circuits/main-files.ts";
 import { type AggregateShape, makeShape } from "../../src/circuits/shape.ts";
+import { parseSchema, type Schema } from "../../src/dataset/schema.ts";
 import { compileCircuit } from "../../src/setup/compile.ts";
 import { type LoadedCircuit, loadCircuit } from "./r1cs.ts";
 
@@ -20,6 +21,25 @@ export const TEST_SHAPE: AggregateShape = makeShape({
   leafRecords: 2,
   arity: 2,
 });
+
+/** The chunk tests' schema: a 16-bit key, an enum of 6 values (not a power of two), a bool and a uint8. */
+export const CHUNK_TEST_SCHEMA: Schema = parseSchema({
+  fields: [
+    { name: "userId", type: "uint", bits: 16 },
+    { name: "country", type: "enum", values: ["DE", "FR", "JP", "US", "IN", "BR"] },
+    { name: "edits", type: "uint", bits: 16 },
+    { name: "bot", type: "bool" },
+    { name: "level", type: "uint", bits: 8 },
+  ],
+  key: "userId",
+});
+
+/** S = 16 records per chunk, 4 per leaf (a 4-leaf ragged subtree), one 16-ary level above the chunks. */
+export const CHUNK_TEST_SHAPE: ChunkShape = chunkShapeFor(
+  CHUNK_TEST_SCHEMA,
+  { version: 2, chunkSize: 16, leafRecords: 4, treeDepth: 1 },
+  { clauses: 3, setSize: 3 },
+);
 
 const loaded = new Map<string, Promise<LoadedCircuit>>();
 

@@ -19,8 +19,10 @@ import { generateOperatorKey } from "../src/dataset/manifest.ts";
 import { ProverError, WitnessError } from "../src/prover/backend.ts";
 import { checkQueryProof } from "../src/prover/check.ts";
 import { createNativeBackend, type NativeBackend } from "../src/prover/native-backend.ts";
+import { ProverPool } from "../src/prover/pool.ts";
 import { proveQuery } from "../src/prover/prove-query.ts";
 import { setupCacheArtifacts, verifyWithSnarkjs } from "../src/prover/snarkjs-backend.ts";
+import { WorkerProverBackend } from "../src/service/worker-backend.ts";
 import { buildDevKeys, loadPinnedVkey, PinMismatchError, terminateCurveWorkers } from "../src/setup/index.ts";
 import { pinnedEntry } from "../src/setup/keys-manifest.ts";
 import { prepareVerifyingKey, verifyGroth16 } from "../src/verifier/index.ts";
@@ -219,6 +221,48 @@ describe("NativeBackend proofs verify with snarkjs and with the SDK", () => {
       bySdk: true,
     });
   }, 60_000);
+});
+
+describe("the service's prover process with the native engine (native-worker)", () => {
+  it("proves aggregate witnesses that verify, through a pool of two processes, and survives a killed child", async () => {
+    const pool = new ProverPool({
+      size: 2,
+      create: () => new WorkerProverBackend({ keysDir: TEST_KEYS_DIR, engine: "native" }),
+    });
+    try {
+      expect(pool.backends.map((b) => b.name)).toEqual(["native-worker", "native-worker"]);
+      await pool.load(AGG);
+      const inputs = await Promise.all([21, 22, 23].map((seed) => aggregateInput(seed)));
+      const results = await Promise.all(inputs.map((input) => pool.prove(AGG, input)));
+      for (const r of results) {
+        expect(await verifyBoth(AGG, r.publicSignals, r.proof)).toEqual({ bySnarkjs: true, bySdk: true });
+      }
+      const first = pool.backends[0] as WorkerProverBackend;
+      process.kill(first.pid as number, "SIGKILL");
+      await new Promise((r) => setTimeout(r, 200));
+      const again = await Promise.all(inputs.slice(0, 2).map((input) => pool.prove(AGG, input)));
+      for (const r of again) {
+        expect(await verifyBoth(AGG, r.publicSignals, r.proof)).toEqual({ bySnarkjs: true, bySdk: true });
+      }
+      const err = await pool.prove(AGG, { ...inputs[0], nonce: "not a number" }).catch((e) => e);
+      expect(err).toBeInstanceOf(WitnessError);
+    } finally {
+      await pool.close();
+    }
+  }, 180_000);
+
+  it("is refused (ProverError) when the executable is missing", () => {
+    const saved = process.env.ZKTALLY_NATIVE_PROVER;
+    process.env.ZKTALLY_NATIVE_PROVER = path.join(tmp, "missing-prover");
+    try {
+      expect(() => new WorkerProverBackend({ keysDir: TEST_KEYS_DIR, engine: "native" })).toThrow(
+        /native prover not built/,
+      );
+    } finally {
+      if (saved === undefined) delete process.env.ZKTALLY_NATIVE_PROVER;
+      else process.env.ZKTALLY_NATIVE_PROVER = saved;
+    }
+  });
 });
 
 /** snarkjs's groth16.prove with r = s = 0 (its shared curve's Fr.random patched for the call). */

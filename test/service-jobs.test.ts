@@ -77,6 +77,7 @@ describe("job failure paths", () => {
     const job = await submit(service, accessToken);
     await waitForPhase(service, accessToken, job.jobId, "proving");
     const backend = service.server.backend as WorkerProverBackend;
+    expect(backend.name).toBe("native-worker"); // the default where the native prover is built
     process.kill(backend.pid as number, "SIGKILL");
     const done = await waitForJob(service, accessToken, job.jobId);
     expect(done).toMatchObject({ state: "done", attempts: 2 });

@@ -19,7 +19,9 @@ import { circuitId } from "../circuits/shape.ts";
 import { commitFile } from "../dataset/committed.ts";
 import { parseSchema } from "../dataset/schema.ts";
 import { makeBundle, serializeBundle } from "../prover/bundle.ts";
+import { createNativeBackend } from "../prover/native-backend.ts";
 import { proveQuery, type QueryProof } from "../prover/prove-query.ts";
+import { resolveProverChoice } from "../prover/prover-choice.ts";
 import { createSnarkjsBackend } from "../prover/snarkjs-backend.ts";
 import { loadPinnedVkey, readKeysManifest } from "../setup/keys-manifest.ts";
 import { consoleProgress } from "../util/progress.ts";
@@ -33,6 +35,8 @@ import { renderTable } from "./table.ts";
 export interface DemoOptions {
   readonly data?: string;
   readonly schema?: string;
+  /** `native` or `snarkjs` (default: `ZKTALLY_PROVER`, else native when built). */
+  readonly prover?: string;
   readonly write?: (line: string) => void;
 }
 
@@ -122,7 +126,14 @@ export async function runDemo(options: DemoOptions = {}): Promise<boolean> {
   const { manifest } = dataset;
   progress("commit", `${manifest.recordCount} records, root ${manifest.root.slice(0, 16)}…, manifest signed`);
 
-  const backend = createSnarkjsBackend({ keysDir: KEYS_DIR });
+  const prover = resolveProverChoice(options.prover ?? process.env.ZKTALLY_PROVER, (line) =>
+    progress("prove", line),
+  );
+  const backend =
+    prover === "native"
+      ? createNativeBackend({ keysDir: KEYS_DIR })
+      : createSnarkjsBackend({ keysDir: KEYS_DIR });
+  progress("prove", `prover: ${backend.name}`);
   const vkey = await loadPinnedVkey(KEYS_DIR, id);
   const keysManifest = await readKeysManifest(KEYS_DIR);
   const pinnedVkeyHash = vkeyHash(vkey);

@@ -7,7 +7,7 @@
  * `proverBackendName` maps the choice to the backend names of `backends.ts` (a child-process backend for the
  * service, an in-process one for CLIs).
  */
-import { nativeProverStatus, type NativeProverStatus } from "./native-client.mjs";
+import { type NativeProverStatus, nativeProverStatus } from "./native-client.mjs";
 
 export const PROVER_CHOICES = ["native", "snarkjs"] as const;
 export type ProverChoice = (typeof PROVER_CHOICES)[number];

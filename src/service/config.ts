@@ -15,6 +15,7 @@ import path from "node:path";
 import { z } from "zod";
 import { circuitId } from "../circuits/shape.ts";
 import { DATA_DIR, DEFAULT_SHAPE, KEYS_DIR } from "../cli/defaults.ts";
+import { PROVER_CHOICES } from "../prover/prover-choice.ts";
 import { InputError } from "../util/errors.ts";
 
 const limitSchema = z.strictObject({
@@ -45,6 +46,8 @@ const jobsSchema = z.strictObject({
   retryDelayMs: z.int().min(0).max(600_000).default(1_000),
   /** Scheduling niceness of the prover process (0..19): proofs take idle CPU, requests stay fast. */
   proverNice: z.int().min(0).max(19).default(10),
+  /** Which prover the prover processes run: native (default when built, docs/prover.md) or snarkjs. */
+  prover: z.enum(PROVER_CHOICES).optional(),
 });
 
 /**
@@ -201,6 +204,7 @@ export const CONFIG_SOURCES: readonly ConfigSource[] = [
   source("job-lease-ms", "ZKTALLY_JOB_LEASE_MS", "jobs.leaseMs", "int", "job lease (crash recovery delay)"),
   source("workers", "ZKTALLY_WORKERS", "jobs.concurrency", "int", "proofs at once (0 = none here)"),
   source("provers", "ZKTALLY_PROVERS", "jobs.provers", "int", "prover processes in the local pool"),
+  source("prover", "ZKTALLY_PROVER", "jobs.prover", "string", "native (default when built) or snarkjs"),
   source("max-attempts", "ZKTALLY_MAX_ATTEMPTS", "jobs.maxAttempts", "int", "claims before a job fails"),
   source(
     "max-queued-per-partner",

@@ -24,6 +24,7 @@ import { operatorKeyOf } from "../dataset/manifest.ts";
 import type { ProverBackend } from "../prover/backend.ts";
 import type { ChunkProver } from "../prover/chunks.ts";
 import { ProverPool } from "../prover/pool.ts";
+import { resolveProverChoice } from "../prover/prover-choice.ts";
 import { loadPinnedVkey, pinnedEntry } from "../setup/keys-manifest.ts";
 import { vkeyHash } from "../setup/phase2.ts";
 import { KeyRing } from "../storage/keyring.ts";
@@ -206,7 +207,7 @@ export async function startServer(
   try {
     assertServableKeys(config, ctx.circuit);
     if (config.jobs.concurrency > 0) {
-      pool = localProverPool(config, overrides);
+      pool = localProverPool(config, overrides, (line) => ctx.logger.warn(line));
       await pool.load(ctx.circuit.id);
       runner = new JobRunner({
         jobs: ctx.jobs,
@@ -265,10 +266,18 @@ export async function startServer(
   }
 }
 
-/** `jobs.provers` prover processes, each loading the served circuit's keys once (or the override backend). */
-function localProverPool(config: ServiceConfig, overrides: ServiceOverrides): ProverPool {
+/**
+ * `jobs.provers` prover processes, each loading the served circuit's keys once (or the override backend);
+ * they prove with `jobs.prover` (native by default when built, else snarkjs with one `warn` line).
+ */
+function localProverPool(
+  config: ServiceConfig,
+  overrides: ServiceOverrides,
+  warn: (line: string) => void,
+): ProverPool {
   const { backend } = overrides;
   if (backend) return new ProverPool({ size: 1, create: () => backend });
+  const engine = resolveProverChoice(config.jobs.prover, warn);
   return new ProverPool({
     size: config.jobs.provers,
     create: () =>
@@ -276,6 +285,7 @@ function localProverPool(config: ServiceConfig, overrides: ServiceOverrides): Pr
         keysDir: config.keysDir,
         buildDir: config.buildDir,
         nice: config.jobs.proverNice,
+        engine,
       }),
   });
 }

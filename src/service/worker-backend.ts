@@ -8,6 +8,11 @@
  * out of memory, killed), every pending proof is rejected with a `ProverError` and the next proof starts a
  * fresh child. The child exits on its own when the service process disappears (IPC disconnect).
  *
+ * Engines: `snarkjs` (the child proves with snarkjs) or `native` (the child computes the witness with the
+ * wasm generator and proves with the native C++ prover, `native-client.mjs`, loading the pin-checked zkey
+ * bytes it was handed with `loadbytes` and checking the digest the prover reports). The service process
+ * never runs witness calculation or proving on its event loop either way.
+ *
  * Security caveats: witness errors come back as raw snarkjs/circom_runtime text and are reduced to the
  * whitelisted `sanitizeWitnessReason` before they leave this module; the witness input (private records and
  * salts) crosses to the child over the IPC pipe only; the child's stdout (where circom `log()` would print)
@@ -23,6 +28,7 @@ import {
   ProverError,
   WitnessError,
 } from "../prover/backend.ts";
+import { nativeProverStatus } from "../prover/native-client.mjs";
 import { sanitizeWitnessReason, setupCacheArtifacts } from "../prover/snarkjs-backend.ts";
 import { assertDigest, pinnedEntry } from "../setup/keys-manifest.ts";
 import { assertCircuitId } from "../setup/paths.ts";
@@ -33,6 +39,8 @@ export interface WorkerBackendOptions {
   readonly buildDir?: string;
   /** Niceness of the prover process (0 = as the service, up to 19); proofs then yield CPU to requests. */
   readonly nice?: number;
+  /** What proves in the child: snarkjs (default) or the native prover (must be built). */
+  readonly engine?: "snarkjs" | "native";
 }
 
 interface CircuitBytes {
@@ -60,7 +68,7 @@ type WorkerMessage =
 const WORKER_URL = new URL("./prover-worker.mjs", import.meta.url);
 
 export class WorkerProverBackend implements ProverBackend {
-  readonly name = "snarkjs-worker";
+  readonly name: "snarkjs-worker" | "native-worker";
   /** Proofs produced and worker threads started (for tests and metrics). */
   readonly stats = { proofs: 0, workersStarted: 0 };
   private readonly bytes = new Map<string, Promise<CircuitBytes>>();
@@ -69,10 +77,21 @@ export class WorkerProverBackend implements ProverBackend {
   private loadedInWorker = new Set<string>();
   private nextId = 1;
   private closed = false;
+  /** argv of the child after the niceness: the engine and, for native, the prover executable. */
+  private readonly engineArgs: string[];
 
   constructor(private readonly options: WorkerBackendOptions) {
     if (typeof options?.keysDir !== "string" || options.keysDir === "") {
       throw new TypeError("WorkerProverBackend: options.keysDir must be a non-empty path");
+    }
+    if (options.engine === "native") {
+      const status = nativeProverStatus();
+      if (!status.available) throw new ProverError(status.reason);
+      this.engineArgs = ["native", status.path];
+      this.name = "native-worker";
+    } else {
+      this.engineArgs = ["snarkjs"];
+      this.name = "snarkjs-worker";
     }
   }
 
@@ -156,7 +175,7 @@ export class WorkerProverBackend implements ProverBackend {
 
   private currentWorker(): ChildProcess {
     if (this.worker) return this.worker;
-    const worker = fork(WORKER_URL, [String(this.options.nice ?? 0)], {
+    const worker = fork(WORKER_URL, [String(this.options.nice ?? 0), ...this.engineArgs], {
       serialization: "advanced",
       execArgv: [],
       stdio: ["ignore", "ignore", "inherit", "ipc"],
@@ -188,7 +207,7 @@ export class WorkerProverBackend implements ProverBackend {
     } else if (message.phase === "witness") {
       pending.reject(new WitnessError(pending.circuitId, sanitizeWitnessReason(new Error(message.message))));
     } else {
-      // snarkjs prover messages carry no witness values, but keep them out of responses all the same.
+      // Prover messages carry no witness values, but keep them out of responses all the same.
       pending.reject(new ProverError(`groth16 ${message.phase} failed for circuit ${pending.circuitId}`));
     }
   }

@@ -31,7 +31,7 @@ import { parseArgs } from "node:util";
 import { circuitId } from "../src/circuits/shape.ts";
 import { AdminOps } from "../src/service/admin.ts";
 import { parseServiceConfig } from "../src/service/config.ts";
-import { openService } from "../src/service/server.ts";
+import { initService } from "../src/service/server.ts";
 import { terminateCurveWorkers } from "../src/setup/ptau.ts";
 import { type VerifyOptions, verify } from "../src/verifier/verify-bundle.ts";
 import { TEST_SHAPE } from "../test/helpers/circuits.ts";
@@ -111,7 +111,7 @@ async function timed(
 async function seed(dataDir: string): Promise<{ partners: Partner[]; operatorKey: string }> {
   const config = parseServiceConfig({ dataDir, keysDir: TEST_KEYS_DIR, circuit: CIRCUIT, scryptLogN: 12 });
   const discard = new Writable({ write: (_chunk, _encoding, callback) => callback() });
-  const opened = await openService(config, { logDestination: discard });
+  const opened = await initService(config, { logDestination: discard });
   const admin = new AdminOps(opened.ctx);
   await admin.registerDataset(null, crypto.randomUUID(), {
     datasetId: "bench",

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runAudit } from "../src/cli/commands/audit.ts";
 import { AdminOps } from "../src/service/admin.ts";
 import { databaseFileOf } from "../src/service/config.ts";
-import { openService } from "../src/service/server.ts";
+import { initService, openService } from "../src/service/server.ts";
 import { verify } from "../src/verifier/verify-bundle.ts";
 import { TEST_KEYS_DIR } from "./helpers/keys.ts";
 import { type ServeProcess, spawnServe } from "./helpers/serve-process.ts";
@@ -191,7 +191,7 @@ function checkExactlyOnce(ids: string[]) {
 }
 
 beforeAll(async () => {
-  const opened = await openService(testConfig(dataDir), { logDestination: new LogCapture() });
+  const opened = await initService(testConfig(dataDir), { logDestination: new LogCapture() });
   const admin = new AdminOps(opened.ctx);
   ({ clientSecret } = await admin.createPartner(null, crypto.randomUUID(), {
     clientId: "alice",

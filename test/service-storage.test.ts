@@ -14,7 +14,7 @@ import { runAudit } from "../src/cli/commands/audit.ts";
 import { databaseFileOf, keyFileOf } from "../src/service/config.ts";
 import { DatasetStore } from "../src/service/datasets.ts";
 import { DatasetIntegrityError } from "../src/service/errors.ts";
-import { openService } from "../src/service/server.ts";
+import { initService, openService } from "../src/service/server.ts";
 import { KeyRing } from "../src/storage/keyring.ts";
 import {
   addDataset,
@@ -202,10 +202,11 @@ describe("encryption at rest", () => {
   it("with the wrong key file the service refuses to boot and the datasets do not open", async () => {
     const dataDir = tempDir("wrongkey");
     try {
-      const first = await openService(testConfig(dataDir), { logDestination: service.logs });
+      const first = await initService(testConfig(dataDir), { logDestination: service.logs });
       await first.ctx.datasets.register({ datasetId: "ds-k", schema: SERVICE_SCHEMA, rows: ROWS_A });
       first.close();
       const otherKeyFile = path.join(tempDir("other"), "keyring.json");
+      await KeyRing.create(otherKeyFile);
       await expect(
         openService(testConfig(dataDir, { keyFile: otherKeyFile }), { logDestination: service.logs }),
       ).rejects.toThrow(/does not decrypt with this key file/);

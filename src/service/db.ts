@@ -14,6 +14,7 @@
  */
 import { chmodSync, existsSync, mkdirSync } from "node:fs";
 import Database from "better-sqlite3";
+import { ConflictError, InputError, IntegrityError } from "../util/errors.ts";
 
 export type Db = Database.Database;
 export type Statement = Database.Statement;
@@ -136,12 +137,19 @@ const MIGRATIONS: readonly string[] = [
   `,
 ];
 
-/** Opens (creating if needed) the database file and applies pending migrations. */
-export function openDatabase(file: string, directory: string): Db {
-  if (!existsSync(directory)) mkdirSync(directory, { recursive: true, mode: 0o700 });
-  const db = new Database(file);
+/**
+ * Opens the database file and applies pending migrations. Without `create`, the file must exist and pass
+ * SQLite's `quick_check` (b-tree structure, page and record formats) before anything is read or written:
+ * a corrupted file is refused (`IntegrityError` database_corrupt) rather than served. `create` (init only)
+ * makes the directory and the file when missing.
+ */
+export function openDatabase(file: string, directory: string, options: { create?: boolean } = {}): Db {
+  if (options.create && !existsSync(directory)) mkdirSync(directory, { recursive: true, mode: 0o700 });
+  if (!options.create && !existsSync(file)) throw notInitialised(directory, `no database ${file}`);
+  const db = new Database(file, { fileMustExist: !options.create });
   try {
     chmodSync(file, 0o600);
+    checkIntegrity(db, file);
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = FULL");
     db.pragma("foreign_keys = ON");
@@ -154,11 +162,45 @@ export function openDatabase(file: string, directory: string): Db {
   }
 }
 
+/** The data directory holds no service state: the operator must run init (never done implicitly). */
+export function notInitialised(directory: string, what: string): InputError {
+  return new InputError("not_initialised", `data directory ${directory} is not initialised (${what})`, {
+    path: directory,
+    hint: `check --data-dir / ZKTALLY_DATA_DIR, or create the service state with: zktally serve admin init --data-dir ${directory}`,
+  });
+}
+
+/** `PRAGMA quick_check`; SQLite's own corruption errors (not a database, malformed image) count as failures. */
+function checkIntegrity(db: Db, file: string): void {
+  let rows: { quick_check: string }[];
+  try {
+    rows = db.pragma("quick_check") as { quick_check: string }[];
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === "SQLITE_CORRUPT" || code === "SQLITE_NOTADB") {
+      throw corrupt(file, String(code), error);
+    }
+    throw error;
+  }
+  const problems = rows.map((row) => row.quick_check);
+  if (problems.length !== 1 || problems[0] !== "ok") throw corrupt(file, problems.slice(0, 3).join("; "));
+}
+
+function corrupt(file: string, reason: string, cause?: unknown): IntegrityError {
+  return new IntegrityError("database_corrupt", `database ${file} is corrupt (${reason})`, {
+    path: file,
+    hint: "stop every instance using it and restore the database from a backup; do not run init over it",
+    cause,
+  });
+}
+
 function migrate(db: Db): void {
   const current = db.pragma("user_version", { simple: true }) as number;
   if (current > MIGRATIONS.length) {
-    throw new RangeError(
+    throw new ConflictError(
+      "database_too_new",
       `database schema version ${current} is newer than this zktally (knows ${MIGRATIONS.length})`,
+      { hint: "run the zktally version that wrote this database, or a newer one" },
     );
   }
   for (let version = current; version < MIGRATIONS.length; version++) {

@@ -1,9 +1,13 @@
 /**
  * @module service/server
  *
- * Boot and shutdown of `zktally serve`. `openService(config)` opens (or creates) everything under the data
- * directory: the KeyRing key file, the SQLite database, the sealed service keys, the audit log, and the
- * pinned verification key of the served circuit (boot fails if it is missing or does not match its pin).
+ * Boot and shutdown of `zktally serve`. `initService(config)` (`zktally serve admin init`) is the only place
+ * that creates state: the data directory, the KeyRing key file, the SQLite database and the operator, token
+ * and audit keys. `openService(config)` opens and CHECKS it, creating nothing: the directory, key file and
+ * database must exist (else `not_initialised`: a mistyped --data-dir is an error, not a fresh service), the
+ * database must pass SQLite's quick_check, every service key must be present (a lost operator key is never
+ * silently replaced), the audit log must replay to its signed heads (no head is signed over an edited
+ * entry), and the served circuit's verification key must match its pin.
  * `startServer(config)` adds the HTTP(S) listener and the job runner and returns a handle whose `close()`
  * shuts down gracefully: stop accepting connections, let in-flight requests finish, drain or re-queue the
  * running proof, stop the prover process, close the database.
@@ -12,12 +16,15 @@
  * behind a TLS-terminating proxy. Node's own request timeouts are set (whole request, headers, keep-alive) so
  * slow clients cannot hold connections open; the per-handler deadline is in http.ts.
  */
-import { mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { DestinationStream } from "pino";
 import { AuditLog } from "../audit/log.ts";
+import { readRawEntries, readRawHeads } from "../audit/store.ts";
+import { AuditIntegrityError } from "../audit/types.ts";
+import { verifyAuditLog } from "../audit/verify.ts";
 import { shapeFromId } from "../circuits/shape.ts";
 import { getPoseidon } from "../dataset/commitment.ts";
 import { operatorKeyOf } from "../dataset/manifest.ts";
@@ -27,22 +34,35 @@ import { ProverPool } from "../prover/pool.ts";
 import { resolveProverChoice } from "../prover/prover-choice.ts";
 import { loadPinnedVkey, pinnedEntry } from "../setup/keys-manifest.ts";
 import { vkeyHash } from "../setup/phase2.ts";
-import { KeyRing } from "../storage/keyring.ts";
+import { KeyFileError, KeyRing } from "../storage/keyring.ts";
 import { createApp } from "./app.ts";
 import { ServiceAudit } from "./audit.ts";
 import { ConfigError, databaseFileOf, keyFileOf, type ServiceConfig } from "./config.ts";
 import type { ServedCircuit, ServiceContext } from "./context.ts";
 import { DatasetStore } from "./datasets.ts";
-import { type Db, openDatabase } from "./db.ts";
+import { type Db, notInitialised, openDatabase } from "./db.ts";
 import { JobStore } from "./jobs.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { PartnerStore } from "./partners.ts";
 import { FixedWindowLimiter } from "./rate-limit.ts";
 import { JobRunner } from "./runner.ts";
 import type { EnvelopeCipher } from "./sealed.ts";
-import { loadServiceKeys, resealServiceKeys, type ServiceKeyName } from "./service-keys.ts";
+import {
+  createServiceKeys,
+  loadServiceKeys,
+  resealServiceKeys,
+  type ServiceKeyName,
+} from "./service-keys.ts";
 import { TokenService } from "./tokens.ts";
 import { WorkerProverBackend } from "./worker-backend.ts";
+
+export interface OpenOptions {
+  /**
+   * Replay the audit log against its signed heads before opening (default true). Only `serve admin audit
+   * verify`, which runs the same check and reports where it fails, opens without it.
+   */
+  readonly verifyAuditLog?: boolean;
+}
 
 /** Test and embedding hooks; production passes none. */
 export interface ServiceOverrides {
@@ -52,7 +72,7 @@ export interface ServiceOverrides {
   readonly backend?: ProverBackend;
   /** Clock in ms (default Date.now). */
   readonly now?: () => number;
-  /** Keys to import on first boot only (e.g. an existing operator key). */
+  /** Keys to import at init only (e.g. an existing operator key); ignored once keys are stored. */
   readonly initialKeys?: Partial<Record<ServiceKeyName, Uint8Array>>;
 }
 
@@ -80,24 +100,68 @@ async function servedCircuit(config: ServiceConfig): Promise<ServedCircuit> {
   };
 }
 
-/** Opens the stores, keys and audit log (no listener, no runner). */
-export async function openService(
+/**
+ * Creates the service state (`zktally serve admin init`, and tests): the data directory, the storage key
+ * file, the database and the operator, token and audit keys, each only when missing; then opens it like
+ * `openService`, so a second init is a no-op that prints the same identities. The only place identities
+ * are created: boot and every other command refuse a directory without them.
+ */
+export async function initService(
   config: ServiceConfig,
   overrides: ServiceOverrides = {},
 ): Promise<OpenedService> {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const keyRing = await KeyRing.loadOrCreate(keyFileOf(config));
+  const db = openDatabase(databaseFileOf(config), config.dataDir, { create: true });
+  try {
+    createServiceKeys(db, keyRing, overrides.initialKeys, overrides.now);
+  } finally {
+    db.close();
+  }
+  return openService(config, overrides);
+}
+
+async function loadKeyRing(config: ServiceConfig): Promise<KeyRing> {
+  try {
+    return await KeyRing.load(keyFileOf(config));
+  } catch (error) {
+    if (error instanceof KeyFileError && error.errno === "ENOENT") {
+      throw notInitialised(config.dataDir, `no key file ${keyFileOf(config)}`);
+    }
+    throw error;
+  }
+}
+
+/** The stored audit log must replay to its signed heads before the service signs another one over it. */
+function checkAuditLog(db: Db, logKey: string): void {
+  const result = verifyAuditLog(readRawEntries(db), readRawHeads(db), logKey);
+  if (result.ok) return;
+  throw new AuditIntegrityError(
+    `the audit log fails verification at entry ${result.index}: ${result.reason}`,
+    {
+      hint: "restore the database from a backup and compare it with partners' receipts (zktally serve admin audit verify)",
+    },
+  );
+}
+
+/** Opens the stores, keys and audit log (no listener, no runner), after checking them (see the header). */
+export async function openService(
+  config: ServiceConfig,
+  overrides: ServiceOverrides = {},
+  options: OpenOptions = {},
+): Promise<OpenedService> {
   const now = overrides.now ?? Date.now;
   const logger = createLogger({ level: config.logLevel, destination: overrides.logDestination });
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  if (!existsSync(config.dataDir)) throw notInitialised(config.dataDir, "it does not exist");
   const circuit = await servedCircuit(config);
-  const keyRing = await KeyRing.loadOrCreate(keyFileOf(config));
+  const keyRing = await loadKeyRing(config);
   const db = openDatabase(databaseFileOf(config), config.dataDir);
   try {
     const cipher: EnvelopeCipher = keyRing;
-    const keys = loadServiceKeys(db, cipher, overrides.initialKeys, now);
-    const audit = new ServiceAudit(new AuditLog(db, { secretKey: keys.audit }, { now }), db, logger, {
-      refusalWindowMs: config.auditRefusalWindowMs,
-      now,
-    });
+    const keys = loadServiceKeys(db, cipher);
+    const log = new AuditLog(db, { secretKey: keys.audit }, { now });
+    if (options.verifyAuditLog !== false) checkAuditLog(db, log.logKey);
+    const audit = new ServiceAudit(log, db, logger, { refusalWindowMs: config.auditRefusalWindowMs, now });
     const tokens = await TokenService.create({
       secretKey: keys.token,
       issuer: config.issuer,

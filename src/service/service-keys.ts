@@ -1,15 +1,18 @@
 /**
  * @module service/service-keys
  *
- * The service's long-lived signing keys, each 32 random bytes, created on first boot and stored sealed by the
- * KeyRing in the `service_keys` table: the operator key (Ed25519, signs dataset manifests; partners pin its
+ * The service's long-lived signing keys, each 32 random bytes, created by `zktally serve admin init` (never
+ * at boot) and stored sealed by the KeyRing in the `service_keys` table: the operator key (Ed25519, signs dataset manifests; partners pin its
  * public key), the token key (Ed25519, signs access tokens) and the audit log key (Ed25519, signs tree heads).
  * Keeping them separate means a leaked token key cannot sign manifests or rewrite the audit log.
  *
  * Security caveats: whoever holds the key file can unseal these keys; keep the key file outside backups of
- * the data directory. Changing the operator key changes what partners must pin.
+ * the data directory. Changing the operator key changes what partners must pin, which is why a missing key
+ * is never replaced silently: boot refuses (`service_key_missing`) and init creates keys only in a database
+ * that holds none.
  */
 import { randomBytes } from "node:crypto";
+import { InputError, IntegrityError } from "../util/errors.ts";
 import type { Db } from "./db.ts";
 import { type EnvelopeCipher, openText, SERVICE_KEY_SCOPE, sealText } from "./sealed.ts";
 
@@ -24,33 +27,43 @@ const aad = (name: ServiceKeyName) => ({
   purpose: `service-key.${name}`,
 });
 
+/** Unseals every service key; a missing one is an `IntegrityError` (restore, never regenerate). */
+export function loadServiceKeys(db: Db, cipher: EnvelopeCipher): ServiceKeys {
+  const select = db.prepare("SELECT envelope FROM service_keys WHERE name = ?").pluck();
+  const keys = {} as Record<ServiceKeyName, Uint8Array>;
+  for (const name of SERVICE_KEY_NAMES) {
+    const stored = select.get(name) as string | undefined;
+    if (stored === undefined) {
+      throw new IntegrityError("service_key_missing", `service key ${name} is missing from the database`, {
+        path: `service_keys.${name}`,
+        hint: "restore the database from a backup; a new key would orphan what the old one signed",
+      });
+    }
+    keys[name] = unseal(cipher, stored, name);
+  }
+  return keys;
+}
+
 /**
- * Unseals every service key, creating (and sealing) the missing ones. `initial` may supply a key to import
- * the first time (e.g. an existing operator key); it is ignored once a key is stored.
+ * Creates and seals every service key in a database that holds none (init). `initial` may supply a key to
+ * import (e.g. an existing operator key). A database holding all of them is left as it is; one holding some
+ * is refused by the `loadServiceKeys` that follows (a lost key is never replaced).
  */
-export function loadServiceKeys(
+export function createServiceKeys(
   db: Db,
   cipher: EnvelopeCipher,
   initial: Partial<Record<ServiceKeyName, Uint8Array>> = {},
   now: () => number = Date.now,
-): ServiceKeys {
-  const select = db.prepare("SELECT envelope FROM service_keys WHERE name = ?").pluck();
+): void {
   const insert = db.prepare("INSERT INTO service_keys (name, envelope, created_at) VALUES (?, ?, ?)");
-  const keys = {} as Record<ServiceKeyName, Uint8Array>;
   db.transaction(() => {
+    if ((db.prepare("SELECT COUNT(*) FROM service_keys").pluck().get() as number) > 0) return;
     for (const name of SERVICE_KEY_NAMES) {
-      const stored = select.get(name) as string | undefined;
-      if (stored !== undefined) {
-        keys[name] = unseal(cipher, stored, name);
-        continue;
-      }
       const key = initial[name] ?? new Uint8Array(randomBytes(32));
-      if (key.length !== 32) throw new RangeError(`service key ${name} must be 32 bytes`);
+      if (key.length !== 32) throw new InputError("invalid_key", `service key ${name} must be 32 bytes`);
       insert.run(name, sealText(cipher, key, aad(name)), now());
-      keys[name] = key;
     }
   })();
-  return keys;
 }
 
 /** Re-seals every service key under the cipher's current key version; returns how many. */
@@ -73,11 +86,16 @@ function unseal(cipher: EnvelopeCipher, text: string, name: ServiceKeyName): Uin
   let key: Uint8Array;
   try {
     key = openText(cipher, text, aad(name));
-  } catch {
-    throw new Error(
+  } catch (error) {
+    if (!(error instanceof IntegrityError || error instanceof SyntaxError)) throw error;
+    throw new IntegrityError(
+      "service_key_unreadable",
       `service key ${name} does not decrypt with this key file (wrong key file or tampered database)`,
+      { path: `service_keys.${name}`, hint: "check --key-file / ZKTALLY_KEY_FILE" },
     );
   }
-  if (key.length !== 32) throw new Error(`service key ${name} has the wrong length`);
+  if (key.length !== 32) {
+    throw new IntegrityError("service_key_unreadable", `service key ${name} has the wrong length`);
+  }
   return key;
 }

@@ -13,7 +13,12 @@ import { circuitId } from "../../src/circuits/shape.ts";
 import type { ProverBackend } from "../../src/prover/backend.ts";
 import { AdminOps } from "../../src/service/admin.ts";
 import { parseServiceConfig, type ServiceConfig, type ServiceConfigInput } from "../../src/service/config.ts";
-import { type RunningServer, type ServiceOverrides, startServer } from "../../src/service/server.ts";
+import {
+  initService,
+  type RunningServer,
+  type ServiceOverrides,
+  startServer,
+} from "../../src/service/server.ts";
 import { TEST_SHAPE } from "./circuits.ts";
 import { TEST_KEYS_DIR } from "./keys.ts";
 
@@ -129,6 +134,10 @@ export async function startTestService(
 ): Promise<TestService> {
   const dataDir = options.dataDir ?? tempDir("svc");
   const logs = new LogCapture();
+  // Identities are created by an explicit init only (idempotent on an initialised directory).
+  (
+    await initService(testConfig(dataDir, options.config), { logDestination: logs, ...options.overrides })
+  ).close();
   const server = await startServer(testConfig(dataDir, options.config), {
     logDestination: logs,
     ...options.overrides,

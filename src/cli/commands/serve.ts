@@ -22,7 +22,7 @@ import { readLatestHead } from "../../audit/store.ts";
 import { AdminOps } from "../../service/admin.ts";
 import { CONFIG_SOURCES, configFromSources } from "../../service/config.ts";
 import { partnerView } from "../../service/partners.ts";
-import { openService, startServer } from "../../service/server.ts";
+import { initService, openService, startServer } from "../../service/server.ts";
 import { isZktallyError } from "../../util/errors.ts";
 import { parseStrictJson } from "../../util/strict-json.ts";
 import { type Command, errorReport, exitCodeOf, UsageError } from "../command.ts";
@@ -59,7 +59,25 @@ async function jsonArgument(value: string, flag: string): Promise<unknown> {
   }
 }
 
-function required(value: string | undefined, flag: string): string {
+/** Admin commands and the flags each requires (checked before the data directory is opened). */
+const ADMIN_COMMANDS: Readonly<Record<string, readonly (keyof typeof adminOptions)[]>> = {
+  init: [],
+  "partner add": ["id", "scopes"],
+  "partner list": [],
+  "partner rotate-secret": ["id"],
+  "partner policy": ["id", "policy"],
+  "partner scopes": ["id", "scopes"],
+  "partner disable": ["id"],
+  "partner enable": ["id"],
+  "budget reset": ["id"],
+  "dataset add": ["id", "schema", "data"],
+  "dataset list": [],
+  "keys rotate": [],
+  "audit verify": [],
+  "audit head": [],
+};
+
+function requiredFlag(value: string | undefined, flag: string): string {
   if (value === undefined || value === "") throw new UsageError(`--${flag} is required`);
   return value;
 }
@@ -86,11 +104,23 @@ async function runAdmin(args: string[]): Promise<number> {
   const [group, action] = positionals;
   const flags = values as Record<string, string | boolean | undefined>;
   const text = (flag: keyof typeof adminOptions) => flags[flag] as string | undefined;
-  const opened = await openService({ ...configFromSources(flags), logLevel: "warn" });
+  const command = `${group ?? ""} ${action ?? ""}`.trim();
+  // Usage first, state second: a typo in the command or a missing flag never touches the data directory.
+  const required = ADMIN_COMMANDS[command];
+  if (required === undefined)
+    throw new UsageError(`unknown admin command ${JSON.stringify(positionals.join(" "))}`);
+  for (const flag of required) requiredFlag(text(flag), flag);
+  const config = { ...configFromSources(flags), logLevel: "warn" as const };
+  // Only init creates state; every other command opens (and checks) an initialised data directory. audit
+  // verify opens a log that may fail verification, to report where.
+  const opened =
+    command === "init"
+      ? await initService(config)
+      : await openService(config, {}, { verifyAuditLog: command !== "audit verify" });
   const ops = new AdminOps(opened.ctx);
   const requestId = randomUUID();
   try {
-    switch (`${group ?? ""} ${action ?? ""}`.trim()) {
+    switch (command) {
       case "init": {
         const { log } = opened.ctx.audit;
         write({
@@ -105,9 +135,9 @@ async function runAdmin(args: string[]): Promise<number> {
         const policy =
           text("policy") === undefined ? undefined : await jsonArgument(text("policy") as string, "policy");
         const { partner, clientSecret } = await ops.createPartner(null, requestId, {
-          clientId: required(text("id"), "id"),
+          clientId: requiredFlag(text("id"), "id"),
           ...(text("name") === undefined ? {} : { name: text("name") }),
-          scopes: required(text("scopes"), "scopes").split(","),
+          scopes: requiredFlag(text("scopes"), "scopes").split(","),
           ...(policy === undefined ? {} : { policy }),
         });
         write({ partner: partnerView(partner), clientSecret });
@@ -119,12 +149,12 @@ async function runAdmin(args: string[]): Promise<number> {
       case "partner rotate-secret":
         write({
           clientId: text("id"),
-          clientSecret: await ops.rotateSecret(null, requestId, required(text("id"), "id")),
+          clientSecret: await ops.rotateSecret(null, requestId, requiredFlag(text("id"), "id")),
         });
         return 0;
       case "partner policy": {
-        const policy = await jsonArgument(required(text("policy"), "policy"), "policy");
-        write(partnerView(ops.setPolicy(null, requestId, required(text("id"), "id"), policy)));
+        const policy = await jsonArgument(requiredFlag(text("policy"), "policy"), "policy");
+        write(partnerView(ops.setPolicy(null, requestId, requiredFlag(text("id"), "id"), policy)));
         return 0;
       }
       case "partner scopes":
@@ -133,28 +163,30 @@ async function runAdmin(args: string[]): Promise<number> {
             ops.setScopes(
               null,
               requestId,
-              required(text("id"), "id"),
-              required(text("scopes"), "scopes").split(","),
+              requiredFlag(text("id"), "id"),
+              requiredFlag(text("scopes"), "scopes").split(","),
             ),
           ),
         );
         return 0;
       case "partner disable":
       case "partner enable":
-        write(partnerView(ops.setActive(null, requestId, required(text("id"), "id"), action === "enable")));
+        write(
+          partnerView(ops.setActive(null, requestId, requiredFlag(text("id"), "id"), action === "enable")),
+        );
         return 0;
       case "budget reset":
-        write(ops.resetBudget(null, requestId, required(text("id"), "id")));
+        write(ops.resetBudget(null, requestId, requiredFlag(text("id"), "id")));
         return 0;
       case "dataset add": {
-        const schema = await jsonArgument(required(text("schema"), "schema"), "schema");
-        const dataFile = required(text("data"), "data");
+        const schema = await jsonArgument(requiredFlag(text("schema"), "schema"), "schema");
+        const dataFile = requiredFlag(text("data"), "data");
         const data = await readFile(dataFile, "utf8");
         const rows = dataFile.endsWith(".jsonl") ? { jsonl: data } : { csv: data };
         const epoch = text("epoch") === undefined ? {} : { epoch: Number(text("epoch")) };
         write(
           await ops.registerDataset(null, requestId, {
-            datasetId: required(text("id"), "id"),
+            datasetId: requiredFlag(text("id"), "id"),
             schema,
             ...rows,
             ...epoch,
@@ -182,7 +214,7 @@ async function runAdmin(args: string[]): Promise<number> {
         write({ logKey: opened.ctx.audit.log.logKey, treeHead: readLatestHead(opened.ctx.db) ?? null });
         return 0;
       default:
-        throw new UsageError(`unknown admin command ${JSON.stringify(positionals.join(" "))}`);
+        throw new Error(`admin command ${command} is listed in ADMIN_COMMANDS but not implemented`);
     }
   } finally {
     opened.close();

@@ -7,41 +7,18 @@
 import { existsSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { serveCommand } from "../src/cli/commands/serve.ts";
 import { databaseFileOf } from "../src/service/config.ts";
 import { initService } from "../src/service/server.ts";
-import { TEST_KEYS_DIR } from "./helpers/keys.ts";
+import { captureCliOutput, serveFlags } from "./helpers/cli-output.ts";
 import { spawnServe } from "./helpers/serve-process.ts";
-import { LogCapture, SERVICE_SCHEMA, TEST_CIRCUIT, tempDir, testConfig } from "./helpers/service.ts";
+import { LogCapture, SERVICE_SCHEMA, tempDir, testConfig } from "./helpers/service.ts";
 
 const scratch = tempDir("boot");
-const flags = (dataDir: string) => [
-  "--data-dir",
-  dataDir,
-  "--keys-dir",
-  TEST_KEYS_DIR,
-  "--circuit",
-  TEST_CIRCUIT,
-  "--scrypt-log-n",
-  "12",
-];
-let output: string[];
+const flags = serveFlags;
+const output = captureCliOutput();
 
-beforeEach(() => {
-  output = [];
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
-    output.push(String(chunk));
-    return true;
-  });
-  vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
-    output.push(String(chunk));
-    return true;
-  });
-});
-afterEach(() => {
-  vi.restoreAllMocks();
-});
 afterAll(() => {
   rmSync(scratch, { recursive: true, force: true });
 });
@@ -69,7 +46,7 @@ async function initialised(name: string): Promise<string> {
     dataFile,
   ];
   expect(await serveCommand.run([...added, ...flags(dataDir)])).toBe(0);
-  output = [];
+  output.clear();
   return dataDir;
 }
 
@@ -91,7 +68,7 @@ describe("identities come only from init", () => {
     const typo = path.join(scratch, "not-the-data-dir");
     const code = await serveCommand.run(["admin", "dataset", "list", "--dev", ...flags(typo)]);
     expect(code).toBe(2);
-    expect(output.join("")).toMatch(/not initialised.*zktally serve admin init/s);
+    expect(output.text()).toMatch(/not initialised.*zktally serve admin init/s);
     expect(existsSync(typo)).toBe(false);
     expect(await serveRefuses(typo)).toMatch(/not initialised/);
     expect(existsSync(typo)).toBe(false);
@@ -106,18 +83,18 @@ describe("identities come only from init", () => {
     const args = ["--id", "ds-a", "--schema", schemaFile, "--data", path.join(scratch, "typo.csv")];
     const code = await serveCommand.run(["admin", "dataset", "add", "--dev", ...args, ...flags(typo)]);
     expect(code).toBe(2);
-    expect(output.join("")).toContain(typo);
-    expect(output.join("")).toMatch(/zktally serve admin init/);
+    expect(output.text()).toContain(typo);
+    expect(output.text()).toMatch(/zktally serve admin init/);
     expect(existsSync(typo)).toBe(false);
   });
 
   it("init is idempotent: a second init keeps the same identities", async () => {
     const dataDir = path.join(scratch, "twice");
     expect(await serveCommand.run(["admin", "init", "--dev", ...flags(dataDir)])).toBe(0);
-    const first = JSON.parse(output.join(""));
-    output = [];
+    const first = JSON.parse(output.text());
+    output.clear();
     expect(await serveCommand.run(["admin", "init", "--dev", ...flags(dataDir)])).toBe(0);
-    expect(JSON.parse(output.join(""))).toEqual(first);
+    expect(JSON.parse(output.text())).toEqual(first);
   });
 });
 
@@ -168,9 +145,9 @@ describe("boot integrity checks", () => {
     expect(await serveRefuses(dataDir)).toMatch(/service key operator is missing/);
     const code = await serveCommand.run(["admin", "dataset", "list", "--dev", ...flags(dataDir)]);
     expect(code).toBe(1);
-    expect(output.join("")).toMatch(/service key operator is missing/);
+    expect(output.text()).toMatch(/service key operator is missing/);
     // init does not paper over it either: keys exist, so a missing one is loss, not a fresh start.
-    output = [];
+    output.clear();
     expect(await serveCommand.run(["admin", "init", "--dev", ...flags(dataDir)])).toBe(1);
     const check = new Database(file, { readonly: true });
     expect(check.prepare("SELECT COUNT(*) FROM service_keys WHERE name = 'operator'").pluck().get()).toBe(0);

@@ -6,39 +6,15 @@
 import { rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { UsageError } from "../src/cli/command.ts";
 import { serveCommand } from "../src/cli/commands/serve.ts";
-import { TEST_KEYS_DIR } from "./helpers/keys.ts";
+import { captureCliOutput, serveFlags } from "./helpers/cli-output.ts";
 import { ROWS_A, SERVICE_SCHEMA, TEST_CIRCUIT, tempDir } from "./helpers/service.ts";
 
 const dataDir = tempDir("cli");
-const common = [
-  "--data-dir",
-  dataDir,
-  "--keys-dir",
-  TEST_KEYS_DIR,
-  "--circuit",
-  TEST_CIRCUIT,
-  "--scrypt-log-n",
-  "12",
-];
-let output: string[];
-
-beforeEach(() => {
-  output = [];
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
-    output.push(String(chunk));
-    return true;
-  });
-  vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
-    output.push(String(chunk));
-    return true;
-  });
-});
-afterEach(() => {
-  vi.restoreAllMocks();
-});
+const common = serveFlags(dataDir);
+const captured = captureCliOutput();
 afterAll(() => {
   rmSync(dataDir, { recursive: true, force: true });
 });
@@ -49,11 +25,11 @@ async function admin(...args: string[]): Promise<{ code: number; json: any }> {
   // biome-ignore lint/suspicious/noExplicitAny: parsed CLI output
   let json: any = {};
   try {
-    json = JSON.parse(output.join(""));
+    json = JSON.parse(captured.text());
   } catch {
     json = {};
   }
-  output = [];
+  captured.clear();
   return { code, json };
 }
 
@@ -132,7 +108,7 @@ describe("zktally serve admin", () => {
 
   it("bad configuration or usage exits 2 or throws a usage error", async () => {
     expect(await serveCommand.run(["admin", "init", ...common, "--port", "99999"])).toBe(2);
-    expect(output.join("")).toContain("port");
+    expect(captured.text()).toContain("port");
     await expect(serveCommand.run(["admin", "frobnicate", ...common])).rejects.toBeInstanceOf(UsageError);
     await expect(serveCommand.run(["admin", "partner", "add", ...common])).rejects.toThrow(
       /--id is required/,

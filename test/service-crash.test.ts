@@ -5,6 +5,7 @@
  * proven again). The orphaned prover process exits by itself. Then SIGTERM during a proof: the server
  * drains or re-queues the job, exits 0, and a restart finishes everything; the audit log verifies.
  */
+
 import { type ChildProcess, execFileSync } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import path from "node:path";
@@ -13,8 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runAudit } from "../src/cli/commands/audit.ts";
 import { AdminOps } from "../src/service/admin.ts";
 import { databaseFileOf } from "../src/service/config.ts";
-import { initService, openService } from "../src/service/server.ts";
+import { initService } from "../src/service/server.ts";
 import { verify } from "../src/verifier/verify-bundle.ts";
+import { serveFlags } from "./helpers/cli-output.ts";
 import { TEST_KEYS_DIR } from "./helpers/keys.ts";
 import { type ServeProcess, spawnServe } from "./helpers/serve-process.ts";
 import {
@@ -34,16 +36,9 @@ const children: ChildProcess[] = [];
 
 async function spawnServer(): Promise<ServeProcess> {
   const server = await spawnServe([
-    "--data-dir",
-    dataDir,
-    "--keys-dir",
-    TEST_KEYS_DIR,
-    "--circuit",
-    TEST_CIRCUIT,
+    ...serveFlags(dataDir),
     "--job-lease-ms",
     "1500",
-    "--scrypt-log-n",
-    "12",
     "--drain-timeout-ms",
     "10000",
   ]);

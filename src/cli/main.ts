@@ -2,10 +2,13 @@
  * @module cli/main
  *
  * The `zktally` command line: dispatches to the commands of cli/commands. Exit codes: 0 success, 1 a check
- * failed, 2 bad usage or malformed input. snarkjs worker threads are always shut down before exit.
+ * failed (an `IntegrityError`: corruption, tampering, a pin mismatch), 2 bad usage or malformed input (any
+ * other `ZktallyError`, printed with its hint), 70 an internal error (anything else: a bug, reported as
+ * such, never blamed on the input). snarkjs worker threads are always shut down before exit.
  */
 import { terminateCurveWorkers } from "../setup/ptau.ts";
-import { UsageError } from "./command.ts";
+import { isZktallyError } from "../util/errors.ts";
+import { errorReport, exitCodeOf, UsageError } from "./command.ts";
 import { COMMANDS } from "./commands/index.ts";
 
 /**
@@ -47,6 +50,10 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`zktally ${name}: ${(error as Error).message}\n${usage()}`);
       return 2;
     }
+    if (isZktallyError(error)) {
+      process.stderr.write(errorReport(name, error));
+      return exitCodeOf(error);
+    }
     throw error;
   }
 }
@@ -59,8 +66,9 @@ main(process.argv.slice(2))
   })
   .catch(async (error: unknown) => {
     await terminateCurveWorkers();
+    // Not a ZktallyError: a programming error (EX_SOFTWARE), with the stack for the bug report.
     process.stderr.write(
-      `zktally: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}\n`,
+      `zktally: internal error: ${error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error)}\n`,
     );
-    process.exitCode = 2;
+    process.exitCode = 70;
   });

@@ -8,6 +8,7 @@ import {
   evaluateQuery,
   isSuppressed,
   lowerQuery,
+  MEMBERSHIP_SUPPRESSING_GROUP_SIZE,
   QueryError,
   type QueryResult,
 } from "../src/query/index.ts";
@@ -93,12 +94,41 @@ describe("evaluateQuery (reference semantics)", () => {
     expect(big).toEqual({ kind: "sum", answer: 0n, count: 5, suppressed: true });
     expect(run([], { kind: "count" }, 1).suppressed).toBe(true); // complement 0 < 1
     expect(run([frHeavy], { kind: "threshold", k: 1 }, 4).answer).toBe(false);
-    expect(run([], { kind: "membership", key: 1 }, 2)).toMatchObject({ answer: false, suppressed: true });
-    expect(run([], { kind: "membership", key: 1 }, 1)).toMatchObject({ answer: true, suppressed: false });
     expect(run([frHeavy], { kind: "count" }, 0).suppressed).toBe(false);
     expect(isSuppressed(0, 0, 0)).toBe(false);
     expect(isSuppressed(2, 4, 2)).toBe(false);
     expect(isSuppressed(3, 4, 2)).toBe(true);
+  });
+
+  it("membership is about one record: g = 0 answers it, g >= 2 always suppresses it, g = 1 is refused", () => {
+    for (const key of [1, 99]) {
+      expect(run([], { kind: "membership", key }, 0)).toMatchObject({ answer: key === 1, suppressed: false });
+      for (const g of [MEMBERSHIP_SUPPRESSING_GROUP_SIZE, 3, 5, 6]) {
+        expect(run([], { kind: "membership", key }, g), `key ${key} g ${g}`).toMatchObject({
+          answer: false,
+          suppressed: true,
+        });
+      }
+      const refusal = (() => {
+        try {
+          run([], { kind: "membership", key }, 1);
+        } catch (error) {
+          return error;
+        }
+      })();
+      expect(refusal).toBeInstanceOf(QueryError);
+      expect(refusal).toMatchObject({ path: "minGroupSize" });
+      expect((refusal as Error).message).toMatch(/revealing the answer; use 0 .* or at least 2/);
+    }
+    // Why g = 1 is refused: under the circuit's rule it suppresses exactly the absent key, so the proven
+    // "suppressed" would be the answer "no".
+    const shape: CircuitShape = { fields: 4, width: 32, clauses: 2, setSize: 2 };
+    const lowered = (key: number) =>
+      lowerQuery({ predicate: [], aggregate: { kind: "membership", key } }, schema, shape);
+    expect(evaluateLowered(lowered(1), records, 6, 1)).toEqual({ suppressed: 0n, answer: 1n });
+    expect(evaluateLowered(lowered(99), records, 6, 1)).toEqual({ suppressed: 1n, answer: 0n });
+    // Other aggregates keep any g, including 1.
+    expect(run([frHeavy], { kind: "threshold", k: 1 }, 1)).toMatchObject({ answer: true, suppressed: false });
   });
 
   it("refuses malformed records and options without echoing record values", () => {
@@ -176,7 +206,9 @@ describe("property: evaluateQuery agrees with evaluateLowered", () => {
         records: data,
         maxK: (1n << BigInt(shape.width)) - 1n,
       });
-      const minGroupSize = rng.pick([0, 0, 0, 1, 2, 3, 5]);
+      const picked = rng.pick([0, 0, 0, 1, 2, 3, 5]);
+      // g = 1 is refused for membership (its own test above); same draws, so the seeds keep their cases.
+      const minGroupSize = query.aggregate.kind === "membership" && picked === 1 ? 2 : picked;
       const expected = evaluateQuery(query, s, data, { minGroupSize });
       const padding = Array.from({ length: rng.int(0, 3) }, () => new Array<bigint>(shape.fields).fill(0n));
       const slots = [

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { maxFieldWidth, parseSchema } from "../src/dataset/schema.ts";
 import {
+  assertMembershipGroupSize,
   type CircuitClause,
   type CircuitShape,
   decodeAggregateElement,
@@ -9,6 +10,7 @@ import {
   encodeClauseElement,
   encodeQueryPublic,
   lowerQuery,
+  MEMBERSHIP_SUPPRESSING_GROUP_SIZE,
   QueryError,
 } from "../src/query/index.ts";
 import { createRng, randomQuery, randomRecords, randomSchema } from "./helpers/random.ts";
@@ -85,6 +87,19 @@ describe("lowerQuery", () => {
     );
     expect(membership.aggregate).toEqual({ mode: 2, sumField: 0, k: 1n });
     expect(membership.clauses).toEqual([range(3, 0n, 0n), range(4, 12345n, 12345n), UNUSED, UNUSED]);
+  });
+
+  it("membership (a count of 0 or 1) is proven only with group size 0 or >= 2; other kinds take any", () => {
+    expect(MEMBERSHIP_SUPPRESSING_GROUP_SIZE).toBe(2);
+    for (const g of [0, 2, 5, 2 ** 32 - 1])
+      expect(() => assertMembershipGroupSize("membership", g)).not.toThrow();
+    expect(() => assertMembershipGroupSize("membership", 1)).toThrow(QueryError);
+    expect(() => assertMembershipGroupSize("membership", 1)).toThrow(
+      /^minGroupSize: membership under minimum group size 1/,
+    );
+    for (const kind of ["count", "sum", "threshold"] as const) {
+      expect(() => assertMembershipGroupSize(kind, 1)).not.toThrow();
+    }
   });
 
   it("uses canonical clause order, so equal queries lower equally", () => {

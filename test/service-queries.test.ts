@@ -172,6 +172,68 @@ describe("query flow", () => {
     }
   });
 
+  it("membership under the default policy (g = 5): answered only when the policy says so, else proven suppressed or refused", async () => {
+    // Its own dataset: the keys asked about appear in the bundles, and ds-a/ds-b values must never appear.
+    await addDataset(service, "ds-m", [
+      { userId: 301, country: "FR", edits: 1, bot: false },
+      { userId: 302, country: "DE", edits: 2, bot: false },
+      { userId: 303, country: "FR", edits: 3, bot: true },
+    ]);
+    const base = {
+      datasets: ["ds-m"],
+      fields: ["userId", "country"],
+      aggregates: ["count", "membership"],
+      budget: { queries: 20, periodSeconds: 3600 },
+    };
+    const scopes = ["datasets:read", "queries:submit", "queries:membership"];
+    const answering = await addPartner(service, "mia", scopes, { ...base, membership: { suppress: false } });
+    const suppressing = await addPartner(service, "max", scopes, base);
+    const noMembership = await addPartner(service, "ned", scopes, { ...base, aggregates: ["count"] });
+    const miaToken = await token(service, answering);
+    const member = (key: number) => ({
+      datasetId: "ds-m",
+      query: {
+        predicate: [{ field: "country", op: "eq", value: "FR" }],
+        aggregate: { kind: "membership", key },
+      },
+      nonce: nonce(),
+    });
+
+    const present = await submit(miaToken, member(301)); // FR
+    const absent = await submit(miaToken, member(302)); // exists, but DE
+    const yes = await bundleOf(miaToken, present.json.jobId);
+    const no = await bundleOf(miaToken, absent.json.jobId);
+    expect(yes.answer).toEqual({ kind: "membership", suppressed: false, value: true });
+    expect(no.answer).toEqual({ kind: "membership", suppressed: false, value: false });
+    expect([yes.minGroupSize, no.minGroupSize]).toEqual([0, 0]); // the public g the verifier recomputes
+    expect(yes.statement).toBe(
+      "dataset ds-m epoch 1: a record with userId = 301 exists and matches country = FR",
+    );
+    expect(no.statement).toBe("dataset ds-m epoch 1: no record with userId = 302 matches country = FR");
+    for (const bundle of [yes, no]) expect(check(bundle).valid).toBe(true);
+    // The same proof claimed under the policy's g = 5 does not verify.
+    expect(check({ ...yes, minGroupSize: 5 }).valid).toBe(false);
+
+    const maxToken = await token(service, suppressing);
+    const hidden = await bundleOf(maxToken, (await submit(maxToken, member(301))).json.jobId);
+    expect(hidden.answer).toEqual({ kind: "membership", suppressed: true, value: null });
+    expect(hidden.minGroupSize).toBe(5);
+    expect(hidden.statement).toBe(
+      "dataset ds-m epoch 1: answer suppressed by the minimum group size 5: whether userId 301 exists and matches country = FR",
+    );
+    expect(check(hidden).valid).toBe(true);
+
+    const nedToken = await token(service, noMembership);
+    const denied = await service.api("POST", "/v1/queries", { token: nedToken, body: member(301) });
+    expect([denied.status, denied.json.error]).toEqual([403, "policy_denied"]);
+    const narrowToken = await token(service, answering, "datasets:read queries:submit");
+    const noScope = await service.api("POST", "/v1/queries", { token: narrowToken, body: member(301) });
+    expect([noScope.status, noScope.json.error]).toEqual([403, "insufficient_scope"]);
+    expect(noScope.json.message).toMatch(/queries:membership/);
+    // Aggregates still work with the narrower token.
+    await submit(narrowToken, { datasetId: "ds-m", query: FR_COUNT, nonce: nonce() });
+  });
+
   it("ignores client-supplied group size, budget, identity, role, epoch and state (mass assignment)", async () => {
     const before = (await service.api("GET", "/v1/budget", { token: aliceToken })).json;
     const submitted = await submit(aliceToken, {

@@ -806,6 +806,15 @@ describe("keys and options", () => {
     expect(verify(count(), options({ expectedNonce: count().nonce })).valid).toBe(true);
   });
 
+  it("a membership bundle under minimum group size 1 is malformed: its suppression would be the answer", () => {
+    const membership = fixture.bundle("membership");
+    expect(() => parseBundle({ ...membership, minGroupSize: 1 })).toThrow(
+      /^minGroupSize: membership under minimum group size 1 would be suppressed exactly when no record matches/,
+    );
+    expect(parseBundle({ ...membership, minGroupSize: 2 }).bundle.minGroupSize).toBe(2);
+    expect(parseBundle({ ...count(), minGroupSize: 1 }).bundle.minGroupSize).toBe(1);
+  });
+
   it("parseBundle names malformed input of any JS shape without crashing", () => {
     for (const value of [null, undefined, 42, "bundle", [], { format: "zktally-bundle/v1" }]) {
       expect(() => parseBundle(value)).toThrow(VerifierInputError);

@@ -8,7 +8,9 @@
  * Property tests check the two agree, which pins the lowering to the readable semantics.
  *
  * Suppression: with minimum group size g > 0 the answer is suppressed when count < g or
- * recordCount - count < g; a suppressed answer is 0n / false.
+ * recordCount - count < g; a suppressed answer is 0n / false. Membership counts the one record with the
+ * key (0 or 1), so g >= 2 always suppresses it and g = 1 is refused (its suppression would be the answer:
+ * query/lower.ts, `assertMembershipGroupSize`).
  *
  * Security caveats: the returned `count` of `evaluateQuery` is the true match count even when the answer
  * is suppressed; it is for the operator's own checks and tests, and must never be shown to a requester.
@@ -17,7 +19,7 @@
 import type { FieldSpec, Schema } from "../dataset/schema.ts";
 import { fieldWidth } from "../dataset/schema.ts";
 import { resolveCanonical } from "./canonical.ts";
-import { AGGREGATE_MODE, type AggregateMode, type LoweredQuery } from "./lower.ts";
+import { AGGREGATE_MODE, type AggregateMode, assertMembershipGroupSize, type LoweredQuery } from "./lower.ts";
 import type { AggregateKind, QueryLimits, ResolvedClause } from "./model.ts";
 
 export interface EvaluateOptions {
@@ -55,6 +57,7 @@ export function evaluateQuery(
   const resolved = resolveCanonical(query, schema, opts.limits);
   checkRecords(schema, records);
   const aggregate = resolved.aggregate;
+  assertMembershipGroupSize(aggregate.kind, minGroupSize);
   const matching = records.filter(
     (row) =>
       resolved.predicate.every((clause) => clauseHolds(clause, row[clause.fieldIndex] as bigint)) &&

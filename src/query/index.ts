@@ -27,6 +27,7 @@ export {
   AGGREGATE_HEADER_BITS,
   AGGREGATE_MODE,
   type AggregateMode,
+  assertMembershipGroupSize,
   type CircuitClause,
   type CircuitShape,
   CLAUSE_HEADER_BITS,
@@ -40,6 +41,7 @@ export {
   type LoweredQuery,
   lowerQuery,
   MAX_ELEMENT_BITS,
+  MEMBERSHIP_SUPPRESSING_GROUP_SIZE,
   maxValue,
   type QueryPublicElements,
 } from "./lower.ts";

@@ -12,6 +12,14 @@
  * Membership K adds an `eq K` clause on the key field (merged into the canonical clause order, so an
  * identical user clause shares its slot) and lowers to threshold k = 1.
  *
+ * Membership and the minimum group size g: the circuit applies the group-size rule to every aggregate
+ * alike (suppressed when count < g or recordCount - count < g), and a membership count is 0 or 1 (keys are
+ * unique). So g >= 2 suppresses every membership answer, and g = 1 suppresses exactly the "no" answers: a
+ * proven "suppressed" would then say "no record", the very answer it claims to withhold. Membership is
+ * therefore proven and verified only with g = 0 (answered) or g >= {@link MEMBERSHIP_SUPPRESSING_GROUP_SIZE}
+ * (always suppressed); {@link assertMembershipGroupSize} is the one check, and the public g is what the
+ * verifier recomputes, so a bundle says which of the two it is.
+ *
  * Element layouts (little-endian):
  *   clause    = fieldIndex (8) | isSet (1) << 8 | negate (1) << 9 | values[m] (W) << (10 + m*W)
  *   aggregate = mode (8: 0 count, 1 sum, 2 threshold) | sumField (8) << 8 | k (W) << 16
@@ -37,6 +45,22 @@ export const AGGREGATE_HEADER_BITS = 16;
 
 export const AGGREGATE_MODE = Object.freeze({ count: 0, sum: 1, threshold: 2 } as const);
 export type AggregateMode = (typeof AGGREGATE_MODE)[keyof typeof AGGREGATE_MODE];
+
+/** The smallest group size that suppresses every membership answer (a membership count is 0 or 1). */
+export const MEMBERSHIP_SUPPRESSING_GROUP_SIZE = 2;
+
+/**
+ * Throws `QueryError` at `minGroupSize` for a membership query with g = 1, whose proven suppression would
+ * reveal the answer (see the module comment); any g is fine for the other aggregates.
+ */
+export function assertMembershipGroupSize(kind: ResolvedAggregate["kind"], minGroupSize: number): void {
+  if (kind !== "membership" || minGroupSize === 0 || minGroupSize >= MEMBERSHIP_SUPPRESSING_GROUP_SIZE)
+    return;
+  throw new QueryError(
+    "minGroupSize",
+    `membership under minimum group size ${minGroupSize} would be suppressed exactly when no record matches, revealing the answer; use 0 (answer it) or at least ${MEMBERSHIP_SUPPRESSING_GROUP_SIZE} (always suppressed)`,
+  );
+}
 
 /** Parameters of the circuit a query is lowered for (design.md section 4: F, W, C, M). */
 export interface CircuitShape {

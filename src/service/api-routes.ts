@@ -187,7 +187,9 @@ export const API = {
     responses: {
       "202": ok("Accepted (Location: statusUrl)", S.submissionAcceptedSchema),
       "400": error("invalid_request, invalid_query, query_too_large"),
-      "403": error("policy_denied (aggregate kind or field not allowed) or insufficient_scope"),
+      "403": error(
+        "policy_denied (aggregate kind or field not allowed) or insufficient_scope (queries:submit; queries:membership for membership)",
+      ),
       "404": error("Dataset unknown or not allowed"),
       "409": error("nonce_reused (the existing jobId is returned) or circuit_retired"),
       "413": error("Body too large"),

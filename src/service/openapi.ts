@@ -19,6 +19,7 @@ type Json = Record<string, unknown>;
 const SCOPE_DESCRIPTIONS: Record<Scope, string> = {
   "datasets:read": "list datasets (signed manifests) and circuits (verification keys)",
   "queries:submit": "submit queries, read own jobs, bundles and budget",
+  "queries:membership": "also submit membership queries (about one record; needs queries:submit too)",
   "audit:read": "read own audit receipts, tree heads and consistency proofs",
   admin: "manage partners, policies, datasets, keys; verify the audit log",
 };

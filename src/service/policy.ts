@@ -9,6 +9,13 @@
  * public schema and the policy, so whether a query is refused can never depend on the data (a refusal that
  * did would leak the very answer the size limit protects).
  *
+ * Membership is a question about one person, not a group: its match count is 0 or 1, so the group-size
+ * rule cannot protect it (g >= 2 suppresses every answer; g = 1 would suppress exactly the "no" answers).
+ * It has its own switches: "membership" in `aggregates` allows it (plus the token scope
+ * `queries:membership`), and `membership.suppress` (default true) decides whether its answers are proven
+ * suppressed (group size max(g, 2)) or answered (group size 0). Suppression is off only when the policy
+ * says `membership: {suppress: false}`; `minGroupSizeFor` is the one place that picks the group size.
+ *
  * Security caveats: a minimum group size alone does not stop differencing (trackers): count(P) and
  * count(P AND NOT target) are both large yet differ by the target. Budgets bound how many such pairs a
  * partner can ask for; restricting fields narrows what can be isolated. Policies are admin input and are
@@ -17,6 +24,7 @@
 import { z } from "zod";
 import { DATASET_ID_PATTERN } from "../dataset/salt.ts";
 import type { Schema } from "../dataset/schema.ts";
+import { MEMBERSHIP_SUPPRESSING_GROUP_SIZE } from "../query/lower.ts";
 import { AGGREGATE_KINDS, type AggregateKind, type Query } from "../query/model.ts";
 import { AccessError, InputError } from "../util/errors.ts";
 
@@ -28,8 +36,10 @@ export const policySchema = z.strictObject({
   /** Field names its queries may reference (predicate fields, the summed field, the membership key). */
   fields: z.array(z.string().min(1).max(256)).max(1024).default([]),
   aggregates: z.array(z.enum(AGGREGATE_KINDS)).max(AGGREGATE_KINDS.length).default(["count", "threshold"]),
-  /** Minimum group size g passed to the circuit (0 = off). */
+  /** Minimum group size g passed to the circuit for count, sum and threshold (0 = off). */
   minGroupSize: z.int().min(0).max(MAX_GROUP_SIZE).default(5),
+  /** Membership (when "membership" is in `aggregates`): suppressed unless `suppress` is explicitly false. */
+  membership: z.strictObject({ suppress: z.boolean().default(true) }).default({ suppress: true }),
   budget: z
     .strictObject({
       /** Queries admitted per period (failed jobs are refunded). */
@@ -80,6 +90,16 @@ export function checkQueryAgainstPolicy(query: Query, schema: Schema, policy: Po
   if (denied.length > 0) {
     throw new AccessError("policy_denied", `field(s) ${denied.join(", ")} not allowed by your policy`);
   }
+}
+
+/**
+ * The minimum group size a query is proven under: the policy's g for count, sum and threshold; for
+ * membership 0 when `membership.suppress` is false (answered), else max(g, 2) (always suppressed, whatever
+ * the data: query/lower.ts `assertMembershipGroupSize`). Depends on the policy and the query kind only.
+ */
+export function minGroupSizeFor(query: Query, policy: Policy): number {
+  if (query.aggregate.kind !== "membership") return policy.minGroupSize;
+  return policy.membership.suppress ? Math.max(policy.minGroupSize, MEMBERSHIP_SUPPRESSING_GROUP_SIZE) : 0;
 }
 
 /** Start (ms) of the budget period containing `now`. */

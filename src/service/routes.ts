@@ -19,7 +19,7 @@ import express, { type Router } from "express";
 import { canonicalQuery, queryHash } from "../query/canonical.ts";
 import { encodeQueryPublic } from "../query/lower.ts";
 import { canonicalJson } from "../util/canonical-json.ts";
-import { ConflictError, isZktallyError, NotFoundError } from "../util/errors.ts";
+import { AccessError, ConflictError, isZktallyError, NotFoundError } from "../util/errors.ts";
 import { API } from "./api-routes.ts";
 import type { Submission } from "./api-schemas.ts";
 import type { AuditSubject } from "./audit.ts";
@@ -31,14 +31,20 @@ import { invalidRequest } from "./http-errors.ts";
 import type { AdmittedQuery, JobRow } from "./jobs.ts";
 import { routeMounter } from "./mount.ts";
 import type { Partner } from "./partners.ts";
-import { checkQueryAgainstPolicy, periodStart } from "./policy.ts";
+import { checkQueryAgainstPolicy, minGroupSizeFor, periodStart } from "./policy.ts";
+import type { Scope } from "./tokens.ts";
 import { entryView, jobBundleUrl, jobStatusUrl, jobView } from "./views.ts";
 
 /**
  * Admits a well-formed submission against policy and public state; refusals are `ZktallyError`s (an invalid
  * or too large query is a `QueryError` with the offending path).
  */
-export function admitQuery(ctx: ServiceContext, partner: Partner, submission: Submission): AdmittedQuery {
+export function admitQuery(
+  ctx: ServiceContext,
+  partner: Partner,
+  submission: Submission,
+  tokenScopes: ReadonlySet<Scope>,
+): AdmittedQuery {
   const dataset = ctx.datasets.latest(submission.datasetId);
   if (!dataset || !partner.policy.datasets.includes(submission.datasetId))
     throw new NotFoundError(`dataset ${submission.datasetId}`);
@@ -51,6 +57,7 @@ export function admitQuery(ctx: ServiceContext, partner: Partner, submission: Su
   const schema = dataset.manifest.schema;
   const query = canonicalQuery(submission.query, schema);
   encodeQueryPublic(query, schema, ctx.circuit.shape);
+  if (query.aggregate.kind === "membership") requireMembershipScope(partner, tokenScopes);
   checkQueryAgainstPolicy(query, schema, partner.policy);
   return {
     datasetId: dataset.datasetId,
@@ -59,8 +66,17 @@ export function admitQuery(ctx: ServiceContext, partner: Partner, submission: Su
     query: canonicalJson(query),
     queryHash: queryHash(query, schema),
     nonce: submission.nonce,
-    minGroupSize: partner.policy.minGroupSize,
+    minGroupSize: minGroupSizeFor(query, partner.policy),
   };
+}
+
+/** Membership asks about one person: it needs `queries:membership` in the token and in the grant. */
+function requireMembershipScope(partner: Partner, tokenScopes: ReadonlySet<Scope>): void {
+  const scope: Scope = "queries:membership";
+  if (tokenScopes.has(scope) && partner.scopes.includes(scope)) return;
+  throw new AccessError("insufficient_scope", `membership queries need scope ${scope}`, {
+    details: { scope },
+  });
 }
 
 /** The job has no bundle yet; polling again after `Retry-After` is the expected next step. */
@@ -131,7 +147,7 @@ export function partnerRouter(ctx: ServiceContext): Router {
     };
     let admitted: AdmittedQuery;
     try {
-      admitted = admitQuery(ctx, partner, body);
+      admitted = admitQuery(ctx, partner, body, stateOf(res).token?.scopes ?? new Set());
     } catch (error) {
       ctx.audit.recordRefusal(subject, error);
       throw error;

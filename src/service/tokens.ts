@@ -17,8 +17,17 @@ import { ed25519 } from "@noble/curves/ed25519.js";
 import { type CryptoKey, calculateJwkThumbprint, importJWK, type JWK, jwtVerify, SignJWT } from "jose";
 import { AccessError } from "../util/errors.ts";
 
-/** Scopes a partner can be granted. */
-export const SCOPES = ["datasets:read", "queries:submit", "audit:read", "admin"] as const;
+/**
+ * Scopes a partner can be granted. `queries:membership` is needed, besides `queries:submit`, for membership
+ * queries: they ask about one person, not a group, so a client may be granted aggregates without them.
+ */
+export const SCOPES = [
+  "datasets:read",
+  "queries:submit",
+  "queries:membership",
+  "audit:read",
+  "admin",
+] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export const TOKEN_TYPE = "at+jwt";

@@ -27,7 +27,7 @@ import { type DatasetManifest, parseManifest } from "../dataset/manifest.ts";
 import type { Schema } from "../dataset/schema.ts";
 import { canonicalQuery, queryHash } from "../query/canonical.ts";
 import { QueryError } from "../query/errors.ts";
-import { encodeQueryPublic } from "../query/lower.ts";
+import { assertMembershipGroupSize, encodeQueryPublic } from "../query/lower.ts";
 import type { AggregateKind, Query } from "../query/model.ts";
 import { canonicalJson } from "../util/canonical-json.ts";
 import { InputError } from "../util/errors.ts";
@@ -227,12 +227,19 @@ function parseVkeyHash(value: unknown): string {
   return hash;
 }
 
-function parseMinGroupSize(value: unknown): number {
+/** The group size; for membership 0 or >= 2 (under g = 1 "suppressed" would mean "no": query/lower.ts). */
+function parseMinGroupSize(value: unknown, kind: AggregateKind): number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0 || value > MAX_GROUP_SIZE) {
     throw new VerifierInputError(
       "minGroupSize",
       `expected an integer 0..2^32-1, got ${describeValue(value)}`,
     );
+  }
+  try {
+    assertMembershipGroupSize(kind, value);
+  } catch (error) {
+    if (error instanceof QueryError) throw new VerifierInputError("minGroupSize", error.reason);
+    throw error;
   }
   return value;
 }
@@ -322,7 +329,7 @@ export function parseBundle(value: unknown): ParsedBundle {
   parseAnswer(record.answer, query.aggregate.kind);
   parseStatementText(record.statement);
   parseVkeyHash(record.vkeyHash);
-  parseMinGroupSize(record.minGroupSize);
+  parseMinGroupSize(record.minGroupSize, query.aggregate.kind);
   const nonce = parseScalar(record.nonce, "nonce");
   const signals = parseSignals(record.publicSignals, shape, record.circuitId as string);
   const proof = parseProof(record.proof, "proof");

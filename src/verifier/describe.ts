@@ -96,6 +96,8 @@ function claim(parts: StatementParts): string {
 /**
  * The statement in words: `dataset <id> epoch <n>: <claim>`, with ` (minimum group size g)` appended
  * when g > 0, or `answer suppressed by the minimum group size g: <query>` for a suppressed answer.
+ * A membership statement has g = 0 (answered, no suffix) or g >= 2 (always suppressed): parseBundle
+ * refuses g = 1, under which "suppressed" would mean "no record" (query/lower.ts).
  */
 export function describeStatement(parts: StatementParts): string {
   const prefix = `dataset ${parts.manifest.datasetId} epoch ${parts.manifest.epoch}: `;

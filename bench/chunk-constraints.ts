@@ -9,7 +9,6 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { type ChunkShape, chunkCircuitId, makeChunkShape } from "../src/circuits/chunk-shape.ts";
-import { ensureChunkMainFile } from "../src/circuits/main-files.ts";
 import {
   defaultLeafRecords,
   domainFromToken,
@@ -17,6 +16,7 @@ import {
   leafElementCount,
 } from "../src/dataset/chunk-layout.ts";
 import { compileCircuit } from "../src/setup/compile.ts";
+import { ensureChunkMainFile } from "../src/setup/main-files.ts";
 import { REPO_ROOT } from "../src/setup/paths.ts";
 import type { Progress } from "../src/util/progress.ts";
 

@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { buildPoseidon } from "circomlibjs";
-import { generateOperatorKey } from "../src/dataset/manifest.ts";
+import { generateOperatorKey } from "../src/dataset/manifest-sign.ts";
 import { generateDatasetSecret } from "../src/dataset/salt.ts";
 import { parseSchema, type Schema } from "../src/dataset/schema.ts";
 import { buildPoseidonHash, FIELD_MODULUS } from "../src/poseidon/index.ts";

@@ -6,17 +6,17 @@
  * marginal cost of one more record (the issue's target: at most 700).
  */
 import { randomBytes } from "node:crypto";
-import { ensureMainFile } from "../src/circuits/main-files.ts";
 import { type AggregateShape, circuitId, makeShape, STANDARD_SHAPE } from "../src/circuits/shape.ts";
-import { DEFAULT_SHAPE, KEYS_DIR } from "../src/cli/defaults.ts";
 import { ensureDevKeys } from "../src/cli/dev-keys.ts";
 import { renderTable } from "../src/cli/table.ts";
+import { DEFAULT_SHAPE, KEYS_DIR } from "../src/config/defaults.ts";
 import { commitRecords } from "../src/dataset/committed.ts";
-import { generateOperatorKey } from "../src/dataset/manifest.ts";
+import { generateOperatorKey } from "../src/dataset/manifest-sign.ts";
 import { parseSchema } from "../src/dataset/schema.ts";
 import { proveQuery } from "../src/prover/prove-query.ts";
 import { createSnarkjsBackend } from "../src/prover/snarkjs-backend.ts";
 import { compileCircuit } from "../src/setup/compile.ts";
+import { ensureMainFile } from "../src/setup/main-files.ts";
 import { terminateCurveWorkers } from "../src/setup/ptau.ts";
 import { consoleProgress } from "../src/util/progress.ts";
 import { benchChunkConstraints } from "./chunk-constraints.ts";

@@ -17,12 +17,12 @@ import { type AggregateShape, circuitId, makeShape } from "../src/circuits/shape
 import { ensureDevKeys } from "../src/cli/dev-keys.ts";
 import { renderTable } from "../src/cli/table.ts";
 import { commitRecords } from "../src/dataset/committed.ts";
-import { generateOperatorKey } from "../src/dataset/manifest.ts";
+import { generateOperatorKey } from "../src/dataset/manifest-sign.ts";
 import { parseSchema } from "../src/dataset/schema.ts";
 import type { ChunkProver, ChunkTask } from "../src/prover/chunks.ts";
 import { ProverPool } from "../src/prover/pool.ts";
 import { planQueryProof } from "../src/prover/prove-query.ts";
-import { WorkerProverBackend } from "../src/service/worker-backend.ts";
+import { WorkerProverBackend } from "../src/prover/worker-backend.ts";
 import { buildRoot } from "../src/setup/paths.ts";
 import { terminateCurveWorkers } from "../src/setup/ptau.ts";
 import { consoleProgress } from "../src/util/progress.ts";

@@ -6,6 +6,8 @@
  * Partners and third parties use the standalone verifier instead: `import … from "zktally/verifier"`.
  */
 export * from "./circuits/index.ts";
+export * from "./core/field.ts";
+export * from "./core/formats.ts";
 export * from "./dataset/index.ts";
 export * from "./prover/check.ts";
 export * from "./prover/index.ts";

@@ -19,7 +19,7 @@ import {
 } from "../src/circuits/chunk-shape.ts";
 import { planChain } from "../src/circuits/chunk-witness.ts";
 import { getPoseidon } from "../src/dataset/commitment.ts";
-import { generateOperatorKey } from "../src/dataset/manifest.ts";
+import { generateOperatorKey } from "../src/dataset/manifest-sign.ts";
 import { parseSchema, type Schema } from "../src/dataset/schema.ts";
 import { evaluateQuery } from "../src/query/evaluate.ts";
 import { encodeQueryPublic } from "../src/query/lower.ts";

@@ -4,12 +4,8 @@
  * soundness attack of the security checklist (an edited honest witness) must violate a constraint.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  type AggregatePublicInputs,
-  aggregateCircuitInput,
-  aggregatePublicSignals,
-  expectedOutputs,
-} from "../src/circuits/aggregate-witness.ts";
+import { aggregateCircuitInput, expectedOutputs } from "../src/circuits/aggregate-witness.ts";
+import { type AggregatePublicInputs, aggregatePublicSignals } from "../src/circuits/public-signals.ts";
 import { publicSignalNames } from "../src/circuits/shape.ts";
 import { commitDataset, packRecord } from "../src/dataset/commitment.ts";
 import type { Schema } from "../src/dataset/schema.ts";

@@ -19,14 +19,8 @@ import { commitChunks, fieldDomains } from "../src/dataset/chunk-layout.ts";
 import { chunkLayoutFor, commitFileChunked } from "../src/dataset/chunked.ts";
 import type { PoseidonEx } from "../src/dataset/commitment.ts";
 import { DatasetError, ManifestError } from "../src/dataset/errors.ts";
-import {
-  buildManifest,
-  generateOperatorKey,
-  parseAnyManifest,
-  parseManifest,
-  signManifest,
-  verifyManifest,
-} from "../src/dataset/manifest.ts";
+import { buildManifest, parseAnyManifest, parseManifest, verifyManifest } from "../src/dataset/manifest.ts";
+import { generateOperatorKey, signManifest } from "../src/dataset/manifest-sign.ts";
 import { parseSchema, type Schema } from "../src/dataset/schema.ts";
 import { ChunkStoreError, ChunkStoreReader, commitFileToChunkStore } from "../src/storage/chunk-store.ts";
 import { KeyRing } from "../src/storage/keyring.ts";

@@ -12,13 +12,11 @@ import { layoutDepth, leafCount, makeLayout, packedElementCount } from "../src/d
 import {
   buildManifest,
   type DatasetManifest,
-  generateOperatorKey,
   manifestHash,
-  operatorKeyOf,
   parseManifest,
-  signManifest,
   verifyManifest,
 } from "../src/dataset/manifest.ts";
+import { generateOperatorKey, operatorKeyOf, signManifest } from "../src/dataset/manifest-sign.ts";
 import { deriveSalt, deriveSalts } from "../src/dataset/salt.ts";
 import { parseSchema, schemaHash } from "../src/dataset/schema.ts";
 import { canonicalJson } from "../src/util/canonical-json.ts";

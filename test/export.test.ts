@@ -11,7 +11,7 @@ import { keccak_256 } from "@noble/hashes/sha3.js";
 import * as snarkjs from "snarkjs";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { exportCommand } from "../src/cli/commands/export.ts";
-import { setupCacheArtifacts } from "../src/prover/snarkjs-backend.ts";
+import { setupCacheArtifacts } from "../src/prover/pinned-artifacts.ts";
 import {
   abiEncodeVerifyProof,
   calldataFromJson,

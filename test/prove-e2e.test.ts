@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { circuitId } from "../src/circuits/shape.ts";
 import { type CommittedDataset, commitRecords } from "../src/dataset/committed.ts";
-import { generateOperatorKey } from "../src/dataset/manifest.ts";
+import { generateOperatorKey } from "../src/dataset/manifest-sign.ts";
 import { checkQueryProof } from "../src/prover/check.ts";
 import { proveQuery, type QueryProof } from "../src/prover/prove-query.ts";
 import { createSnarkjsBackend, type SnarkjsBackend } from "../src/prover/snarkjs-backend.ts";

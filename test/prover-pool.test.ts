@@ -9,7 +9,7 @@ import { WitnessError } from "../src/prover/backend.ts";
 import { type ChunkProgress, ChunkProgressTracker, formatChunkProgress } from "../src/prover/chunks.ts";
 import { ProverPool } from "../src/prover/pool.ts";
 import { verifyWithSnarkjs } from "../src/prover/snarkjs-backend.ts";
-import { WorkerProverBackend } from "../src/service/worker-backend.ts";
+import { WorkerProverBackend } from "../src/prover/worker-backend.ts";
 import { loadPinnedVkey } from "../src/setup/keys-manifest.ts";
 import { CHUNK_CIRCUIT_ID, type ChunkFixture, chunkFixture, poisoned } from "./helpers/chunk-tasks.ts";
 import { TEST_KEYS_DIR } from "./helpers/keys.ts";

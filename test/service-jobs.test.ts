@@ -6,8 +6,8 @@
 import { rmSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { ProverError } from "../src/prover/backend.ts";
+import type { WorkerProverBackend } from "../src/prover/worker-backend.ts";
 import { type JobRow, LeaseLostError } from "../src/service/jobs.ts";
-import type { WorkerProverBackend } from "../src/service/worker-backend.ts";
 import {
   addDataset,
   addPartner,

@@ -6,8 +6,8 @@
  */
 import { getPriority } from "node:os";
 import { afterAll, describe, expect, it } from "vitest";
+import type { WorkerProverBackend } from "../src/prover/worker-backend.ts";
 import { configFromSources } from "../src/service/config.ts";
-import type { WorkerProverBackend } from "../src/service/worker-backend.ts";
 import {
   addDataset,
   addPartner,

@@ -1,9 +1,8 @@
 /**
  * The verifier SDK is browser-safe and works in a browser:
- * 1. a walk of the runtime import graph from src/verifier/index.ts finds no `node:` or Node built-in
- *    imports, no snarkjs/ffjavascript/circomlibjs/express, no prover/setup/service code, and only
- *    allow-listed packages (`import type` is skipped: it is erased; `import { type X }` is not, since
- *    with verbatimModuleSyntax it stays a side-effect import);
+ * 1. a walk of the runtime import graph from src/verifier/index.ts (test/helpers/import-graph.ts; the layer
+ *    rules are in test/architecture.test.ts) finds no `node:` or Node built-in imports, no
+ *    snarkjs/ffjavascript/circomlibjs/express, no prover/setup/service code, and only allow-listed packages;
  * 2. esbuild bundles the SDK for `platform: "browser"` (it fails on any Node built-in);
  * 3. headless Debian Chromium (playwright-core, /usr/bin/chromium, empty profile, no network but the
  *    local page server on 127.0.0.1) verifies real bundles, rejects tampered and malformed ones with
@@ -13,10 +12,9 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { builtinModules } from "node:module";
 import { tmpdir } from "node:os";
-import { dirname, join, relative, resolve } from "node:path";
+import { join } from "node:path";
 import { build } from "esbuild";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
-import ts from "typescript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type VerifyOptions, verify } from "../src/verifier/index.ts";
 import { REPO_ROOT } from "./fixtures/verifier/fixture.ts";
@@ -28,8 +26,9 @@ import {
   TEST_CIRCUIT_ID,
   withValue,
 } from "./helpers/bundles.ts";
+import { graphOfTree, runtimeClosure } from "./helpers/import-graph.ts";
 
-const SDK_ENTRY = join(REPO_ROOT, "src/verifier/index.ts");
+const SDK_ENTRY = "src/verifier/index.ts";
 const PAGE_DIR = join(REPO_ROOT, "test/fixtures/browser");
 const CHROMIUM_FLAGS = [
   "--headless",
@@ -45,62 +44,15 @@ const CHROMIUM_FLAGS = [
 const ALLOWED_PACKAGES = [/^@noble\/curves\//, /^@noble\/hashes\//, /^zod$/];
 const FORBIDDEN = [/^node:/, /^(snarkjs|ffjavascript|circomlibjs|circom_runtime|express|web-worker)(\/|$)/];
 
-// ---------------------------------------------------------------- import graph
-
-interface ImportEdge {
-  readonly from: string;
-  readonly specifier: string;
-}
-
-/** Runtime module specifiers of a TypeScript file (type-only imports and exports are erased). */
-function runtimeSpecifiers(file: string): string[] {
-  const source = ts.createSourceFile(file, readFileSync(file, "utf8"), ts.ScriptTarget.Latest, true);
-  const specifiers: string[] = [];
-  const visit = (node: ts.Node): void => {
-    if (ts.isImportDeclaration(node) && !node.importClause?.isTypeOnly) {
-      specifiers.push((node.moduleSpecifier as ts.StringLiteral).text);
-    } else if (ts.isExportDeclaration(node) && node.moduleSpecifier && !node.isTypeOnly) {
-      specifiers.push((node.moduleSpecifier as ts.StringLiteral).text);
-    } else if (
-      ts.isCallExpression(node) &&
-      (node.expression.kind === ts.SyntaxKind.ImportKeyword ||
-        (ts.isIdentifier(node.expression) && node.expression.text === "require"))
-    ) {
-      const [argument] = node.arguments;
-      specifiers.push(argument && ts.isStringLiteral(argument) ? argument.text : "<dynamic>");
-    }
-    ts.forEachChild(node, visit);
-  };
-  visit(source);
-  return specifiers;
-}
-
-/** Every local file reached at runtime from `entry`, and every package import edge. */
-function walkImportGraph(entry: string): { files: string[]; packages: ImportEdge[] } {
-  const files = new Set<string>();
-  const packages: ImportEdge[] = [];
-  const pending = [entry];
-  while (pending.length > 0) {
-    const file = pending.pop() as string;
-    if (files.has(file)) continue;
-    files.add(file);
-    for (const specifier of runtimeSpecifiers(file)) {
-      if (specifier.startsWith(".")) pending.push(resolve(dirname(file), specifier));
-      else packages.push({ from: relative(REPO_ROOT, file), specifier });
-    }
-  }
-  return { files: [...files].map((file) => relative(REPO_ROOT, file)).sort(), packages };
-}
-
 describe("browser safety of zktally/verifier", () => {
   it("the runtime import graph from src/verifier/index.ts has no Node, snarkjs or prover imports", () => {
-    const { files, packages } = walkImportGraph(SDK_ENTRY);
+    const { files, packages } = runtimeClosure(graphOfTree(REPO_ROOT), SDK_ENTRY);
     const builtins = new Set(builtinModules);
     const offending = packages.filter(
-      ({ specifier }) =>
-        FORBIDDEN.some((pattern) => pattern.test(specifier)) ||
-        builtins.has(specifier) ||
-        !ALLOWED_PACKAGES.some((pattern) => pattern.test(specifier)),
+      ({ to }) =>
+        FORBIDDEN.some((pattern) => pattern.test(to)) ||
+        builtins.has(to) ||
+        !ALLOWED_PACKAGES.some((pattern) => pattern.test(to)),
     );
     expect(offending).toEqual([]);
     expect(files.filter((file) => /^src\/(prover|setup|service|cli)\//.test(file))).toEqual([]);
@@ -118,8 +70,8 @@ describe("browser safety of zktally/verifier", () => {
   });
 
   it("the walker sees what it must: it flags a node: import and a snarkjs import", () => {
-    const probe = walkImportGraph(join(REPO_ROOT, "src/prover/check.ts"));
-    const specifiers = probe.packages.map((edge) => edge.specifier);
+    const probe = runtimeClosure(graphOfTree(REPO_ROOT), "src/prover/check.ts");
+    const specifiers = probe.packages.map((edge) => edge.to);
     expect(specifiers).toContain("snarkjs");
     expect(specifiers.some((specifier) => specifier.startsWith("node:"))).toBe(true);
   });

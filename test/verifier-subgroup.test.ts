@@ -7,7 +7,7 @@
 import { bn254 } from "@noble/curves/bn254.js";
 import { describe, expect, it } from "vitest";
 import { parseG2, VerifierInputError } from "../src/verifier/index.ts";
-import type { G2Point } from "../src/verifier/parse.ts";
+import type { G2Point } from "../src/verifier/points.ts";
 import { BN254_SEED, isInG2Subgroup, psi } from "../src/verifier/subgroup.ts";
 import { g2Json } from "./fixtures/verifier/fixture.ts";
 import { createRng } from "./helpers/random.ts";

@@ -4,36 +4,18 @@
  * TypeScript twin of `circuits/lib/aggregate.circom`: builds the circuit input (identical signal names) from a
  * dataset commitment and a lowered query, and predicts the public signals the circuit must output. The
  * prediction uses the reference semantics (query/evaluate.ts `evaluateLowered`), so a proof whose outputs
- * differ from it is refused before it leaves the prover.
+ * differ from it is refused before it leaves the prover. Operator-only; the public-signal layout a verifier
+ * recomputes lives in the browser-safe `public-signals.ts`.
  *
  * Security caveat: the input holds every record and salt in clear; it must never leave the prover process.
  */
+
+import { FIELD_ORDER } from "../core/field.ts";
 import type { RecordSlots } from "../dataset/commitment.ts";
 import { evaluateLowered } from "../query/evaluate.ts";
-import {
-  decodeAggregateElement,
-  decodeClauseElement,
-  type LoweredQuery,
-  type QueryPublicElements,
-} from "../query/lower.ts";
+import { decodeAggregateElement, decodeClauseElement, type LoweredQuery } from "../query/lower.ts";
+import type { AggregateOutputs, AggregatePublicInputs } from "./public-signals.ts";
 import type { AggregateShape } from "./shape.ts";
-
-/** BN254 scalar field order. */
-export const FIELD_ORDER = 21888242871839275222246405745257275088548364400416034343698204186575808495617n;
-
-/** The public part of a statement: everything a verifier recomputes from manifest, query and request. */
-export interface AggregatePublicInputs {
-  readonly root: bigint;
-  readonly recordCount: number;
-  readonly minGroupSize: number;
-  readonly nonce: bigint;
-  readonly query: QueryPublicElements;
-}
-
-export interface AggregateOutputs {
-  readonly suppressed: bigint;
-  readonly answer: bigint;
-}
 
 /** Circuit input in the exact shape and names `Aggregate` declares (decimal strings). */
 export interface AggregateCircuitInput {
@@ -118,18 +100,4 @@ export function expectedOutputs(
   const realRecords = slots.values.slice(0, inputs.recordCount);
   const result = evaluateLowered(lowered, realRecords, inputs.recordCount, inputs.minGroupSize);
   return { suppressed: result.suppressed, answer: result.answer };
-}
-
-/** Public signals in snarkjs order (see shape.publicSignalNames), as canonical decimal strings. */
-export function aggregatePublicSignals(inputs: AggregatePublicInputs, outputs: AggregateOutputs): string[] {
-  return [
-    outputs.suppressed,
-    outputs.answer,
-    inputs.root,
-    BigInt(inputs.recordCount),
-    BigInt(inputs.minGroupSize),
-    inputs.nonce,
-    inputs.query.aggregate,
-    ...inputs.query.clauses,
-  ].map((value) => value.toString());
 }

@@ -12,6 +12,7 @@
  * (`randomBlind`, CSPRNG); reusing one across chains links their accumulators.
  */
 
+import { FIELD_ORDER } from "../core/field.ts";
 import type { ChunkedCommitment, CommittedChunk } from "../dataset/chunk-layout.ts";
 import { TAG_ACC2 } from "../dataset/chunk-layout.ts";
 import type { PoseidonEx } from "../dataset/commitment.ts";
@@ -22,7 +23,6 @@ import {
   type LoweredQuery,
   type QueryPublicElements,
 } from "../query/lower.ts";
-import { FIELD_ORDER } from "./aggregate-witness.ts";
 import { type ChunkShape, chunkQueryShape, type FinalShape, finalShapeOf } from "./chunk-shape.ts";
 import {
   type ChunkStepPublicInputs,

@@ -9,6 +9,6 @@ export * from "./aggregate-witness.ts";
 export * from "./chunk-shape.ts";
 export * from "./chunk-statement.ts";
 export * from "./chunk-witness.ts";
-export * from "./main-files.ts";
+export * from "./public-signals.ts";
 export * from "./shape.ts";
 export * from "./statement.ts";

@@ -7,12 +7,13 @@
  * answer, group size or nonce. Browser-safe: no Node.js imports.
  */
 
+import { FIELD_ORDER } from "../core/field.ts";
 import type { DatasetManifest } from "../dataset/manifest.ts";
 import { parseSchema } from "../dataset/schema.ts";
 import { encodeQueryPublic } from "../query/lower.ts";
 import type { Query } from "../query/model.ts";
 import { InputError } from "../util/errors.ts";
-import { type AggregatePublicInputs, aggregatePublicSignals, FIELD_ORDER } from "./aggregate-witness.ts";
+import { type AggregatePublicInputs, aggregatePublicSignals } from "./public-signals.ts";
 import { type AggregateShape, assertLayoutOf, shapeFromId } from "./shape.ts";
 
 /**

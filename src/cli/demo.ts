@@ -14,20 +14,19 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
-import { FIELD_ORDER } from "../circuits/aggregate-witness.ts";
 import { circuitId } from "../circuits/shape.ts";
+import { DATA_DIR, DEFAULT_SHAPE, KEYS_DIR, SAMPLE_DATA, SAMPLE_SCHEMA } from "../config/defaults.ts";
+import { FIELD_ORDER } from "../core/field.ts";
 import { commitFile } from "../dataset/committed.ts";
 import { parseSchema } from "../dataset/schema.ts";
+import { createProverBackend } from "../prover/backends.ts";
 import { makeBundle, serializeBundle } from "../prover/bundle.ts";
-import { createNativeBackend } from "../prover/native-backend.ts";
 import { proveQuery, type QueryProof } from "../prover/prove-query.ts";
-import { resolveProverChoice } from "../prover/prover-choice.ts";
-import { createSnarkjsBackend } from "../prover/snarkjs-backend.ts";
+import { proverBackendName, resolveProverChoice } from "../prover/prover-choice.ts";
 import { loadPinnedVkey, readKeysManifest } from "../setup/keys-manifest.ts";
 import { consoleProgress } from "../util/progress.ts";
 import { parseStrictJson } from "../util/strict-json.ts";
 import { verify, vkeyHash } from "../verifier/index.ts";
-import { DATA_DIR, DEFAULT_SHAPE, KEYS_DIR, SAMPLE_DATA, SAMPLE_SCHEMA } from "./defaults.ts";
 import { ensureDevKeys } from "./dev-keys.ts";
 import { loadOrCreateOperatorState } from "./operator-state.ts";
 import { renderTable } from "./table.ts";
@@ -129,10 +128,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<boolean> {
   const prover = resolveProverChoice(options.prover ?? process.env.ZKTALLY_PROVER, (line) =>
     progress("prove", line),
   );
-  const backend =
-    prover === "native"
-      ? createNativeBackend({ keysDir: KEYS_DIR })
-      : createSnarkjsBackend({ keysDir: KEYS_DIR });
+  const backend = createProverBackend(proverBackendName(prover, "in-process"), { keysDir: KEYS_DIR });
   progress("prove", `prover: ${backend.name}`);
   const vkey = await loadPinnedVkey(KEYS_DIR, id);
   const keysManifest = await readKeysManifest(KEYS_DIR);

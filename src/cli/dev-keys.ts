@@ -5,10 +5,11 @@
  * shape in the keys directory — unless that directory holds production keys (`insecure: false`, from a
  * ceremony ptau or a multi-party phase 2), which are never replaced with insecure ones.
  */
-import { ensureMainFile } from "../circuits/main-files.ts";
+
 import { type AggregateShape, circuitId } from "../circuits/shape.ts";
 import { buildDevKeys } from "../setup/index.ts";
 import { readKeysManifest } from "../setup/keys-manifest.ts";
+import { ensureMainFile } from "../setup/main-files.ts";
 import type { Progress } from "../util/progress.ts";
 
 export async function ensureDevKeys(

@@ -10,7 +10,7 @@
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { operatorKeyOf } from "../dataset/manifest.ts";
+import { operatorKeyOf } from "../dataset/manifest-sign.ts";
 import { parseStrictJson } from "../util/strict-json.ts";
 
 export interface OperatorState {

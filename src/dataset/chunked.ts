@@ -30,7 +30,8 @@ import {
 } from "./chunk-layout.ts";
 import { getPoseidon, type PoseidonEx } from "./commitment.ts";
 import { streamDataset } from "./load.ts";
-import { buildChunkedManifest, type ChunkedManifest, signManifest } from "./manifest.ts";
+import { buildChunkedManifest, type ChunkedManifest } from "./manifest.ts";
+import { signManifest } from "./manifest-sign.ts";
 import { deriveLeafSalts } from "./salt.ts";
 import type { Schema } from "./schema.ts";
 

@@ -11,7 +11,8 @@ import { InputError } from "../util/errors.ts";
 import { type Commitment, commitDataset } from "./commitment.ts";
 import type { CommitmentLayout } from "./layout.ts";
 import { loadDataset } from "./load.ts";
-import { buildManifest, type DatasetManifest, signManifest } from "./manifest.ts";
+import { buildManifest, type DatasetManifest } from "./manifest.ts";
+import { signManifest } from "./manifest-sign.ts";
 import type { Schema } from "./schema.ts";
 
 export interface CommittedDataset {

@@ -12,5 +12,6 @@ export * from "./errors.ts";
 export * from "./layout.ts";
 export * from "./load.ts";
 export * from "./manifest.ts";
+export * from "./manifest-sign.ts";
 export * from "./salt.ts";
 export * from "./schema.ts";

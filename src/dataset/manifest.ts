@@ -6,7 +6,8 @@
  * over the canonical JSON (section 6) of the manifest without `signature`. Version 1 describes a single-
  * circuit commitment (`CommitmentLayout`); version 2 a chunked one (design.md section 7: `ChunkLayout` and
  * `chunkCount`). `parseManifest` accepts version 1 only (what single-proof code expects), `parseAnyManifest`
- * both; signing, verification and hashing take either.
+ * both; signing, verification and hashing take either. Parsing and verification only (browser-safe, in the
+ * verifier SDK's closure); signing with the operator's secret key is in `manifest-sign.ts`.
  *
  * Security caveats: `verifyManifest` without `expectedOperatorKey` only proves self-consistency (anyone can
  * sign a manifest with their own key); partners must pin the operator key. Structure is validated in full
@@ -19,19 +20,18 @@ import { ed25519 } from "@noble/curves/ed25519.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, hexToBytes, utf8ToBytes } from "@noble/hashes/utils.js";
 import { z } from "zod";
+import { DATASET_ID_PATTERN } from "../core/formats.ts";
 import { canonicalJson } from "../util/canonical-json.ts";
 import { InputError } from "../util/errors.ts";
 import { type ChunkLayout, chunkCountOf, fieldDomains, makeChunkLayout } from "./chunk-layout.ts";
 import { formatJsonPath, ManifestError, SchemaError } from "./errors.ts";
 import { type CommitmentLayout, makeLayout } from "./layout.ts";
-import { DATASET_ID_PATTERN } from "./salt.ts";
 import { maxFieldWidth, parseSchema, type Schema, schemaHash } from "./schema.ts";
 
 /** BN254 scalar field modulus r (design.md preamble). */
 const FIELD_MODULUS = 21888242871839275222246405745257275088548364400416034343698204186575808495617n;
 const CANONICAL_DECIMAL = /^(0|[1-9][0-9]*)$/;
 const CIRCUIT_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
-const ED25519_SECRET_BYTES = 32;
 
 export interface UnsignedManifest {
   readonly version: 1;
@@ -230,16 +230,6 @@ export function buildManifest(input: BuildManifestInput): UnsignedManifest {
   });
 }
 
-/** Signs with the operator's Ed25519 secret key; `operatorKey` is set to its public key. */
-export function signManifest(unsigned: UnsignedManifest, secretKey: Uint8Array): DatasetManifest;
-export function signManifest(unsigned: UnsignedChunkedManifest, secretKey: Uint8Array): ChunkedManifest;
-export function signManifest(unsigned: AnyUnsignedManifest, secretKey: Uint8Array): AnyManifest {
-  assertSecretKey(secretKey);
-  const body = { ...parseAnyUnsignedManifest(unsigned), operatorKey: operatorKeyOf(secretKey) };
-  const signature = bytesToHex(ed25519.sign(signingBytes(body), secretKey));
-  return { ...body, signature } as AnyManifest;
-}
-
 /**
  * True when the signature is valid (and the operator key equals `expectedOperatorKey`, if given); false
  * for a bad signature or a key mismatch. Throws `ManifestError` when the structure is malformed and
@@ -255,7 +245,7 @@ export function verifyManifest(manifest: unknown, expectedOperatorKey?: string):
   }
   const { signature, ...body } = parsed;
   try {
-    return ed25519.verify(hexToBytes(signature), signingBytes(body), hexToBytes(parsed.operatorKey), {
+    return ed25519.verify(hexToBytes(signature), manifestSigningBytes(body), hexToBytes(parsed.operatorKey), {
       zip215: false,
     });
   } catch {
@@ -269,29 +259,9 @@ export function manifestHash(manifest: AnyManifest): string {
   return bytesToHex(sha256(utf8ToBytes(canonicalJson(parseAnyManifest(manifest)))));
 }
 
-/** A fresh operator key pair: the 32-byte secret key and the public key as lowercase hex (`operatorKey`). */
-export function generateOperatorKey(): { secretKey: Uint8Array; publicKey: string } {
-  const { secretKey } = ed25519.keygen();
-  return { secretKey, publicKey: operatorKeyOf(secretKey) };
-}
-
-/** The hex public key (`operatorKey`) for an Ed25519 secret key. */
-export function operatorKeyOf(secretKey: Uint8Array): string {
-  assertSecretKey(secretKey);
-  return bytesToHex(ed25519.getPublicKey(secretKey));
-}
-
-function signingBytes(body: Omit<AnyManifest, "signature">): Uint8Array {
+/** The bytes the operator signs: the canonical JSON of the manifest without `signature`. */
+export function manifestSigningBytes(body: Omit<AnyManifest, "signature">): Uint8Array {
   return utf8ToBytes(canonicalJson(body));
-}
-
-function assertSecretKey(secretKey: unknown): asserts secretKey is Uint8Array {
-  if (!(secretKey instanceof Uint8Array)) throw new TypeError("operator secret key must be a Uint8Array");
-  if (secretKey.length !== ED25519_SECRET_BYTES) {
-    throw new RangeError(
-      `operator secret key must be ${ED25519_SECRET_BYTES} bytes (got ${secretKey.length})`,
-    );
-  }
 }
 
 function validateShape<T extends z.ZodType>(shape: T, json: unknown): z.infer<T> {

@@ -11,6 +11,7 @@
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, concatBytes, randomBytes, utf8ToBytes } from "@noble/hashes/utils.js";
+import { assertDatasetId } from "../core/formats.ts";
 
 export const SALT_DOMAIN = "zktally/salt/v1";
 /** Domain of the per-leaf salts of the chunked layout v2 (design.md section 7.2). */
@@ -18,16 +19,6 @@ export const LEAF_SALT_DOMAIN = "zktally/salt/v2";
 export const DATASET_SECRET_BYTES = 32;
 /** Bytes of the HMAC output kept, so every salt is below 2^248 and hence a canonical field element. */
 export const SALT_BYTES = 31;
-export const DATASET_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
-
-/** Throws `TypeError` unless `datasetId` is 1..64 characters of [A-Za-z0-9._-]. */
-export function assertDatasetId(datasetId: unknown): asserts datasetId is string {
-  if (typeof datasetId !== "string" || !DATASET_ID_PATTERN.test(datasetId)) {
-    throw new TypeError(
-      `datasetId must match ${DATASET_ID_PATTERN} (got ${JSON.stringify(String(datasetId))})`,
-    );
-  }
-}
 
 /** A fresh random 32-byte dataset secret. */
 export function generateDatasetSecret(): Uint8Array {

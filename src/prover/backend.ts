@@ -2,8 +2,8 @@
  * @module prover/backend
  *
  * The prover backend interface: turns a circuit id plus a witness input into a Groth16 proof and its public
- * signals. The snarkjs implementation lives in `snarkjs-backend.ts`; faster native backends (rapidsnark,
- * GPU provers) can implement the same interface later.
+ * signals. Implementations: `snarkjs-backend.ts` (in process), `worker-backend.ts` (snarkjs in a child
+ * process); `backends.ts` chooses one by name, and faster native backends register there.
  *
  * Security caveat: witness inputs contain the private dataset. Backends must never put input values into
  * error messages, logs or progress lines; `WitnessError` carries only a sanitised reason.
@@ -35,6 +35,8 @@ export interface ProveResult {
 export interface ProverBackend {
   /** Short backend name for logs and receipts, e.g. "snarkjs". */
   readonly name: string;
+  /** Reads and pin-checks a circuit's keys ahead of the first proof (optional: `prove` loads on demand). */
+  load?(circuitId: string): Promise<void>;
   /** Computes the witness for `witnessInput` and proves it with the pinned key of `circuitId`. */
   prove(circuitId: string, witnessInput: Record<string, unknown>): Promise<ProveResult>;
   /** Releases keys held in memory and any worker threads. */

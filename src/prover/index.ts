@@ -7,6 +7,8 @@
  */
 
 export * from "./backend.ts";
+export * from "./backends.ts";
 export * from "./chunks.ts";
+export * from "./pinned-artifacts.ts";
 export * from "./pool.ts";
 export * from "./snarkjs-backend.ts";

@@ -18,7 +18,8 @@ import { assertCircuitId } from "../setup/paths.ts";
 import { sha256HexNative } from "../storage/file-digest.ts";
 import { type ProveResult, type ProverBackend, ProverError, WitnessError } from "./backend.ts";
 import { NativeProverError, NativeProverProcess, nativeProverStatus } from "./native-client.mjs";
-import { type ArtifactResolver, sanitizeWitnessReason, setupCacheArtifacts } from "./snarkjs-backend.ts";
+import { type ArtifactResolver, setupCacheArtifacts } from "./pinned-artifacts.ts";
+import { sanitizeWitnessReason } from "./snarkjs-backend.ts";
 
 export interface NativeBackendOptions {
   /** Directory holding the keys manifest the artifacts are checked against. */

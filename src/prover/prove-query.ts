@@ -9,12 +9,8 @@
  * Security caveats: nothing returned here contains a record, salt or witness value; the true count of a
  * suppressed answer is never returned. The nonce is the partner's and is bound into the proof as-is.
  */
-import {
-  type AggregatePublicInputs,
-  aggregateCircuitInput,
-  aggregatePublicSignals,
-  expectedOutputs,
-} from "../circuits/aggregate-witness.ts";
+import { aggregateCircuitInput, expectedOutputs } from "../circuits/aggregate-witness.ts";
+import { type AggregatePublicInputs, aggregatePublicSignals } from "../circuits/public-signals.ts";
 import { type AggregateShape, assertLayoutOf, circuitId } from "../circuits/shape.ts";
 import type { CommittedDataset } from "../dataset/committed.ts";
 import { canonicalQuery, describeQuery, queryHash } from "../query/canonical.ts";

@@ -1,9 +1,10 @@
 /**
  * @module prover/snarkjs-backend
  *
- * `ProverBackend` on snarkjs: for each circuit the zkey and witness-generator wasm are read ONCE into memory,
- * checked against the SHA-256 pins of the keys manifest, and then handed to `wtns.calculate` and
- * `groth16.prove` as in-memory fastfile objects on every proof (no per-proof disk reads, no temp files).
+ * `ProverBackend` on snarkjs, in process: for each circuit the zkey and witness-generator wasm are read ONCE
+ * into memory and checked against the SHA-256 pins of the keys manifest (`pinned-artifacts.ts`), and then
+ * handed to `wtns.calculate` and `groth16.prove` as in-memory fastfile objects on every proof (no per-proof
+ * disk reads, no temp files).
  * Also `verifyWithSnarkjs`, the interim snarkjs-based proof check.
  *
  * Security caveats:
@@ -17,18 +18,8 @@
  *   neither the count nor the G2 subgroup); the project's own verifier remains the authority.
  */
 
-import { readFile } from "node:fs/promises";
 import * as snarkjs from "snarkjs";
-import { assertDigest, type KeysManifest, type PinnedCircuit, pinnedEntry } from "../setup/keys-manifest.ts";
-import {
-  assertCircuitId,
-  compiledArtifactPaths,
-  compiledCircuitDir,
-  zkeyArtifactPaths,
-  zkeyDir,
-} from "../setup/paths.ts";
 import { terminateCurveWorkers } from "../setup/ptau.ts";
-import { sha256HexNative } from "../storage/file-digest.ts";
 import {
   type Groth16Proof,
   type ProveResult,
@@ -36,28 +27,9 @@ import {
   ProverError,
   WitnessError,
 } from "./backend.ts";
+import { PinnedArtifactCache, type PinnedArtifactOptions, type PinnedArtifacts } from "./pinned-artifacts.ts";
 
-/** Where a circuit's zkey and wasm live on disk. */
-export interface CircuitArtifacts {
-  readonly zkeyPath: string;
-  readonly wasmPath: string;
-}
-
-/** Maps a pinned circuit to its artifact files. */
-export type ArtifactResolver = (
-  id: string,
-  entry: PinnedCircuit,
-  manifest: KeysManifest,
-) => CircuitArtifacts | Promise<CircuitArtifacts>;
-
-export interface SnarkjsBackendOptions {
-  /** Directory holding the keys manifest the artifacts are checked against. */
-  readonly keysDir: string;
-  /** Cache root used by the default resolver; default `ZKTALLY_BUILD_DIR` or `<repo>/build`. */
-  readonly buildDir?: string;
-  /** Overrides where artifacts are found; default: the setup cache paths derived from the manifest entry. */
-  readonly resolveArtifacts?: ArtifactResolver;
-}
+export type SnarkjsBackendOptions = PinnedArtifactOptions;
 
 /** Counters exposed for tests and metrics. */
 export interface SnarkjsBackendStats {
@@ -67,33 +39,19 @@ export interface SnarkjsBackendStats {
   proofs: number;
 }
 
-interface LoadedCircuit {
-  readonly zkey: Uint8Array;
-  readonly wasm: Uint8Array;
-  readonly nPublic: number;
-}
-
-/** The default artifact locations: the compile cache and the phase-2 cache of `src/setup`. */
-export function setupCacheArtifacts(buildDir?: string): ArtifactResolver {
-  return (id, entry, manifest) => ({
-    zkeyPath: zkeyArtifactPaths(zkeyDir(id, entry.sourceHash, manifest.ptau.sha256, buildDir)).zkey,
-    wasmPath: compiledArtifactPaths(compiledCircuitDir(id, entry.sourceHash, buildDir), id).wasm,
-  });
-}
-
 /** snarkjs prover with per-circuit in-memory keys. */
 export class SnarkjsBackend implements ProverBackend {
   readonly name = "snarkjs";
-  readonly stats: SnarkjsBackendStats = { loads: 0, proofs: 0 };
-  private readonly circuits = new Map<string, Promise<LoadedCircuit>>();
-  private readonly resolveArtifacts: ArtifactResolver;
+  private readonly artifacts: PinnedArtifactCache;
+  private proofs = 0;
   private closed = false;
 
-  constructor(private readonly options: SnarkjsBackendOptions) {
-    if (typeof options?.keysDir !== "string" || options.keysDir === "") {
-      throw new TypeError("SnarkjsBackend: options.keysDir must be a non-empty path");
-    }
-    this.resolveArtifacts = options.resolveArtifacts ?? setupCacheArtifacts(options.buildDir);
+  constructor(options: SnarkjsBackendOptions) {
+    this.artifacts = new PinnedArtifactCache(options, "SnarkjsBackend");
+  }
+
+  get stats(): SnarkjsBackendStats {
+    return { loads: this.artifacts.loads, proofs: this.proofs };
   }
 
   /** Loads (once) and pin-checks the zkey and wasm of a circuit; concurrent callers share one load. */
@@ -126,50 +84,26 @@ export class SnarkjsBackend implements ProverBackend {
         `circuit ${circuitId}: ${result.publicSignals.length} public signals, pinned ${circuit.nPublic}`,
       );
     }
-    this.stats.proofs++;
+    this.proofs++;
     return { ...result, timings: { witnessMs: proveStart - witnessStart, proveMs: done - proveStart } };
   }
 
   /** Drops the in-memory keys and stops the shared curve worker threads (see module caveat). */
   async close(): Promise<void> {
     this.closed = true;
-    this.circuits.clear();
+    this.artifacts.clear();
     await terminateCurveWorkers();
   }
 
-  private loaded(circuitId: string): Promise<LoadedCircuit> {
+  private loaded(circuitId: string): Promise<PinnedArtifacts> {
     if (this.closed) return Promise.reject(new ProverError("SnarkjsBackend is closed"));
-    assertCircuitId(circuitId);
-    let circuit = this.circuits.get(circuitId);
-    if (!circuit) {
-      circuit = this.readPinned(circuitId);
-      this.circuits.set(circuitId, circuit);
-      // A failed load (missing file, pin mismatch) must not stick: the next call retries.
-      circuit.catch(() => this.circuits.delete(circuitId));
-    }
-    return circuit;
-  }
-
-  private async readPinned(circuitId: string): Promise<LoadedCircuit> {
-    const { manifest, entry } = await pinnedEntry(this.options.keysDir, circuitId);
-    const { zkeyPath, wasmPath } = await this.resolveArtifacts(circuitId, entry, manifest);
-    const [zkey, wasm] = await Promise.all([readPlainBytes(zkeyPath), readPlainBytes(wasmPath)]);
-    assertDigest(circuitId, "zkey", entry.zkeySha256, sha256HexNative(zkey));
-    assertDigest(circuitId, "wasm", entry.wasmSha256, sha256HexNative(wasm));
-    this.stats.loads++;
-    return { zkey, wasm, nPublic: entry.nPublic };
+    return this.artifacts.get(circuitId);
   }
 }
 
 /** Creates a snarkjs backend (see `SnarkjsBackendOptions`). */
 export function createSnarkjsBackend(options: SnarkjsBackendOptions): SnarkjsBackend {
   return new SnarkjsBackend(options);
-}
-
-/** A plain Uint8Array over the file bytes (Buffer#slice shares memory; fastfile expects copying slices). */
-async function readPlainBytes(filePath: string): Promise<Uint8Array> {
-  const buf = await readFile(filePath);
-  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
 const RUNTIME_FAILURE =

@@ -16,8 +16,8 @@
  */
 import { z } from "zod";
 import { DECISIONS } from "../audit/types.ts";
+import { DATASET_ID_PATTERN } from "../core/formats.ts";
 import { signedManifestShape } from "../dataset/manifest.ts";
-import { DATASET_ID_PATTERN } from "../dataset/salt.ts";
 import { SCALAR_MODULUS } from "../verifier/parse.ts";
 import { registerDatasetSchema } from "./datasets.ts";
 import { JOB_STATES } from "./jobs.ts";

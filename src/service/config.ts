@@ -14,7 +14,7 @@
 import path from "node:path";
 import { z } from "zod";
 import { circuitId } from "../circuits/shape.ts";
-import { DATA_DIR, DEFAULT_SHAPE, KEYS_DIR } from "../cli/defaults.ts";
+import { DATA_DIR, DEFAULT_SHAPE, KEYS_DIR } from "../config/defaults.ts";
 import { PROVER_CHOICES } from "../prover/prover-choice.ts";
 import { InputError } from "../util/errors.ts";
 

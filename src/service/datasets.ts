@@ -17,11 +17,12 @@
  */
 import { z } from "zod";
 import type { AggregateShape } from "../circuits/shape.ts";
+import { DATASET_ID_PATTERN } from "../core/formats.ts";
 import { commitDataset } from "../dataset/commitment.ts";
 import { type CommittedDataset, commitRecords } from "../dataset/committed.ts";
 import { parseCsv, parseJsonl } from "../dataset/load.ts";
 import { type DatasetManifest, manifestHash, parseManifest } from "../dataset/manifest.ts";
-import { DATASET_ID_PATTERN, DATASET_SECRET_BYTES, generateDatasetSecret } from "../dataset/salt.ts";
+import { DATASET_SECRET_BYTES, generateDatasetSecret } from "../dataset/salt.ts";
 import { parseSchema, type Schema } from "../dataset/schema.ts";
 import { ConflictError, InputError, IntegrityError, NotFoundError } from "../util/errors.ts";
 import { type Db, statement } from "./db.ts";

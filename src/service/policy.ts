@@ -22,7 +22,7 @@
  * parsed strictly (a misspelt field is an error, not an unrestricted default).
  */
 import { z } from "zod";
-import { DATASET_ID_PATTERN } from "../dataset/salt.ts";
+import { DATASET_ID_PATTERN } from "../core/formats.ts";
 import type { Schema } from "../dataset/schema.ts";
 import { MEMBERSHIP_SUPPRESSING_GROUP_SIZE } from "../query/lower.ts";
 import { AGGREGATE_KINDS, type AggregateKind, type Query } from "../query/model.ts";

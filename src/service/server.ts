@@ -27,11 +27,12 @@ import { AuditIntegrityError } from "../audit/types.ts";
 import { verifyAuditLog } from "../audit/verify.ts";
 import { shapeFromId } from "../circuits/shape.ts";
 import { getPoseidon } from "../dataset/commitment.ts";
-import { operatorKeyOf } from "../dataset/manifest.ts";
+import { operatorKeyOf } from "../dataset/manifest-sign.ts";
 import type { ProverBackend } from "../prover/backend.ts";
+import { createProverBackend } from "../prover/backends.ts";
 import type { ChunkProver } from "../prover/chunks.ts";
 import { ProverPool } from "../prover/pool.ts";
-import { resolveProverChoice } from "../prover/prover-choice.ts";
+import { proverBackendName, resolveProverChoice } from "../prover/prover-choice.ts";
 import { loadPinnedVkey, pinnedEntry } from "../setup/keys-manifest.ts";
 import { vkeyHash } from "../setup/phase2.ts";
 import { KeyFileError, KeyRing } from "../storage/keyring.ts";
@@ -54,7 +55,6 @@ import {
   type ServiceKeyName,
 } from "./service-keys.ts";
 import { TokenService } from "./tokens.ts";
-import { WorkerProverBackend } from "./worker-backend.ts";
 
 export interface OpenOptions {
   /**
@@ -345,11 +345,10 @@ function localProverPool(
   return new ProverPool({
     size: config.jobs.provers,
     create: () =>
-      new WorkerProverBackend({
+      createProverBackend(proverBackendName(engine, "child-process"), {
         keysDir: config.keysDir,
         buildDir: config.buildDir,
         nice: config.jobs.proverNice,
-        engine,
       }),
   });
 }

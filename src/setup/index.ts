@@ -18,6 +18,7 @@ import { type DevPtau, devPtau, requiredPtauPower } from "./ptau.ts";
 
 export * from "./compile.ts";
 export * from "./keys-manifest.ts";
+export * from "./main-files.ts";
 export * from "./paths.ts";
 export * from "./phase2.ts";
 export * from "./ptau.ts";

@@ -27,7 +27,7 @@
  */
 
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
-import { DATASET_ID_PATTERN } from "../dataset/salt.ts";
+import { DATASET_ID_PATTERN } from "../core/formats.ts";
 import { canonicalJson } from "../util/canonical-json.ts";
 import { IntegrityError } from "../util/errors.ts";
 import {

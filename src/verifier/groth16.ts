@@ -15,14 +15,12 @@
  * caller (see `vkeyHash`); the signals are only as meaningful as the caller's check of what they
  * say (root, nonce, query encoding).
  */
-import type { Fp, Fp12 } from "@noble/curves/abstract/tower.js";
+import type { Fp12 } from "@noble/curves/abstract/tower.js";
 import { bn254 } from "@noble/curves/bn254.js";
-import { finalExponentiate, millerLoop } from "./pairing.ts";
-import { type G1Point, type ParsedProof, parseProof, parsePublicSignals } from "./parse.ts";
+import { finalExponentiate, type MillerTerm, millerLoop } from "./pairing.ts";
+import { type ParsedProof, parseProof, parsePublicSignals } from "./parse.ts";
+import type { G1Point } from "./points.ts";
 import { assertPreparedKey, type G2LinePrecompute, type PreparedVerifyingKey } from "./vkey.ts";
-
-/** One Miller-loop input: the G2 line coefficients and the affine G1 point. */
-export type MillerTerm = [G2LinePrecompute, Fp, Fp];
 
 /**
  * The Miller-loop term for e(P, Q) from Q's line coefficients; `undefined` when P is the identity,

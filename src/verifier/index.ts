@@ -37,8 +37,6 @@ export { InsecureKeysError, VerifierInputError } from "./errors.ts";
 export { verifyGroth16 } from "./groth16.ts";
 export {
   BASE_MODULUS,
-  type G1Point,
-  type G2Point,
   type ParsedProof,
   type ParsedVerifyingKey,
   parseG1,
@@ -51,6 +49,7 @@ export {
   type SnarkjsProof,
   type SnarkjsVerifyingKey,
 } from "./parse.ts";
+export type { G1Point, G2Point } from "./points.ts";
 export { isInG2Subgroup } from "./subgroup.ts";
 export {
   type BundleRejected,

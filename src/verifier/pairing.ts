@@ -16,9 +16,12 @@
  * Equality with noble's results is tested on random inputs for every operation
  * (test/verifier-pairing.test.ts), and every Groth16 test runs through it.
  */
-import type { Fp2, Fp6, Fp12 } from "@noble/curves/abstract/tower.js";
+import type { Fp, Fp2, Fp6, Fp12 } from "@noble/curves/abstract/tower.js";
 import { bn254 } from "@noble/curves/bn254.js";
-import type { MillerTerm } from "./groth16.ts";
+import type { G2LinePrecompute } from "./vkey.ts";
+
+/** One Miller-loop input: the G2 line coefficients and the affine G1 point. */
+export type MillerTerm = [G2LinePrecompute, Fp, Fp];
 
 const P = bn254.fields.Fp.ORDER;
 

@@ -22,12 +22,8 @@ import type { Fp2, Fp12 } from "@noble/curves/abstract/tower.js";
 import type { WeierstrassPoint, WeierstrassPointCons } from "@noble/curves/abstract/weierstrass.js";
 import { bn254 } from "@noble/curves/bn254.js";
 import { VerifierInputError } from "./errors.ts";
+import type { G1Point, G2Point } from "./points.ts";
 import { isInG2Subgroup } from "./subgroup.ts";
-
-/** A validated G1 point: on the curve, in the subgroup, not infinity. */
-export type G1Point = WeierstrassPoint<bigint>;
-/** A validated G2 point: on the twist, in the order-r subgroup, not infinity. */
-export type G2Point = WeierstrassPoint<Fp2>;
 
 /** BN254 scalar field order r: public signals must be below it. */
 export const SCALAR_MODULUS: bigint = bn254.fields.Fr.ORDER;

@@ -20,7 +20,7 @@
  */
 import type { Fp2 } from "@noble/curves/abstract/tower.js";
 import { bn254 } from "@noble/curves/bn254.js";
-import type { G2Point } from "./parse.ts";
+import type { G2Point } from "./points.ts";
 
 /** The BN254 curve seed x₀ (u in some texts): p and r are polynomials in it. */
 export const BN254_SEED = 0x44e992b44a6909f1n;

@@ -22,7 +22,8 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import { canonicalJson } from "../util/canonical-json.ts";
 import { VerifierInputError } from "./errors.ts";
-import { type G1Point, type G2Point, type ParsedVerifyingKey, parseVerifyingKey } from "./parse.ts";
+import { type ParsedVerifyingKey, parseVerifyingKey } from "./parse.ts";
+import type { G1Point, G2Point } from "./points.ts";
 
 /** Miller-loop line coefficients of one G2 point, as produced by noble's `calcPairingPrecomputes`. */
 export type G2LinePrecompute = ReturnType<typeof bn254.utils.calcPairingPrecomputes>;

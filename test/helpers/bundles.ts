@@ -11,7 +11,7 @@
  */
 import { circuitId } from "../../src/circuits/shape.ts";
 import { type CommittedDataset, commitRecords } from "../../src/dataset/committed.ts";
-import { operatorKeyOf } from "../../src/dataset/manifest.ts";
+import { operatorKeyOf } from "../../src/dataset/manifest-sign.ts";
 import { parseSchema, type Schema } from "../../src/dataset/schema.ts";
 import { makeBundle } from "../../src/prover/bundle.ts";
 import { proveQuery, type QueryProof } from "../../src/prover/prove-query.ts";

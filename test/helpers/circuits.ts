@@ -5,10 +5,10 @@
  * shape through the project's compile cache and returns the witness-level harness of ./r1cs.ts.
  */
 import { type ChunkShape, chunkShapeFor, type FinalShape } from "../../src/circuits/chunk-shape.ts";
-import { ensureChunkMainFile, ensureFinalMainFile, ensureMainFile } from "../../src/circuits/main-files.ts";
 import { type AggregateShape, makeShape } from "../../src/circuits/shape.ts";
 import { parseSchema, type Schema } from "../../src/dataset/schema.ts";
 import { compileCircuit } from "../../src/setup/compile.ts";
+import { ensureChunkMainFile, ensureFinalMainFile, ensureMainFile } from "../../src/setup/main-files.ts";
 import { type LoadedCircuit, loadCircuit } from "./r1cs.ts";
 
 /** 8 slots of 4 fields x 16 bits, 3 clause slots of 3 constants, 2 records per leaf, binary tree. */

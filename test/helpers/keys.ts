@@ -5,8 +5,8 @@
  * build cache (INSECURE dev ptau, random phase-2 contribution + beacon) and pinned in build/test-keys.
  */
 import { join } from "node:path";
-import { ensureMainFile } from "../../src/circuits/main-files.ts";
 import { buildDevKeys } from "../../src/setup/index.ts";
+import { ensureMainFile } from "../../src/setup/main-files.ts";
 import { buildRoot } from "../../src/setup/paths.ts";
 import type { Progress } from "../../src/util/progress.ts";
 import { TEST_SHAPE } from "./circuits.ts";

@@ -9,7 +9,7 @@
  */
 import type { Fp2 } from "@noble/curves/abstract/tower.js";
 import { bn254 } from "@noble/curves/bn254.js";
-import type { G2Point } from "../../src/verifier/parse.ts";
+import type { G2Point } from "../../src/verifier/points.ts";
 
 export const R = bn254.fields.Fr.ORDER;
 /** The prime factors of the G2 cofactor h2 (each to the first power). */

@@ -7,6 +7,7 @@
  */
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { KEYS_DIR } from "../../config/defaults.ts";
 import {
   beaconCeremony,
   CeremonyError,
@@ -22,7 +23,6 @@ import { UntrustedPtauError } from "../../setup/ceremony-ptau.ts";
 import { compileCircuit } from "../../setup/compile.ts";
 import { consoleProgress } from "../../util/progress.ts";
 import { type Command, UsageError } from "../command.ts";
-import { KEYS_DIR } from "../defaults.ts";
 import { circuitMainPath } from "./setup.ts";
 
 const out = (line: string) => process.stdout.write(`${line}\n`);

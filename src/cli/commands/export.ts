@@ -8,6 +8,7 @@
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
+import { KEYS_DIR } from "../../config/defaults.ts";
 import {
   abiEncodeVerifyProof,
   calldataFromJson,
@@ -18,7 +19,6 @@ import {
 import { parseStrictJson } from "../../util/strict-json.ts";
 import { VerifierInputError } from "../../verifier/errors.ts";
 import { type Command, UsageError } from "../command.ts";
-import { KEYS_DIR } from "../defaults.ts";
 import { circuitMainPath } from "./setup.ts";
 
 async function solidity(args: string[]): Promise<number> {

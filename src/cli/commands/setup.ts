@@ -9,13 +9,13 @@
  */
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { ensureMainFile } from "../../circuits/main-files.ts";
 import { shapeFromId } from "../../circuits/shape.ts";
+import { DEFAULT_SHAPES, KEYS_DIR } from "../../config/defaults.ts";
 import { setupWithCeremonyPtau, UntrustedPtauError } from "../../setup/ceremony-ptau.ts";
+import { ensureMainFile } from "../../setup/main-files.ts";
 import { REPO_ROOT } from "../../setup/paths.ts";
 import { consoleProgress } from "../../util/progress.ts";
 import { type Command, UsageError } from "../command.ts";
-import { DEFAULT_SHAPES, KEYS_DIR } from "../defaults.ts";
 
 /**
  * The repo-relative main file of a circuit given as an aggregate circuit id (its main is generated if

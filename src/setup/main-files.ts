@@ -1,5 +1,5 @@
 /**
- * @module circuits/main-files
+ * @module setup/main-files
  *
  * Keeps `circuits/main/<id>.circom` in step with `mainSource(shape)`: the mains are generated, committed for
  * the shapes the project ships, and (re)written only when missing or stale, so a clean clone compiles the
@@ -7,7 +7,6 @@
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { REPO_ROOT } from "../setup/paths.ts";
 import {
   type ChunkShape,
   chunkMainPath,
@@ -15,8 +14,9 @@ import {
   type FinalShape,
   finalMainPath,
   finalMainSource,
-} from "./chunk-shape.ts";
-import { type AggregateShape, mainPath, mainSource } from "./shape.ts";
+} from "../circuits/chunk-shape.ts";
+import { type AggregateShape, mainPath, mainSource } from "../circuits/shape.ts";
+import { REPO_ROOT } from "./paths.ts";
 
 /** Writes the main file for `shape` if it is missing or differs; returns its repo-relative path. */
 export function ensureMainFile(shape: AggregateShape): Promise<string> {

@@ -1,7 +1,7 @@
 /**
- * @module cli/defaults
+ * @module config/defaults
  *
- * The embedded defaults the CLI runs on: the default circuit shapes, the sample dataset and where local state
+ * The embedded defaults the CLI and the service run on (below both, so neither imports the other): the default circuit shapes, the sample dataset and where local state
  * goes (keys/ for pinned verification keys, build/ for the compile and setup cache, .zktally/ for secrets).
  */
 import { join } from "node:path";

@@ -1,12 +1,13 @@
 /**
- * @module service/worker-backend
+ * @module prover/worker-backend
  *
  * `ProverBackend` that proves in a child process (prover-worker.mjs), so a running proof never stalls the
- * event loop that answers HTTP requests and a prover crash cannot take the service down. The service reads
- * each circuit's zkey and wasm once, checks them against the SHA-256 pins of the keys manifest (exactly as
- * `SnarkjsBackend` does) and hands the bytes over IPC (advanced serialisation). If the child dies (crash,
- * out of memory, killed), every pending proof is rejected with a `ProverError` and the next proof starts a
- * fresh child. The child exits on its own when the service process disappears (IPC disconnect).
+ * event loop that answers HTTP requests and a prover crash cannot take the service down. The parent reads
+ * each circuit's zkey and wasm once, checks them against the SHA-256 pins of the keys manifest (the same
+ * `PinnedArtifactCache` as `SnarkjsBackend`) and hands the bytes over IPC (advanced serialisation). If the
+ * child dies (crash, out of memory, killed), every pending proof is rejected with a `ProverError` and the
+ * next proof starts a fresh child. The child exits on its own when the service process disappears (IPC
+ * disconnect).
  *
  * Engines: `snarkjs` (the child proves with snarkjs) or `native` (the child computes the witness with the
  * wasm generator and proves with the native C++ prover, `native-client.mjs`, loading the pin-checked zkey
@@ -20,33 +21,17 @@
  */
 
 import { type ChildProcess, fork } from "node:child_process";
-import { readFile } from "node:fs/promises";
-import {
-  type Groth16Proof,
-  type ProveResult,
-  type ProverBackend,
-  ProverError,
-  WitnessError,
-} from "../prover/backend.ts";
-import { nativeProverStatus } from "../prover/native-client.mjs";
-import { sanitizeWitnessReason, setupCacheArtifacts } from "../prover/snarkjs-backend.ts";
-import { assertDigest, pinnedEntry } from "../setup/keys-manifest.ts";
-import { assertCircuitId } from "../setup/paths.ts";
-import { sha256HexNative } from "../storage/file-digest.ts";
+import type { Groth16Proof, ProveResult, ProverBackend } from "./backend.ts";
+import { ProverError, WitnessError } from "./backend.ts";
+import { nativeProverStatus } from "./native-client.mjs";
+import { PinnedArtifactCache, type PinnedArtifactOptions } from "./pinned-artifacts.ts";
+import { sanitizeWitnessReason } from "./snarkjs-backend.ts";
 
-export interface WorkerBackendOptions {
-  readonly keysDir: string;
-  readonly buildDir?: string;
+export interface WorkerBackendOptions extends PinnedArtifactOptions {
   /** Niceness of the prover process (0 = as the service, up to 19); proofs then yield CPU to requests. */
   readonly nice?: number;
   /** What proves in the child: snarkjs (default) or the native prover (must be built). */
   readonly engine?: "snarkjs" | "native";
-}
-
-interface CircuitBytes {
-  readonly zkey: Uint8Array;
-  readonly wasm: Uint8Array;
-  readonly nPublic: number;
 }
 
 interface Pending {
@@ -71,7 +56,7 @@ export class WorkerProverBackend implements ProverBackend {
   readonly name: "snarkjs-worker" | "native-worker";
   /** Proofs produced and worker threads started (for tests and metrics). */
   readonly stats = { proofs: 0, workersStarted: 0 };
-  private readonly bytes = new Map<string, Promise<CircuitBytes>>();
+  private readonly artifacts: PinnedArtifactCache;
   private readonly pending = new Map<number, Pending>();
   private worker: ChildProcess | undefined;
   private loadedInWorker = new Set<string>();
@@ -81,9 +66,7 @@ export class WorkerProverBackend implements ProverBackend {
   private readonly engineArgs: string[];
 
   constructor(private readonly options: WorkerBackendOptions) {
-    if (typeof options?.keysDir !== "string" || options.keysDir === "") {
-      throw new TypeError("WorkerProverBackend: options.keysDir must be a non-empty path");
-    }
+    this.artifacts = new PinnedArtifactCache(options, "WorkerProverBackend");
     if (options.engine === "native") {
       const status = nativeProverStatus();
       if (!status.available) throw new ProverError(status.reason);
@@ -129,6 +112,7 @@ export class WorkerProverBackend implements ProverBackend {
     this.closed = true;
     const worker = this.worker;
     this.worker = undefined;
+    this.artifacts.clear();
     this.failPending(new ProverError("prover backend closed"));
     if (worker && worker.exitCode === null) {
       const exited = new Promise((resolve) => worker.once("exit", resolve));
@@ -139,8 +123,7 @@ export class WorkerProverBackend implements ProverBackend {
 
   private async ensureLoaded(circuitId: string): Promise<{ worker: ChildProcess; nPublic: number }> {
     if (this.closed) throw new ProverError("prover backend closed");
-    assertCircuitId(circuitId);
-    const bytes = await this.circuitBytes(circuitId);
+    const bytes = await this.artifacts.get(circuitId);
     const worker = this.currentWorker();
     if (!this.loadedInWorker.has(circuitId)) {
       // Copies: the service keeps the bytes for a restarted child.
@@ -148,29 +131,6 @@ export class WorkerProverBackend implements ProverBackend {
       this.loadedInWorker.add(circuitId);
     }
     return { worker, nPublic: bytes.nPublic };
-  }
-
-  private circuitBytes(circuitId: string): Promise<CircuitBytes> {
-    let loading = this.bytes.get(circuitId);
-    if (!loading) {
-      loading = this.readPinned(circuitId);
-      this.bytes.set(circuitId, loading);
-      loading.catch(() => this.bytes.delete(circuitId));
-    }
-    return loading;
-  }
-
-  private async readPinned(circuitId: string): Promise<CircuitBytes> {
-    const { manifest, entry } = await pinnedEntry(this.options.keysDir, circuitId);
-    const { zkeyPath, wasmPath } = await setupCacheArtifacts(this.options.buildDir)(
-      circuitId,
-      entry,
-      manifest,
-    );
-    const [zkey, wasm] = await Promise.all([readFile(zkeyPath), readFile(wasmPath)]);
-    assertDigest(circuitId, "zkey", entry.zkeySha256, sha256HexNative(zkey));
-    assertDigest(circuitId, "wasm", entry.wasmSha256, sha256HexNative(wasm));
-    return { zkey: new Uint8Array(zkey), wasm: new Uint8Array(wasm), nPublic: entry.nPublic };
   }
 
   private currentWorker(): ChildProcess {

@@ -1,8 +1,8 @@
 /**
- * @module service/prover-worker
+ * @module prover/prover-worker
  *
  * Child process of `WorkerProverBackend` (worker-backend.ts): holds pin-checked zkey and wasm bytes handed
- * over by the service and runs snarkjs witness calculation and Groth16 proving off the event loop that
+ * over by the parent (the service) and runs snarkjs witness calculation and Groth16 proving off the event loop that
  * serves HTTP. A process rather than a worker thread: ffjavascript's `web-worker` dependency cannot be
  * loaded inside a worker thread, and a crashed or out-of-memory prover must not take the service down.
  * Plain JavaScript so it runs the same under tsx, vitest and node. It exits when its parent goes away.

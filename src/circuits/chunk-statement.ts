@@ -13,6 +13,11 @@
  * a non-canonical encoding of a right value is a mismatch too.
  */
 import type { QueryPublicElements } from "../query/lower.ts";
+import {
+  type AggregateOutputs,
+  type AggregatePublicInputs,
+  aggregatePublicSignals,
+} from "./public-signals.ts";
 
 /**
  * accIn of chunk 0: PoseidonEx([0, 0, 0, 0, 0], TAG_ACC2), the all-zero state with blind 0 (design.md 7.3).
@@ -29,19 +34,13 @@ export interface ChunkStepPublicInputs {
   readonly accIn: bigint;
 }
 
-export interface FinalPublicInputs {
-  readonly root: bigint;
-  readonly recordCount: number;
-  readonly minGroupSize: number;
-  readonly nonce: bigint;
-  readonly query: QueryPublicElements;
+/** ChunkFinal's public inputs: the Aggregate circuit's, plus the last chunk's accumulator. */
+export interface FinalPublicInputs extends AggregatePublicInputs {
   readonly accIn: bigint;
 }
 
-export interface FinalOutputs {
-  readonly suppressed: bigint;
-  readonly answer: bigint;
-}
+/** ChunkFinal's outputs are the Aggregate circuit's (suppressed flag, answer). */
+export type FinalOutputs = AggregateOutputs;
 
 /** ChunkStep's public signals in snarkjs order: accOut; root, chunkIndex, nonce, aggregate, clauses, accIn. */
 export function chunkPublicSignals(inputs: ChunkStepPublicInputs, accOut: bigint): string[] {
@@ -58,17 +57,7 @@ export function chunkPublicSignals(inputs: ChunkStepPublicInputs, accOut: bigint
 
 /** ChunkFinal's public signals: suppressed, answer; root, recordCount, minGroupSize, nonce, aggregate, clauses, accIn. */
 export function finalPublicSignals(inputs: FinalPublicInputs, outputs: FinalOutputs): string[] {
-  return [
-    outputs.suppressed,
-    outputs.answer,
-    inputs.root,
-    BigInt(inputs.recordCount),
-    BigInt(inputs.minGroupSize),
-    inputs.nonce,
-    inputs.query.aggregate,
-    ...inputs.query.clauses,
-    inputs.accIn,
-  ].map(String);
+  return [...aggregatePublicSignals(inputs, outputs), String(inputs.accIn)];
 }
 
 /** What a whole chain must prove, from the signed manifest, the request and the claimed answer. */

@@ -38,7 +38,7 @@ const LAYERS: Readonly<Record<string, readonly string[]>> = {
   query: ["dataset", ...FOUNDATION],
   circuits: ["query", "dataset", ...FOUNDATION],
   verifier: ["circuits", "query", "dataset", ...FOUNDATION],
-  storage: FOUNDATION,
+  storage: ["dataset", "poseidon", ...FOUNDATION], // key files, atomic writes, the chunk store
   audit: FOUNDATION,
   setup: ["storage", ...MODEL],
   config: ["setup", "circuits", ...FOUNDATION],
@@ -53,7 +53,7 @@ const LAYERS: Readonly<Record<string, readonly string[]>> = {
 const OPERATOR_ONLY = [
   /^src\/circuits\/aggregate-witness\.ts$/, // witness builder: every record and salt in clear
   /^src\/query\/evaluate\.ts$/, // reference evaluator over private records
-  /^src\/dataset\/(salt|commitment|committed|load|manifest-sign)\.ts$/, // salt PRF, commitment, loading, signing
+  /^src\/dataset\/(salt|commitment|committed|chunk-commit|chunked|load|manifest-sign)\.ts$/, // salts, commitments, loading, signing
   /^src\/(setup|prover|service|storage|cli|config)\//,
   /^src\/audit\/store\.ts$/,
   /^node:/,

@@ -5,9 +5,9 @@
  * the same roots is shown by test/circuit-chunk.test.ts (honest chunk witnesses recompute `root`).
  */
 import { beforeAll, describe, expect, it } from "vitest";
+import { commitChunks } from "../src/dataset/chunk-commit.ts";
 import {
   chunkCountOf,
-  commitChunks,
   datasetTree,
   defaultLeafRecords,
   domainFromToken,

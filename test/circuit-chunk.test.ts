@@ -29,10 +29,9 @@ import {
   nextAccumulator,
   planChain,
 } from "../src/circuits/chunk-witness.ts";
+import { type ChunkedCommitment, commitChunks } from "../src/dataset/chunk-commit.ts";
 import {
-  type ChunkedCommitment,
   chunkRootOf,
-  commitChunks,
   datasetTree,
   domainFromToken,
   type FieldDomain,

@@ -13,7 +13,7 @@
  */
 
 import { FIELD_ORDER } from "../core/field.ts";
-import type { ChunkedCommitment, CommittedChunk } from "../dataset/chunk-layout.ts";
+import type { ChunkedCommitment, CommittedChunk } from "../dataset/chunk-commit.ts";
 import { TAG_ACC2 } from "../dataset/chunk-layout.ts";
 import type { PoseidonEx } from "../dataset/commitment.ts";
 import { loweredOutputs, loweredTotals } from "../query/evaluate.ts";

@@ -3,8 +3,9 @@
  *
  * The chunked commitment layout v2 of docs/design.md section 7: layout parameters (chunk size S, records per
  * leaf B, dataset-tree depth K), field domains taken from the signed schema, the per-leaf packing, the v2
- * domain tags, and an in-memory reference commitment (leaves, chunk roots, the fixed-depth 16-ary dataset
- * tree and each chunk's Merkle path) that the chunk circuits recompute. Every hash goes through a `PoseidonEx`
+ * domain tags, and the hashing of leaves, chunk roots and the fixed-depth 16-ary dataset tree with each
+ * chunk's Merkle path, which the chunk circuits recompute (browser-safe: no salts here; the salted in-memory
+ * reference commitment is `chunk-commit.ts`). Every hash goes through a `PoseidonEx`
  * argument, so a faster implementation plugs in unchanged. TypeScript twin of `circuits/lib/chunk-commitment.circom`.
  *
  * Security caveats: packing is injective only for values inside their domains, which `packLeaf` enforces
@@ -12,7 +13,6 @@
  * Keyed datasets must be committed in strictly increasing key order (the chunk circuit refuses anything else).
  */
 import type { PoseidonEx } from "./commitment.ts";
-import { deriveLeafSalts } from "./salt.ts";
 import type { FieldSpec, Schema } from "./schema.ts";
 
 /** Capacity tags (int(utf8("zktally/<what>/v2"))), design.md 7.2. */
@@ -310,67 +310,6 @@ function assertPowerOfTwo(name: string, value: unknown, max: number): asserts va
   ) {
     throw new RangeError(`layout.${name} must be a power of two in 1..${max} (got ${String(value)})`);
   }
-}
-
-/** A committed chunk: its slots, how many are real, its root and its path in the dataset tree. */
-export interface CommittedChunk extends ChunkSlots {
-  readonly realRecords: number;
-  readonly chunkRoot: bigint;
-  /** path[l] = the 16 children of level l above this chunk (bottom first). */
-  readonly path: readonly (readonly bigint[])[];
-}
-
-export interface ChunkedCommitment {
-  readonly layout: ChunkLayout;
-  readonly recordCount: number;
-  readonly chunkCount: number;
-  readonly root: bigint;
-  readonly chunks: readonly CommittedChunk[];
-}
-
-export interface CommitChunksInput {
-  readonly layout: ChunkLayout;
-  readonly domains: readonly FieldDomain[];
-  /** Index of the key field: records must be strictly increasing in it. */
-  readonly keyField?: number;
-  /** Encoded records in schema order, in commitment order. */
-  readonly records: readonly (readonly bigint[])[];
-  readonly secret: Uint8Array;
-  readonly datasetId: string;
-  readonly epoch: number;
-}
-
-/**
- * In-memory reference of the v2 commitment (design.md 7.2): pads, salts, hashes every chunk and builds the
- * dataset tree. For tests, witnesses and small datasets; large datasets go through the streaming pipeline,
- * which must give the same root.
- */
-export function commitChunks(poseidon: PoseidonEx, input: CommitChunksInput): ChunkedCommitment {
-  const { layout, domains, records } = input;
-  const { chunkSize, leafRecords } = makeChunkLayout(layout, domains);
-  assertKeyOrder(records, input.keyField);
-  const chunkCount = chunkCountOf(layout, records.length);
-  const leavesPerChunk = chunkSize / leafRecords;
-  const zero = domains.map(() => 0n);
-  const slots = Array.from({ length: chunkCount }, (_, chunkIndex): ChunkSlots & { realRecords: number } => {
-    const real = records.slice(chunkIndex * chunkSize, (chunkIndex + 1) * chunkSize);
-    real.forEach((record, i) => {
-      assertInDomains(domains, record, `record ${chunkIndex * chunkSize + i}`);
-    });
-    const values = Array.from({ length: chunkSize }, (_, i) => [...(real[i] ?? zero)]);
-    const salts = deriveLeafSalts(
-      input.secret,
-      input.datasetId,
-      input.epoch,
-      chunkIndex * leavesPerChunk,
-      leavesPerChunk,
-    );
-    return { chunkIndex, values, salts, realRecords: real.length };
-  });
-  const roots = slots.map((chunk) => commitChunk(poseidon, layout, domains, chunk));
-  const tree = datasetTree(poseidon, roots, layout.treeDepth);
-  const chunks = slots.map((chunk, c) => ({ ...chunk, chunkRoot: roots[c] as bigint, path: tree.path(c) }));
-  return { layout, recordCount: records.length, chunkCount, root: tree.root, chunks };
 }
 
 /** Throws RangeError naming the first record whose key is not above the previous one. */

@@ -5,6 +5,7 @@
  * PRF, the commitment layout and Poseidon commitment, and the signed dataset manifest (docs/design.md §1-2, §5).
  * Caveat: everything but the manifest is operator-private (records, salts, the dataset secret).
  */
+export * from "./chunk-commit.ts";
 export * from "./chunk-layout.ts";
 export * from "./commitment.ts";
 export * from "./committed.ts";

@@ -53,7 +53,9 @@ export function buildNativeProver(options = {}) {
   const sanitize = options.sanitize === true;
   const out = sanitize ? SANITIZED_BINARY : PROVER_BINARY;
   const flags = sanitize
-    ? ["-O1", "-g", "-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all"]
+    ? ["-O1", "-g", "-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all"].concat(
+        marchFlags(), // the same code paths as the release build (assembly multiplication included)
+      )
     : ["-O3", ...marchFlags()];
   const args = [...flags, "-std=c++17", "-pthread", "-Wall", "-Wextra", "-o", `${out}.tmp`, join(SOURCES, "main.cpp")];
   try {

@@ -58,6 +58,7 @@ export function buildNativeProver(options = {}) {
       )
     : ["-O3", ...marchFlags()];
   const args = [...flags, "-std=c++17", "-pthread", "-Wall", "-Wextra", "-o", `${out}.tmp`, join(SOURCES, "main.cpp")];
+  const compiler = process.env.CXX || "g++";
   try {
     const files = readdirSync(SOURCES).filter((f) => /\.(cpp|hpp)$/.test(f)).sort();
     const hash = createHash("sha256").update(JSON.stringify(args));
@@ -68,13 +69,13 @@ export function buildNativeProver(options = {}) {
       return { ok: true, path: out, message: "up to date" };
     }
     mkdirSync(BUILD_DIR, { recursive: true });
-    execFileSync(process.env.CXX || "g++", args, { stdio: ["ignore", "ignore", "pipe"], timeout: 600_000 });
+    execFileSync(compiler, args, { stdio: ["ignore", "ignore", "pipe"], timeout: 600_000 });
     renameSync(`${out}.tmp`, out);
     writeFileSync(stampFile, stamp);
     return { ok: true, path: out, message: `built with ${flags.join(" ")}` };
   } catch (err) {
     const stderr = String(err?.stderr ?? "").trim().split("\n")[0] ?? "";
-    const reason = err?.code === "ENOENT" ? "g++ not found" : stderr || String(err?.message ?? err).split("\n")[0];
+    const reason = err?.code === "ENOENT" ? `${compiler} not found` : stderr || String(err?.message ?? err).split("\n")[0];
     return { ok: false, path: out, message: reason };
   }
 }

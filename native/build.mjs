@@ -9,8 +9,8 @@
  * Flags: -O3 -std=c++17 -pthread, plus -march=x86-64-v3 when the CPU reports AVX2 and BMI2, else
  * -march=x86-64-v2, plus -mbmi2 -madx when it reports ADX (the mulx/adcx/adox assembly Montgomery
  * multiplication of field.hpp, measured 2x faster than the portable C one); non-x86: compiler default.
- * The binary is rebuilt only when the sources or flags change (a stamp file holds their SHA-256). `ZKTALLY_NATIVE_SANITIZE=1` builds zktally-prover-asan with AddressSanitizer and
- * UBSan instead; `ZKTALLY_SKIP_NATIVE=1` skips the build.
+ * The binary is rebuilt only when the sources or flags change (a stamp file holds their SHA-256).
+ * `ZKTALLY_NATIVE_SANITIZE=1` builds zktally-prover-asan with AddressSanitizer and UBSan instead; `ZKTALLY_SKIP_NATIVE=1` skips the build.
  *
  * Plain JavaScript: it runs before TypeScript tooling is guaranteed to be installed.
  */

@@ -1,0 +1,184 @@
+/**
+ * The package root (`zktally`, src/index.ts) exports a deliberate API, name by name:
+ * 1. src/index.ts has no `export *` (a re-exported module cannot grow the API silently);
+ * 2. the runtime exports and the exported type names equal the pinned lists below (adding a name means
+ *    editing this list and the README on purpose);
+ * 3. README's "Package API" section names every export;
+ * 4. file helpers, internal checks and test-only code are not exported.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import ts from "typescript";
+import { describe, expect, it } from "vitest";
+import * as api from "../src/index.ts";
+import { REPO_ROOT } from "../src/setup/paths.ts";
+
+const VALUES = [
+  "AGGREGATE_KINDS",
+  "CeremonyError",
+  "CompileError",
+  "DATASET_ID_PATTERN",
+  "DEFAULT_QUERY_LIMITS",
+  "DatasetError",
+  "ManifestError",
+  "OPS",
+  "PinMismatchError",
+  "ProverError",
+  "ProverPool",
+  "QueryError",
+  "STANDARD_SHAPE",
+  "SchemaError",
+  "SetupError",
+  "UntrustedPtauError",
+  "WitnessError",
+  "assertDatasetId",
+  "beaconCeremony",
+  "buildDevKeys",
+  "buildManifest",
+  "canonicalQuery",
+  "circuitId",
+  "commitFile",
+  "commitRecords",
+  "compileCircuit",
+  "contributeCeremony",
+  "createNativeBackend",
+  "createSnarkjsBackend",
+  "describeQuery",
+  "ensureMainFile",
+  "evaluateQuery",
+  "finalizeCeremony",
+  "generateDatasetSecret",
+  "generateOperatorKey",
+  "initCeremony",
+  "loadDataset",
+  "loadPinnedVkey",
+  "makeBundle",
+  "makeShape",
+  "manifestHash",
+  "operatorKeyOf",
+  "parseCsv",
+  "parseJsonl",
+  "parseManifest",
+  "parseQuery",
+  "parseSchema",
+  "proveQuery",
+  "proveQueryChunked",
+  "queryHash",
+  "readKeysManifest",
+  "schemaHash",
+  "serializeBundle",
+  "setupWithCeremonyPtau",
+  "shapeFromId",
+  "signManifest",
+  "streamDataset",
+  "terminateCurveWorkers",
+  "verifyCeremony",
+  "verifyManifest",
+];
+
+const TYPES = [
+  "Aggregate",
+  "AggregateKind",
+  "AggregateShape",
+  "BeaconOptions",
+  "BuildDevKeysOptions",
+  "BuildDevKeysResult",
+  "BuildManifestInput",
+  "CeremonyReport",
+  "CeremonySetupOptions",
+  "Clause",
+  "CommitRecordsInput",
+  "CommittedDataset",
+  "CompiledCircuit",
+  "ContributeOptions",
+  "DatasetErrorLocation",
+  "DatasetFormat",
+  "DatasetManifest",
+  "FieldSpec",
+  "FinalizeCeremonyOptions",
+  "InitCeremonyOptions",
+  "KeysManifest",
+  "LoadedDataset",
+  "NativeBackendOptions",
+  "Op",
+  "PinnedCircuit",
+  "ProveQueryRequest",
+  "ProverBackend",
+  "ProverPoolOptions",
+  "Query",
+  "QueryLimits",
+  "QueryProof",
+  "QueryResult",
+  "ReadableAnswer",
+  "Schema",
+  "SnarkjsBackendOptions",
+  "StreamDatasetOptions",
+  "StreamedDataset",
+  "UnsignedManifest",
+  "VerifyCeremonyOptions",
+];
+
+interface DeclaredExports {
+  readonly values: string[];
+  readonly types: string[];
+  readonly starExports: string[];
+}
+
+/** The names src/index.ts declares, split into values and `type` exports (read from the source). */
+function declaredExports(file: string): DeclaredExports {
+  const source = ts.createSourceFile(file, readFileSync(file, "utf8"), ts.ScriptTarget.Latest, true);
+  const values: string[] = [];
+  const types: string[] = [];
+  const starExports: string[] = [];
+  for (const statement of source.statements) {
+    if (!ts.isExportDeclaration(statement)) continue;
+    const from = (statement.moduleSpecifier as ts.StringLiteral | undefined)?.text ?? "";
+    if (!statement.exportClause || !ts.isNamedExports(statement.exportClause)) {
+      starExports.push(from);
+      continue;
+    }
+    for (const element of statement.exportClause.elements) {
+      (statement.isTypeOnly || element.isTypeOnly ? types : values).push(element.name.text);
+    }
+  }
+  return { values: values.sort(), types: types.sort(), starExports };
+}
+
+const INDEX = join(REPO_ROOT, "src/index.ts");
+
+describe("package API (src/index.ts)", () => {
+  const declared = declaredExports(INDEX);
+
+  it("has no `export *`", () => {
+    expect(declared.starExports).toEqual([]);
+  });
+
+  it("exports exactly the pinned values and types", () => {
+    expect(Object.keys(api).sort()).toEqual([...VALUES].sort());
+    expect(declared.values).toEqual([...VALUES].sort());
+    expect(declared.types).toEqual([...TYPES].sort());
+  });
+
+  it("README lists every export in its Package API section", () => {
+    const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
+    const section = /## Package API\n([\s\S]*?)(\n## |$)/.exec(readme)?.[1];
+    expect(section, "README has a '## Package API' section").toBeDefined();
+    for (const name of [...VALUES, ...TYPES]) expect(section, name).toMatch(new RegExp(`\\b${name}\\b`));
+  });
+
+  it("keeps file helpers, internal checks and test-only code out", () => {
+    for (const name of [
+      "checkQueryProof",
+      "verifyWithSnarkjs",
+      "writeFileAtomic",
+      "sha256File",
+      "readBinSection",
+      "REPO_ROOT",
+      "buildRoot",
+      "aggregateCircuitInput",
+      "sanitizeWitnessReason",
+    ]) {
+      expect(Object.keys(api), name).not.toContain(name);
+    }
+  });
+});

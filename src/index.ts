@@ -105,3 +105,19 @@ export {
 export { ensureMainFile } from "./setup/main-files.ts";
 export { terminateCurveWorkers } from "./setup/ptau.ts";
 export { SetupError } from "./setup/setup-common.ts";
+
+// The error model: every deliberate failure is a ZktallyError of one kind, with a stable code and a path.
+export {
+  AccessError,
+  ConflictError,
+  type ErrorKind,
+  InputError,
+  IntegrityError,
+  isZktallyError,
+  LimitError,
+  NotFoundError,
+  ProverFailure,
+  UnavailableError,
+  ZktallyError,
+  type ZktallyErrorOptions,
+} from "./util/errors.ts";

@@ -14,6 +14,16 @@ import * as api from "../src/index.ts";
 import { REPO_ROOT } from "../src/setup/paths.ts";
 
 const VALUES = [
+  "ZktallyError",
+  "UnavailableError",
+  "ProverFailure",
+  "NotFoundError",
+  "LimitError",
+  "isZktallyError",
+  "IntegrityError",
+  "InputError",
+  "ConflictError",
+  "AccessError",
   "AGGREGATE_KINDS",
   "CeremonyError",
   "CompileError",
@@ -77,6 +87,8 @@ const VALUES = [
 ];
 
 const TYPES = [
+  "ZktallyErrorOptions",
+  "ErrorKind",
   "Aggregate",
   "AggregateKind",
   "AggregateShape",

@@ -13,6 +13,10 @@
  */
 
 export { type AggregateShape, circuitId, makeShape, STANDARD_SHAPE, shapeFromId } from "./circuits/shape.ts";
+// Formats and the field: dataset ids, and the BN254 scalar order every public value (e.g. a nonce) stays below.
+export { FIELD_ORDER } from "./core/field.ts";
+export { assertDatasetId, DATASET_ID_PATTERN } from "./core/formats.ts";
+
 // Datasets: schema, loading, commitment, signed manifest.
 export {
   type CommitRecordsInput,
@@ -41,7 +45,7 @@ export {
   verifyManifest,
 } from "./dataset/manifest.ts";
 export { generateOperatorKey, operatorKeyOf, signManifest } from "./dataset/manifest-sign.ts";
-export { assertDatasetId, DATASET_ID_PATTERN, generateDatasetSecret } from "./dataset/salt.ts";
+export { generateDatasetSecret } from "./dataset/salt.ts";
 export { type FieldSpec, parseSchema, type Schema, schemaHash } from "./dataset/schema.ts";
 // Proving: backends, proofs, bundles.
 export { type ProverBackend, ProverError, WitnessError } from "./prover/backend.ts";

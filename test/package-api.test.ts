@@ -14,6 +14,7 @@ import * as api from "../src/index.ts";
 import { REPO_ROOT } from "../src/setup/paths.ts";
 
 const VALUES = [
+  "FIELD_ORDER",
   "ZktallyError",
   "UnavailableError",
   "ProverFailure",

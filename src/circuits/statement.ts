@@ -62,7 +62,8 @@ export function expectedPublicSignals(statement: Statement): string[] {
   return aggregatePublicSignals(inputs, claimedOutputs(statement.query, statement.answer));
 }
 
-function claimedOutputs(query: Query, answer: ClaimedAnswer): { suppressed: bigint; answer: bigint } {
+/** The circuit outputs (suppressed, answer) a claimed answer stands for; suppressed answers are 0. */
+export function claimedOutputs(query: Query, answer: ClaimedAnswer): { suppressed: bigint; answer: bigint } {
   if (answer.suppressed) return { suppressed: 1n, answer: 0n };
   const kind = query.aggregate.kind;
   const value = answer.value;

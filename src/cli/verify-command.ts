@@ -2,7 +2,7 @@
  * @module cli/verify-command
  *
  * `zktally verify BUNDLE --keys DIR [--manifest FILE] [--operator-key HEX] [--nonce N] [--allow-insecure-keys]
- * [--json]` checks a proof bundle (docs/bundle.md) offline with the partner SDK: exit 0 valid, 1 invalid,
+ * [--json]` checks a proof bundle (v1 single-proof or v2 chain bundle, docs/bundle.md) offline with the partner SDK: exit 0 valid, 1 invalid,
  * 2 malformed input or usage, 3 refused because the keys manifest marks the keys insecure (development keys,
  * accepted only with `--allow-insecure-keys`). `zktally inspect BUNDLE [--json]` parses a bundle strictly and prints its statement, recomputed
  * from its contents, without verifying anything.
@@ -19,9 +19,16 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { parseStrictJson } from "../util/strict-json.ts";
 import { type ParsedBundle, parseBundle } from "../verifier/bundle.ts";
+import { parseChainBundle } from "../verifier/chain-bundle.ts";
 import { describeStatement } from "../verifier/describe.ts";
 import { InsecureKeysError, VerifierInputError } from "../verifier/errors.ts";
-import { type BundleVerifyResult, verify } from "../verifier/verify-bundle.ts";
+import type { BundleVerified, BundleVerifyResult } from "../verifier/verify-bundle.ts";
+import {
+  type ChainVerified,
+  type ChainVerifyResult,
+  isChainBundle,
+  verifyAny,
+} from "../verifier/verify-chain.ts";
 import { type Command, UsageError } from "./command.ts";
 
 type Write = (text: string) => void;
@@ -72,33 +79,53 @@ function onePositional(positionals: string[], command: string): string {
   return positionals[0] as string;
 }
 
-/** The keys manifest and the pinned key of `circuitId` (absent when the directory has none). */
+/** The keys manifest and the pinned keys of `circuitIds` (a key absent from the directory is left out). */
 async function readPinnedKeys(
   keysDir: string,
-  circuitId: string,
+  circuitIds: readonly string[],
 ): Promise<{ keysManifest: unknown; keys: Record<string, unknown> }> {
   const manifestFile = path.join(keysDir, "manifest.json");
   if (!existsSync(manifestFile)) throw new InputFileError(`keys directory ${keysDir} has no manifest.json`);
   const keysManifest = await readJsonFile(manifestFile, "keys manifest");
-  // circuitId passed the strict circuit-id pattern in parseBundle, so it is a plain file name.
-  const vkeyFile = path.join(keysDir, `${circuitId}.vkey.json`);
-  const keys = existsSync(vkeyFile) ? { [circuitId]: await readJsonFile(vkeyFile, "verification key") } : {};
+  const keys: Record<string, unknown> = {};
+  for (const circuitId of circuitIds) {
+    // Circuit ids passed the strict id patterns of the bundle parsers, so they are plain file names.
+    const vkeyFile = path.join(keysDir, `${circuitId}.vkey.json`);
+    if (existsSync(vkeyFile)) keys[circuitId] = await readJsonFile(vkeyFile, "verification key");
+  }
   return { keysManifest, keys };
 }
 
-function writeResult(result: BundleVerifyResult, json: boolean, output: Output): number {
+/** The circuits a bundle of either format names (parsed strictly: malformed input throws). */
+function circuitsOf(bundle: unknown): string[] {
+  if (!isChainBundle(bundle)) return [parseBundle(bundle).bundle.circuitId];
+  const chain = parseChainBundle(bundle).bundle;
+  return [chain.chunkCircuitId, chain.finalCircuitId];
+}
+
+function validLines(result: BundleVerified | ChainVerified): string[] {
+  if ("chunkCount" in result) {
+    return [
+      `  chunks     ${result.chunkCount} (circuit ${result.chunkCircuitId}, key ${result.chunkVkeyHash})`,
+      `  final      ${result.finalCircuitId}, key ${result.finalVkeyHash}`,
+    ];
+  }
+  return [`  circuit    ${result.circuitId}`, `  key        ${result.vkeyHash}`];
+}
+
+function writeResult(result: BundleVerifyResult | ChainVerifyResult, json: boolean, output: Output): number {
   if (json) {
     output.out(`${JSON.stringify(result)}\n`);
     return result.valid ? 0 : 1;
   }
   if (!result.valid) {
-    output.out(`INVALID  ${printable(result.reason)} [check: ${result.check}]\n`);
+    const at = "at" in result && result.at !== undefined ? ` [chunk: ${result.at}]` : "";
+    output.out(`INVALID  ${printable(result.reason)} [check: ${result.check}]${at}\n`);
     return 1;
   }
   const lines = [
     `VALID  ${printable(result.statement)}`,
-    `  circuit    ${result.circuitId}`,
-    `  key        ${result.vkeyHash}`,
+    ...validLines(result),
     `  manifest   ${result.manifestHash}`,
     `  operator   ${result.operatorKey}`,
     `  nonce      ${result.nonce}`,
@@ -162,11 +189,10 @@ export async function runVerify(args: string[], output: Output = processOutput):
   }
   try {
     const bundle = await readJsonFile(bundleFile, "bundle");
-    const { circuitId } = parseBundle(bundle).bundle;
-    const { keysManifest, keys } = await readPinnedKeys(values.keys, circuitId);
+    const { keysManifest, keys } = await readPinnedKeys(values.keys, circuitsOf(bundle));
     const manifest =
       values.manifest === undefined ? undefined : await readJsonFile(values.manifest, "manifest");
-    const result = verify(bundle, {
+    const result = verifyAny(bundle, {
       keys,
       keysManifest,
       ...(values["operator-key"] === undefined ? {} : { operatorKey: values["operator-key"] }),

@@ -27,7 +27,7 @@ import { type DatasetManifest, parseManifest } from "../dataset/manifest.ts";
 import type { Schema } from "../dataset/schema.ts";
 import { canonicalQuery, queryHash } from "../query/canonical.ts";
 import { QueryError } from "../query/errors.ts";
-import { assertMembershipGroupSize, encodeQueryPublic } from "../query/lower.ts";
+import { assertMembershipGroupSize, type CircuitShape, encodeQueryPublic } from "../query/lower.ts";
 import type { AggregateKind, Query } from "../query/model.ts";
 import { canonicalJson } from "../util/canonical-json.ts";
 import { InputError } from "../util/errors.ts";
@@ -37,6 +37,9 @@ import { type ParsedProof, parseProof, parseScalar, type SnarkjsProof } from "./
 
 /** The format tag of this version of the bundle. */
 export const BUNDLE_FORMAT = "zktally-bundle/v1";
+
+/** The format tag of chain bundles (chain-bundle.ts; docs/bundle.md "Chain bundles"). */
+export const CHAIN_BUNDLE_FORMAT = "zktally-bundle/v2";
 
 /** Public signals before the clause elements: suppressed, answer, root, recordCount, g, nonce, aggregate. */
 export const FIXED_SIGNAL_COUNT = 7;
@@ -98,14 +101,20 @@ const MAX_GROUP_SIZE = 2 ** 32 - 1; // minGroupSize is a 32-bit public signal
 const HEX_SHA256 = /^[0-9a-f]{64}$/;
 const ISO_DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
-function describeValue(value: unknown): string {
+/** @internal shared with chain-bundle.ts. */
+export function describeValue(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
   return typeof value === "string" ? `the string ${JSON.stringify(value.slice(0, 24))}` : `a ${typeof value}`;
 }
 
 /** A plain JSON object with exactly `fields` (missing and unexpected fields are named). */
-function expectFields(value: unknown, path: string, fields: readonly string[]): Record<string, unknown> {
+/** @internal shared with chain-bundle.ts. */
+export function expectFields(
+  value: unknown,
+  path: string,
+  fields: readonly string[],
+): Record<string, unknown> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new VerifierInputError(path, `expected an object, got ${describeValue(value)}`);
   }
@@ -124,7 +133,8 @@ function expectFields(value: unknown, path: string, fields: readonly string[]): 
   return record;
 }
 
-function expectString(value: unknown, field: string): string {
+/** @internal shared with chain-bundle.ts. */
+export function expectString(value: unknown, field: string): string {
   if (typeof value !== "string") {
     throw new VerifierInputError(field, `expected a string, got ${describeValue(value)}`);
   }
@@ -132,6 +142,12 @@ function expectString(value: unknown, field: string): string {
 }
 
 function parseFormat(value: unknown): void {
+  if (value === CHAIN_BUNDLE_FORMAT) {
+    throw new VerifierInputError(
+      "format",
+      `${JSON.stringify(CHAIN_BUNDLE_FORMAT)} is a chain bundle: verify it with verifyChain or verifyAny`,
+    );
+  }
   if (value !== BUNDLE_FORMAT) {
     throw new VerifierInputError(
       "format",
@@ -162,7 +178,8 @@ function parseBundleManifest(value: unknown): DatasetManifest {
 }
 
 /** Valid for the schema, in canonical form, and encodable by the circuit's clause slots. */
-function parseBundleQuery(value: unknown, schema: Schema, shape: AggregateShape): Query {
+/** @internal shared with chain-bundle.ts. */
+export function parseBundleQuery(value: unknown, schema: Schema, shape: CircuitShape): Query {
   let canonical: Query;
   try {
     canonical = canonicalQuery(value, schema);
@@ -180,7 +197,8 @@ function parseBundleQuery(value: unknown, schema: Schema, shape: AggregateShape)
   return value as Query;
 }
 
-function parseAnswer(value: unknown, kind: AggregateKind): BundleAnswer {
+/** @internal shared with chain-bundle.ts. */
+export function parseAnswer(value: unknown, kind: AggregateKind): BundleAnswer {
   const record = expectFields(value, "answer", ANSWER_FIELDS);
   if (record.kind !== kind) {
     throw new VerifierInputError(
@@ -212,7 +230,8 @@ function parseAnswer(value: unknown, kind: AggregateKind): BundleAnswer {
   return value as BundleAnswer;
 }
 
-function parseStatementText(value: unknown): string {
+/** @internal shared with chain-bundle.ts. */
+export function parseStatementText(value: unknown): string {
   const text = expectString(value, "statement");
   if (text.length === 0 || text.length > MAX_STATEMENT_LENGTH) {
     throw new VerifierInputError("statement", `must be 1 to ${MAX_STATEMENT_LENGTH} characters`);
@@ -220,15 +239,15 @@ function parseStatementText(value: unknown): string {
   return text;
 }
 
-function parseVkeyHash(value: unknown): string {
-  const hash = expectString(value, "vkeyHash");
-  if (!HEX_SHA256.test(hash))
-    throw new VerifierInputError("vkeyHash", "expected 64 lowercase hex characters");
+/** @internal shared with chain-bundle.ts. */
+export function parseVkeyHash(value: unknown, field = "vkeyHash"): string {
+  const hash = expectString(value, field);
+  if (!HEX_SHA256.test(hash)) throw new VerifierInputError(field, "expected 64 lowercase hex characters");
   return hash;
 }
 
 /** The group size; for membership 0 or >= 2 (under g = 1 "suppressed" would mean "no": query/lower.ts). */
-function parseMinGroupSize(value: unknown, kind: AggregateKind): number {
+export function parseMinGroupSize(value: unknown, kind: AggregateKind): number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0 || value > MAX_GROUP_SIZE) {
     throw new VerifierInputError(
       "minGroupSize",
@@ -258,7 +277,8 @@ function parseSignals(value: unknown, shape: AggregateShape, circuitId: string):
   return value.map((signal, index) => parseScalar(signal, `publicSignals[${index}]`));
 }
 
-function parseCreatedAt(value: unknown): string {
+/** @internal shared with chain-bundle.ts. */
+export function parseCreatedAt(value: unknown): string {
   const text = expectString(value, "createdAt");
   if (!ISO_DATETIME.test(text) || Number.isNaN(Date.parse(text))) {
     throw new VerifierInputError(
@@ -290,7 +310,8 @@ export function readJsonInput(value: unknown, field: string): unknown {
  * A deep, frozen copy through JSON: what is checked is exactly what is returned, even if the caller
  * passed objects with getters or mutates its own value afterwards. A string is bundle text, read strictly.
  */
-function frozenJsonCopy(value: unknown): unknown {
+/** @internal shared with chain-bundle.ts. */
+export function frozenJsonCopy(value: unknown): unknown {
   if (typeof value === "string") return deepFreeze(readJsonInput(value, "bundle"));
   let text: string | undefined;
   try {

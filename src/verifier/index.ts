@@ -3,7 +3,8 @@
  *
  * Partner verifier SDK: `verify(bundle, {keys, operatorKey, manifest})` checks a `zktally-bundle/v1`
  * proof bundle (docs/bundle.md) offline and says what was proven in words; `verifyBundles` batches
- * many. Underneath: Groth16 verification on bn254 with `@noble/curves`, safe to bundle for browsers
+ * many; `verifyChain` checks a `zktally-bundle/v2` chain bundle (one proof per chunk plus a final proof,
+ * naming the first bad chunk) and `verifyAny` takes either format. Underneath: Groth16 verification on bn254 with `@noble/curves`, safe to bundle for browsers
  * (no `node:` imports, no snarkjs; test/verifier-browser.test.ts walks the import graph). Inputs are
  * parsed strictly and malformed input throws {@link VerifierInputError} naming the offending field,
  * while a well-formed but invalid proof makes the verify functions return `false` (`verifyGroth16*`)
@@ -32,6 +33,14 @@ export {
   type ProofBundle,
   parseBundle,
 } from "./bundle.ts";
+export {
+  CHAIN_BUNDLE_FORMAT,
+  type ChainBundle,
+  type ChainProofEntry,
+  MAX_CHAIN_CHUNKS,
+  type ParsedChainBundle,
+  parseChainBundle,
+} from "./chain-bundle.ts";
 export { describePredicate, describeStatement, groupDigits, type StatementParts } from "./describe.ts";
 export { InsecureKeysError, VerifierInputError } from "./errors.ts";
 export { verifyGroth16 } from "./groth16.ts";
@@ -60,4 +69,12 @@ export {
   verify,
   verifyBundles,
 } from "./verify-bundle.ts";
+export {
+  type ChainRejected,
+  type ChainVerified,
+  type ChainVerifyResult,
+  isChainBundle,
+  verifyAny,
+  verifyChain,
+} from "./verify-chain.ts";
 export { type PreparedVerifyingKey, prepareVerifyingKey, vkeyHash } from "./vkey.ts";

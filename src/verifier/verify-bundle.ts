@@ -39,7 +39,7 @@ import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import { publicSignalNames } from "../circuits/shape.ts";
 import { expectedPublicSignals, statementShape } from "../circuits/statement.ts";
 import { ManifestError } from "../dataset/errors.ts";
-import { type DatasetManifest, manifestHash, parseManifest, verifyManifest } from "../dataset/manifest.ts";
+import { type AnyManifest, manifestHash, parseAnyManifest, verifyManifest } from "../dataset/manifest.ts";
 import type { Query } from "../query/model.ts";
 import { canonicalJson } from "../util/canonical-json.ts";
 import { InputError } from "../util/errors.ts";
@@ -138,7 +138,8 @@ const HEX_SHA256 = /^[0-9a-f]{64}$/;
 const preparedByHash = new Map<string, PreparedVerifyingKey>();
 const PREPARED_CACHE_LIMIT = 16;
 
-function reject(check: RejectionCheck, reason: string): BundleRejected {
+/** @internal shared with verify-chain.ts. */
+export function reject(check: RejectionCheck, reason: string): BundleRejected {
   return { valid: false, check, reason };
 }
 
@@ -159,10 +160,10 @@ function parseOperatorKey(value: unknown): string | undefined {
   return value.toLowerCase();
 }
 
-function parsePinnedManifest(value: unknown): DatasetManifest | undefined {
+function parsePinnedManifest(value: unknown): AnyManifest | undefined {
   if (value === undefined) return undefined;
   try {
-    return parseManifest(readJsonInput(value, "options.manifest"));
+    return parseAnyManifest(readJsonInput(value, "options.manifest"));
   } catch (error) {
     if (error instanceof ManifestError) {
       const field = error.path === "$" ? "options.manifest" : `options.manifest.${error.path}`;
@@ -246,12 +247,12 @@ function preparedKey(vkey: unknown, hash: string, field: string): PreparedVerify
 }
 
 /** The pinned, prepared key of the bundle's circuit, or why there is none the bundle can use. */
-function pinnedKeyFor(
-  parsed: ParsedBundle,
+export function pinnedKeyFor(
+  target: { readonly circuitId: string; readonly vkeyHash: string; readonly signalCount: number },
   options: VerifyOptions,
   warnings: string[],
 ): PreparedVerifyingKey | BundleRejected {
-  const { circuitId, vkeyHash } = parsed.bundle;
+  const { circuitId, vkeyHash, signalCount } = target;
   const field = `options.keys.${circuitId}`;
   const pin = options.keysManifest === undefined ? undefined : keyPin(options.keysManifest, circuitId);
   if (options.keysManifest !== undefined && pin === undefined) {
@@ -275,17 +276,18 @@ function pinnedKeyFor(
       `is ${key.nPublic}, the keys manifest pins ${pin.nPublic}`,
     );
   }
-  if (key.nPublic !== parsed.signals.length) {
+  if (key.nPublic !== signalCount) {
     throw new VerifierInputError(
       `${field}.nPublic`,
-      `is ${key.nPublic}, circuit ${circuitId} has ${parsed.signals.length} public signals`,
+      `is ${key.nPublic}, circuit ${circuitId} has ${signalCount} public signals`,
     );
   }
   if (pin?.insecure) {
     if (options.allowInsecureKeys !== true) throw new InsecureKeysError(circuitId);
-    warnings.push(
-      "the verification keys come from an INSECURE development setup (keys manifest insecure: true), accepted because allowInsecureKeys is set",
-    );
+    if (warnings.length === 0)
+      warnings.push(
+        "the verification keys come from an INSECURE development setup (keys manifest insecure: true), accepted because allowInsecureKeys is set",
+      );
   }
   if (vkeyHash !== key.hash) {
     return reject(
@@ -306,7 +308,7 @@ function pinnedKeyFor(
 const signatureVerdicts = new Map<string, boolean>();
 const SIGNATURE_CACHE_LIMIT = 64;
 
-function manifestSignatureValid(manifest: DatasetManifest, expectedKey: string | undefined): boolean {
+function manifestSignatureValid(manifest: AnyManifest, expectedKey: string | undefined): boolean {
   const cacheKey = `${manifestHash(manifest)}:${expectedKey ?? "self"}`;
   let verdict = signatureVerdicts.get(cacheKey);
   if (verdict === undefined) {
@@ -319,10 +321,11 @@ function manifestSignatureValid(manifest: DatasetManifest, expectedKey: string |
   return verdict;
 }
 
-function checkManifest(
-  manifest: DatasetManifest,
+/** @internal shared with verify-chain.ts. */
+export function checkManifest(
+  manifest: AnyManifest,
   operatorKey: string | undefined,
-  pinned: DatasetManifest | undefined,
+  pinned: AnyManifest | undefined,
 ): BundleRejected | undefined {
   if (pinned !== undefined && manifestHash(manifest) !== manifestHash(pinned)) {
     return reject(
@@ -384,9 +387,10 @@ function statementOf(parsed: ParsedBundle): string {
 
 // ------------------------------------------------------------------ verify
 
-function checkOptions(options: VerifyOptions): {
+/** @internal shared with verify-chain.ts. */
+export function checkOptions(options: VerifyOptions): {
   operatorKey?: string;
-  pinned?: DatasetManifest;
+  pinned?: AnyManifest;
   expectedNonce?: bigint;
 } {
   if (!isRecord(options)) throw new VerifierInputError("options", "expected an object");
@@ -428,7 +432,11 @@ function checkAllButPairing(parsed: ParsedBundle, options: VerifyOptions): Pendi
   const expected = recomputedSignals(parsed);
   if (!Array.isArray(expected)) return expected;
   const warnings: string[] = [];
-  const key = pinnedKeyFor(parsed, options, warnings);
+  const key = pinnedKeyFor(
+    { circuitId: bundle.circuitId, vkeyHash: bundle.vkeyHash, signalCount: parsed.signals.length },
+    options,
+    warnings,
+  );
   if (!("hash" in key)) return key;
   const signalProblem = compareSignals(parsed, expected);
   if (signalProblem !== undefined) return signalProblem;

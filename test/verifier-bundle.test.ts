@@ -691,8 +691,14 @@ rejectedCases.push(
   },
   {
     name: "format of a future version",
-    bundle: () => ({ ...(withValue(count(), ["format"], "zktally-bundle/v2") as object), newField: 1 }),
+    bundle: () => ({ ...(withValue(count(), ["format"], "zktally-bundle/v3") as object), newField: 1 }),
     sdk: { field: "format", reason: /unsupported bundle format/ },
+    reference: "accepts",
+  },
+  {
+    name: "a chain bundle's format given to verify (v1 only) is named as such",
+    bundle: () => withValue(count(), ["format"], "zktally-bundle/v2"),
+    sdk: { field: "format", reason: /is a chain bundle: verify it with verifyChain/ },
     reference: "accepts",
   },
   {

@@ -5,12 +5,14 @@
  * reordered, dropped, duplicated, taken from another dataset/epoch or another query/nonce, proofs tampered)
  * and each edit must be rejected naming the first bad chunk; malformed bundles throw typed errors.
  */
-import { readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chunkQueryShape, finalShapeOf } from "../src/circuits/chunk-shape.ts";
 import { planChain } from "../src/circuits/chunk-witness.ts";
 import { ensureChunkMainFile, ensureFinalMainFile } from "../src/circuits/main-files.ts";
+import { runVerify } from "../src/cli/verify-command.ts";
 import { type ChunkedCommitment, commitChunks } from "../src/dataset/chunk-layout.ts";
 import { getPoseidon } from "../src/dataset/commitment.ts";
 import { buildChunkedManifest, type ChunkedManifest, signManifest } from "../src/dataset/manifest.ts";
@@ -305,5 +307,29 @@ describe("chain bundles", () => {
     );
     const text = JSON.stringify(bundle).replace('"kind":"chain"', '"kind":"chain","kind":"chain"');
     expect(thrown(() => verifyChain(text, options)).reason).toMatch(/strict JSON.*duplicate/i);
+  });
+
+  it("zktally verify accepts chain bundles and names the first bad chunk", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "zktally-chain-"));
+    try {
+      const run = async (value: unknown) => {
+        const file = join(dir, "bundle.json");
+        await writeFile(file, JSON.stringify(value));
+        const chunks: string[] = [];
+        const write = (text: string) => {
+          chunks.push(text);
+        };
+        const args = [file, "--keys", keysDir, "--operator-key", OPERATOR_KEY, "--allow-insecure-keys"];
+        return { code: await runVerify(args, { out: write, err: write }), text: chunks.join("") };
+      };
+      const valid = await run(bundle);
+      expect(valid.code).toBe(0);
+      expect(valid.text).toMatch(/^VALID {2}dataset chain-bundle epoch 1: [\s\S]*chunks {5}4 /);
+      const reordered = await run(withChunks([chunk(0), chunk(2), chunk(1), chunk(3)]));
+      expect(reordered.code).toBe(1);
+      expect(reordered.text).toMatch(/^INVALID .*\[check: chain\] \[chunk: 1\]/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -21,7 +21,7 @@ import {
   finalShapeOf,
 } from "../circuits/chunk-shape.ts";
 import { planChain } from "../circuits/chunk-witness.ts";
-import type { ChunkedCommitment } from "../dataset/chunk-layout.ts";
+import type { ChunkedCommitment } from "../dataset/chunk-commit.ts";
 import { getPoseidon } from "../dataset/commitment.ts";
 import type { ChunkedManifest } from "../dataset/manifest.ts";
 import { canonicalQuery } from "../query/canonical.ts";

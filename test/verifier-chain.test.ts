@@ -333,4 +333,32 @@ describe("chain bundles", () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it("proveChain refuses chunks that are not the manifest's before proving anything", async () => {
+    const committed = commit(1);
+    const request = {
+      manifest: manifestOf(commit(2), "chain-bundle", 2),
+      committed,
+      records,
+      query,
+      nonce: 1n,
+      minGroupSize: 0,
+      querySlots,
+      vkeyHashes: { chunk: bundle.chunkVkeyHash, final: bundle.finalVkeyHash },
+      prover: {
+        name: "never",
+        prove: () => Promise.reject(new Error("must not prove")),
+        close: () => Promise.resolve(),
+      },
+    };
+    await expect(proveChain(request)).rejects.toThrow(/not those of dataset chain-bundle epoch 2/);
+    // records that are not the committed ones: the reference answer (0) differs from the planned one
+    expect(bundle.answer.value).not.toBe("0");
+    const fewer = {
+      ...request,
+      manifest: manifestOf(committed, "chain-bundle", 1),
+      records: records.slice(0, 0),
+    };
+    await expect(proveChain(fewer)).rejects.toThrow(/reference evaluator/);
+  });
 });

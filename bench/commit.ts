@@ -21,10 +21,11 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { buildPoseidon } from "circomlibjs";
+import { FIELD_ORDER } from "../src/core/field.ts";
 import { generateOperatorKey } from "../src/dataset/manifest-sign.ts";
 import { generateDatasetSecret } from "../src/dataset/salt.ts";
 import { parseSchema, type Schema } from "../src/dataset/schema.ts";
-import { buildPoseidonHash, FIELD_MODULUS } from "../src/poseidon/index.ts";
+import { buildPoseidonHash } from "../src/poseidon/index.ts";
 import { commitFileToChunkStore } from "../src/storage/chunk-store.ts";
 import { KeyRing } from "../src/storage/keyring.ts";
 
@@ -123,7 +124,7 @@ export async function poseidonSpeeds(): Promise<string[]> {
   for (const count of [12, 16]) {
     const inputs = Array.from(
       { length: count },
-      (_, i) => (BigInt(i + 1) * 0x1234567890abcdefn ** 3n) % FIELD_MODULUS,
+      (_, i) => (BigInt(i + 1) * 0x1234567890abcdefn ** 3n) % FIELD_ORDER,
     );
     const rate = (hash: () => unknown, seconds: number): number => {
       for (let i = 0; i < 50; i++) hash();

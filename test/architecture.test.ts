@@ -33,7 +33,7 @@ const OPERATOR = ["prover", "setup", "config", "audit", "storage", ...MODEL];
 const LAYERS: Readonly<Record<string, readonly string[]>> = {
   core: [],
   util: [],
-  poseidon: [], // Poseidon on generated WebAssembly, for the commitment: imports nothing of the project
+  poseidon: ["core"], // Poseidon on generated WebAssembly, for the commitment
   dataset: ["poseidon", ...FOUNDATION],
   query: ["dataset", ...FOUNDATION],
   circuits: ["query", "dataset", ...FOUNDATION],

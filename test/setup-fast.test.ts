@@ -13,6 +13,7 @@ import { type BinSections, readBinFile } from "@iden3/binfileutils";
 import { bn254 } from "@noble/curves/bn254.js";
 import * as snarkjs from "snarkjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FIELD_ORDER } from "../src/core/field.ts";
 import { type CompiledCircuit, compileCircuit } from "../src/setup/compile.ts";
 import {
   ChaCha,
@@ -20,7 +21,6 @@ import {
   DEV_CONTRIBUTION_NAME,
   evaluateSpec,
   FixedBasePool,
-  FR_MODULUS,
   getCurve,
   lagrangeSpec,
   MAX_TABLE_BYTES,
@@ -91,7 +91,7 @@ describe("scalar formulas", () => {
     expect(rootOfUnity(28)).toBe(
       19103219067921713944291392827692070036145651957329286315305642004821462161904n,
     );
-    expect(rootOfUnity(1)).toBe(FR_MODULUS - 1n);
+    expect(rootOfUnity(1)).toBe(FIELD_ORDER - 1n);
     expect(rootOfUnity(0)).toBe(1n);
   });
 
@@ -103,9 +103,9 @@ describe("scalar formulas", () => {
     let weighted = 0n;
     let x = 1n;
     for (const v of l) {
-      sum = (sum + v) % FR_MODULUS;
-      weighted = (weighted + v * x) % FR_MODULUS;
-      x = (x * w) % FR_MODULUS;
+      sum = (sum + v) % FIELD_ORDER;
+      weighted = (weighted + v * x) % FIELD_ORDER;
+      x = (x * w) % FIELD_ORDER;
     }
     expect(sum).toBe(1n);
     expect(weighted).toBe(SECRETS.tau);
@@ -166,7 +166,7 @@ describe("writeDevPtau", () => {
     const bad = (patch: Partial<Record<keyof ToxicWaste, unknown>>) =>
       writeDevPtau({ power: 4, outPath, secrets: { ...SECRETS, ...patch } as ToxicWaste });
     await expect(bad({ tau: 0n })).rejects.toThrow(/secrets.tau/);
-    await expect(bad({ alpha: FR_MODULUS })).rejects.toThrow(/secrets.alpha/);
+    await expect(bad({ alpha: FIELD_ORDER })).rejects.toThrow(/secrets.alpha/);
     await expect(bad({ beta: 5 })).rejects.toThrow(TypeError);
     await expect(bad({ tau: 1n })).rejects.toThrow(/root of unity/);
     await expect(bad({ tau: rootOfUnity(3) })).rejects.toThrow(/root of unity/);
@@ -334,18 +334,18 @@ describe("newDevZKey", () => {
     expect(publicSignals).toHaveLength(4);
     expect(await snarkjs.groth16.verify(vkey, publicSignals, proof)).toBe(true);
     const forged = [...publicSignals];
-    forged[0] = String((BigInt(forged[0] as string) + 1n) % FR_MODULUS);
+    forged[0] = String((BigInt(forged[0] as string) + 1n) % FIELD_ORDER);
     expect(await snarkjs.groth16.verify(vkey, forged, proof)).toBe(false);
   }, 60_000);
 });
 
 function modPow(base: bigint, exponent: bigint): bigint {
   let result = 1n;
-  let b = base % FR_MODULUS;
+  let b = base % FIELD_ORDER;
   let e = exponent;
   while (e > 0n) {
-    if (e & 1n) result = (result * b) % FR_MODULUS;
-    b = (b * b) % FR_MODULUS;
+    if (e & 1n) result = (result * b) % FIELD_ORDER;
+    b = (b * b) % FIELD_ORDER;
     e >>= 1n;
   }
   return result;

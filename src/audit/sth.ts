@@ -15,6 +15,7 @@
  * would prove nothing.
  */
 import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from "node:crypto";
+import { HEX32 } from "../core/formats.ts";
 import { canonicalJson } from "../util/canonical-json.ts";
 import { parseTreeHead, type SignedTreeHead } from "./types.ts";
 
@@ -22,7 +23,6 @@ import { parseTreeHead, type SignedTreeHead } from "./types.ts";
 const PKCS8_ED25519_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
 const SPKI_ED25519_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
 const SECRET_KEY_BYTES = 32;
-const HEX32 = /^[0-9a-f]{64}$/;
 
 /** The log's signing key, ready for use. */
 export interface LogKeyPair {

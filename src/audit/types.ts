@@ -12,6 +12,7 @@
  * entries, and a guessable entry could be confirmed against its hash.
  */
 
+import { HEX32, lowerHexPattern } from "../core/formats.ts";
 import { canonicalJson } from "../util/canonical-json.ts";
 import { IntegrityError, type ZktallyErrorOptions } from "../util/errors.ts";
 
@@ -96,8 +97,7 @@ const SECRET_VALUE = [
   /^eyJ[\w-]*\.[\w-]*\.[\w-]*$/, // a JWT / JWS compact serialisation
   /-----BEGIN [A-Z ]*(PRIVATE KEY|SECRET)/, // PEM
 ];
-const HEX32 = /^[0-9a-f]{64}$/;
-const HEX64 = /^[0-9a-f]{128}$/;
+const HEX64 = lowerHexPattern(64);
 
 /** Validates an event before it is appended; throws TypeError naming the offending field. */
 export function validateEvent(event: unknown): AuditEvent {

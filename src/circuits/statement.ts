@@ -7,7 +7,7 @@
  * answer, group size or nonce. Browser-safe: no Node.js imports.
  */
 
-import { FIELD_ORDER } from "../core/field.ts";
+import { FIELD_ORDER, isCanonicalDecimal } from "../core/field.ts";
 import type { DatasetManifest } from "../dataset/manifest.ts";
 import { parseSchema } from "../dataset/schema.ts";
 import { encodeQueryPublic } from "../query/lower.ts";
@@ -80,7 +80,7 @@ export function claimedOutputs(query: Query, answer: ClaimedAnswer): { suppresse
 }
 
 function parseCanonical(text: string, name: string): bigint {
-  if (typeof text !== "string" || !/^(0|[1-9][0-9]{0,77})$/.test(text)) {
+  if (typeof text !== "string" || !isCanonicalDecimal(text)) {
     throw new TypeError(`${name} must be a canonical decimal string`);
   }
   return BigInt(text);

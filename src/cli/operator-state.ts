@@ -10,6 +10,7 @@
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { HEX32 } from "../core/formats.ts";
 import { operatorKeyOf } from "../dataset/manifest-sign.ts";
 import { parseStrictJson } from "../util/strict-json.ts";
 
@@ -18,8 +19,6 @@ export interface OperatorState {
   readonly operatorPublicKey: string;
   readonly datasetSecret: Uint8Array;
 }
-
-const HEX64 = /^[0-9a-f]{64}$/;
 
 export async function loadOrCreateOperatorState(dataDir: string): Promise<OperatorState> {
   const file = join(dataDir, "operator.json");
@@ -43,7 +42,7 @@ export async function loadOrCreateOperatorState(dataDir: string): Promise<Operat
 function parseState(text: string, file: string): OperatorState {
   const json = parseStrictJson(text) as Record<string, unknown>;
   for (const key of ["operatorSecretKey", "datasetSecret"]) {
-    if (typeof json[key] !== "string" || !HEX64.test(json[key] as string)) {
+    if (typeof json[key] !== "string" || !HEX32.test(json[key] as string)) {
       throw new TypeError(`${file}: ${key} must be 32 bytes of lowercase hex`);
     }
   }

@@ -17,11 +17,12 @@
  */
 
 import { ed25519 } from "@noble/curves/ed25519.js";
-import { sha256 } from "@noble/hashes/sha2.js";
-import { bytesToHex, hexToBytes, utf8ToBytes } from "@noble/hashes/utils.js";
+import { hexToBytes, utf8ToBytes } from "@noble/hashes/utils.js";
 import { z } from "zod";
-import { DATASET_ID_PATTERN } from "../core/formats.ts";
+import { FIELD_ORDER } from "../core/field.ts";
+import { canonicalDecimalSchema, DATASET_ID_PATTERN, HEX32_ANY_CASE, hexSchema } from "../core/formats.ts";
 import { canonicalJson } from "../util/canonical-json.ts";
+import { canonicalJsonSha256 } from "../util/digest.ts";
 import { InputError } from "../util/errors.ts";
 import { type ChunkLayout, chunkCountOf, fieldDomains, makeChunkLayout } from "./chunk-layout.ts";
 import { formatJsonPath, ManifestError, SchemaError } from "./errors.ts";
@@ -29,8 +30,6 @@ import { type CommitmentLayout, makeLayout } from "./layout.ts";
 import { maxFieldWidth, parseSchema, type Schema, schemaHash } from "./schema.ts";
 
 /** BN254 scalar field modulus r (design.md preamble). */
-const FIELD_MODULUS = 21888242871839275222246405745257275088548364400416034343698204186575808495617n;
-const CANONICAL_DECIMAL = /^(0|[1-9][0-9]*)$/;
 const CIRCUIT_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
 export interface UnsignedManifest {
@@ -93,9 +92,6 @@ export interface BuildManifestInput {
   readonly createdAt?: Date | string;
 }
 
-const hex = (bytes: number) =>
-  z.string().regex(new RegExp(`^[0-9a-f]{${bytes * 2}}$`), `must be ${bytes} bytes of lowercase hex`);
-
 const layoutShape = z.strictObject({
   capacity: z.int(),
   fields: z.int(),
@@ -109,24 +105,27 @@ const unsignedShape = z.strictObject({
   datasetId: z.string().regex(DATASET_ID_PATTERN, `must match ${DATASET_ID_PATTERN}`),
   epoch: z.int().nonnegative(),
   schema: z.unknown(),
-  schemaHash: hex(32),
+  schemaHash: hexSchema(32),
   recordCount: z.int().nonnegative(),
   capacity: z.int().positive(),
   layout: layoutShape,
-  root: z.string().max(80).regex(CANONICAL_DECIMAL, "must be a canonical decimal string"),
+  root: canonicalDecimalSchema,
   createdAt: z.iso.datetime({ offset: true }),
   circuits: z.array(z.string().regex(CIRCUIT_ID_PATTERN, `must match ${CIRCUIT_ID_PATTERN}`)),
 });
 
 /** The shape of a signed manifest (no semantic checks; `parseManifest` adds them). */
-export const signedManifestShape = unsignedShape.extend({ operatorKey: hex(32), signature: hex(64) });
+export const signedManifestShape = unsignedShape.extend({
+  operatorKey: hexSchema(32),
+  signature: hexSchema(64),
+});
 
 const unsignedShapeV2 = z.strictObject({
   version: z.literal(2),
   datasetId: unsignedShape.shape.datasetId,
   epoch: unsignedShape.shape.epoch,
   schema: z.unknown(),
-  schemaHash: hex(32),
+  schemaHash: hexSchema(32),
   recordCount: z.int().nonnegative(),
   chunkCount: z.int().positive(),
   layout: z.strictObject({
@@ -140,7 +139,7 @@ const unsignedShapeV2 = z.strictObject({
   circuits: unsignedShape.shape.circuits,
 });
 
-const signedShapeV2 = unsignedShapeV2.extend({ operatorKey: hex(32), signature: hex(64) });
+const signedShapeV2 = unsignedShapeV2.extend({ operatorKey: hexSchema(32), signature: hexSchema(64) });
 
 /** Validates an unsigned manifest; throws `ManifestError` with the path of the first problem. */
 export function parseUnsignedManifest(json: unknown): UnsignedManifest {
@@ -238,7 +237,7 @@ export function buildManifest(input: BuildManifestInput): UnsignedManifest {
 export function verifyManifest(manifest: unknown, expectedOperatorKey?: string): boolean {
   const parsed = parseAnyManifest(manifest);
   if (expectedOperatorKey !== undefined) {
-    if (typeof expectedOperatorKey !== "string" || !/^[0-9a-fA-F]{64}$/.test(expectedOperatorKey)) {
+    if (typeof expectedOperatorKey !== "string" || !HEX32_ANY_CASE.test(expectedOperatorKey)) {
       throw new TypeError("expectedOperatorKey must be 32 bytes of hex");
     }
     if (expectedOperatorKey.toLowerCase() !== parsed.operatorKey) return false;
@@ -256,7 +255,7 @@ export function verifyManifest(manifest: unknown, expectedOperatorKey?: string):
 
 /** Hex SHA-256 of the canonical JSON of the whole manifest, signature included; validates first. */
 export function manifestHash(manifest: AnyManifest): string {
-  return bytesToHex(sha256(utf8ToBytes(canonicalJson(parseAnyManifest(manifest)))));
+  return canonicalJsonSha256(parseAnyManifest(manifest));
 }
 
 /** The bytes the operator signs: the canonical JSON of the manifest without `signature`. */
@@ -296,7 +295,7 @@ function checkSemantics<T extends z.infer<typeof unsignedShape>>(manifest: T): T
       `schema needs ${maxFieldWidth(schema)} bits, layout has ${layout.width}`,
     );
   }
-  if (BigInt(manifest.root) >= FIELD_MODULUS)
+  if (BigInt(manifest.root) >= FIELD_ORDER)
     throw new ManifestError("root", "is not below the BN254 field modulus");
   if (new Set(manifest.circuits).size !== manifest.circuits.length) {
     throw new ManifestError("circuits", "contains duplicates");
@@ -331,7 +330,7 @@ function checkSemanticsV2<T extends z.infer<typeof unsignedShapeV2>>(manifest: T
       `must be max(1, ceil(recordCount / chunkSize)) = ${chunkCount} (got ${manifest.chunkCount})`,
     );
   }
-  if (BigInt(manifest.root) >= FIELD_MODULUS)
+  if (BigInt(manifest.root) >= FIELD_ORDER)
     throw new ManifestError("root", "is not below the BN254 field modulus");
   if (new Set(manifest.circuits).size !== manifest.circuits.length) {
     throw new ManifestError("circuits", "contains duplicates");

@@ -9,10 +9,9 @@
  * enum encodings depend on the order of `values`. Encoding is strict on purpose (no trimming, no leading
  * zeros, no signs, no floats) so that one textual record has exactly one encoding.
  */
-import { sha256 } from "@noble/hashes/sha2.js";
-import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import { z } from "zod";
-import { canonicalJson } from "../util/canonical-json.ts";
+import { CANONICAL_DECIMAL } from "../core/field.ts";
+import { canonicalJsonSha256 } from "../util/digest.ts";
 import { formatJsonPath, SchemaError } from "./errors.ts";
 
 export interface UintFieldSpec {
@@ -153,7 +152,7 @@ export function keyFieldIndex(schema: Schema): number | undefined {
 
 /** Hex SHA-256 of the canonical JSON of the schema (design.md section 1). */
 export function schemaHash(schema: Schema): string {
-  return bytesToHex(sha256(utf8ToBytes(canonicalJson(schema))));
+  return canonicalJsonSha256(schema);
 }
 
 /** Why a raw value could not be encoded: the error class to throw and the reason without location. */
@@ -213,8 +212,6 @@ export function decodeValue(spec: FieldSpec, v: bigint): DecodedValue {
       return v === 1n;
   }
 }
-
-const CANONICAL_DECIMAL = /^(0|[1-9][0-9]*)$/;
 
 function encodeUint(bits: number, raw: unknown): bigint | EncodeFailure {
   const parsed = parseUint(raw);

@@ -10,4 +10,3 @@ export {
   type PoseidonHash,
   type PoseidonOptions,
 } from "./poseidon.ts";
-export { FIELD_MODULUS } from "./wasm-module.ts";

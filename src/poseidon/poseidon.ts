@@ -10,15 +10,9 @@
  * Security caveats: inputs must be canonical field elements (0 <= x < r); anything else throws instead of
  * being reduced silently, so two different inputs can never hash alike by wrapping. Not constant-time.
  */
-import {
-  ELEMENT_BYTES,
-  FIELD_MODULUS,
-  LAYOUT,
-  MAX_STATE,
-  poseidonWasmBytes,
-  RADIX_BITS,
-  toLimbs,
-} from "./wasm-module.ts";
+
+import { FIELD_ORDER } from "../core/field.ts";
+import { ELEMENT_BYTES, LAYOUT, MAX_STATE, poseidonWasmBytes, RADIX_BITS, toLimbs } from "./wasm-module.ts";
 
 /** PoseidonEx(inputs, initialState)[0]. */
 export type PoseidonHash = (inputs: readonly bigint[], initialState: bigint) => bigint;
@@ -129,7 +123,7 @@ async function instantiate(module: WebAssembly.Module, t: number): Promise<Permu
   const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / 65536) });
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
   const words = new Uint32Array(memory.buffer);
-  writeLimbs(words, LAYOUT.radixSquared, (1n << BigInt(2 * RADIX_BITS)) % FIELD_MODULUS);
+  writeLimbs(words, LAYOUT.radixSquared, (1n << BigInt(2 * RADIX_BITS)) % FIELD_ORDER);
   ordered.forEach((value, index) => {
     writeLimbs(words, LAYOUT.constants + index * ELEMENT_BYTES, toMontgomery(value));
   });
@@ -168,7 +162,7 @@ function decodeConstants(base64: string): bigint[] {
 }
 
 function toMontgomery(value: bigint): bigint {
-  return (value << BigInt(RADIX_BITS)) % FIELD_MODULUS;
+  return (value << BigInt(RADIX_BITS)) % FIELD_ORDER;
 }
 
 function writeLimbs(words: Uint32Array, byteOffset: number, value: bigint): void {
@@ -198,7 +192,7 @@ function permute(perm: Permutation, inputs: readonly bigint[], initialState: big
 
 /** Writes a canonical value as 8 little-endian u32 words into io element `index` (words 8, 9 stay 0). */
 function writeCanonical(words: Uint32Array, index: number, value: bigint): void {
-  if (typeof value !== "bigint" || value < 0n || value >= FIELD_MODULUS) {
+  if (typeof value !== "bigint" || value < 0n || value >= FIELD_ORDER) {
     throw new RangeError(
       `Poseidon input ${index === 0 ? "initialState" : index - 1} is not a field element below r`,
     );

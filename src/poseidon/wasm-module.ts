@@ -24,9 +24,8 @@
  * Security caveat: this is arithmetic on public and private data alike but makes no constant-time claim
  * (data-dependent conditional subtraction); it computes commitments, it never handles long-term keys.
  */
+import { FIELD_ORDER } from "../core/field.ts";
 
-/** BN254 scalar field modulus r. */
-export const FIELD_MODULUS = 21888242871839275222246405745257275088548364400416034343698204186575808495617n;
 export const LIMB_BITS = 29;
 export const LIMBS = 9;
 export const ELEMENT_BYTES = 40;
@@ -199,14 +198,14 @@ class Body {
 // ---------------------------------------------------------------------------------------------------------
 // Field arithmetic code generation
 
-const MODULUS_LIMBS = toLimbs(FIELD_MODULUS);
-const TWICE_MODULUS_LIMBS = toLimbs(2n * FIELD_MODULUS);
+const MODULUS_LIMBS = toLimbs(FIELD_ORDER);
+const TWICE_MODULUS_LIMBS = toLimbs(2n * FIELD_ORDER);
 /** -r^-1 mod 2^27, the per-limb Montgomery factor. */
 const MONTGOMERY_FACTOR = (() => {
   const base = 1n << BigInt(LIMB_BITS);
   let inverse = 1n;
   // Newton iteration for r^-1 mod 2^27 (r is odd): each step doubles the correct low bits.
-  for (let i = 0; i < 5; i++) inverse = (inverse * (2n - FIELD_MODULUS * inverse)) % base;
+  for (let i = 0; i < 5; i++) inverse = (inverse * (2n - FIELD_ORDER * inverse)) % base;
   return (base - (((inverse % base) + base) % base)) % base;
 })();
 

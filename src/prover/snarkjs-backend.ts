@@ -19,6 +19,7 @@
  */
 
 import * as snarkjs from "snarkjs";
+import { isFieldElementString } from "../core/field.ts";
 import { terminateCurveWorkers } from "../setup/ptau.ts";
 import {
   type Groth16Proof,
@@ -135,12 +136,6 @@ export function sanitizeWitnessReason(err: unknown): string {
   return parts.length > 0 ? parts.join(" ") : "witness generator rejected the input (details withheld)";
 }
 
-export const BN254_R = 21888242871839275222246405745257275088548364400416034343698204186575808495617n;
-
-function isCanonicalFieldElement(value: unknown): boolean {
-  return typeof value === "string" && /^(0|[1-9][0-9]{0,77})$/.test(value) && BigInt(value) < BN254_R;
-}
-
 /**
  * Interim Groth16 check with snarkjs. Returns false (never throws) for a wrong proof, a signal count that
  * differs from `vkey.nPublic`, or any signal that is not a canonical decimal field element.
@@ -151,7 +146,7 @@ export async function verifyWithSnarkjs(
   proof: Groth16Proof,
 ): Promise<boolean> {
   if (!vkey || !Array.isArray(publicSignals) || publicSignals.length !== vkey.nPublic) return false;
-  if (!publicSignals.every(isCanonicalFieldElement)) return false;
+  if (!publicSignals.every(isFieldElementString)) return false;
   try {
     return (await snarkjs.groth16.verify(vkey, [...publicSignals], proof)) === true;
   } catch {

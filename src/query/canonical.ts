@@ -14,10 +14,8 @@
  * Descriptions quote enum values that could be mistaken for syntax, so a hostile schema value cannot
  * make one clause read like several.
  */
-import { sha256 } from "@noble/hashes/sha2.js";
-import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import type { Schema } from "../dataset/schema.ts";
-import { canonicalJson } from "../util/canonical-json.ts";
+import { canonicalJsonSha256 } from "../util/digest.ts";
 import {
   type Aggregate,
   type Clause,
@@ -107,7 +105,7 @@ function readableAggregate(aggregate: ResolvedAggregate, schema: Schema): Aggreg
 
 /** Hex SHA-256 of the canonical JSON (design.md section 6) of the canonical query. */
 export function queryHash(query: unknown, schema: Schema, limits?: QueryLimits): string {
-  return bytesToHex(sha256(utf8ToBytes(canonicalJson(canonicalQuery(query, schema, limits)))));
+  return canonicalJsonSha256(canonicalQuery(query, schema, limits));
 }
 
 const OP_SYMBOLS: Record<Exclude<Clause["op"], "between" | "in">, string> = {

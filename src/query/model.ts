@@ -13,6 +13,7 @@
  * - Errors quote only the requester's input and the public schema, never record data.
  */
 import { z } from "zod";
+import { canonicalDecimalSchema } from "../core/formats.ts";
 import { encodeValue, type FieldSpec, fieldWidth, type Schema } from "../dataset/schema.ts";
 import { formatPath, QueryError } from "./errors.ts";
 
@@ -81,9 +82,6 @@ export const DEFAULT_QUERY_LIMITS: Readonly<QueryLimits> = Object.freeze({ maxCl
 
 /** Longest accepted string value; bounds the work done on hostile input. */
 const MAX_STRING_LENGTH = 256;
-/** 2^256 has 78 digits; nothing a query may carry is longer. */
-const MAX_DECIMAL_DIGITS = 78;
-const DECIMAL = /^(0|[1-9][0-9]*)$/;
 
 const scalarValueSchema = z.union([z.string().max(MAX_STRING_LENGTH), z.number(), z.boolean(), z.bigint()], {
   error: `expected a string (at most ${MAX_STRING_LENGTH} characters), an integer or a boolean`,
@@ -96,7 +94,7 @@ const integerLikeSchema = z.union(
       .refine(Number.isSafeInteger)
       .refine((n) => n >= 0),
     z.bigint().nonnegative(),
-    z.string().max(MAX_DECIMAL_DIGITS).regex(DECIMAL),
+    canonicalDecimalSchema,
   ],
   { error: "expected a non-negative integer (write values above 2^53-1 as decimal strings)" },
 );

@@ -16,9 +16,9 @@
  */
 import { z } from "zod";
 import { DECISIONS } from "../audit/types.ts";
-import { DATASET_ID_PATTERN } from "../core/formats.ts";
+import { CANONICAL_DECIMAL, FIELD_ORDER, MAX_DECIMAL_DIGITS } from "../core/field.ts";
+import { DATASET_ID_PATTERN, lowerHexPattern } from "../core/formats.ts";
 import { signedManifestShape } from "../dataset/manifest.ts";
-import { SCALAR_MODULUS } from "../verifier/parse.ts";
 import { registerDatasetSchema } from "./datasets.ts";
 import { JOB_STATES } from "./jobs.ts";
 import { CLIENT_ID_PATTERN, newPartnerSchema } from "./partners.ts";
@@ -47,7 +47,7 @@ export function decimalBelowPattern(bound: bigint): RegExp {
 }
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const hex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-f]{${bytes * 2}}$`));
+const hex = (bytes: number) => z.string().regex(lowerHexPattern(bytes));
 const isoTime = z.string().describe("ISO 8601 date-time (UTC)");
 const json = z.record(z.string(), z.unknown());
 
@@ -66,9 +66,9 @@ export const clientIdSchema = z
 /** A nonce: a canonical decimal below the BN254 scalar field order (78 digits at most). */
 export const nonceSchema = z
   .string()
-  .max(78)
+  .max(MAX_DECIMAL_DIGITS)
   .regex(
-    decimalBelowPattern(SCALAR_MODULUS),
+    decimalBelowPattern(FIELD_ORDER),
     "must be a canonical decimal string below the BN254 scalar field order",
   )
   .describe("canonical decimal below the BN254 scalar field order; bound into the proof; unique per partner");
@@ -148,7 +148,7 @@ export const datasetViewSchema = z.object(datasetViewShape);
 export const datasetListSchema = z.object({ operatorKey: hex(32), datasets: z.array(datasetViewSchema) });
 export const datasetReadSchema = z.object({ operatorKey: hex(32), ...datasetViewShape });
 
-const decimal = z.string().regex(/^(0|[1-9][0-9]*)$/);
+const decimal = z.string().regex(CANONICAL_DECIMAL);
 const g1 = z.array(decimal);
 const g2 = z.array(z.array(decimal));
 const vkeySchema = z

@@ -15,6 +15,7 @@ import path from "node:path";
 import { z } from "zod";
 import { circuitId } from "../circuits/shape.ts";
 import { DATA_DIR, DEFAULT_SHAPE, KEYS_DIR } from "../config/defaults.ts";
+import { isCanonicalDecimal } from "../core/field.ts";
 import { PROVER_CHOICES } from "../prover/prover-choice.ts";
 import { InputError } from "../util/errors.ts";
 
@@ -254,7 +255,7 @@ function convert(value: string | boolean, setting: ConfigSource): unknown {
   }
   if (typeof value !== "string") throw new ConfigError(setting.path.join("."), `${where} needs a value`);
   if (setting.kind === "int") {
-    if (!/^(0|[1-9][0-9]{0,12})$/.test(value)) {
+    if (!isCanonicalDecimal(value, 13)) {
       throw new ConfigError(setting.path.join("."), `${where} must be a non-negative integer, got ${value}`);
     }
     return Number(value);

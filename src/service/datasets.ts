@@ -17,6 +17,7 @@
  */
 import { z } from "zod";
 import type { AggregateShape } from "../circuits/shape.ts";
+import { isCanonicalDecimal } from "../core/field.ts";
 import { DATASET_ID_PATTERN } from "../core/formats.ts";
 import { commitDataset } from "../dataset/commitment.ts";
 import { type CommittedDataset, commitRecords } from "../dataset/committed.ts";
@@ -307,7 +308,7 @@ function parseRecordsPlaintext(text: string): bigint[][] | undefined {
   const records: bigint[][] = [];
   for (const record of value.records) {
     if (!Array.isArray(record)) return undefined;
-    if (!record.every((cell) => typeof cell === "string" && /^(0|[1-9][0-9]{0,19})$/.test(cell))) {
+    if (!record.every((cell) => isCanonicalDecimal(cell, 20))) {
       return undefined;
     }
     records.push(record.map((cell) => BigInt(cell)));

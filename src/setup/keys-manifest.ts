@@ -18,6 +18,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import type { Groth16VerificationKey } from "snarkjs";
 import { z } from "zod";
+import { hexSchema } from "../core/formats.ts";
 import { writeFileAtomic } from "../storage/atomic-write.ts";
 import { sha256File } from "../storage/file-digest.ts";
 import { readJsonFile } from "../storage/json-file.ts";
@@ -43,7 +44,7 @@ export class PinMismatchError extends IntegrityError {
   }
 }
 
-const hex64 = z.string().regex(/^[0-9a-f]{64}$/, "lowercase hex SHA-256");
+const hex64 = hexSchema(32, "lowercase hex SHA-256");
 const count = z.number().int().nonnegative();
 
 const pinnedCircuitSchema = z.strictObject({

@@ -19,6 +19,7 @@
  */
 import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { isCanonicalDecimal } from "../core/field.ts";
 import { type ChunkLayout, datasetTree } from "../dataset/chunk-layout.ts";
 import {
   ChunkCommitter,
@@ -303,7 +304,8 @@ async function exists(path: string): Promise<boolean> {
 // ---------------------------------------------------------------------------------------------------------
 // Plaintext codecs (JSON with decimal strings, versioned)
 
-const DECIMAL = /^(0|[1-9][0-9]{0,19})$/;
+/** Decimal digits of 2^64 - 1: record values are at most 64 bits. */
+const U64_DIGITS = 20;
 
 function encodeChunk(chunkIndex: number, records: readonly (readonly bigint[])[]): Uint8Array {
   const json = JSON.stringify({ v: 1, chunkIndex, records: records.map((record) => record.map(String)) });
@@ -328,7 +330,7 @@ function decodeChunk(dir: string, plaintext: Uint8Array, chunkIndex: number, fie
   return value.records.map((record: unknown) => {
     if (!Array.isArray(record) || record.length !== fields) throw bad("record of the wrong length");
     return record.map((cell: unknown) => {
-      if (typeof cell !== "string" || !DECIMAL.test(cell)) throw bad("bad value");
+      if (!isCanonicalDecimal(cell, U64_DIGITS)) throw bad("bad value");
       return BigInt(cell);
     });
   });
@@ -340,7 +342,7 @@ function decodeIndex(dir: string, plaintext: Uint8Array, chunkCount: number): bi
     throw new ChunkStoreError(dir, `index does not list ${chunkCount} chunk roots`);
   }
   return value.chunkRoots.map((root: unknown) => {
-    if (typeof root !== "string" || !/^(0|[1-9][0-9]{0,77})$/.test(root)) {
+    if (!isCanonicalDecimal(root)) {
       throw new ChunkStoreError(dir, "index holds a malformed chunk root");
     }
     return BigInt(root);

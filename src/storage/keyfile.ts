@@ -16,6 +16,7 @@
 import { randomBytes } from "node:crypto";
 import { link, open, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { HEX32 } from "../core/formats.ts";
 import { IntegrityError } from "../util/errors.ts";
 import { JsonTextError, parseStrictJson } from "../util/strict-json.ts";
 
@@ -48,7 +49,6 @@ export class KeyFileError extends IntegrityError {
 }
 
 const MAX_FILE_BYTES = 1 << 20;
-const KEY_HEX = /^[0-9a-f]{64}$/;
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 
 /** Reads and validates a key file; throws KeyFileError. */
@@ -182,7 +182,7 @@ function parseRecord(value: unknown, i: number, fail: (reason: string) => KeyFil
     if (key !== undefined) throw fail(`${where} is destroyed but still has key material`);
     return { id, createdAt, destroyed: true };
   }
-  if (typeof key !== "string" || !KEY_HEX.test(key))
+  if (typeof key !== "string" || !HEX32.test(key))
     throw fail(`${where}.key must be 32 bytes of lowercase hex`);
   return { id, key, createdAt };
 }

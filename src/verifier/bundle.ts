@@ -22,6 +22,7 @@
  */
 
 import { type AggregateShape, shapeFromId } from "../circuits/shape.ts";
+import { HEX32 } from "../core/formats.ts";
 import { ManifestError } from "../dataset/errors.ts";
 import { type DatasetManifest, parseManifest } from "../dataset/manifest.ts";
 import type { Schema } from "../dataset/schema.ts";
@@ -98,7 +99,6 @@ const ANSWER_FIELDS = ["kind", "suppressed", "value"] as const;
 /** Statements are one sentence; a cap keeps hostile bundles from carrying megabytes of "words". */
 export const MAX_STATEMENT_LENGTH = 4096;
 const MAX_GROUP_SIZE = 2 ** 32 - 1; // minGroupSize is a 32-bit public signal
-const HEX_SHA256 = /^[0-9a-f]{64}$/;
 const ISO_DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
 /** @internal shared with chain-bundle.ts. */
@@ -242,7 +242,7 @@ export function parseStatementText(value: unknown): string {
 /** @internal shared with chain-bundle.ts. */
 export function parseVkeyHash(value: unknown, field = "vkeyHash"): string {
   const hash = expectString(value, field);
-  if (!HEX_SHA256.test(hash)) throw new VerifierInputError(field, "expected 64 lowercase hex characters");
+  if (!HEX32.test(hash)) throw new VerifierInputError(field, "expected 64 lowercase hex characters");
   return hash;
 }
 

@@ -21,12 +21,13 @@
 import type { Fp2, Fp12 } from "@noble/curves/abstract/tower.js";
 import type { WeierstrassPoint, WeierstrassPointCons } from "@noble/curves/abstract/weierstrass.js";
 import { bn254 } from "@noble/curves/bn254.js";
+import { CANONICAL_DECIMAL, FIELD_ORDER, MAX_DECIMAL_DIGITS } from "../core/field.ts";
 import { VerifierInputError } from "./errors.ts";
 import type { G1Point, G2Point } from "./points.ts";
 import { isInG2Subgroup } from "./subgroup.ts";
 
 /** BN254 scalar field order r: public signals must be below it. */
-export const SCALAR_MODULUS: bigint = bn254.fields.Fr.ORDER;
+export const SCALAR_MODULUS: bigint = FIELD_ORDER;
 /** BN254 base field order q: point coordinates must be below it. */
 export const BASE_MODULUS: bigint = bn254.fields.Fp.ORDER;
 
@@ -77,10 +78,6 @@ export interface ParsedVerifyingKey {
   /** The key's own e(alpha, beta) claim, if it carried one (snarkjs always writes it). */
   readonly alphaBetaClaim: Fp12 | undefined;
 }
-
-const CANONICAL_DECIMAL = /^(0|[1-9][0-9]*)$/;
-/** 2^256 has 78 decimal digits; longer strings are out of range for both moduli (and cost BigInt time). */
-const MAX_DECIMAL_DIGITS = 78;
 
 const PROOF_FIELDS = ["pi_a", "pi_b", "pi_c", "protocol", "curve"] as const;
 const VKEY_FIELDS = [

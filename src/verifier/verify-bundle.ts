@@ -34,14 +34,13 @@
  * - Browser-safe: no Node.js imports, no prover code, no snarkjs.
  */
 
-import { sha256 } from "@noble/hashes/sha2.js";
-import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import { publicSignalNames } from "../circuits/shape.ts";
 import { expectedPublicSignals, statementShape } from "../circuits/statement.ts";
+import { HEX32, HEX32_ANY_CASE } from "../core/formats.ts";
 import { ManifestError } from "../dataset/errors.ts";
 import { type AnyManifest, manifestHash, parseAnyManifest, verifyManifest } from "../dataset/manifest.ts";
 import type { Query } from "../query/model.ts";
-import { canonicalJson } from "../util/canonical-json.ts";
+import { canonicalJsonSha256 } from "../util/digest.ts";
 import { InputError } from "../util/errors.ts";
 import { findInvalidParsedBatchItems, type RandomBytes } from "./batch.ts";
 import { type BundleAnswer, type ParsedBundle, parseBundle, readJsonInput } from "./bundle.ts";
@@ -132,8 +131,6 @@ interface PendingProof {
   readonly result: BundleVerified;
 }
 
-const HEX_KEY = /^[0-9a-fA-F]{64}$/;
-const HEX_SHA256 = /^[0-9a-f]{64}$/;
 /** Prepared keys by hash: preparing costs several pairings, keys repeat across calls. */
 const preparedByHash = new Map<string, PreparedVerifyingKey>();
 const PREPARED_CACHE_LIMIT = 16;
@@ -151,7 +148,7 @@ function short(hex: string): string {
 
 function parseOperatorKey(value: unknown): string | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== "string" || !HEX_KEY.test(value)) {
+  if (typeof value !== "string" || !HEX32_ANY_CASE.test(value)) {
     throw new VerifierInputError(
       "options.operatorKey",
       "expected a 32-byte Ed25519 public key as 64 hex characters",
@@ -206,7 +203,7 @@ function keyPin(keysManifestInput: unknown, circuitId: string): KeyPin | undefin
   const entry = keysManifest.circuits[circuitId];
   const entryAt = `${at}.circuits.${circuitId}`;
   if (!isRecord(entry)) throw new VerifierInputError(entryAt, "expected an object");
-  if (typeof entry.vkeySha256 !== "string" || !HEX_SHA256.test(entry.vkeySha256)) {
+  if (typeof entry.vkeySha256 !== "string" || !HEX32.test(entry.vkeySha256)) {
     throw new VerifierInputError(`${entryAt}.vkeySha256`, "expected 64 lowercase hex characters");
   }
   if (typeof entry.nPublic !== "number" || !Number.isSafeInteger(entry.nPublic) || entry.nPublic < 0) {
@@ -220,7 +217,7 @@ function keyPin(keysManifestInput: unknown, circuitId: string): KeyPin | undefin
 /** Hex SHA-256 of the canonical JSON of a key, the pin of `vkeyHash` and the keys manifest. */
 function hashOfKey(vkey: unknown, field: string): string {
   try {
-    return bytesToHex(sha256(utf8ToBytes(canonicalJson(vkey))));
+    return canonicalJsonSha256(vkey);
   } catch (error) {
     throw new VerifierInputError(field, `not a JSON verification key (${(error as Error).message})`);
   }

@@ -18,9 +18,7 @@
 import { interleavedMSMUnsafe } from "@noble/curves/abstract/curve.js";
 import type { Fp12 } from "@noble/curves/abstract/tower.js";
 import { bn254 } from "@noble/curves/bn254.js";
-import { sha256 } from "@noble/hashes/sha2.js";
-import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
-import { canonicalJson } from "../util/canonical-json.ts";
+import { canonicalJsonSha256 } from "../util/digest.ts";
 import { VerifierInputError } from "./errors.ts";
 import { type ParsedVerifyingKey, parseVerifyingKey } from "./parse.ts";
 import type { G1Point, G2Point } from "./points.ts";
@@ -62,7 +60,7 @@ export function vkeyHash(vkey: unknown): string {
 }
 
 function hashOfValidatedKey(vkey: unknown): string {
-  return bytesToHex(sha256(utf8ToBytes(canonicalJson(vkey))));
+  return canonicalJsonSha256(vkey);
 }
 
 /** Throws when delta shows that no phase-2 contribution was made. */

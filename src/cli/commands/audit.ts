@@ -18,6 +18,7 @@ import Database from "better-sqlite3";
 import { hasAuditLog, readRawEntries, readRawHeads, readStoredLogKey } from "../../audit/store.ts";
 import { isPlainObject } from "../../audit/types.ts";
 import { verifyAuditLog } from "../../audit/verify.ts";
+import { HEX32, HEX32_ANY_CASE } from "../../core/formats.ts";
 import { parseStrictJson } from "../../util/strict-json.ts";
 import { type Command, UsageError } from "../command.ts";
 import { type Output, printable } from "../verify-command.ts";
@@ -61,7 +62,7 @@ async function runAuditVerify(args: string[], output: Output): Promise<number> {
   });
   const file = requireDb(values.db);
   const pinned = values["log-key"];
-  if (pinned !== undefined && !/^[0-9a-fA-F]{64}$/.test(pinned)) {
+  if (pinned !== undefined && !HEX32_ANY_CASE.test(pinned)) {
     throw new UsageError("--log-key must be 32 bytes of hex (the log's Ed25519 public key)");
   }
   const external = values.heads === undefined ? [] : await readHeadsFile(values.heads);
@@ -71,7 +72,7 @@ async function runAuditVerify(args: string[], output: Output): Promise<number> {
     storedKey: readStoredLogKey(db),
   }));
   const logKey = pinned?.toLowerCase() ?? storedKey;
-  if (logKey === undefined || !/^[0-9a-f]{64}$/.test(logKey)) {
+  if (logKey === undefined || !HEX32.test(logKey)) {
     throw new AuditInputError(`${file} records no usable log key; pass --log-key HEX`);
   }
   if (pinned === undefined) {

@@ -15,6 +15,7 @@
 
 import { existsSync } from "node:fs";
 import { z } from "zod";
+import { hexSchema } from "../../core/formats.ts";
 import { writeFileAtomic } from "../../storage/atomic-write.ts";
 import { readJsonFile } from "../../storage/json-file.ts";
 
@@ -25,7 +26,7 @@ export const DEFAULT_BEACON_NAME = "zktally final beacon";
 export const BEACON_ITERATIONS_MIN = 10;
 export const BEACON_ITERATIONS_MAX = 63;
 
-const hex64 = z.string().regex(/^[0-9a-f]{64}$/, "lowercase hex SHA-256");
+const hex64 = hexSchema(32, "lowercase hex SHA-256");
 const hex128 = z.string().regex(/^[0-9a-f]{128}$/, "lowercase hex BLAKE2b-512");
 export const fileName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, "a bare file name");
 /** Printable ASCII, at most 64 characters: snarkjs stores the name in the zkey and truncates at 64. */

@@ -10,9 +10,9 @@
  * toxic waste of an INSECURE development setup, which is known by construction; never reuse this code for
  * secrets that must stay secret.
  */
+import { FIELD_ORDER } from "../../core/field.ts";
 
 /** BN254 scalar field modulus r. */
-export const FR_MODULUS = 21888242871839275222246405745257275088548364400416034343698204186575808495617n;
 
 /** BN254 base field modulus q. */
 export const FQ_MODULUS = 21888242871839275222246405745257275088696311157297823662689037894645226208583n;
@@ -23,7 +23,7 @@ export const FR_TWO_ADICITY = 28;
 /** Bytes of one scalar in the wasm encoding (little-endian, standard form). */
 export const SCALAR_BYTES = 32;
 
-const r = FR_MODULUS;
+const r = FIELD_ORDER;
 
 /** a mod r in 0..r-1 (also for negative a). */
 export function frReduce(a: bigint): bigint {

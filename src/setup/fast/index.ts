@@ -17,7 +17,7 @@
 
 export { ChaCha, DEV_CONTRIBUTION_NAME } from "./contribution.ts";
 export { type FastCurve, type Group, getCurve, SetupError } from "./curve.ts";
-export { FQ_MODULUS, FR_MODULUS, rootOfUnity } from "./field.ts";
+export { FQ_MODULUS, rootOfUnity } from "./field.ts";
 export {
   evaluateSpec,
   lagrangeSpec,

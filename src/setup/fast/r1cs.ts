@@ -12,8 +12,8 @@
 
 import { open } from "node:fs/promises";
 import { readBinFile, readSection } from "@iden3/binfileutils";
+import { FIELD_ORDER } from "../../core/field.ts";
 import { SetupError } from "./curve.ts";
-import { FR_MODULUS } from "./field.ts";
 
 export interface R1csHeader {
   readonly n8: number;
@@ -72,7 +72,7 @@ function parseHeader(bytes: Uint8Array, file: string): R1csHeader {
   if (n8 !== 32 || bytes.byteLength !== 4 + n8 + 28) throw new SetupError(`${file}: unexpected r1cs header`);
   let prime = 0n;
   for (let i = n8 - 1; i >= 0; i--) prime = (prime << 8n) | BigInt(bytes[4 + i] as number);
-  if (prime !== FR_MODULUS) throw new SetupError(`${file}: r1cs prime is not the BN254 scalar field`);
+  if (prime !== FIELD_ORDER) throw new SetupError(`${file}: r1cs prime is not the BN254 scalar field`);
   const at = 4 + n8;
   return {
     n8,
@@ -123,5 +123,5 @@ export function readCoefficient(bytes: Uint8Array, offset: number): bigint {
     (view.getBigUint64(8, true) << 64n) |
     (view.getBigUint64(16, true) << 128n) |
     (view.getBigUint64(24, true) << 192n);
-  return v % FR_MODULUS;
+  return v % FIELD_ORDER;
 }

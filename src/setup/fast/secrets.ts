@@ -11,7 +11,8 @@
  */
 
 import { createHash, randomBytes } from "node:crypto";
-import { FR_MODULUS, FR_TWO_ADICITY, frPow } from "./field.ts";
+import { FIELD_ORDER } from "../../core/field.ts";
+import { FR_TWO_ADICITY, frPow } from "./field.ts";
 
 /** The phase-1 secrets of a development ptau (all in 1..r-1). */
 export interface ToxicWaste {
@@ -33,7 +34,7 @@ export function assertToxicWaste(secrets: ToxicWaste, name = "secrets"): void {
   for (const field of FIELDS) {
     const value = secrets[field];
     if (typeof value !== "bigint") throw new TypeError(`${name}.${field} must be a bigint`);
-    if (value <= 0n || value >= FR_MODULUS) throw new RangeError(`${name}.${field} must be in 1..r-1`);
+    if (value <= 0n || value >= FIELD_ORDER) throw new RangeError(`${name}.${field} must be in 1..r-1`);
   }
   if (frPow(secrets.tau, 1n << BigInt(FR_TWO_ADICITY)) === 1n) {
     throw new RangeError(`${name}.tau is a root of unity of a power-of-two domain`);
@@ -42,7 +43,7 @@ export function assertToxicWaste(secrets: ToxicWaste, name = "secrets"): void {
 
 function randomFieldElement(): bigint {
   for (;;) {
-    const v = BigInt(`0x${randomBytes(64).toString("hex")}`) % FR_MODULUS;
+    const v = BigInt(`0x${randomBytes(64).toString("hex")}`) % FIELD_ORDER;
     if (v !== 0n) return v;
   }
 }
@@ -72,7 +73,7 @@ export function toxicWasteFromSeed(seed: string | Uint8Array): ToxicWaste {
         .update(`zktally/dev-ptau-secrets/v1/${label}/${counter}\0`)
         .update(seedBytes)
         .digest("hex");
-      return BigInt(`0x${digest}`) % FR_MODULUS;
+      return BigInt(`0x${digest}`) % FIELD_ORDER;
     };
     const secrets = { tau: derive("tau"), alpha: derive("alpha"), beta: derive("beta") };
     if (secrets.tau !== 0n && secrets.alpha !== 0n && secrets.beta !== 0n) {

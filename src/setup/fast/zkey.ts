@@ -32,10 +32,11 @@ import {
   readBinFile,
   startWriteSection,
 } from "@iden3/binfileutils";
+import { FIELD_ORDER } from "../../core/field.ts";
 import { sha256File } from "../../storage/file-digest.ts";
 import { type Progress, silentProgress, timedStep } from "../../util/progress.ts";
 import { type FastCurve, type Group, getCurve, SetupError } from "./curve.ts";
-import { encodeScalars, FQ_MODULUS, FR_MODULUS, FR_TWO_ADICITY, frAdd, frMul, frReduce } from "./field.ts";
+import { encodeScalars, FQ_MODULUS, FR_TWO_ADICITY, frAdd, frMul, frReduce } from "./field.ts";
 import { evaluateSpec, lagrangeSpec, listSpec } from "./lagrange.ts";
 import { type FixedBasePool, withPool } from "./pool.ts";
 import { assertBinMagic, forEachTerm, type R1cs, readCoefficient, readR1cs } from "./r1cs.ts";
@@ -233,7 +234,7 @@ interface WireEvaluations {
 }
 
 /** R^2 mod r with R = 2^256: snarkjs stores coefficients as coef * R^2 (Montgomery of coef * R). */
-const R2 = (((1n << 256n) % FR_MODULUS) * ((1n << 256n) % FR_MODULUS)) % FR_MODULUS;
+const R2 = (((1n << 256n) % FIELD_ORDER) * ((1n << 256n) % FIELD_ORDER)) % FIELD_ORDER;
 
 async function evaluateWires(ctx: KeyContext): Promise<WireEvaluations> {
   const { r1cs, nPublic, cirPower } = ctx;
@@ -363,7 +364,7 @@ async function writeGrothHeader(fd: BinFileHandle, ctx: KeyContext, hasher: Retu
   view.setUint32(0, 32, true);
   head.set(encodeScalars([FQ_MODULUS]), 4);
   view.setUint32(36, 32, true);
-  head.set(encodeScalars([FR_MODULUS]), 40);
+  head.set(encodeScalars([FIELD_ORDER]), 40);
   view.setUint32(72, r1cs.header.nVars, true);
   view.setUint32(76, ctx.nPublic, true);
   view.setUint32(80, ctx.domainSize, true);

@@ -11,15 +11,17 @@
  * over a pipe only. A key that fails its pin is unloaded from the child at once. Witness calculation runs
  * on the caller's thread (as in `SnarkjsBackend`); the service proves in its prover process instead.
  */
-import { readFile } from "node:fs/promises";
-import * as snarkjs from "snarkjs";
-import { assertDigest, pinnedEntry } from "../setup/keys-manifest.ts";
+import { assertDigest } from "../setup/keys-manifest.ts";
 import { assertCircuitId } from "../setup/paths.ts";
-import { sha256HexNative } from "../storage/file-digest.ts";
-import { type ProveResult, type ProverBackend, ProverError, WitnessError } from "./backend.ts";
+import { type ProveResult, type ProverBackend, ProverError } from "./backend.ts";
 import { NativeProverError, NativeProverProcess, nativeProverStatus } from "./native-client.mjs";
-import { type ArtifactResolver, setupCacheArtifacts } from "./pinned-artifacts.ts";
-import { sanitizeWitnessReason } from "./snarkjs-backend.ts";
+import {
+  type ArtifactResolver,
+  locatePinnedArtifacts,
+  readPinnedWasm,
+  setupCacheArtifacts,
+} from "./pinned-artifacts.ts";
+import { assertWitnessInput, calculateWitness } from "./snarkjs-backend.ts";
 
 export interface NativeBackendOptions {
   /** Directory holding the keys manifest the artifacts are checked against. */
@@ -77,17 +79,10 @@ export class NativeBackend implements ProverBackend {
   }
 
   async prove(circuitId: string, witnessInput: Record<string, unknown>): Promise<ProveResult> {
-    if (witnessInput === null || typeof witnessInput !== "object" || Array.isArray(witnessInput)) {
-      throw new TypeError("witnessInput must be a plain object of input signals");
-    }
+    assertWitnessInput(witnessInput);
     const circuit = await this.ready(circuitId);
     const witnessStart = performance.now();
-    const witness: { type: "mem"; data?: Uint8Array } = { type: "mem" };
-    try {
-      await snarkjs.wtns.calculate(witnessInput, { type: "mem", data: circuit.wasm }, witness);
-    } catch (err) {
-      throw new WitnessError(circuitId, sanitizeWitnessReason(err));
-    }
+    const witness = await calculateWitness(circuitId, circuit.wasm, witnessInput);
     if (!witness.data) throw new ProverError(`circuit ${circuitId}: witness generator returned no witness`);
     const proveStart = performance.now();
     // The child may have been restarted since `ready` (crash): load the key again, pin-checked.
@@ -133,11 +128,9 @@ export class NativeBackend implements ProverBackend {
   }
 
   private async readPinned(circuitId: string): Promise<LoadedCircuit> {
-    const { manifest, entry } = await pinnedEntry(this.options.keysDir, circuitId);
-    const { zkeyPath, wasmPath } = await this.resolveArtifacts(circuitId, entry, manifest);
-    const buf = await readFile(wasmPath);
-    const wasm = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-    assertDigest(circuitId, "wasm", entry.wasmSha256, sha256HexNative(wasm));
+    const located = await locatePinnedArtifacts(this.options.keysDir, circuitId, this.resolveArtifacts);
+    const wasm = await readPinnedWasm(circuitId, located);
+    const { entry, zkeyPath } = located;
     const circuit = { wasm, zkeyPath, zkeySha256: entry.zkeySha256, nPublic: entry.nPublic };
     await this.loadIntoChild(circuitId, circuit);
     this.stats.loads++;

@@ -64,12 +64,34 @@ export async function readPinnedArtifacts(
   circuitId: string,
   resolveArtifacts: ArtifactResolver,
 ): Promise<PinnedArtifacts> {
-  const { manifest, entry } = await pinnedEntry(keysDir, circuitId);
-  const { zkeyPath, wasmPath } = await resolveArtifacts(circuitId, entry, manifest);
+  const { entry, zkeyPath, wasmPath } = await locatePinnedArtifacts(keysDir, circuitId, resolveArtifacts);
   const [zkey, wasm] = await Promise.all([readPlainBytes(zkeyPath), readPlainBytes(wasmPath)]);
   assertDigest(circuitId, "zkey", entry.zkeySha256, sha256HexNative(zkey));
   assertDigest(circuitId, "wasm", entry.wasmSha256, sha256HexNative(wasm));
   return { zkey, wasm, nPublic: entry.nPublic };
+}
+
+/** A circuit's keys-manifest entry and the artifact files it pins (nothing read yet). */
+export interface LocatedArtifacts extends CircuitArtifacts {
+  readonly entry: PinnedCircuit;
+}
+
+/** Looks up a circuit in the keys manifest in `keysDir` and resolves where its artifacts live. */
+export async function locatePinnedArtifacts(
+  keysDir: string,
+  circuitId: string,
+  resolveArtifacts: ArtifactResolver,
+): Promise<LocatedArtifacts> {
+  const { manifest, entry } = await pinnedEntry(keysDir, circuitId);
+  const { zkeyPath, wasmPath } = await resolveArtifacts(circuitId, entry, manifest);
+  return { entry, zkeyPath, wasmPath };
+}
+
+/** Reads a circuit's witness-generator wasm alone (for backends whose key is read elsewhere), pin-checked. */
+export async function readPinnedWasm(circuitId: string, located: LocatedArtifacts): Promise<Uint8Array> {
+  const wasm = await readPlainBytes(located.wasmPath);
+  assertDigest(circuitId, "wasm", located.entry.wasmSha256, sha256HexNative(wasm));
+  return wasm;
 }
 
 /**

@@ -61,17 +61,10 @@ export class SnarkjsBackend implements ProverBackend {
   }
 
   async prove(circuitId: string, witnessInput: Record<string, unknown>): Promise<ProveResult> {
-    if (witnessInput === null || typeof witnessInput !== "object" || Array.isArray(witnessInput)) {
-      throw new TypeError("witnessInput must be a plain object of input signals");
-    }
+    assertWitnessInput(witnessInput);
     const circuit = await this.loaded(circuitId);
     const witnessStart = performance.now();
-    const witness: { type: "mem"; data?: Uint8Array } = { type: "mem" };
-    try {
-      await snarkjs.wtns.calculate(witnessInput, { type: "mem", data: circuit.wasm }, witness);
-    } catch (err) {
-      throw new WitnessError(circuitId, sanitizeWitnessReason(err));
-    }
+    const witness = await calculateWitness(circuitId, circuit.wasm, witnessInput);
     const proveStart = performance.now();
     let result: { proof: Groth16Proof; publicSignals: string[] };
     try {
@@ -105,6 +98,28 @@ export class SnarkjsBackend implements ProverBackend {
 /** Creates a snarkjs backend (see `SnarkjsBackendOptions`). */
 export function createSnarkjsBackend(options: SnarkjsBackendOptions): SnarkjsBackend {
   return new SnarkjsBackend(options);
+}
+
+/** Entry check shared by the backends: the witness input must be a plain object of input signals. */
+export function assertWitnessInput(witnessInput: unknown): asserts witnessInput is Record<string, unknown> {
+  if (witnessInput === null || typeof witnessInput !== "object" || Array.isArray(witnessInput)) {
+    throw new TypeError("witnessInput must be a plain object of input signals");
+  }
+}
+
+/** Runs circom's wasm witness generator in memory; a failure becomes a `WitnessError` with a sanitized reason. */
+export async function calculateWitness(
+  circuitId: string,
+  wasm: Uint8Array,
+  witnessInput: Record<string, unknown>,
+): Promise<{ type: "mem"; data?: Uint8Array }> {
+  const witness: { type: "mem"; data?: Uint8Array } = { type: "mem" };
+  try {
+    await snarkjs.wtns.calculate(witnessInput, { type: "mem", data: wasm }, witness);
+  } catch (err) {
+    throw new WitnessError(circuitId, sanitizeWitnessReason(err));
+  }
+  return witness;
 }
 
 const RUNTIME_FAILURE =

@@ -17,6 +17,7 @@ import { circuitId } from "../circuits/shape.ts";
 import { DATA_DIR, DEFAULT_SHAPE, KEYS_DIR } from "../config/defaults.ts";
 import { isCanonicalDecimal } from "../core/field.ts";
 import { PROVER_CHOICES } from "../prover/prover-choice.ts";
+import { DEFAULT_PREFIX, PREFIX_PATTERN } from "../distributed/protocol.ts";
 import { InputError } from "../util/errors.ts";
 
 const limitSchema = z.strictObject({
@@ -56,6 +57,18 @@ const jobsSchema = z.strictObject({
  * (and says so in the log and `/v1/circuits`): the demo and tests, never partners who rely on the proofs.
  */
 export const SERVICE_MODES = ["production", "development"] as const;
+
+/** Distributed proving: with `redis`, chunk proofs go to `zktally worker` processes over BullMQ. */
+const redisSchema = z.strictObject({
+  /** redis:// or rediss:// URL of the queue (may carry a password: never logged). */
+  url: z.string().regex(/^rediss?:\/\/\S+$/, "must be a redis:// or rediss:// URL"),
+  /** Key prefix shared with the workers (one per deployment or test run). */
+  prefix: z.string().regex(PREFIX_PATTERN).default(DEFAULT_PREFIX),
+  /** Key file (KeyRing) sealing witness inputs for the workers; default `<dataDir>/worker-keyring.json`. */
+  workerKeyFile: z.string().min(1).optional(),
+  /** BullMQ attempts per chunk for transient worker failures. */
+  chunkAttempts: z.int().min(1).max(20).default(3),
+});
 
 export const serviceConfigSchema = z.strictObject({
   mode: z.enum(SERVICE_MODES).default("production"),
@@ -106,6 +119,7 @@ export const serviceConfigSchema = z.strictObject({
   /** Express `trust proxy` (only behind a known reverse proxy; otherwise clients could spoof their IP). */
   trustProxy: z.boolean().default(false),
   jobs: jobsSchema.default(jobsSchema.parse({})),
+  redis: redisSchema.optional(),
 });
 
 export type ServiceConfig = z.infer<typeof serviceConfigSchema>;
@@ -135,6 +149,11 @@ export function parseServiceConfig(input: unknown): ServiceConfig {
 /** The key file actually used. */
 export function keyFileOf(config: ServiceConfig): string {
   return path.resolve(config.keyFile ?? path.join(config.dataDir, "keyring.json"));
+}
+
+/** The workers' key file (only used with `redis`). */
+export function workerKeyFileOf(config: ServiceConfig): string {
+  return path.resolve(config.redis?.workerKeyFile ?? path.join(config.dataDir, "worker-keyring.json"));
 }
 
 /** The SQLite database file. */
@@ -223,6 +242,15 @@ export const CONFIG_SOURCES: readonly ConfigSource[] = [
   ),
   source("drain-timeout-ms", "ZKTALLY_DRAIN_TIMEOUT_MS", "jobs.drainTimeoutMs", "int", "shutdown drain time"),
   source("prover-nice", "ZKTALLY_PROVER_NICE", "jobs.proverNice", "int", "prover process niceness (0..19)"),
+  source("redis", "ZKTALLY_REDIS", "redis.url", "string", "prove on zktally workers over BullMQ at this URL"),
+  source("redis-prefix", "ZKTALLY_REDIS_PREFIX", "redis.prefix", "string", "Redis key prefix (with --redis)"),
+  source(
+    "worker-key-file",
+    "ZKTALLY_WORKER_KEY_FILE",
+    "redis.workerKeyFile",
+    "string",
+    "key file sealing inputs for workers (default <data-dir>/worker-keyring.json)",
+  ),
 ];
 
 /**

@@ -28,6 +28,8 @@ import { verifyAuditLog } from "../audit/verify.ts";
 import { shapeFromId } from "../circuits/shape.ts";
 import { getPoseidon } from "../dataset/commitment.ts";
 import { operatorKeyOf } from "../dataset/manifest-sign.ts";
+import { RedisChunkProver } from "../distributed/coordinator.ts";
+import { assertRedisAnswers, connectRedis } from "../distributed/redis.ts";
 import type { ProverBackend } from "../prover/backend.ts";
 import { createProverBackend } from "../prover/backends.ts";
 import type { ChunkProver } from "../prover/chunks.ts";
@@ -38,7 +40,7 @@ import { vkeyHash } from "../setup/phase2.ts";
 import { KeyFileError, KeyRing } from "../storage/keyring.ts";
 import { createApp } from "./app.ts";
 import { ServiceAudit } from "./audit.ts";
-import { ConfigError, databaseFileOf, keyFileOf, type ServiceConfig } from "./config.ts";
+import { ConfigError, databaseFileOf, keyFileOf, type ServiceConfig, workerKeyFileOf } from "./config.ts";
 import type { ServedCircuit, ServiceContext } from "./context.ts";
 import { DatasetStore } from "./datasets.ts";
 import { type Db, notInitialised, openDatabase } from "./db.ts";
@@ -70,6 +72,8 @@ export interface ServiceOverrides {
   readonly logDestination?: DestinationStream;
   /** Prover backend (default: a pool of `jobs.provers` child-process snarkjs backends). */
   readonly backend?: ProverBackend;
+  /** Chunk prover used instead of the local pool or the BullMQ coordinator (tests wrap one to poison it). */
+  readonly prover?: ChunkProver;
   /** Clock in ms (default Date.now). */
   readonly now?: () => number;
   /** Keys to import at init only (e.g. an existing operator key); ignored once keys are stored. */
@@ -267,16 +271,24 @@ export async function startServer(
   const opened = await openService(config, overrides);
   const { ctx } = opened;
   let pool: ProverPool | undefined;
+  let prover: ChunkProver | undefined;
   let runner: JobRunner | undefined;
   try {
     assertServableKeys(config, ctx.circuit);
     if (config.jobs.concurrency > 0) {
-      pool = localProverPool(config, overrides, (line) => ctx.logger.warn(line));
-      await pool.load(ctx.circuit.id);
+      if (overrides.prover) {
+        prover = overrides.prover;
+      } else if (config.redis) {
+        prover = await distributedProver(config);
+      } else {
+        pool = localProverPool(config, overrides, (line) => ctx.logger.warn(line));
+        await pool.load(ctx.circuit.id);
+        prover = pool;
+      }
       runner = new JobRunner({
         jobs: ctx.jobs,
         datasets: ctx.datasets,
-        prover: pool,
+        prover,
         shape: ctx.circuit.shape,
         circuitId: ctx.circuit.id,
         vkeyHash: ctx.circuit.vkeyHash,
@@ -305,6 +317,7 @@ export async function startServer(
         mode: config.mode,
         circuit: ctx.circuit.id,
         workers: config.jobs.concurrency,
+        prover: prover?.name,
         insecureKeys: ctx.circuit.insecure,
       },
       "listening",
@@ -319,15 +332,40 @@ export async function startServer(
       backend: pool?.backends[0],
       server,
       close: () => {
-        closing ??= shutdown(server, ctx.logger, runner, pool, opened);
+        closing ??= shutdown(server, ctx.logger, runner, prover, opened);
         return closing;
       },
     };
   } catch (error) {
-    await pool?.close();
+    await (prover ?? pool)?.close();
     opened.close();
     throw error;
   }
+}
+
+/**
+ * The BullMQ coordinator: chunks go to `zktally worker` processes; inputs are sealed with the workers' key
+ * file (created on first use, mode 0600: copy it to the worker machines); results are verified against the
+ * pinned keys of this service's keys directory.
+ */
+async function distributedProver(config: ServiceConfig): Promise<ChunkProver> {
+  const settings = config.redis as NonNullable<ServiceConfig["redis"]>;
+  const keyRing = await KeyRing.loadOrCreate(workerKeyFileOf(config));
+  const redis = connectRedis(settings.url);
+  try {
+    await assertRedisAnswers(redis, settings.url);
+  } catch (error) {
+    redis.disconnect();
+    throw error;
+  }
+  return new RedisChunkProver({
+    redis,
+    ownsConnection: true,
+    prefix: settings.prefix,
+    keyRing,
+    chunkAttempts: settings.chunkAttempts,
+    verificationKey: (circuitId) => loadPinnedVkey(config.keysDir, circuitId),
+  });
 }
 
 /**

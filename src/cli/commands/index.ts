@@ -11,6 +11,7 @@ import { demoCommand } from "./demo.ts";
 import { exportCommand } from "./export.ts";
 import { serveCommand } from "./serve.ts";
 import { setupCommand } from "./setup.ts";
+import { workerCommand } from "./worker.ts";
 
 export const COMMANDS: readonly Command[] = [
   demoCommand,
@@ -21,4 +22,5 @@ export const COMMANDS: readonly Command[] = [
   exportCommand,
   auditCommand,
   serveCommand,
+  workerCommand,
 ];

@@ -10,7 +10,8 @@
  * Failures: a chunk whose witness fails (the worker's failure slot) rejects with `WitnessError` naming the
  * chunk (permanent: the runner fails, refunds and audits the job); a proof that does not verify, a chunk that
  * failed on the workers after its attempts (or stalled too often), or a chunk job that vanished reject with
- * `ProverError` (the runner retries the whole attempt under a new chunk job id). Either way the job is
+ * `ProverError` (the runner retries the whole attempt under a new chunk job id), and a Redis failure with
+ * `UnavailableError` (retried as well). Either way the job is
  * cancelled for the workers and its queue jobs and slots are removed.
  *
  * Worker crashes are BullMQ's business: a worker killed mid-chunk stops renewing its lock, the stalled-job
@@ -32,6 +33,7 @@ import {
   chunkLabel,
 } from "../prover/chunks.ts";
 import type { KeyRing } from "../storage/keyring.ts";
+import { isZktallyError, UnavailableError } from "../util/errors.ts";
 import { verifyGroth16 } from "../verifier/groth16.ts";
 import { type PreparedVerifyingKey, prepareVerifyingKey } from "../verifier/vkey.ts";
 import {
@@ -88,6 +90,13 @@ export class RedisChunkProver implements ChunkProver {
       const results = await this.collect(job, onProgress);
       finished = true;
       return results;
+    } catch (error) {
+      if (isZktallyError(error)) throw error;
+      // Redis or BullMQ failed (connection lost, timeout): the job is retried, not failed.
+      throw new UnavailableError("redis_unavailable", "the chunk queue (Redis) failed during proving", {
+        hint: "check that Redis answers; the job is retried",
+        cause: error,
+      });
     } finally {
       await this.cleanUp(job, finished);
     }

@@ -219,6 +219,8 @@ export class RedisChunkProver implements ChunkProver {
     for (const [i, state] of states.entries()) {
       const index = pending[i] as number;
       if (state === "failed") {
+        // The worker writes the failure slot before failing the queue job: prefer its precise reason.
+        this.throwOnFailureSlot(job, await this.options.redis.hgetall(failuresKey(this.prefix, job.id)));
         const failed = await this.queue.getJob(chunkQueueJobId(job.id, index));
         const reason = failed?.failedReason ?? "unknown";
         throw new ProverError(`${chunkLabel(index, job.tasks.length)} failed on the workers: ${reason}`);

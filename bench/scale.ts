@@ -9,8 +9,13 @@
  *
  * Options: `--chunks N` (chunk proofs per row, default 8), `--max-processes P` (default 4),
  * `--redis URL` (default redis://127.0.0.1:6379; `--no-redis` skips the BullMQ row and the last line).
+ * The BullMQ row runs real `zktally worker` processes (one prover process each) under a throw-away key prefix
+ * and key file, removed afterwards.
  */
-import { cpus, loadavg } from "node:os";
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type AggregateShape, circuitId, makeShape } from "../src/circuits/shape.ts";
@@ -19,12 +24,16 @@ import { renderTable } from "../src/cli/table.ts";
 import { commitRecords } from "../src/dataset/committed.ts";
 import { generateOperatorKey } from "../src/dataset/manifest-sign.ts";
 import { parseSchema } from "../src/dataset/schema.ts";
+import { RedisChunkProver } from "../src/distributed/coordinator.ts";
+import { assertRedisAnswers, connectRedis } from "../src/distributed/redis.ts";
 import type { ChunkProver, ChunkTask } from "../src/prover/chunks.ts";
 import { ProverPool } from "../src/prover/pool.ts";
 import { planQueryProof } from "../src/prover/prove-query.ts";
 import { WorkerProverBackend } from "../src/prover/worker-backend.ts";
+import { loadPinnedVkey } from "../src/setup/keys-manifest.ts";
 import { buildRoot } from "../src/setup/paths.ts";
 import { terminateCurveWorkers } from "../src/setup/ptau.ts";
+import { KeyRing } from "../src/storage/keyring.ts";
 import { consoleProgress } from "../src/util/progress.ts";
 
 /** The chunk unit until chunk circuits exist: the shape of the test circuit (its build cache is shared). */
@@ -44,6 +53,8 @@ const { values: args } = parseArgs({
   options: {
     chunks: { type: "string", default: "8" },
     "max-processes": { type: "string", default: "4" },
+    redis: { type: "string", default: "redis://127.0.0.1:6379" },
+    "no-redis": { type: "boolean", default: false },
   },
 });
 
@@ -120,6 +131,70 @@ async function localRow(processes: number, tasks: ChunkTask[]): Promise<Row> {
   }
 }
 
+/** A `zktally worker` process (one prover process); resolves once it logs "worker ready". */
+function spawnWorker(flags: string[]): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "worker", ...flags], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  return new Promise((resolve, reject) => {
+    let output = "";
+    child.stderr?.on("data", (chunk: Buffer) => {
+      output += chunk;
+      if (output.includes('"msg":"worker ready"')) resolve(child);
+    });
+    child.once("exit", (code) => reject(new Error(`worker exited with ${code}: ${output}`)));
+  });
+}
+
+/** Two `zktally worker` processes on this machine's Redis, fed by the service's coordinator. */
+async function bullmqRow(workers: number, tasks: ChunkTask[], url: string): Promise<Row> {
+  const scratch = mkdtempSync(join(tmpdir(), "zktally-bench-scale-"));
+  const prefix = `zktally-bench-${randomUUID().slice(0, 8)}`;
+  const keyFile = join(scratch, "worker-keyring.json");
+  const keyRing = await KeyRing.create(keyFile);
+  const redis = connectRedis(url);
+  const children: ChildProcess[] = [];
+  try {
+    await assertRedisAnswers(redis, url);
+    const flags = [
+      "--redis",
+      url,
+      "--keys",
+      KEYS_DIR,
+      "--key-file",
+      keyFile,
+      "--prefix",
+      prefix,
+      "--log-level",
+      "warn",
+    ];
+    for (let i = 0; i < workers; i++) children.push(await spawnWorker(flags));
+    const prover = new RedisChunkProver({
+      redis,
+      prefix,
+      keyRing,
+      verificationKey: (id) => loadPinnedVkey(KEYS_DIR, id),
+      pollMs: 20,
+    });
+    try {
+      return await timeRun(`BullMQ, ${workers} workers (1 prover process each)`, prover, workers, tasks);
+    } finally {
+      await prover.close();
+    }
+  } finally {
+    for (const child of children) child.kill("SIGTERM");
+    await Promise.all(children.map((child) => new Promise((resolve) => child.once("exit", resolve))));
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 500);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== "0");
+    await redis.quit();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const chunks = Number(args.chunks);
   const maxProcesses = Number(args["max-processes"]);
@@ -129,6 +204,8 @@ async function main(): Promise<void> {
   const tasks = await chunkTasks(chunks);
   const rows: Row[] = [];
   for (let processes = 1; processes <= maxProcesses; processes++) rows.push(await localRow(processes, tasks));
+  const distributed = args["no-redis"] ? undefined : await bullmqRow(2, tasks, args.redis as string);
+  if (distributed) rows.push(distributed);
   const base = recordsPerSecond(rows[0] as Row);
   const table = rows.map((row) => [
     row.label,
@@ -146,6 +223,8 @@ async function main(): Promise<void> {
     `chunk: ${circuitId(CHUNK_SHAPE)} (${CHUNK_SHAPE.capacity} records per proof); ${cores} cores; ` +
       `load average ${loadBefore[0]?.toFixed(2)} before, ${loadAfter[0]?.toFixed(2)} after (other processes share the cores)\n`,
   );
+  if (distributed)
+    process.stdout.write(`records/s (2 workers): ${recordsPerSecond(distributed).toFixed(1)}\n`);
 }
 
 main()

@@ -26,7 +26,7 @@ import {
 import { type ProveResult, WitnessError } from "../src/prover/backend.ts";
 import type { ChunkJob, ChunkProgress, ChunkProver } from "../src/prover/chunks.ts";
 import { ProverPool } from "../src/prover/pool.ts";
-import { WorkerProverBackend } from "../src/service/worker-backend.ts";
+import { WorkerProverBackend } from "../src/prover/worker-backend.ts";
 import { loadPinnedVkey } from "../src/setup/keys-manifest.ts";
 import { DecryptError, KeyRing } from "../src/storage/keyring.ts";
 import { verify } from "../src/verifier/index.ts";

@@ -21,7 +21,9 @@ import { commitFile } from "../dataset/committed.ts";
 import { parseSchema } from "../dataset/schema.ts";
 import { createProverBackend } from "../prover/backends.ts";
 import { makeBundle, serializeBundle } from "../prover/bundle.ts";
-import { proveQuery, type QueryProof } from "../prover/prove-query.ts";
+import { formatChunkProgress } from "../prover/chunks.ts";
+import { ProverPool } from "../prover/pool.ts";
+import { proveQueryChunked, type QueryProof } from "../prover/prove-query.ts";
 import { proverBackendName, resolveProverChoice } from "../prover/prover-choice.ts";
 import { loadPinnedVkey, readKeysManifest } from "../setup/keys-manifest.ts";
 import { consoleProgress } from "../util/progress.ts";
@@ -125,11 +127,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<boolean> {
   const { manifest } = dataset;
   progress("commit", `${manifest.recordCount} records, root ${manifest.root.slice(0, 16)}…, manifest signed`);
 
-  const prover = resolveProverChoice(options.prover ?? process.env.ZKTALLY_PROVER, (line) =>
+  const engine = resolveProverChoice(options.prover ?? process.env.ZKTALLY_PROVER, (line) =>
     progress("prove", line),
   );
-  const backend = createProverBackend(proverBackendName(prover, "in-process"), { keysDir: KEYS_DIR });
+  const backend = createProverBackend(proverBackendName(engine, "in-process"), { keysDir: KEYS_DIR });
   progress("prove", `prover: ${backend.name}`);
+  // A pool of one in-process backend: each query is a chunk job, progress is printed per chunk.
+  const prover = new ProverPool({ size: 1, create: () => backend });
   const vkey = await loadPinnedVkey(KEYS_DIR, id);
   const keysManifest = await readKeysManifest(KEYS_DIR);
   const pinnedVkeyHash = vkeyHash(vkey);
@@ -142,7 +146,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<boolean> {
     for (const { label, query, minGroupSize } of demoQueries(memberId)) {
       progress("prove", label);
       const nonce = BigInt(`0x${randomBytes(32).toString("hex")}`) % FIELD_ORDER;
-      const proof = await proveQuery(backend, { dataset, shape, query, minGroupSize, nonce });
+      const proof = await proveQueryChunked(
+        prover,
+        `demo-${label}`,
+        { dataset, shape, query, minGroupSize, nonce },
+        (chunks) => progress("prove", `${label}: ${formatChunkProgress(chunks)}`),
+      );
       const bundle = makeBundle(proof, manifest, pinnedVkeyHash);
       const bundlePath = join(bundleDir, `${label}.json`);
       await writeFile(bundlePath, serializeBundle(bundle).text);
@@ -167,7 +176,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<boolean> {
       ]);
     }
   } finally {
-    await backend.close();
+    await prover.close();
   }
   write("");
   write(

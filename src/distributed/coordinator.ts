@@ -127,9 +127,9 @@ export class RedisChunkProver implements ChunkProver {
             jobId: chunkQueueJobId(job.id, index),
             attempts: this.options.chunkAttempts ?? 3,
             backoff: { type: "fixed", delay: 500 },
+            // Finished queue jobs go at once: the outcome lives in the result or failure slot.
             removeOnComplete: true,
-            // Kept until cleanUp reads why it failed; stack traces are never stored.
-            removeOnFail: false,
+            removeOnFail: true,
             stackTraceLimit: 0,
           },
         };
@@ -181,7 +181,7 @@ export class RedisChunkProver implements ChunkProver {
     const label = chunkLabel(first, job.tasks.length);
     const circuitId = job.tasks[first]?.circuitId as string;
     if (failure.kind === "witness") throw new WitnessError(circuitId, `${label}: ${failure.reason}`);
-    throw new ProverError(`${label}: the worker could not use its input (${failure.reason})`);
+    throw new ProverError(`${label} failed on the workers: ${failure.reason}`);
   }
 
   /** A result counts only with the expected public signals and a proof valid under the pinned key. */
@@ -210,7 +210,7 @@ export class RedisChunkProver implements ChunkProver {
     return result;
   }
 
-  /** Chunks that failed on the workers (attempts used up, stalled too often) or vanished from the queue. */
+  /** Chunks gone from the queue without a result: failed for good (their slot says why) or lost. */
   private async checkQueueState(job: ChunkJob, results: readonly (ProveResult | undefined)[]): Promise<void> {
     const pending = unfinished(results);
     const states = await Promise.all(
@@ -218,13 +218,6 @@ export class RedisChunkProver implements ChunkProver {
     );
     for (const [i, state] of states.entries()) {
       const index = pending[i] as number;
-      if (state === "failed") {
-        // The worker writes the failure slot before failing the queue job: prefer its precise reason.
-        this.throwOnFailureSlot(job, await this.options.redis.hgetall(failuresKey(this.prefix, job.id)));
-        const failed = await this.queue.getJob(chunkQueueJobId(job.id, index));
-        const reason = failed?.failedReason ?? "unknown";
-        throw new ProverError(`${chunkLabel(index, job.tasks.length)} failed on the workers: ${reason}`);
-      }
       if (state === "unknown") {
         // Completed jobs are removed right after their slot is written: re-read the slot before giving up.
         const slot = await this.options.redis.hexists(resultsKey(this.prefix, job.id), String(index));

@@ -53,7 +53,8 @@ export interface ChunkResultSlot {
 
 /** Whitelisted failure of one chunk. */
 export interface ChunkFailureSlot {
-  readonly kind: "witness" | "input";
+  /** `witness`: the circuit rejected the input (permanent); `failed`: attempts used up or stalled too often. */
+  readonly kind: "witness" | "failed";
   readonly circuitId: string;
   /** Sanitised reason (no witness value). */
   readonly reason: string;

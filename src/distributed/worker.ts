@@ -82,6 +82,9 @@ export class ChunkWorker {
       autorun: false,
     });
     this.worker.on("error", (error) => options.logger.warn({ err: { name: error.name } }, "queue error"));
+    this.worker.on("failed", (job, error) => {
+      if (job) void this.recordFinalFailure(job, error).catch(() => undefined);
+    });
   }
 
   /** Starts taking chunks; resolves once the worker is connected. */
@@ -93,6 +96,27 @@ export class ChunkWorker {
   /** Stops taking chunks and waits for the running ones (or abandons them with `force`). */
   async close(force = false): Promise<void> {
     await this.worker.close(force);
+  }
+
+  /**
+   * A chunk that failed for good (attempts used up, stalled too often) is removed from the queue at once;
+   * its failure slot tells the coordinator (a witness failure already wrote its own, first write wins).
+   */
+  private async recordFinalFailure(job: Job<ChunkJobData, ChunkOutcome>, error: Error): Promise<void> {
+    const data = job.data;
+    const final =
+      error.name === "UnrecoverableError" ||
+      /stalled more than/.test(error.message) ||
+      job.attemptsMade >= (job.opts.attempts ?? 1);
+    if (!final || typeof data?.chunkJobId !== "string" || !CHUNK_JOB_ID_PATTERN.test(data.chunkJobId)) return;
+    const { redis } = this.options;
+    if ((await redis.exists(cancelledKey(this.prefix, data.chunkJobId))) === 1) return;
+    const failure: ChunkFailureSlot = {
+      kind: "failed",
+      circuitId: String(data.circuitId),
+      reason: error.message,
+    };
+    await writeSlotOnce(redis, failuresKey(this.prefix, data.chunkJobId), data.index, failure);
   }
 
   private async process(job: Job<ChunkJobData, ChunkOutcome>): Promise<ChunkOutcome> {

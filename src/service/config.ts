@@ -16,8 +16,8 @@ import { z } from "zod";
 import { circuitId } from "../circuits/shape.ts";
 import { DATA_DIR, DEFAULT_SHAPE, KEYS_DIR } from "../config/defaults.ts";
 import { isCanonicalDecimal } from "../core/field.ts";
-import { PROVER_CHOICES } from "../prover/prover-choice.ts";
 import { DEFAULT_PREFIX, PREFIX_PATTERN } from "../distributed/protocol.ts";
+import { PROVER_CHOICES } from "../prover/prover-choice.ts";
 import { InputError } from "../util/errors.ts";
 
 const limitSchema = z.strictObject({

@@ -14,15 +14,15 @@
 import path from "node:path";
 import { parseArgs } from "node:util";
 import pino from "pino";
+import { DATA_DIR, KEYS_DIR } from "../../config/defaults.ts";
 import { DEFAULT_PREFIX } from "../../distributed/protocol.ts";
 import { assertRedisAnswers, connectRedis } from "../../distributed/redis.ts";
 import { ChunkWorker } from "../../distributed/worker.ts";
 import { ProverPool } from "../../prover/pool.ts";
+import { WorkerProverBackend } from "../../prover/worker-backend.ts";
 import { createLogger } from "../../service/logger.ts";
-import { WorkerProverBackend } from "../../service/worker-backend.ts";
 import { KeyFileError, KeyRing } from "../../storage/keyring.ts";
 import { type Command, UsageError } from "../command.ts";
-import { DATA_DIR, KEYS_DIR } from "../defaults.ts";
 
 const options = {
   redis: { type: "string" },

@@ -8,7 +8,7 @@
  * constraints) until the chained chunk circuits land; records/s counts the records each chunk proof covers.
  *
  * Options: `--chunks N` (chunk proofs per row, default 8), `--max-processes P` (default 4),
- * `--redis URL` (default redis://127.0.0.1:6379; `--no-redis` skips the BullMQ row and the last line).
+ * `--prover native|snarkjs` (default: native when built), `--redis URL` (default redis://127.0.0.1:6379; `--no-redis` skips the BullMQ row and the last line).
  * The BullMQ row runs real `zktally worker` processes (one prover process each) under a throw-away key prefix
  * and key file, removed afterwards.
  */
@@ -29,6 +29,7 @@ import { assertRedisAnswers, connectRedis } from "../src/distributed/redis.ts";
 import type { ChunkProver, ChunkTask } from "../src/prover/chunks.ts";
 import { ProverPool } from "../src/prover/pool.ts";
 import { planQueryProof } from "../src/prover/prove-query.ts";
+import { type ProverChoice, resolveProverChoice } from "../src/prover/prover-choice.ts";
 import { WorkerProverBackend } from "../src/prover/worker-backend.ts";
 import { loadPinnedVkey } from "../src/setup/keys-manifest.ts";
 import { buildRoot } from "../src/setup/paths.ts";
@@ -48,6 +49,7 @@ const CHUNK_SHAPE: AggregateShape = makeShape({
 });
 const KEYS_DIR = join(buildRoot(), "bench-scale-keys");
 const progress = consoleProgress({ tag: "bench" });
+let engine: ProverChoice = "snarkjs";
 
 const { values: args } = parseArgs({
   options: {
@@ -55,6 +57,7 @@ const { values: args } = parseArgs({
     "max-processes": { type: "string", default: "4" },
     redis: { type: "string", default: "redis://127.0.0.1:6379" },
     "no-redis": { type: "boolean", default: false },
+    prover: { type: "string" },
   },
 });
 
@@ -116,7 +119,7 @@ async function timeRun(label: string, prover: ChunkProver, processes: number, ta
 async function localRow(processes: number, tasks: ChunkTask[]): Promise<Row> {
   const pool = new ProverPool({
     size: processes,
-    create: () => new WorkerProverBackend({ keysDir: KEYS_DIR }),
+    create: () => new WorkerProverBackend({ keysDir: KEYS_DIR, engine }),
   });
   try {
     await pool.load(circuitId(CHUNK_SHAPE));
@@ -167,6 +170,8 @@ async function bullmqRow(workers: number, tasks: ChunkTask[], url: string): Prom
       prefix,
       "--log-level",
       "warn",
+      "--prover",
+      engine,
     ];
     for (let i = 0; i < workers; i++) children.push(await spawnWorker(flags));
     const prover = new RedisChunkProver({
@@ -199,6 +204,7 @@ async function main(): Promise<void> {
   const chunks = Number(args.chunks);
   const maxProcesses = Number(args["max-processes"]);
   const cores = cpus().length;
+  engine = resolveProverChoice(args.prover ?? process.env.ZKTALLY_PROVER, (line) => progress("prover", line));
   const loadBefore = loadavg();
   await ensureDevKeys(CHUNK_SHAPE, KEYS_DIR, progress);
   const tasks = await chunkTasks(chunks);
@@ -220,7 +226,7 @@ async function main(): Promise<void> {
   for (const line of renderTable(header, table)) process.stdout.write(`${line}\n`);
   const loadAfter = loadavg();
   process.stdout.write(
-    `chunk: ${circuitId(CHUNK_SHAPE)} (${CHUNK_SHAPE.capacity} records per proof); ${cores} cores; ` +
+    `prover: ${engine}; chunk: ${circuitId(CHUNK_SHAPE)} (${CHUNK_SHAPE.capacity} records per proof); ${cores} cores; ` +
       `load average ${loadBefore[0]?.toFixed(2)} before, ${loadAfter[0]?.toFixed(2)} after (other processes share the cores)\n`,
   );
   if (distributed)

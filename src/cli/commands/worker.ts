@@ -1,7 +1,8 @@
 /**
  * @module cli/commands/worker
  *
- * `zktally worker --redis URL --keys DIR [--key-file F] [--provers N] [--prefix P] [--lock-ms N]` joins a
+ * `zktally worker --redis URL --keys DIR [--key-file F] [--provers N] [--prover native|snarkjs] [--prefix P]
+ * [--lock-ms N]` joins a
  * service's distributed proving (distributed/worker.ts) from any machine that reaches its Redis: it proves
  * chunk jobs with `--provers` prover processes (keys loaded once each, pin-checked against the keys manifest
  * of `--keys`) until SIGTERM or SIGINT, then finishes the running chunks and exits 0. Log lines (JSON) go to
@@ -19,6 +20,7 @@ import { DEFAULT_PREFIX } from "../../distributed/protocol.ts";
 import { assertRedisAnswers, connectRedis } from "../../distributed/redis.ts";
 import { ChunkWorker } from "../../distributed/worker.ts";
 import { ProverPool } from "../../prover/pool.ts";
+import { resolveProverChoice } from "../../prover/prover-choice.ts";
 import { WorkerProverBackend } from "../../prover/worker-backend.ts";
 import { createLogger } from "../../service/logger.ts";
 import { KeyFileError, KeyRing } from "../../storage/keyring.ts";
@@ -33,6 +35,7 @@ const options = {
   prefix: { type: "string", default: DEFAULT_PREFIX },
   "lock-ms": { type: "string", default: "30000" },
   nice: { type: "string", default: "0" },
+  prover: { type: "string" },
   "log-level": { type: "string", default: "info" },
 } as const;
 
@@ -74,9 +77,18 @@ async function runWorker(args: string[]): Promise<number> {
     redis.disconnect();
     throw new UsageError((error as Error).message);
   }
+  let engine: ReturnType<typeof resolveProverChoice>;
+  try {
+    engine = resolveProverChoice(values.prover ?? process.env.ZKTALLY_PROVER, (line) =>
+      logger.warn({}, line),
+    );
+  } catch (error) {
+    redis.disconnect();
+    throw new UsageError(`--prover: ${(error as Error).message}`);
+  }
   const pool = new ProverPool({
     size: provers,
-    create: () => new WorkerProverBackend({ keysDir, buildDir: values["build-dir"], nice }),
+    create: () => new WorkerProverBackend({ keysDir, buildDir: values["build-dir"], nice, engine }),
   });
   const worker = new ChunkWorker({
     redis,
@@ -89,7 +101,7 @@ async function runWorker(args: string[]): Promise<number> {
   });
   try {
     await worker.start();
-    logger.info({ worker: worker.id, prefix: worker.prefix, provers, keysDir }, "worker ready");
+    logger.info({ worker: worker.id, prefix: worker.prefix, provers, engine, keysDir }, "worker ready");
     await new Promise<void>((resolve) => {
       process.once("SIGTERM", () => resolve());
       process.once("SIGINT", () => resolve());
@@ -106,7 +118,7 @@ async function runWorker(args: string[]): Promise<number> {
 export const workerCommand: Command = {
   name: "worker",
   usage: [
-    "worker --redis URL --keys DIR [--key-file F] [--provers N] [--prefix P] [--lock-ms N] [--build-dir D]",
+    "worker --redis URL --keys DIR [--key-file F] [--provers N] [--prover native|snarkjs] [--prefix P] [--lock-ms N]",
     "                                     prove chunk jobs of a service started with --redis (any machine)",
   ],
   run: runWorker,

@@ -134,7 +134,7 @@ async function localRow(processes: number, tasks: ChunkTask[]): Promise<Row> {
   }
 }
 
-/** A `zktally worker` process (one prover process); resolves once it logs "worker ready". */
+/** A `zktally worker` process (one prover process); resolves once it logs "worker ready" (info level). */
 function spawnWorker(flags: string[]): Promise<ChildProcess> {
   const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "worker", ...flags], {
     stdio: ["ignore", "ignore", "pipe"],
@@ -168,8 +168,6 @@ async function bullmqRow(workers: number, tasks: ChunkTask[], url: string): Prom
       keyFile,
       "--prefix",
       prefix,
-      "--log-level",
-      "warn",
       "--prover",
       engine,
     ];

@@ -99,13 +99,13 @@ export interface BundleRejected {
   readonly reason: string;
 }
 
-export interface BundleVerified {
+/** What every verified bundle (v1 and chain) states: the dataset, the query and its answer, who signed. */
+export interface VerifiedStatement {
   readonly valid: true;
   /** What was proven, in words (recomputed, equal to the bundle's `statement`). */
   readonly statement: string;
   readonly datasetId: string;
   readonly epoch: number;
-  readonly circuitId: string;
   readonly query: Query;
   readonly queryHash: string;
   readonly answer: BundleAnswer;
@@ -113,12 +113,16 @@ export interface BundleVerified {
   readonly nonce: string;
   readonly manifestHash: string;
   readonly operatorKey: string;
-  readonly vkeyHash: string;
   readonly createdAt: string;
-  /** Deduplication key: `<vkeyHash>:<public signals joined by ",">` (the nonce is a signal). */
-  readonly dedupeKey: string;
   /** Non-fatal notes, e.g. keys from an insecure development setup. */
   readonly warnings: readonly string[];
+}
+
+export interface BundleVerified extends VerifiedStatement {
+  readonly circuitId: string;
+  readonly vkeyHash: string;
+  /** Deduplication key: `<vkeyHash>:<public signals joined by ",">` (the nonce is a signal). */
+  readonly dedupeKey: string;
 }
 
 export type BundleVerifyResult = BundleVerified | BundleRejected;

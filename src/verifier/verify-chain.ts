@@ -28,9 +28,8 @@ import { chunkCircuitId, chunkShapeFor } from "../circuits/chunk-shape.ts";
 import { type ChainCheck, type ChainStatement, checkChainSignals } from "../circuits/chunk-statement.ts";
 import { claimedOutputs } from "../circuits/statement.ts";
 import { manifestHash } from "../dataset/manifest.ts";
-import type { Query } from "../query/model.ts";
 import { findInvalidParsedBatchItems, type RandomBytes } from "./batch.ts";
-import { type BundleAnswer, readJsonInput } from "./bundle.ts";
+import { readJsonInput } from "./bundle.ts";
 import { type ParsedChainBundle, parseChainBundle } from "./chain-bundle.ts";
 import { describeStatement } from "./describe.ts";
 import { groth16EquationHolds } from "./groth16.ts";
@@ -42,34 +41,21 @@ import {
   pinnedKeyFor,
   type RejectionCheck,
   reject,
+  type VerifiedStatement,
   type VerifyOptions,
   verify,
 } from "./verify-bundle.ts";
 import type { PreparedVerifyingKey } from "./vkey.ts";
 
-export interface ChainVerified {
-  readonly valid: true;
+export interface ChainVerified extends VerifiedStatement {
   readonly kind: "chain";
-  /** What was proven, in words (recomputed, equal to the bundle's `statement`). */
-  readonly statement: string;
-  readonly datasetId: string;
-  readonly epoch: number;
   readonly chunkCount: number;
   readonly chunkCircuitId: string;
   readonly finalCircuitId: string;
-  readonly query: Query;
-  readonly queryHash: string;
-  readonly answer: BundleAnswer;
-  readonly minGroupSize: number;
-  readonly nonce: string;
-  readonly manifestHash: string;
-  readonly operatorKey: string;
   readonly chunkVkeyHash: string;
   readonly finalVkeyHash: string;
-  readonly createdAt: string;
   /** Deduplication key: `<finalVkeyHash>:<final public signals joined by ",">` (nonce and root included). */
   readonly dedupeKey: string;
-  readonly warnings: readonly string[];
 }
 
 export interface ChainRejected {

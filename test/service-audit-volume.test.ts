@@ -3,11 +3,13 @@
  * repeated refusals cannot grow the log without bound (one entry per partner, action and code per window,
  * carrying how many identical refusals the previous window dropped).
  */
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { ServiceConfigInput } from "../src/service/config.ts";
 import {
   addDataset,
   addPartner,
+  closedAfterAll,
+  FR_COUNT,
   nonce,
   ROWS_A,
   startTestService,
@@ -15,8 +17,7 @@ import {
   token,
 } from "./helpers/service.ts";
 
-const FR_COUNT = { predicate: [{ field: "country", op: "eq", value: "FR" }], aggregate: { kind: "count" } };
-const services: TestService[] = [];
+const services = closedAfterAll();
 
 async function setup(config: Partial<ServiceConfigInput> = {}) {
   const service = await startTestService({ config: { jobs: { concurrency: 0 }, ...config } });
@@ -28,10 +29,6 @@ async function setup(config: Partial<ServiceConfigInput> = {}) {
 }
 
 const auditSize = (service: TestService) => service.server.ctx.audit.log.size();
-
-afterAll(async () => {
-  for (const service of services) await service.close().catch(() => {});
-});
 
 describe("audit volume", () => {
   it("polling an unfinished job's status and bundle adds no audit entries", async () => {

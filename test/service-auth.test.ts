@@ -21,6 +21,7 @@ import { KeyRing } from "../src/storage/keyring.ts";
 import {
   addDataset,
   addPartner,
+  FR_COUNT,
   nonce,
   ROWS_A,
   SERVICE_SCHEMA,
@@ -34,7 +35,6 @@ import {
 let service: TestService;
 let alice: TestPartner;
 let aliceToken: string;
-const FR_COUNT = { predicate: [{ field: "country", op: "eq", value: "FR" }], aggregate: { kind: "count" } };
 
 function form(body: Record<string, string>, headers: Record<string, string> = {}) {
   return {

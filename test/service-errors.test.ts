@@ -4,7 +4,7 @@
  * internal log line, and in the job runner an internal failure (not retried, refunded, never filed as the
  * partner's `query_not_provable`). A malformed %-escape in a path is the client's error (400), not a 500.
  */
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { httpAnswerOf, statusOf } from "../src/service/http-errors.ts";
 import {
   AccessError,
@@ -20,6 +20,8 @@ import {
 import {
   addDataset,
   addPartner,
+  closedAfterAll,
+  FR_COUNT,
   failingBackend,
   ledgerState,
   nonce,
@@ -30,8 +32,7 @@ import {
   waitForJob,
 } from "./helpers/service.ts";
 
-const FR_COUNT = { predicate: [{ field: "country", op: "eq", value: "FR" }], aggregate: { kind: "count" } };
-const services: TestService[] = [];
+const services = closedAfterAll();
 
 async function setup(options: Parameters<typeof startTestService>[0] = {}) {
   const service = await startTestService(options);
@@ -48,10 +49,6 @@ async function setup(options: Parameters<typeof startTestService>[0] = {}) {
 function errorLines(service: TestService): string[] {
   return service.logs.lines.filter((line) => JSON.parse(line).level === "error");
 }
-
-afterAll(async () => {
-  for (const service of services) await service.close().catch(() => {});
-});
 
 describe("error model", () => {
   it("every error is a ZktallyError with code, path, message and hint; kinds map to statuses", () => {

@@ -4,13 +4,15 @@
  * failing stops after `maxAttempts` and is refunded; a worker whose lease was taken over cannot answer.
  */
 import { rmSync } from "node:fs";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ProverError } from "../src/prover/backend.ts";
 import type { WorkerProverBackend } from "../src/prover/worker-backend.ts";
 import { type JobRow, LeaseLostError } from "../src/service/jobs.ts";
 import {
   addDataset,
   addPartner,
+  closedAfterAll,
+  FR_COUNT,
   failingBackend,
   ledgerState,
   nonce,
@@ -22,8 +24,7 @@ import {
   waitForJob,
 } from "./helpers/service.ts";
 
-const FR_COUNT = { predicate: [{ field: "country", op: "eq", value: "FR" }], aggregate: { kind: "count" } };
-const services: TestService[] = [];
+const services = closedAfterAll();
 
 async function setup(options: Parameters<typeof startTestService>[0] = {}, seed = true) {
   const service = await startTestService(options);
@@ -65,10 +66,6 @@ function answers(service: TestService, requestId: string) {
     .filter((entry) => entry.action === "query.answer")
     .map((entry) => entry.decision);
 }
-
-afterAll(async () => {
-  for (const service of services) await service.close().catch(() => {});
-});
 
 describe("job failure paths", () => {
   it("a crashed prover process is retried: the job is proven again and answered once", async () => {

@@ -5,25 +5,21 @@
  * `--max-queued`); the global limit refuses every partner with 503 once the service queue is full.
  */
 import { getPriority } from "node:os";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { WorkerProverBackend } from "../src/prover/worker-backend.ts";
 import { configFromSources } from "../src/service/config.ts";
 import {
   addDataset,
   addPartner,
+  closedAfterAll,
+  FR_COUNT,
   nonce,
   ROWS_A,
   startTestService,
-  type TestService,
   token,
 } from "./helpers/service.ts";
 
-const FR_COUNT = { predicate: [{ field: "country", op: "eq", value: "FR" }], aggregate: { kind: "count" } };
-const services: TestService[] = [];
-
-afterAll(async () => {
-  for (const service of services) await service.close().catch(() => {});
-});
+const services = closedAfterAll();
 
 describe("service limits", () => {
   it("the prover process runs at the configured niceness", async () => {

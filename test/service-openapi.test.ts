@@ -17,6 +17,7 @@ import { createApp } from "../src/service/app.ts";
 import type { ServiceContext } from "../src/service/context.ts";
 import { openApiDocument, openApiPath } from "../src/service/openapi.ts";
 import { SCOPES } from "../src/service/tokens.ts";
+import { MALFORMED_NONCES } from "./helpers/service.ts";
 
 const R = 21888242871839275222246405745257275088548364400416034343698204186575808495617n;
 
@@ -150,13 +151,7 @@ describe("documented request schemas reject what the validators reject", () => {
       "21888242871839275222246405745257275088548364400416034343698204186575808495618",
       "21888242871839275222246405745257275088548364400416034343698204186575808495607",
       "21888242871839275222246405745257275088548364400416034343698204186575808495627",
-      "007",
-      "0x7",
-      "-1",
-      "1.5",
-      " 1",
-      "",
-      "1".repeat(80),
+      ...MALFORMED_NONCES,
     ];
     const documented = requestBody("/v1/queries", "post");
     const body = (nonce: unknown) => ({ datasetId: "ds-a", query: { aggregate: "count" }, nonce });

@@ -21,6 +21,7 @@ import { TEST_KEYS_DIR } from "./helpers/keys.ts";
 import {
   addDataset,
   addPartner,
+  FR_COUNT,
   nonce,
   ROWS_A,
   ROWS_B,
@@ -38,8 +39,6 @@ let aliceToken: string;
 let bobToken: string;
 let keys: Record<string, unknown>;
 const keysManifest = JSON.parse(readFileSync(path.join(TEST_KEYS_DIR, "manifest.json"), "utf8"));
-
-const FR_COUNT = { predicate: [{ field: "country", op: "eq", value: "FR" }], aggregate: { kind: "count" } };
 
 async function submit(accessToken: string, body: Record<string, unknown>) {
   const response = await service.api("POST", "/v1/queries", { token: accessToken, body });

@@ -19,6 +19,7 @@ import { KeyRing } from "../src/storage/keyring.ts";
 import {
   addDataset,
   addPartner,
+  FR_COUNT,
   nonce,
   ROWS_A,
   ROWS_B,
@@ -33,7 +34,6 @@ import {
 
 let service: TestService;
 let accessToken: string;
-const FR_COUNT = { predicate: [{ field: "country", op: "eq", value: "FR" }], aggregate: { kind: "count" } };
 
 function datasetRow(id: string) {
   return service.server.ctx.db

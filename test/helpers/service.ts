@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
+import { afterAll } from "vitest";
 import { circuitId } from "../../src/circuits/shape.ts";
 import type { ProverBackend } from "../../src/prover/backend.ts";
 import { AdminOps } from "../../src/service/admin.ts";
@@ -238,6 +239,24 @@ export async function waitForJob(
     if (Date.now() > deadline) throw new Error(`job ${jobId} still ${response.json.state}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** The count query over `ROWS_*` most service tests submit. */
+export const FR_COUNT = {
+  predicate: [{ field: "country", op: "eq", value: "FR" }],
+  aggregate: { kind: "count" },
+};
+
+/** Nonce strings that are not canonical decimals (leading zero, hex, sign, fraction, space, empty, too long). */
+export const MALFORMED_NONCES: readonly string[] = ["007", "0x7", "-1", "1.5", " 1", "", "1".repeat(80)];
+
+/** A list for the services a test file starts; all of them are closed after the file's tests. */
+export function closedAfterAll(): TestService[] {
+  const services: TestService[] = [];
+  afterAll(async () => {
+    for (const service of services) await service.close().catch(() => {});
+  });
+  return services;
 }
 
 let nonceCounter = BigInt(Date.now()) * 1000n;

@@ -18,7 +18,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { type AggregateShape, circuitId, makeShape } from "../src/circuits/shape.ts";
+import { type AggregateShape, circuitId } from "../src/circuits/shape.ts";
 import { ensureDevKeys } from "../src/cli/dev-keys.ts";
 import { renderTable } from "../src/cli/table.ts";
 import { commitRecords } from "../src/dataset/committed.ts";
@@ -36,17 +36,10 @@ import { buildRoot } from "../src/setup/paths.ts";
 import { terminateCurveWorkers } from "../src/setup/ptau.ts";
 import { KeyRing } from "../src/storage/keyring.ts";
 import { consoleProgress } from "../src/util/progress.ts";
+import { TEST_SHAPE } from "../test/helpers/circuits.ts";
 
 /** The chunk unit until chunk circuits exist: the shape of the test circuit (its build cache is shared). */
-const CHUNK_SHAPE: AggregateShape = makeShape({
-  capacity: 8,
-  fields: 4,
-  width: 16,
-  clauses: 3,
-  setSize: 3,
-  leafRecords: 2,
-  arity: 2,
-});
+const CHUNK_SHAPE: AggregateShape = TEST_SHAPE;
 const KEYS_DIR = join(buildRoot(), "bench-scale-keys");
 const progress = consoleProgress({ tag: "bench" });
 let engine: ProverChoice = "snarkjs";

@@ -12,14 +12,14 @@
 import { circuitId } from "../../src/circuits/shape.ts";
 import { type CommittedDataset, commitRecords } from "../../src/dataset/committed.ts";
 import { operatorKeyOf } from "../../src/dataset/manifest-sign.ts";
-import { parseSchema, type Schema } from "../../src/dataset/schema.ts";
+import type { Schema } from "../../src/dataset/schema.ts";
 import { makeBundle } from "../../src/prover/bundle.ts";
 import { proveQuery, type QueryProof } from "../../src/prover/prove-query.ts";
 import { createSnarkjsBackend, type SnarkjsBackend } from "../../src/prover/snarkjs-backend.ts";
 import { type KeysManifest, loadPinnedVkey, readKeysManifest } from "../../src/setup/keys-manifest.ts";
 import type { ProofBundle } from "../../src/verifier/bundle.ts";
 import { vkeyHash } from "../../src/verifier/vkey.ts";
-import { TEST_SHAPE } from "./circuits.ts";
+import { EDITORS_SCHEMA, TEST_SHAPE } from "./circuits.ts";
 import { TEST_KEYS_DIR } from "./keys.ts";
 
 export const BUNDLE_KINDS = ["count", "sum", "threshold", "membership", "suppressed"] as const;
@@ -31,15 +31,7 @@ export const OPERATOR_SECRET = new Uint8Array(32).fill(7);
 export const OPERATOR_KEY = operatorKeyOf(OPERATOR_SECRET);
 export const BUNDLE_CREATED_AT = "2025-05-01T09:30:00.000Z";
 
-export const SCHEMA: Schema = parseSchema({
-  fields: [
-    { name: "userId", type: "uint", bits: 16 },
-    { name: "country", type: "enum", values: ["DE", "FR", "US"] },
-    { name: "edits", type: "uint", bits: 16 },
-    { name: "bot", type: "bool" },
-  ],
-  key: "userId",
-});
+export const SCHEMA: Schema = EDITORS_SCHEMA;
 
 /** userId, country (0 DE, 1 FR, 2 US), edits, bot. */
 export const RECORDS: bigint[][] = [

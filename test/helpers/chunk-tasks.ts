@@ -11,22 +11,14 @@
  */
 import { circuitId } from "../../src/circuits/shape.ts";
 import { type CommittedDataset, commitRecords } from "../../src/dataset/committed.ts";
-import { parseSchema, type Schema } from "../../src/dataset/schema.ts";
+import type { Schema } from "../../src/dataset/schema.ts";
 import type { ChunkTask } from "../../src/prover/chunks.ts";
 import { planQueryProof } from "../../src/prover/prove-query.ts";
-import { TEST_SHAPE } from "./circuits.ts";
+import { EDITORS_SCHEMA, TEST_SHAPE } from "./circuits.ts";
 
 export const CHUNK_CIRCUIT_ID = circuitId(TEST_SHAPE);
 
-const SCHEMA: Schema = parseSchema({
-  fields: [
-    { name: "userId", type: "uint", bits: 16 },
-    { name: "country", type: "enum", values: ["DE", "FR", "US"] },
-    { name: "edits", type: "uint", bits: 16 },
-    { name: "bot", type: "bool" },
-  ],
-  key: "userId",
-});
+const SCHEMA: Schema = EDITORS_SCHEMA;
 
 /** userId, country, edits, bot: userIds and edits are distinctive 5-digit values. */
 const RECORDS: bigint[][] = [

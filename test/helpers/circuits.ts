@@ -22,6 +22,17 @@ export const TEST_SHAPE: AggregateShape = makeShape({
   arity: 2,
 });
 
+/** userId, country (0 DE, 1 FR, 2 US), edits, bot: 4 fields of at most 16 bits, fits TEST_SHAPE. */
+export const EDITORS_SCHEMA: Schema = parseSchema({
+  fields: [
+    { name: "userId", type: "uint", bits: 16 },
+    { name: "country", type: "enum", values: ["DE", "FR", "US"] },
+    { name: "edits", type: "uint", bits: 16 },
+    { name: "bot", type: "bool" },
+  ],
+  key: "userId",
+});
+
 /** The chunk tests' schema: a 16-bit key, an enum of 6 values (not a power of two), a bool and a uint8. */
 export const CHUNK_TEST_SCHEMA: Schema = parseSchema({
   fields: [

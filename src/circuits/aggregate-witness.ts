@@ -18,13 +18,29 @@ import type { AggregateOutputs, AggregatePublicInputs } from "./public-signals.t
 import type { AggregateShape } from "./shape.ts";
 
 /** Circuit input in the exact shape and names `Aggregate` declares (decimal strings). */
-export interface AggregateCircuitInput {
+/** The statement's input signals, shared by the Aggregate and ChunkFinal circuits (same names, same order). */
+export interface StatementCircuitInput {
   root: string;
   recordCount: string;
   minGroupSize: string;
   nonce: string;
   aggregate: string;
   clauses: string[];
+}
+
+/** The statement's public inputs as circuit input signals (decimal strings). */
+export function statementCircuitInput(inputs: AggregatePublicInputs): StatementCircuitInput {
+  return {
+    root: inputs.root.toString(),
+    recordCount: String(inputs.recordCount),
+    minGroupSize: String(inputs.minGroupSize),
+    nonce: inputs.nonce.toString(),
+    aggregate: inputs.query.aggregate.toString(),
+    clauses: inputs.query.clauses.map(String),
+  };
+}
+
+export interface AggregateCircuitInput extends StatementCircuitInput {
   values: string[][];
   flags: string[];
   salts: string[];
@@ -75,12 +91,7 @@ export function aggregateCircuitInput(
     throw new RangeError(`expected ${shape.capacity} record slots, got ${slots.values.length}`);
   }
   return {
-    root: inputs.root.toString(),
-    recordCount: String(inputs.recordCount),
-    minGroupSize: String(inputs.minGroupSize),
-    nonce: inputs.nonce.toString(),
-    aggregate: inputs.query.aggregate.toString(),
-    clauses: inputs.query.clauses.map(String),
+    ...statementCircuitInput(inputs),
     values: slots.values.map((record) => record.map(String)),
     flags: slots.flags.map(String),
     salts: slots.salts.map(String),

@@ -23,6 +23,7 @@ import {
   type LoweredQuery,
   type QueryPublicElements,
 } from "../query/lower.ts";
+import { type StatementCircuitInput, statementCircuitInput } from "./aggregate-witness.ts";
 import { type ChunkShape, chunkQueryShape, type FinalShape, finalShapeOf } from "./chunk-shape.ts";
 import {
   type ChunkStepPublicInputs,
@@ -191,13 +192,7 @@ export function chunkStepInput(
 }
 
 /** ChunkFinal's input, names exactly as the circuit declares them. */
-export interface FinalCircuitInput {
-  root: string;
-  recordCount: string;
-  minGroupSize: string;
-  nonce: string;
-  aggregate: string;
-  clauses: string[];
+export interface FinalCircuitInput extends StatementCircuitInput {
   accIn: string;
   realSeen: string;
   keyFloor: string;
@@ -210,12 +205,7 @@ export interface FinalCircuitInput {
 export function finalStepInput(inputs: FinalPublicInputs, opening: AccumulatorOpening): FinalCircuitInput {
   const { state } = opening;
   return {
-    root: inputs.root.toString(),
-    recordCount: String(inputs.recordCount),
-    minGroupSize: String(inputs.minGroupSize),
-    nonce: inputs.nonce.toString(),
-    aggregate: inputs.query.aggregate.toString(),
-    clauses: inputs.query.clauses.map(String),
+    ...statementCircuitInput(inputs),
     accIn: inputs.accIn.toString(),
     realSeen: state.realSeen.toString(),
     keyFloor: state.keyFloor.toString(),

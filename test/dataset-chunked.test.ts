@@ -86,6 +86,17 @@ describe("chunked commitment", () => {
     circuits: ["chunk-test"],
     createdAt: "2026-12-01T00:00:00.000Z",
   });
+  /** The in-memory reference commitment of `count` records under `base()`'s dataset id and epoch. */
+  const referenceChunks = (layout: Parameters<typeof commitChunks>[1]["layout"], count: number) =>
+    commitChunks(reference, {
+      layout,
+      domains: fieldDomains(schema),
+      keyField: 0,
+      records: encoded(count),
+      secret,
+      datasetId: "wiki-test",
+      epoch: 2,
+    });
   const file = async (name: string, text: string) => {
     const path = join(dir, name);
     await writeFile(path, text);
@@ -113,15 +124,7 @@ describe("chunked commitment", () => {
           roots.push(chunk.chunkRoot);
         },
       });
-      const expected = commitChunks(reference, {
-        layout: result.layout,
-        domains: fieldDomains(schema),
-        keyField: 0,
-        records: encoded(count),
-        secret,
-        datasetId: "wiki-test",
-        epoch: 2,
-      });
+      const expected = referenceChunks(result.layout, count);
       expect(result.root).toBe(expected.root);
       expect(roots).toEqual(expected.chunks.map((chunk) => chunk.chunkRoot));
       expect(result.chunkRoots).toEqual(roots);
@@ -199,15 +202,7 @@ describe("chunked commitment", () => {
 
     it("loads each chunk with the reference's slots, salts, root and path", async () => {
       const reader = await ChunkStoreReader.open(stored, ring, operator.publicKey);
-      const expected = commitChunks(reference, {
-        layout: reader.layout,
-        domains: fieldDomains(schema),
-        keyField: 0,
-        records: encoded(count),
-        secret,
-        datasetId: "wiki-test",
-        epoch: 2,
-      });
+      const expected = referenceChunks(reader.layout, count);
       for (const want of expected.chunks) {
         const chunk = await reader.loadChunk(want.chunkIndex);
         expect(chunk.values).toEqual(want.values);

@@ -80,17 +80,20 @@ export type AnyUnsignedManifest = UnsignedManifest | UnsignedChunkedManifest;
 /** A manifest of either version (discriminated by `version`). */
 export type AnyManifest = DatasetManifest | ChunkedManifest;
 
-export interface BuildManifestInput {
+/** What a manifest is built from, for either version (`Layout`: the version's commitment layout). */
+export interface ManifestInputOf<Layout> {
   readonly datasetId: string;
   readonly epoch: number;
   readonly schema: Schema;
   readonly recordCount: number;
-  readonly layout: CommitmentLayout;
+  readonly layout: Layout;
   readonly root: bigint | string;
   readonly circuits: readonly string[];
   /** Defaults to now. */
   readonly createdAt?: Date | string;
 }
+
+export type BuildManifestInput = ManifestInputOf<CommitmentLayout>;
 
 const layoutShape = z.strictObject({
   capacity: z.int(),
@@ -168,29 +171,14 @@ function isVersion2(json: unknown): boolean {
   return typeof json === "object" && json !== null && (json as { version?: unknown }).version === 2;
 }
 
-export interface BuildChunkedManifestInput {
-  readonly datasetId: string;
-  readonly epoch: number;
-  readonly schema: Schema;
-  readonly recordCount: number;
-  readonly layout: ChunkLayout;
-  readonly root: bigint | string;
-  readonly circuits: readonly string[];
-  /** Defaults to now. */
-  readonly createdAt?: Date | string;
-}
+export type BuildChunkedManifestInput = ManifestInputOf<ChunkLayout>;
 
 /** Assembles and validates an unsigned version-2 manifest (schemaHash and chunkCount derived). */
 export function buildChunkedManifest(input: BuildChunkedManifestInput): UnsignedChunkedManifest {
-  const createdAt = input.createdAt ?? new Date();
   const layout = { ...input.layout, version: 2 as const };
   return parseAnyUnsignedManifest({
     version: 2,
-    datasetId: input.datasetId,
-    epoch: input.epoch,
-    schema: input.schema,
-    schemaHash: schemaHash(parseSchemaAt(input.schema)),
-    recordCount: input.recordCount,
+    ...datasetFields(input),
     chunkCount: chunkCountOf(layout, input.recordCount),
     layout: {
       version: 2,
@@ -198,22 +186,36 @@ export function buildChunkedManifest(input: BuildChunkedManifestInput): Unsigned
       leafRecords: layout.leafRecords,
       treeDepth: layout.treeDepth,
     },
-    root: typeof input.root === "bigint" ? input.root.toString(10) : input.root,
-    createdAt: createdAt instanceof Date ? createdAt.toISOString() : createdAt,
-    circuits: [...input.circuits],
+    ...statementFields(input),
   }) as UnsignedChunkedManifest;
 }
 
-/** Assembles and validates an unsigned manifest (schemaHash and capacity derived, root canonicalised). */
-export function buildManifest(input: BuildManifestInput): UnsignedManifest {
-  const createdAt = input.createdAt ?? new Date();
-  return parseUnsignedManifest({
-    version: 1,
+/** The leading manifest fields both versions share (schemaHash derived). */
+function datasetFields<Layout>(input: ManifestInputOf<Layout>) {
+  return {
     datasetId: input.datasetId,
     epoch: input.epoch,
     schema: input.schema,
     schemaHash: schemaHash(parseSchemaAt(input.schema)),
     recordCount: input.recordCount,
+  };
+}
+
+/** The trailing manifest fields both versions share (root canonicalised, createdAt defaulting to now). */
+function statementFields<Layout>(input: ManifestInputOf<Layout>) {
+  const createdAt = input.createdAt ?? new Date();
+  return {
+    root: typeof input.root === "bigint" ? input.root.toString(10) : input.root,
+    createdAt: createdAt instanceof Date ? createdAt.toISOString() : createdAt,
+    circuits: [...input.circuits],
+  };
+}
+
+/** Assembles and validates an unsigned manifest (schemaHash and capacity derived, root canonicalised). */
+export function buildManifest(input: BuildManifestInput): UnsignedManifest {
+  return parseUnsignedManifest({
+    version: 1,
+    ...datasetFields(input),
     capacity: input.layout.capacity,
     // Only the five layout parameters: callers may pass a wider shape (e.g. a circuit shape).
     layout: {
@@ -223,9 +225,7 @@ export function buildManifest(input: BuildManifestInput): UnsignedManifest {
       leafRecords: input.layout.leafRecords,
       arity: input.layout.arity,
     },
-    root: typeof input.root === "bigint" ? input.root.toString(10) : input.root,
-    createdAt: createdAt instanceof Date ? createdAt.toISOString() : createdAt,
-    circuits: [...input.circuits],
+    ...statementFields(input),
   });
 }
 

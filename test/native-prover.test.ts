@@ -30,7 +30,14 @@ import { prepareVerifyingKey, verifyGroth16 } from "../src/verifier/index.ts";
 import { TEST_SHAPE } from "./helpers/circuits.ts";
 import { TEST_KEYS_DIR } from "./helpers/keys.ts";
 import { nativeBinary, runNative } from "./helpers/native.ts";
-import { createRng, randomQuery, randomRecords, randomSchema } from "./helpers/random.ts";
+import {
+  createRng,
+  type RandomQueryOptions,
+  type Rng,
+  randomQuery,
+  randomRecords,
+  randomSchema,
+} from "./helpers/random.ts";
 
 const R = 21888242871839275222246405745257275088548364400416034343698204186575808495617n;
 const AGG = circuitId(TEST_SHAPE);
@@ -104,7 +111,21 @@ async function aggregateInput(seed: number): Promise<Record<string, unknown>> {
     },
     async close() {},
   };
-  const rng = createRng(seed);
+  const { dataset, query } = await randomStatement(createRng(seed), seed, [
+    "count",
+    "sum",
+    "threshold",
+    "membership",
+  ]);
+  await proveQuery(recorder, { dataset, shape: TEST_SHAPE, query, minGroupSize: 0, nonce: 7n }).catch(
+    () => {},
+  );
+  if (!captured) throw new Error("no input captured");
+  return captured;
+}
+
+/** A random schema, records (committed under `seed`) and query of one of `kinds`, on the test shape. */
+async function randomStatement(rng: Rng, seed: number, kinds: RandomQueryOptions["kinds"]) {
   const schema = randomSchema(rng, { maxFields: TEST_SHAPE.fields, maxWidth: TEST_SHAPE.width });
   const records = randomRecords(rng, schema, rng.int(1, TEST_SHAPE.capacity));
   const dataset = await datasetOf(seed, records, schema);
@@ -112,13 +133,9 @@ async function aggregateInput(seed: number): Promise<Record<string, unknown>> {
     maxClauses: TEST_SHAPE.clauses,
     maxSet: TEST_SHAPE.setSize,
     records,
-    kinds: ["count", "sum", "threshold", "membership"],
+    kinds,
   });
-  await proveQuery(recorder, { dataset, shape: TEST_SHAPE, query, minGroupSize: 0, nonce: 7n }).catch(
-    () => {},
-  );
-  if (!captured) throw new Error("no input captured");
-  return captured;
+  return { dataset, query };
 }
 
 const operator = generateOperatorKey();
@@ -157,15 +174,8 @@ describe("NativeBackend proofs verify with snarkjs and with the SDK", () => {
   it(`aggregate test shape ${AGG}: random datasets and queries through proveQuery and checkQueryProof`, async () => {
     const rng = createRng(99);
     for (let run = 0; run < 4; run++) {
-      const schema = randomSchema(rng, { maxFields: TEST_SHAPE.fields, maxWidth: TEST_SHAPE.width });
-      const records = randomRecords(rng, schema, rng.int(1, TEST_SHAPE.capacity));
-      const dataset = await datasetOf(run, records, schema);
-      const query = randomQuery(rng, schema, {
-        maxClauses: TEST_SHAPE.clauses,
-        maxSet: TEST_SHAPE.setSize,
-        records,
-        kinds: [(["count", "sum", "threshold", "membership"] as const)[run % 4] as "count"],
-      });
+      const kind = (["count", "sum", "threshold", "membership"] as const)[run % 4] as "count";
+      const { dataset, query } = await randomStatement(rng, run, [kind]);
       const nonce = rng.bigint(0n, 2n ** 250n);
       const proof = await proveQuery(aggBackend, {
         dataset,

@@ -86,6 +86,19 @@ inline BucketMode bucket_mode() {
   return m;
 }
 
+/**
+ * Base i with the sign of its window digit d, into p; false when it adds nothing (d == 0 or the point at
+ * infinity). Its bucket is |d| - 1.
+ */
+template <class F>
+inline bool signed_base(const uint8_t* bases, size_t i, int32_t d, Affine<F>& p) {
+  if (d == 0) return false;
+  std::memcpy(&p, bases + i * sizeof(Affine<F>), sizeof(Affine<F>));
+  if (p.is_inf()) return false;
+  if (d < 0) p = p.neg();
+  return true;
+}
+
 /** One (window, slice) task with Jacobian buckets and mixed additions. */
 template <class F>
 Jac<F> window_jacobian(const uint8_t* bases, const int32_t* dw, size_t lo, size_t hi, size_t nbuckets) {
@@ -94,12 +107,10 @@ Jac<F> window_jacobian(const uint8_t* bases, const int32_t* dw, size_t lo, size_
   std::vector<J> buckets(nbuckets, J::inf());
   for (size_t i = lo; i < hi; i++) {
     int32_t d = dw[i];
-    if (d == 0) continue;
     A p;
-    std::memcpy(&p, bases + i * sizeof(A), sizeof(A));
-    if (p.is_inf()) continue;
-    if (d > 0) buckets[d - 1] = J::madd(buckets[d - 1], p);
-    else buckets[-d - 1] = J::madd(buckets[-d - 1], p.neg());
+    if (!signed_base(bases, i, d, p)) continue;
+    size_t b = (size_t)(d > 0 ? d - 1 : -d - 1);
+    buckets[b] = J::madd(buckets[b], p);
   }
   J running = J::inf(), sum = J::inf();
   for (size_t b = nbuckets; b-- > 0;) {
@@ -168,12 +179,9 @@ Jac<F> window_affine(const uint8_t* bases, const int32_t* dw, size_t lo, size_t 
 
   for (size_t i = lo; i < hi; i++) {
     int32_t d = dw[i];
-    if (d == 0) continue;
     A p;
-    std::memcpy(&p, bases + i * sizeof(A), sizeof(A));
-    if (p.is_inf()) continue;
+    if (!signed_base(bases, i, d, p)) continue;
     uint32_t b = (uint32_t)(d > 0 ? d - 1 : -d - 1);
-    if (d < 0) p = p.neg();
     if (!full[b]) {
       bucket[b] = p;
       full[b] = 1;

@@ -239,17 +239,17 @@ function emitLoadElement(body: Body, pointer: number, into: number[]): void {
   });
 }
 
+/** local column += x * y (i64 locals). */
+function emitMulAdd(body: Body, column: number, x: number, y: number): void {
+  body.get(column).get(x).get(y).op(OP.i64Mul, OP.i64Add).set(column);
+}
+
 /** column[i + k] += a[i] * b[k] for all i, k (schoolbook product into the columns). */
 function emitAccumulateProduct(body: Body, cols: Columns): void {
   for (let i = 0; i < LIMBS; i++) {
     for (let k = 0; k < LIMBS; k++) {
       const column = cols.column[i + k] as number;
-      body
-        .get(column)
-        .get(cols.a[i] as number)
-        .get(cols.b[k] as number)
-        .op(OP.i64Mul, OP.i64Add)
-        .set(column);
+      emitMulAdd(body, column, cols.a[i] as number, cols.b[k] as number);
     }
   }
 }
@@ -265,20 +265,10 @@ function emitAccumulateSquare(body: Body, cols: Columns): void {
   }
   for (let i = 0; i < LIMBS; i++) {
     const diagonal = cols.column[2 * i] as number;
-    body
-      .get(diagonal)
-      .get(cols.a[i] as number)
-      .get(cols.a[i] as number)
-      .op(OP.i64Mul, OP.i64Add)
-      .set(diagonal);
+    emitMulAdd(body, diagonal, cols.a[i] as number, cols.a[i] as number);
     for (let k = i + 1; k < LIMBS; k++) {
       const column = cols.column[i + k] as number;
-      body
-        .get(column)
-        .get(cols.b[i] as number)
-        .get(cols.a[k] as number)
-        .op(OP.i64Mul, OP.i64Add)
-        .set(column);
+      emitMulAdd(body, column, cols.b[i] as number, cols.a[k] as number);
     }
   }
 }

@@ -254,6 +254,14 @@ function emitAccumulateProduct(body: Body, cols: Columns): void {
   }
 }
 
+/** columns = a * b for the elements at the pointers in locals 1 and 2 (the `(out, a, b)` functions). */
+function emitProductOfArguments(body: Body, cols: Columns): void {
+  emitLoadElement(body, 1, cols.a);
+  emitLoadElement(body, 2, cols.b);
+  emitZeroColumns(body, cols);
+  emitAccumulateProduct(body, cols);
+}
+
 /** column = a^2 (columns must be zero): off-diagonal products once, with a doubled operand. */
 function emitAccumulateSquare(body: Body, cols: Columns): void {
   for (let i = 0; i < LIMBS; i++) {
@@ -271,6 +279,12 @@ function emitAccumulateSquare(body: Body, cols: Columns): void {
       emitMulAdd(body, column, cols.b[i] as number, cols.a[k] as number);
     }
   }
+}
+
+/** Reduces the columns (see `emitReduce`) and stores the result at the pointer in local `out`. */
+function emitReduceInto(body: Body, cols: Columns, out: number): void {
+  emitReduce(body, cols);
+  emitStoreLimbs(body, out, cols.column.slice(LIMBS));
 }
 
 /**
@@ -370,12 +384,8 @@ const FN = {
 function mulFunction(): Body {
   const body = new Body(3);
   const cols = allocateColumns(body);
-  emitLoadElement(body, 1, cols.a);
-  emitLoadElement(body, 2, cols.b);
-  emitZeroColumns(body, cols);
-  emitAccumulateProduct(body, cols);
-  emitReduce(body, cols);
-  emitStoreLimbs(body, 0, cols.column.slice(LIMBS));
+  emitProductOfArguments(body, cols);
+  emitReduceInto(body, cols, 0);
   return body;
 }
 
@@ -386,8 +396,7 @@ function squareFunction(): Body {
   emitLoadElement(body, 1, cols.a);
   emitZeroColumns(body, cols);
   emitAccumulateSquare(body, cols);
-  emitReduce(body, cols);
-  emitStoreLimbs(body, 0, cols.column.slice(LIMBS));
+  emitReduceInto(body, cols, 0);
   return body;
 }
 
@@ -407,8 +416,7 @@ function dotFunction(): Body {
     emitNormalize(body, cols.column);
     body.op(OP.end);
   });
-  emitReduce(body, cols);
-  emitStoreLimbs(body, 0, cols.column.slice(LIMBS));
+  emitReduceInto(body, cols, 0);
   return body;
 }
 
@@ -434,10 +442,7 @@ function addFunction(): Body {
 function mulAddFunction(): Body {
   const body = new Body(3);
   const cols = allocateColumns(body);
-  emitLoadElement(body, 1, cols.a);
-  emitLoadElement(body, 2, cols.b);
-  emitZeroColumns(body, cols);
-  emitAccumulateProduct(body, cols);
+  emitProductOfArguments(body, cols);
   emitReduce(body, cols);
   const result = cols.column.slice(LIMBS);
   result.forEach((limb, i) => {

@@ -43,8 +43,10 @@ const LAYERS: Readonly<Record<string, readonly string[]>> = {
   setup: ["storage", ...MODEL],
   config: ["setup", "circuits", ...FOUNDATION],
   prover: ["setup", "storage", ...MODEL],
-  service: OPERATOR,
-  cli: ["service", ...OPERATOR],
+  // BullMQ coordinator and worker: move chunk tasks over Redis, prove with a prover backend.
+  distributed: ["prover", "storage", ...MODEL],
+  service: ["distributed", ...OPERATOR],
+  cli: ["service", "distributed", ...OPERATOR],
   // The package root (src/index.ts) re-exports the public API.
   ".": ["prover", "setup", ...MODEL],
 };

@@ -194,7 +194,7 @@ describe("the rules themselves, on a fixture graph with wrong imports", () => {
   it("reports a service file importing cli", () => {
     expect(layerViolations(fixture)).toContain(
       "layers: src/service/config.ts imports src/cli/defaults.ts, but service may import only " +
-        "prover, setup, config, audit, storage, verifier, circuits, query, dataset, poseidon, core, util",
+        "distributed, prover, setup, config, audit, storage, verifier, circuits, query, dataset, poseidon, core, util",
     );
   });
 

@@ -20,9 +20,9 @@ import * as snarkjs from "snarkjs";
 import { commitStagingDir, makeStagingDir, writeFileAtomic } from "../storage/atomic-write.ts";
 import { sha256File } from "../storage/file-digest.ts";
 import { canonicalJson } from "../util/canonical-json.ts";
-import { canonicalJsonSha256 } from "../util/digest.ts";
 import { type Progress, silentProgress, timedStep } from "../util/progress.ts";
 import { parseStrictJson } from "../util/strict-json.ts";
+import { vkeyHash } from "../verifier/vkey.ts";
 import type { CompiledCircuit } from "./compile.ts";
 import { newDevZKey, type ToxicWaste } from "./fast/index.ts";
 import { zkeyArtifactPaths, zkeyDir } from "./paths.ts";
@@ -94,10 +94,8 @@ interface SetupMeta {
   readonly contributions: readonly string[];
 }
 
-/** Hex SHA-256 of the canonical JSON of a verification key (the pinned key identity). */
-export function vkeyHash(vkey: unknown): string {
-  return canonicalJsonSha256(vkey);
-}
+/** The pinned key identity: the verifier's one definition (strict parse, then SHA-256 of canonical JSON). */
+export { vkeyHash };
 
 /** Throws `SetupError` when a key shows no phase-2 contribution (delta equal to gamma or the G2 generator). */
 export function assertPhase2Contributed(

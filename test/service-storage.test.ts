@@ -168,15 +168,22 @@ describe("encryption at rest", () => {
   });
 
   it("rotation re-encrypts every envelope; old key versions can then be destroyed", async () => {
+    const epochKeyOf = (id: string) =>
+      service.server.ctx.db
+        .prepare("SELECT envelope FROM epoch_keys WHERE dataset_id = ? AND epoch = 1")
+        .pluck()
+        .get(id) as string;
     const oldRecords = datasetRow("ds-a").records_envelope;
+    const oldEpochKey = epochKeyOf("ds-a");
     const ops = await addPartner(service, "ops", ["admin"]);
     const rotated = await service.api("POST", "/v1/admin/keys/rotate", { token: await token(service, ops) });
     expect(rotated.status).toBe(200);
-    expect(rotated.json.reencrypted).toBe(2 * 2 + 3); // two datasets (records + secret), three service keys
-    const keyIds = service.server.ctx.db
-      .prepare("SELECT records_envelope, secret_envelope FROM datasets")
-      .all()
-      .flatMap((row) => Object.values(row as Record<string, string>).map((text) => JSON.parse(text).keyId));
+    // Two datasets: their epoch keys are re-sealed (records and secret stay under them), three service keys.
+    expect(rotated.json.reencrypted).toBe(2 + 3);
+    expect(datasetRow("ds-a").records_envelope).toBe(oldRecords);
+    const keyIds = (
+      service.server.ctx.db.prepare("SELECT envelope FROM epoch_keys").pluck().all() as string[]
+    ).map((text) => JSON.parse(text).keyId);
     expect(new Set(keyIds)).toEqual(new Set([2]));
     // Destroy key 1 in a copy of the key file: the re-encrypted data still opens, the pre-rotation envelope no longer does.
     const keyFile = keyFileOf(service.server.ctx.config);
@@ -193,7 +200,7 @@ describe("encryption at rest", () => {
     });
     expect((await store.loadCommitted("ds-a", 1)).records).toHaveLength(ROWS_A.length);
     expect(() =>
-      ring.decrypt(JSON.parse(oldRecords), { datasetId: "ds-a", epoch: 1, purpose: "dataset-records" }),
+      ring.decrypt(JSON.parse(oldEpochKey), { datasetId: "ds-a", epoch: 1, purpose: "epoch-key" }),
     ).toThrow(/destroyed/);
     service.server.ctx.datasets.clearCache();
     expect((await service.server.ctx.datasets.loadCommitted("ds-a", 1)).records).toHaveLength(ROWS_A.length);

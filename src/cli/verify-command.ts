@@ -22,6 +22,7 @@ import { type ParsedBundle, parseBundle } from "../verifier/bundle.ts";
 import { parseChainBundle } from "../verifier/chain-bundle.ts";
 import { describeStatement } from "../verifier/describe.ts";
 import { InsecureKeysError, VerifierInputError } from "../verifier/errors.ts";
+import { checkAgainstHistory, verifyHistory } from "../verifier/history.ts";
 import type { BundleVerified, BundleVerifyResult } from "../verifier/verify-bundle.ts";
 import {
   type ChainVerified,
@@ -113,7 +114,11 @@ function validLines(result: BundleVerified | ChainVerified): string[] {
   return [`  circuit    ${result.circuitId}`, `  key        ${result.vkeyHash}`];
 }
 
-function writeResult(result: BundleVerifyResult | ChainVerifyResult, json: boolean, output: Output): number {
+function writeResult(
+  result: BundleVerifyResult | ChainVerifyResult | HistoryRejection,
+  json: boolean,
+  output: Output,
+): number {
   if (json) {
     output.out(`${JSON.stringify(result)}\n`);
     return result.valid ? 0 : 1;
@@ -173,6 +178,7 @@ export async function runVerify(args: string[], output: Output = processOutput):
       manifest: { type: "string" },
       "operator-key": { type: "string" },
       nonce: { type: "string" },
+      history: { type: "string" },
       "allow-insecure-keys": { type: "boolean", default: false },
       json: { type: "boolean", default: false },
     },
@@ -200,7 +206,9 @@ export async function runVerify(args: string[], output: Output = processOutput):
       ...(values.nonce === undefined ? {} : { expectedNonce: values.nonce }),
       allowInsecureKeys: values["allow-insecure-keys"],
     });
-    return writeResult(result, values.json, output);
+    if (values.history === undefined || !result.valid) return writeResult(result, values.json, output);
+    const history = await readJsonFile(values.history, "history");
+    return writeResult(placeOnHistory(result, bundle, history), values.json, output);
   } catch (error) {
     if (error instanceof InsecureKeysError) return writeInsecureRefusal(error, values.json, output);
     if (error instanceof VerifierInputError || error instanceof InputFileError) {
@@ -208,6 +216,26 @@ export async function runVerify(args: string[], output: Output = processOutput):
     }
     throw error;
   }
+}
+
+type Verified = BundleVerified | ChainVerified;
+type HistoryRejection = { valid: false; check: string; reason: string };
+
+/**
+ * `--history FILE`: the verified bundle's manifest must lie on the history's epoch chain (design.md section
+ * 5), signed by the key the bundle verified under; a fork or a broken chain is INVALID. On success a warning
+ * line says how many later epochs exist.
+ */
+function placeOnHistory(result: Verified, bundle: unknown, history: unknown): Verified | HistoryRejection {
+  const chain = verifyHistory(history, { operatorKeys: [result.operatorKey] });
+  if (!chain.valid) return { valid: false, check: `history-${chain.check}`, reason: chain.reason };
+  const placed = checkAgainstHistory((bundle as { manifest?: unknown }).manifest, chain);
+  if (!placed.valid) return { valid: false, check: `history-${placed.check}`, reason: placed.reason };
+  const note =
+    placed.laterEpochs === 0
+      ? `epoch ${placed.epoch} is the history's latest`
+      : `epoch ${placed.epoch} is superseded: ${placed.laterEpochs} later epoch(s), latest ${placed.headEpoch}`;
+  return { ...result, warnings: [...result.warnings, note] };
 }
 
 function inspection(parsed: ParsedBundle) {
@@ -276,7 +304,8 @@ export async function runInspect(args: string[], output: Output = processOutput)
 export const verifyCommand: Command = {
   name: "verify",
   usage: [
-    "verify BUNDLE --keys DIR [--manifest FILE] [--operator-key HEX] [--nonce N] [--allow-insecure-keys] [--json]",
+    "verify BUNDLE --keys DIR [--manifest FILE] [--operator-key HEX] [--nonce N] [--history FILE]",
+    "       [--allow-insecure-keys] [--json]   (--history: the dataset's manifests; the bundle must be on their chain)",
     "       check a proof bundle offline (exit 0 valid, 1 invalid, 2 malformed, 3 insecure keys refused)",
   ],
   run: (args) => runVerify(args),

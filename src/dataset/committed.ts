@@ -36,6 +36,8 @@ export interface CommitRecordsInput {
   /** Circuit ids the manifest announces for this dataset. */
   readonly circuits: readonly string[];
   readonly createdAt?: Date | string;
+  /** `manifestHash` of the dataset's previous epoch (design.md section 5, epoch chain). */
+  readonly previousManifestHash?: string;
 }
 
 /** Commits encoded records and signs the manifest. */
@@ -63,6 +65,7 @@ export async function commitRecords(input: CommitRecordsInput): Promise<Committe
     root: commitment.root,
     circuits: input.circuits,
     ...(input.createdAt === undefined ? {} : { createdAt: input.createdAt }),
+    ...(input.previousManifestHash === undefined ? {} : { previousManifestHash: input.previousManifestHash }),
   });
   const manifest = signManifest(unsigned, input.operatorSecretKey);
   return { schema: input.schema, records: input.records, commitment, manifest };

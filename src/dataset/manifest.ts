@@ -45,6 +45,8 @@ export interface UnsignedManifest {
   readonly root: string;
   readonly createdAt: string;
   readonly circuits: readonly string[];
+  /** `manifestHash` of the dataset's previous epoch (absent on its first epoch; design.md section 5). */
+  readonly previousManifestHash?: string;
 }
 
 export interface DatasetManifest extends UnsignedManifest {
@@ -69,6 +71,7 @@ export interface UnsignedChunkedManifest {
   readonly root: string;
   readonly createdAt: string;
   readonly circuits: readonly string[];
+  readonly previousManifestHash?: string;
 }
 
 export interface ChunkedManifest extends UnsignedChunkedManifest {
@@ -91,6 +94,8 @@ export interface ManifestInputOf<Layout> {
   readonly circuits: readonly string[];
   /** Defaults to now. */
   readonly createdAt?: Date | string;
+  /** `manifestHash` of the previous epoch's manifest (omitted for a dataset's first epoch). */
+  readonly previousManifestHash?: string;
 }
 
 export type BuildManifestInput = ManifestInputOf<CommitmentLayout>;
@@ -115,6 +120,7 @@ const unsignedShape = z.strictObject({
   root: canonicalDecimalSchema,
   createdAt: z.iso.datetime({ offset: true }),
   circuits: z.array(z.string().regex(CIRCUIT_ID_PATTERN, `must match ${CIRCUIT_ID_PATTERN}`)),
+  previousManifestHash: hexSchema(32).optional(),
 });
 
 /** The shape of a signed manifest (no semantic checks; `parseManifest` adds them). */
@@ -140,6 +146,7 @@ const unsignedShapeV2 = z.strictObject({
   root: unsignedShape.shape.root,
   createdAt: unsignedShape.shape.createdAt,
   circuits: unsignedShape.shape.circuits,
+  previousManifestHash: unsignedShape.shape.previousManifestHash,
 });
 
 const signedShapeV2 = unsignedShapeV2.extend({ operatorKey: hexSchema(32), signature: hexSchema(64) });
@@ -208,6 +215,7 @@ function statementFields<Layout>(input: ManifestInputOf<Layout>) {
     root: typeof input.root === "bigint" ? input.root.toString(10) : input.root,
     createdAt: createdAt instanceof Date ? createdAt.toISOString() : createdAt,
     circuits: [...input.circuits],
+    ...(input.previousManifestHash === undefined ? {} : { previousManifestHash: input.previousManifestHash }),
   };
 }
 

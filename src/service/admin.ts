@@ -20,6 +20,7 @@ import type { AuditSubject } from "./audit.ts";
 import type { ServiceContext } from "./context.ts";
 import { datasetView } from "./datasets.ts";
 import { scalar, statement } from "./db.ts";
+import { type ErasureOutcome, Erasures } from "./erasure.ts";
 import { jsonBody, stateOf } from "./http.ts";
 import { routeMounter } from "./mount.ts";
 import { type Partner, partnerView } from "./partners.ts";
@@ -27,7 +28,21 @@ import { periodStart } from "./policy.ts";
 
 /** Admin operations, each audited. `actor` is the admin's client id (null on the command line). */
 export class AdminOps {
+  private erasureQueue: Erasures | undefined;
+
   constructor(private readonly ctx: ServiceContext) {}
+
+  /** Built on first use (a bare app for the route table has no dataset store). */
+  private get erasures(): Erasures {
+    this.erasureQueue ??= new Erasures({
+      db: this.ctx.db,
+      cipher: this.ctx.datasets.storageCipher,
+      datasets: this.ctx.datasets,
+      batch: this.ctx.config.erasureBatch,
+      now: this.ctx.now,
+    });
+    return this.erasureQueue;
+  }
 
   private subject(actor: string | null, action: string, requestId: string): AuditSubject {
     return { partner: actor, action: `admin.${action}`, requestId };
@@ -124,6 +139,29 @@ export class AdminOps {
     return datasetView(stored);
   }
 
+  /**
+   * Erasure requests (service/erasure.ts): queued until the batch is full, then a new epoch without the
+   * records. Audited without the keys: whose records is never logged.
+   */
+  async erase(
+    actor: string | null,
+    requestId: string,
+    datasetId: string,
+    input: unknown,
+  ): Promise<ErasureOutcome> {
+    const subject = this.subject(actor, "dataset.erase", requestId);
+    return this.audited(subject, () =>
+      this.erasures.request(datasetId, input, (outcome) => {
+        this.ctx.audit.append(subject, "accepted", {
+          datasetId,
+          pending: outcome.pending,
+          applied: outcome.applied,
+          ...(outcome.epoch === undefined ? {} : { epoch: outcome.epoch, erased: outcome.erased ?? 0 }),
+        });
+      }),
+    );
+  }
+
   async rotateStorageKey(actor: string | null, requestId: string) {
     const subject = this.subject(actor, "keys.rotate", requestId);
     const reencrypted = await this.audited(subject, () =>
@@ -187,6 +225,9 @@ export function adminRouter(ctx: ServiceContext): Router {
   });
   mount(API.registerDataset, async (_req, res, { body }) => {
     res.status(201).json(await ops.registerDataset(actor(res), requestId(res), body));
+  });
+  mount(API.eraseRecords, async (_req, res, { params, body }) => {
+    res.json(await ops.erase(actor(res), requestId(res), params.datasetId, body));
   });
   mount(API.rotateStorageKey, async (_req, res) => {
     res.json(await ops.rotateStorageKey(actor(res), requestId(res)));

@@ -166,6 +166,17 @@ export const API = {
     notFound: "dataset",
     responses: { "200": ok("dataset", S.datasetReadSchema), "404": error("Unknown or not allowed") },
   }),
+  readDatasetHistory: route({
+    operationId: "readDatasetHistory",
+    method: "get",
+    path: "/v1/datasets/:datasetId/history",
+    scope: "datasets:read",
+    action: "datasets.read",
+    summary: "One dataset's epoch chain: every signed manifest, oldest first",
+    params: z.object({ datasetId: S.datasetIdSchema }),
+    notFound: "dataset",
+    responses: { "200": ok("history", S.datasetHistorySchema), "404": error("Unknown or not allowed") },
+  }),
   listCircuits: route({
     operationId: "listCircuits",
     method: "get",
@@ -415,7 +426,28 @@ export const API = {
     responses: {
       "201": ok("the committed dataset", S.datasetViewSchema),
       "400": error("invalid_dataset, invalid_schema, invalid_records"),
-      "409": error("epoch_not_newer"),
+      "409": error("epoch_not_newer, epoch_fork"),
+    },
+  }),
+  eraseRecords: route({
+    operationId: "eraseRecords",
+    method: "post",
+    path: "/v1/admin/datasets/:datasetId/erasures",
+    ...admin,
+    action: "admin.dataset.erase",
+    summary: "Erase persons' records: queued, applied as a new epoch once the batch is full",
+    description:
+      "Erasures wait until `erasureBatch` are pending for the dataset (or `force`), then one new epoch " +
+      "without the records is committed and every older epoch is crypto-shredded (docs/operations.md).",
+    params: z.object({ datasetId: S.datasetIdSchema }),
+    notFound: "dataset",
+    body: jsonBody(S.erasureRequestSchema, (input) =>
+      parseOrThrow(S.erasureRequestSchema, input, "invalid_erasure"),
+    ),
+    responses: {
+      "200": ok("queued or applied", S.erasureOutcomeSchema),
+      "400": error("invalid_erasure"),
+      "404": error("unknown dataset or no record with a given key"),
     },
   }),
   rotateStorageKey: route({

@@ -20,6 +20,7 @@ import { CANONICAL_DECIMAL, FIELD_ORDER, MAX_DECIMAL_DIGITS } from "../core/fiel
 import { DATASET_ID_PATTERN, lowerHexPattern } from "../core/formats.ts";
 import { signedManifestShape } from "../dataset/manifest.ts";
 import { registerDatasetSchema } from "./datasets.ts";
+import { erasureRequestSchema } from "./erasure.ts";
 import { JOB_STATES } from "./jobs.ts";
 import { CLIENT_ID_PATTERN, newPartnerSchema } from "./partners.ts";
 import { policySchema } from "./policy.ts";
@@ -81,6 +82,11 @@ export const submissionSchema = z
       .refine((value) => value !== undefined, "is required")
       .describe("readable query (docs/design.md section 3)"),
     nonce: nonceSchema,
+    epoch: z
+      .int()
+      .min(0)
+      .optional()
+      .describe("an older, still retained epoch to ask (default: the latest; docs/operations.md)"),
   })
   .describe("Unknown fields are ignored (policy, budget, group size and identity come from the server).");
 export type Submission = z.output<typeof submissionSchema>;
@@ -147,6 +153,22 @@ const datasetViewShape = {
 export const datasetViewSchema = z.object(datasetViewShape);
 export const datasetListSchema = z.object({ operatorKey: hex(32), datasets: z.array(datasetViewSchema) });
 export const datasetReadSchema = z.object({ operatorKey: hex(32), ...datasetViewShape });
+export { erasureRequestSchema };
+export const erasureOutcomeSchema = z.object({
+  datasetId: z.string(),
+  pending: z.int().describe("requests waiting for the batch"),
+  applied: z.boolean(),
+  epoch: z.int().optional().describe("the new epoch, when applied"),
+  manifestHash: hex(32).optional(),
+  erased: z.int().optional().describe("records removed"),
+  shreddedEpochs: z.int().optional().describe("older epochs crypto-shredded"),
+});
+/** A dataset's epoch chain (design.md section 5), oldest first: the `zktally verify --history` file. */
+export const datasetHistorySchema = z.object({
+  operatorKey: hex(32),
+  datasetId: z.string(),
+  manifests: z.array(manifestSchema),
+});
 
 const decimal = z.string().regex(CANONICAL_DECIMAL);
 const g1 = z.array(decimal);

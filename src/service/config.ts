@@ -118,6 +118,13 @@ export const serviceConfigSchema = z.strictObject({
   auditRefusalWindowMs: z.int().min(0).max(86_400_000).default(60_000),
   /** Express `trust proxy` (only behind a known reverse proxy; otherwise clients could spoof their IP). */
   trustProxy: z.boolean().default(false),
+  /** Epochs of each dataset kept answerable (the newest ones); older epochs are crypto-shredded. */
+  retainEpochs: z.int().min(1).max(10_000).default(12),
+  /**
+   * Erasure requests are applied once this many are pending for a dataset (exact-mode mitigation of
+   * erasure differencing, docs/operations.md); 1 applies each at once.
+   */
+  erasureBatch: z.int().min(1).max(10_000).default(5),
   jobs: jobsSchema.default(jobsSchema.parse({})),
   redis: redisSchema.optional(),
 });
@@ -221,6 +228,14 @@ export const CONFIG_SOURCES: readonly ConfigSource[] = [
   source("scrypt-log-n", "ZKTALLY_SCRYPT_LOG_N", "scryptLogN", "int", "log2 scrypt cost for client secrets"),
   source("log-level", "ZKTALLY_LOG_LEVEL", "logLevel", "string", "pino log level"),
   source("trust-proxy", "ZKTALLY_TRUST_PROXY", "trustProxy", "bool", "trust X-Forwarded-For"),
+  source(
+    "retain-epochs",
+    "ZKTALLY_RETAIN_EPOCHS",
+    "retainEpochs",
+    "int",
+    "epochs kept answerable per dataset",
+  ),
+  source("erasure-batch", "ZKTALLY_ERASURE_BATCH", "erasureBatch", "int", "erasures applied in batches of"),
   source("job-lease-ms", "ZKTALLY_JOB_LEASE_MS", "jobs.leaseMs", "int", "job lease (crash recovery delay)"),
   source("workers", "ZKTALLY_WORKERS", "jobs.concurrency", "int", "proofs at once (0 = none here)"),
   source("provers", "ZKTALLY_PROVERS", "jobs.provers", "int", "prover processes in the local pool"),

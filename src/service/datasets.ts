@@ -27,6 +27,7 @@ import { DATASET_SECRET_BYTES, generateDatasetSecret } from "../dataset/salt.ts"
 import { parseSchema, type Schema } from "../dataset/schema.ts";
 import { ConflictError, InputError, IntegrityError, NotFoundError } from "../util/errors.ts";
 import { type Db, statement } from "./db.ts";
+import { EpochKeys } from "./epoch-keys.ts";
 import { DatasetIntegrityError } from "./errors.ts";
 import { parseOrThrow } from "./partners.ts";
 import { type EnvelopeCipher, openText, SERVICE_KEY_SCOPE, sealText } from "./sealed.ts";
@@ -64,6 +65,8 @@ export interface StoredDataset {
   readonly manifest: DatasetManifest;
   readonly manifestHash: string;
   readonly createdAt: number;
+  /** When the epoch's data were crypto-shredded (erasure or retention); null while answerable. */
+  readonly shreddedAt: number | null;
 }
 
 /** What the API shows of a stored dataset: public material only (no records, salts or secrets). */
@@ -83,7 +86,11 @@ interface DatasetRow {
   records_envelope: string;
   secret_envelope: string;
   created_at: number;
+  shredded_at: number | null;
 }
+
+/** What a shredded epoch's envelope columns hold (the manifest stays: old bundles keep verifying). */
+const SHREDDED = "shredded";
 
 export interface DatasetStoreOptions {
   readonly db: Db;
@@ -92,12 +99,17 @@ export interface DatasetStoreOptions {
   readonly shape: AggregateShape;
   readonly circuitId: string;
   readonly now?: () => number;
+  /** Epochs kept answerable per dataset (the newest ones); older ones are shredded. Default: all. */
+  readonly retainEpochs?: number;
 }
 
 export class DatasetStore {
   private readonly cache = new Map<string, Promise<CommittedDataset>>();
+  private readonly epochKeys: EpochKeys;
 
-  constructor(private readonly options: DatasetStoreOptions) {}
+  constructor(private readonly options: DatasetStoreOptions) {
+    this.epochKeys = new EpochKeys(options.db, options.cipher, () => this.now());
+  }
 
   /**
    * Validates, commits, signs and stores a dataset (admin). `withinTransaction` runs in the transaction that
@@ -115,18 +127,29 @@ export class DatasetStore {
     }
     const schema = parseSchema(parsed.schema); // SchemaError: invalid_schema
     const records = parseRecords(parsed, schema); // DatasetError: invalid_records
-    const latest = this.latest(parsed.datasetId);
-    const epoch = parsed.epoch ?? (latest ? latest.epoch + 1 : 1);
-    if (latest && epoch <= latest.epoch) {
-      throw new ConflictError(
-        "epoch_not_newer",
-        `epoch must be above ${latest.epoch} for ${parsed.datasetId}`,
-      );
-    }
+    return this.commitEpoch(parsed.datasetId, schema, records, parsed.epoch, withinTransaction);
+  }
+
+  /**
+   * Commits records as the dataset's next epoch, linked to the latest one (design.md section 5, epoch
+   * chain), signs and stores it under a fresh epoch key, then applies the retention setting. An epoch at or
+   * below the latest is refused: `epoch_fork` when that epoch exists (a second manifest for it would fork
+   * the chain), `epoch_not_newer` otherwise.
+   */
+  async commitEpoch(
+    datasetId: string,
+    schema: Schema,
+    records: bigint[][],
+    requestedEpoch?: number,
+    withinTransaction?: (stored: StoredDataset) => void,
+  ): Promise<StoredDataset> {
+    const latest = this.latest(datasetId);
+    const epoch = requestedEpoch ?? (latest ? latest.epoch + 1 : 1);
+    this.assertNewEpoch(datasetId, epoch, latest);
     const secret = generateDatasetSecret();
     // Records beyond the layout's capacity or a schema wider than it: InputError invalid_dataset.
     const committed = await commitRecords({
-      datasetId: parsed.datasetId,
+      datasetId,
       epoch,
       schema,
       records,
@@ -135,44 +158,118 @@ export class DatasetStore {
       operatorSecretKey: this.options.operatorSecretKey,
       circuits: [this.options.circuitId],
       createdAt: new Date(this.now()),
+      ...(latest ? { previousManifestHash: latest.manifestHash } : {}),
     });
     return this.options.db.transaction(() => {
+      if (this.latest(datasetId)?.manifestHash !== latest?.manifestHash) {
+        throw new ConflictError("epoch_fork", `dataset ${datasetId} gained an epoch while committing; retry`);
+      }
       this.insert(committed, secret);
-      const stored = this.require(parsed.datasetId, epoch);
+      const stored = this.require(datasetId, epoch);
+      this.applyRetention(datasetId);
       withinTransaction?.(stored);
       return stored;
     })();
+  }
+
+  private assertNewEpoch(datasetId: string, epoch: number, latest: StoredDataset | undefined): void {
+    if (this.row(datasetId, epoch)) {
+      throw new ConflictError(
+        "epoch_fork",
+        `dataset ${datasetId} epoch ${epoch} already has a signed manifest; a second one would fork its history`,
+        { hint: "commit the change as a new epoch (omit epoch to take the next one)" },
+      );
+    }
+    if (latest && epoch <= latest.epoch) {
+      throw new ConflictError("epoch_not_newer", `epoch must be above ${latest.epoch} for ${datasetId}`);
+    }
+  }
+
+  /** Shreds answerable epochs beyond the newest `retainEpochs` (inside the caller's transaction). */
+  private applyRetention(datasetId: string): number {
+    const keep = this.options.retainEpochs;
+    if (keep === undefined) return 0;
+    const old = statement(
+      this.options.db,
+      `SELECT epoch FROM datasets WHERE dataset_id = ? AND shredded_at IS NULL
+         ORDER BY epoch DESC LIMIT -1 OFFSET ?`,
+    ).all(datasetId, keep) as { epoch: number }[];
+    for (const { epoch } of old) this.shred(datasetId, epoch);
+    return old.length;
+  }
+
+  /**
+   * Crypto-shreds one epoch (inside the caller's transaction): destroys its epoch key and overwrites its
+   * envelopes; the manifest stays, so bundles over it still verify, but it can no longer be answered.
+   */
+  shred(datasetId: string, epoch: number): void {
+    this.epochKeys.destroy(datasetId, epoch);
+    statement(
+      this.options.db,
+      `UPDATE datasets SET records_envelope = ?, secret_envelope = ?, shredded_at = ?
+         WHERE dataset_id = ? AND epoch = ? AND shredded_at IS NULL`,
+    ).run(SHREDDED, SHREDDED, this.now(), datasetId, epoch);
+    this.cache.delete(`${datasetId}@${epoch}`);
+  }
+
+  /** Every epoch of a dataset, oldest first (the manifests of its chain, shredded ones included). */
+  history(datasetId: string): StoredDataset[] {
+    const rows = statement(this.options.db, "SELECT * FROM datasets WHERE dataset_id = ? ORDER BY epoch").all(
+      datasetId,
+    ) as DatasetRow[];
+    return rows.map(toStored);
+  }
+
+  /** The epoch a query may be asked of: the latest, or a named one that is still retained. */
+  answerable(datasetId: string, epoch?: number): StoredDataset | undefined {
+    const stored = epoch === undefined ? this.latest(datasetId) : this.get(datasetId, epoch);
+    if (stored?.shreddedAt != null) {
+      throw new ConflictError(
+        "epoch_retired",
+        `dataset ${datasetId} epoch ${stored.epoch} is past retention or erased and can no longer be answered`,
+        { hint: "ask the latest epoch (omit epoch)" },
+      );
+    }
+    return stored;
+  }
+
+  get(datasetId: string, epoch: number): StoredDataset | undefined {
+    const row = this.row(datasetId, epoch);
+    return row === undefined ? undefined : toStored(row);
   }
 
   private insert(committed: CommittedDataset, secret: Uint8Array): void {
     const { datasetId, epoch } = committed.manifest;
     const recordsJson = JSON.stringify({ v: 1, records: committed.records.map((r) => r.map(String)) });
     const aad = (purpose: string) => ({ datasetId, epoch, purpose });
-    const recordsEnvelope = sealText(
-      this.options.cipher,
-      Buffer.from(recordsJson, "utf8"),
-      aad(RECORDS_PURPOSE),
-    );
-    const secretEnvelope = sealText(this.options.cipher, secret, aad(SECRET_PURPOSE));
     try {
       statement(
         this.options.db,
         `INSERT INTO datasets (dataset_id, epoch, manifest, records_envelope, secret_envelope, created_at)
            VALUES (?, ?, ?, ?, ?, ?)`,
-      ).run(
-        datasetId,
-        epoch,
-        JSON.stringify(committed.manifest),
-        recordsEnvelope,
-        secretEnvelope,
-        this.now(),
-      );
+      ).run(datasetId, epoch, JSON.stringify(committed.manifest), SHREDDED, SHREDDED, this.now());
     } catch (error) {
       if ((error as { code?: string }).code === "SQLITE_CONSTRAINT_PRIMARYKEY") {
-        throw new ConflictError("epoch_not_newer", `dataset ${datasetId} epoch ${epoch} already exists`);
+        throw new ConflictError("epoch_fork", `dataset ${datasetId} epoch ${epoch} already exists`);
       }
       throw error;
     }
+    // The row exists first (the key's foreign key), then the envelopes are sealed under its fresh key.
+    const cipher = this.epochKeys.create(datasetId, epoch);
+    statement(
+      this.options.db,
+      "UPDATE datasets SET records_envelope = ?, secret_envelope = ? WHERE dataset_id = ? AND epoch = ?",
+    ).run(
+      sealText(cipher, Buffer.from(recordsJson, "utf8"), aad(RECORDS_PURPOSE)),
+      sealText(cipher, secret, aad(SECRET_PURPOSE)),
+      datasetId,
+      epoch,
+    );
+  }
+
+  /** The storage cipher (KeyRing) envelopes and epoch keys are sealed under. */
+  get storageCipher(): EnvelopeCipher {
+    return this.options.cipher;
   }
 
   /** The latest epoch of every dataset, by id. */
@@ -225,12 +322,19 @@ export class DatasetStore {
   reencryptAll(
     reencrypt: (envelopeText: string, aad: { datasetId: string; epoch: number; purpose: string }) => string,
   ): number {
-    const rows = statement(this.options.db, "SELECT * FROM datasets").all() as DatasetRow[];
+    // Epochs with an epoch key: only the key is re-sealed; shredded epochs hold nothing to re-encrypt.
+    const rows = statement(
+      this.options.db,
+      `SELECT d.* FROM datasets d WHERE d.shredded_at IS NULL AND NOT EXISTS
+         (SELECT 1 FROM epoch_keys k WHERE k.dataset_id = d.dataset_id AND k.epoch = d.epoch)`,
+    ).all() as DatasetRow[];
     const update = statement(
       this.options.db,
       "UPDATE datasets SET records_envelope = ?, secret_envelope = ? WHERE dataset_id = ? AND epoch = ?",
     );
+    let keys = 0;
     this.options.db.transaction(() => {
+      keys = this.epochKeys.resealAll(reencrypt);
       for (const row of rows) {
         const aad = (purpose: string) => ({ datasetId: row.dataset_id, epoch: row.epoch, purpose });
         update.run(
@@ -241,7 +345,7 @@ export class DatasetStore {
         );
       }
     })();
-    return rows.length * 2;
+    return rows.length * 2 + keys;
   }
 
   private row(datasetId: string, epoch: number): DatasetRow | undefined {
@@ -254,13 +358,16 @@ export class DatasetStore {
   private async decryptAndCheck(datasetId: string, epoch: number): Promise<CommittedDataset> {
     const row = this.row(datasetId, epoch);
     if (!row) throw new DatasetIntegrityError(datasetId, epoch, "not stored");
+    if (row.shredded_at !== null)
+      throw new DatasetIntegrityError(datasetId, epoch, "shredded (erased or past retention)");
     const manifest = parseManifest(JSON.parse(row.manifest));
     const aad = (purpose: string) => ({ datasetId, epoch, purpose });
     let secret: Uint8Array;
     let records: bigint[][] | undefined;
     try {
-      secret = openText(this.options.cipher, row.secret_envelope, aad(SECRET_PURPOSE));
-      const plain = openText(this.options.cipher, row.records_envelope, aad(RECORDS_PURPOSE));
+      const cipher = this.epochKeys.cipherFor(datasetId, epoch) ?? this.options.cipher;
+      secret = openText(cipher, row.secret_envelope, aad(SECRET_PURPOSE));
+      const plain = openText(cipher, row.records_envelope, aad(RECORDS_PURPOSE));
       records = parseRecordsPlaintext(Buffer.from(plain).toString("utf8"));
     } catch (error) {
       if (!(error instanceof IntegrityError || error instanceof SyntaxError)) throw error;
@@ -293,6 +400,7 @@ function toStored(row: DatasetRow): StoredDataset {
     manifest,
     manifestHash: manifestHash(manifest),
     createdAt: row.created_at,
+    shreddedAt: row.shredded_at ?? null,
   };
 }
 

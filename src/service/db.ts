@@ -135,6 +135,25 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE jobs ADD COLUMN chunks_total INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE jobs ADD COLUMN eta_ms INTEGER;
   `,
+  // Dataset lifecycle (docs/operations.md): per-epoch data keys (crypto-shredding), shredded epochs, and
+  // erasure requests waiting for their batch (each key sealed, deleted once applied).
+  `
+  CREATE TABLE epoch_keys (
+    dataset_id TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    envelope TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (dataset_id, epoch),
+    FOREIGN KEY (dataset_id, epoch) REFERENCES datasets (dataset_id, epoch)
+  ) STRICT;
+  ALTER TABLE datasets ADD COLUMN shredded_at INTEGER;
+  CREATE TABLE erasure_requests (
+    request_id INTEGER PRIMARY KEY,
+    dataset_id TEXT NOT NULL,
+    envelope TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+  `,
 ];
 
 /**
@@ -153,6 +172,8 @@ export function openDatabase(file: string, directory: string, options: { create?
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = FULL");
     db.pragma("foreign_keys = ON");
+    // Freed pages are zeroed, so shredded envelopes and applied erasure requests leave no bytes behind.
+    db.pragma("secure_delete = ON");
     db.pragma("busy_timeout = 5000");
     migrate(db);
     return db;

@@ -45,9 +45,13 @@ export function admitQuery(
   submission: Submission,
   tokenScopes: ReadonlySet<Scope>,
 ): AdmittedQuery {
-  const dataset = ctx.datasets.latest(submission.datasetId);
-  if (!dataset || !partner.policy.datasets.includes(submission.datasetId))
+  if (!partner.policy.datasets.includes(submission.datasetId))
     throw new NotFoundError(`dataset ${submission.datasetId}`);
+  const dataset = ctx.datasets.answerable(submission.datasetId, submission.epoch);
+  if (!dataset)
+    throw new NotFoundError(
+      `dataset ${submission.datasetId}${submission.epoch === undefined ? "" : ` epoch ${submission.epoch}`}`,
+    );
   if (!dataset.manifest.circuits.includes(ctx.circuit.id)) {
     throw new ConflictError(
       "circuit_retired",
@@ -120,6 +124,17 @@ export function partnerRouter(ctx: ServiceContext): Router {
     const dataset = partnerOf(res).policy.datasets.includes(id) ? ctx.datasets.latest(id) : undefined;
     if (!dataset) throw new NotFoundError(`dataset ${id}`);
     res.json({ operatorKey: ctx.operatorKey, ...datasetView(dataset) });
+  });
+
+  mount(API.readDatasetHistory, (_req, res, { params }) => {
+    const id = params.datasetId;
+    const history = partnerOf(res).policy.datasets.includes(id) ? ctx.datasets.history(id) : [];
+    if (history.length === 0) throw new NotFoundError(`dataset ${id}`);
+    res.json({
+      operatorKey: ctx.operatorKey,
+      datasetId: id,
+      manifests: history.map((item) => item.manifest),
+    });
   });
 
   mount(API.listCircuits, (_req, res) => {

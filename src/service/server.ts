@@ -181,6 +181,7 @@ export async function openService(
       shape: circuit.shape,
       circuitId: circuit.id,
       now,
+      retainEpochs: config.retainEpochs,
     });
     let wake = () => {};
     const ctx: ServiceContext = {

@@ -8,6 +8,7 @@ import { inspectCommand, verifyCommand } from "../verify-command.ts";
 import { auditCommand } from "./audit.ts";
 import { ceremonyCommand } from "./ceremony.ts";
 import { demoCommand } from "./demo.ts";
+import { eraseCommand } from "./erase.ts";
 import { exportCommand } from "./export.ts";
 import { serveCommand } from "./serve.ts";
 import { setupCommand } from "./setup.ts";
@@ -22,5 +23,6 @@ export const COMMANDS: readonly Command[] = [
   exportCommand,
   auditCommand,
   serveCommand,
+  eraseCommand,
   workerCommand,
 ];

@@ -27,7 +27,7 @@ import { isZktallyError } from "../../util/errors.ts";
 import { parseStrictJson } from "../../util/strict-json.ts";
 import { type Command, errorReport, exitCodeOf, UsageError } from "../command.ts";
 
-const configOptions = {
+export const configOptions = {
   ...Object.fromEntries(
     CONFIG_SOURCES.map(
       (source) => [source.flag, { type: source.kind === "bool" ? "boolean" : "string" }] as const,

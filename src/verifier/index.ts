@@ -3,7 +3,8 @@
  *
  * Partner verifier SDK: `verify(bundle, {keys, operatorKey, manifest})` checks a `zktally-bundle/v1`
  * proof bundle (docs/bundle.md) offline and says what was proven in words; `verifyBundles` batches
- * many; `verifyChain` checks a `zktally-bundle/v2` chain bundle (one proof per chunk plus a final proof,
+ * many; `verifyHistory` checks a dataset's epoch chain of manifests and `checkAgainstHistory` places a
+ * bundle's manifest on it; `verifyChain` checks a `zktally-bundle/v2` chain bundle (one proof per chunk plus a final proof,
  * naming the first bad chunk) and `verifyAny` takes either format. Underneath: Groth16 verification on bn254 with `@noble/curves`, safe to bundle for browsers
  * (no `node:` imports, no snarkjs; test/verifier-browser.test.ts walks the import graph). Inputs are
  * parsed strictly and malformed input throws {@link VerifierInputError} naming the offending field,
@@ -44,6 +45,16 @@ export {
 export { describePredicate, describeStatement, groupDigits, type StatementParts } from "./describe.ts";
 export { InsecureKeysError, VerifierInputError } from "./errors.ts";
 export { verifyGroth16 } from "./groth16.ts";
+export {
+  checkAgainstHistory,
+  type HistoryCheck,
+  type HistoryEntry,
+  type HistoryOptions,
+  type HistoryPlacement,
+  type HistoryResult,
+  parseHistory,
+  verifyHistory,
+} from "./history.ts";
 export {
   BASE_MODULUS,
   type ParsedProof,

@@ -320,7 +320,9 @@ describe.skipIf(!available)("the service as coordinator (--redis)", () => {
       expect(db.prepare("SELECT state FROM budget_ledger WHERE job_id = ?").pluck().get(job.jobId)).toBe(
         "refunded",
       );
-      expect(db.prepare("SELECT SUM(used) FROM budgets").pluck().get()).toBe(0);
+      expect(
+        db.prepare("SELECT COUNT(*) FROM budget_ledger WHERE state IN ('reserved', 'charged')").pluck().get(),
+      ).toBe(0);
       const decisions = audit.log
         .findEntries({ requestId: job.requestId, limit: 100 })
         .map((entry) => JSON.parse(entry.entry))

@@ -403,7 +403,7 @@ describe("limits", () => {
 
   it("5xx responses carry no internals (message, stack, SQL); the operator log has them", async () => {
     const { db } = service.server.ctx;
-    db.exec("ALTER TABLE budgets RENAME TO budgets_moved");
+    db.exec("ALTER TABLE budget_ledger RENAME TO budget_ledger_moved");
     try {
       const response = await service.api("GET", "/v1/budget", { token: aliceToken });
       expect(response.status).toBe(500);
@@ -412,9 +412,9 @@ describe("limits", () => {
         message: "internal error",
         requestId: response.headers.get("x-request-id"),
       });
-      expect(response.text).not.toMatch(/budgets|SQLITE|no such table|\.ts|at /);
+      expect(response.text).not.toMatch(/budget_ledger|SQLITE|no such table|\.ts|at /);
     } finally {
-      db.exec("ALTER TABLE budgets_moved RENAME TO budgets");
+      db.exec("ALTER TABLE budget_ledger_moved RENAME TO budget_ledger");
     }
     expect(service.logs.text()).toMatch(/"msg":"internal error"/);
   });

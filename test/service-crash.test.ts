@@ -167,7 +167,14 @@ function checkExactlyOnce(ids: string[]) {
       ]);
     }
     const jobs = db.prepare("SELECT COUNT(*) FROM jobs").pluck().get();
-    expect(db.prepare("SELECT SUM(used) FROM budgets WHERE partner_id = 'alice'").pluck().get()).toBe(jobs);
+    expect(
+      db
+        .prepare(
+          "SELECT COUNT(*) FROM budget_ledger WHERE partner_id = 'alice' AND state IN ('reserved', 'charged')",
+        )
+        .pluck()
+        .get(),
+    ).toBe(jobs);
     expect(db.prepare("SELECT COUNT(*) FROM bundles").pluck().get()).toBe(jobs);
     return {
       attempts: Object.fromEntries(

@@ -125,7 +125,9 @@ describe("job failure paths", () => {
     expect(broken.calls()).toBe(2);
     expect(ledgerState(service, job.jobId)).toBe("refunded");
     const { db } = service.server.ctx;
-    expect(db.prepare("SELECT SUM(used) FROM budgets").pluck().get()).toBe(0);
+    expect(
+      db.prepare("SELECT COUNT(*) FROM budget_ledger WHERE state IN ('reserved', 'charged')").pluck().get(),
+    ).toBe(0);
     expect(answers(service, job.requestId)).toEqual(["failed"]);
     expect(JSON.stringify(failed)).not.toContain("exploded");
   });

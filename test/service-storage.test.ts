@@ -122,7 +122,9 @@ describe("encryption at rest", () => {
   it("a job over a tampered dataset fails with a public error, is refunded and logged, and never proven", async () => {
     const original = datasetRow("ds-b");
     const before = service.server.ctx.db
-      .prepare("SELECT COALESCE(SUM(used), 0) FROM budgets WHERE partner_id = 'alice'")
+      .prepare(
+        "SELECT COUNT(*) FROM budget_ledger WHERE partner_id = 'alice' AND state IN ('reserved', 'charged')",
+      )
       .pluck()
       .get();
     setEnvelope("ds-b", "records_envelope", flipBit(original.records_envelope, "ciphertext"));
@@ -145,7 +147,12 @@ describe("encryption at rest", () => {
       expect(bundle.json.error).toBe("job_failed");
       const { db } = service.server.ctx;
       expect(
-        db.prepare("SELECT COALESCE(SUM(used), 0) FROM budgets WHERE partner_id = 'alice'").pluck().get(),
+        db
+          .prepare(
+            "SELECT COUNT(*) FROM budget_ledger WHERE partner_id = 'alice' AND state IN ('reserved', 'charged')",
+          )
+          .pluck()
+          .get(),
       ).toBe(before);
       expect(
         db.prepare("SELECT state FROM budget_ledger WHERE job_id = ?").pluck().get(submitted.json.jobId),

@@ -19,12 +19,10 @@ import { API } from "./api-routes.ts";
 import type { AuditSubject } from "./audit.ts";
 import type { ServiceContext } from "./context.ts";
 import { datasetView } from "./datasets.ts";
-import { scalar, statement } from "./db.ts";
 import { type ErasureOutcome, Erasures } from "./erasure.ts";
 import { jsonBody, stateOf } from "./http.ts";
 import { routeMounter } from "./mount.ts";
 import { type Partner, partnerView } from "./partners.ts";
-import { periodStart } from "./policy.ts";
 
 /** Admin operations, each audited. `actor` is the admin's client id (null on the command line). */
 export class AdminOps {
@@ -103,23 +101,19 @@ export class AdminOps {
     );
   }
 
-  /** Resets the partner's budget for the current period (jobs already charged stay charged). */
+  /**
+   * Resets the partner's budgets: every admission and (epsilon, delta) charge so far stops counting (jobs
+   * already charged stay charged and answered). For a dp partner this restores privacy loss that really
+   * happened: docs/privacy.md says what a reset means.
+   */
   resetBudget(actor: string | null, requestId: string, clientId: string) {
     return this.ctx.audit.decide(this.subject(actor, "budget.reset", requestId), () => {
       const partner = this.ctx.partners.require(clientId);
-      const start = periodStart(partner.policy, this.ctx.now());
-      const previous =
-        (scalar(this.ctx.db, "SELECT used FROM budgets WHERE partner_id = ? AND period_start = ?").get(
-          clientId,
-          start,
-        ) as number | undefined) ?? 0;
-      statement(this.ctx.db, "DELETE FROM budgets WHERE partner_id = ? AND period_start = ?").run(
-        clientId,
-        start,
-      );
+      const now = this.ctx.now();
+      const previous = this.ctx.jobs.budgets.reset(partner, now);
       return {
-        result: { clientId, periodStart: new Date(start).toISOString(), previouslyUsed: previous, used: 0 },
-        details: { clientId, periodStart: start, previouslyUsed: previous },
+        result: { clientId, periodStart: new Date(now).toISOString(), previouslyUsed: previous, used: 0 },
+        details: { clientId, periodStart: now, previouslyUsed: previous },
       };
     });
   }

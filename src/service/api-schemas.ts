@@ -206,6 +206,10 @@ export const submissionAcceptedSchema = z.object({
   statusUrl: z.string(),
   bundleUrl: z.string(),
   requestId: z.string(),
+  replayed: z
+    .literal(true)
+    .optional()
+    .describe("the same query with this nonce was submitted before: its job, not charged again"),
 });
 
 export const jobSchema = z.object({
@@ -245,12 +249,30 @@ export const bundleSchema = json.describe(
   "zktally-bundle/v1 (docs/bundle.md), byte-identical to the audited one",
 );
 
+const privacyStandingSchema = z.object({
+  datasetId: z.string(),
+  epsilon: z.number(),
+  delta: z.number(),
+  spentEpsilon: z.number(),
+  spentDelta: z.number(),
+  remainingEpsilon: z.number(),
+  remainingDelta: z.number(),
+  windowSeconds: z.int().optional(),
+});
+
 export const budgetSchema = z.object({
+  mode: z.enum(["exact", "dp"]),
   queries: z.int(),
-  used: z.int(),
+  used: z.int().describe("admissions in the sliding window [periodStart, periodEnd = now]"),
   remaining: z.int(),
+  windowSeconds: z.int(),
   periodStart: isoTime,
   periodEnd: isoTime,
+  nextReleaseAt: isoTime.optional().describe("when the oldest counted admission leaves the window"),
+  privacy: z
+    .array(privacyStandingSchema)
+    .optional()
+    .describe("dp partners: (epsilon, delta) budget per dataset, all epochs composed"),
 });
 
 const details = z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]));
@@ -313,7 +335,9 @@ export const partnerCreatedSchema = z.object({
 export const secretRotatedSchema = z.object({ clientId: z.string(), clientSecret: z.string() });
 export const budgetResetSchema = z.object({
   clientId: z.string(),
-  periodStart: isoTime,
+  periodStart: isoTime.describe(
+    "the reset time: earlier admissions and (epsilon, delta) charges stop counting",
+  ),
   previouslyUsed: z.int(),
   used: z.int(),
 });

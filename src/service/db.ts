@@ -154,6 +154,25 @@ const MIGRATIONS: readonly string[] = [
     created_at INTEGER NOT NULL
   ) STRICT;
   `,
+  // Sliding-window and privacy budgets (budgets.ts) count the ledger: when each row was reserved, on which
+  // dataset, its (epsilon, delta) in fixed point; admin resets mark the last row they void. The fixed-period
+  // counters in the budgets table are no longer read.
+  `
+  ALTER TABLE budget_ledger ADD COLUMN reserved_at INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE budget_ledger ADD COLUMN dataset_id TEXT NOT NULL DEFAULT '';
+  ALTER TABLE budget_ledger ADD COLUMN epsilon_micros INTEGER NOT NULL DEFAULT 0 CHECK (epsilon_micros >= 0);
+  ALTER TABLE budget_ledger ADD COLUMN delta_units INTEGER NOT NULL DEFAULT 0 CHECK (delta_units >= 0);
+  UPDATE budget_ledger SET reserved_at = updated_at,
+    dataset_id = COALESCE((SELECT dataset_id FROM jobs WHERE jobs.job_id = budget_ledger.job_id), '');
+  CREATE INDEX budget_ledger_window ON budget_ledger (partner_id, reserved_at);
+  -- a dp job's noise parameters (JSON {epsilon, delta}); NULL for exact answers
+  ALTER TABLE jobs ADD COLUMN dp TEXT;
+  CREATE TABLE budget_resets (
+    partner_id TEXT PRIMARY KEY,
+    after_rowid INTEGER NOT NULL,
+    reset_at INTEGER NOT NULL
+  ) STRICT;
+  `,
 ];
 
 /**

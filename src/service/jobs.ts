@@ -3,7 +3,8 @@
  *
  * The durable job table and every state change of a job, each one a SQLite transaction:
  *
- *   submit:   queued (+ budget reservation + ledger row + audit "query.submit accepted")
+ *   submit:   queued (+ budget reservation in the ledger, budgets.ts + audit "query.submit accepted");
+ *             the same query with the same nonce again returns the existing job, uncharged ("replayed")
  *   claim:    queued -> running (attempts + 1, lease owner, lease deadline, chunk progress reset)
  *   progress: chunks done / total and the time-left estimate of the running attempt (lease holder only)
  *   complete: running -> done, only while the caller still holds the lease; inserts THE bundle (primary key
@@ -25,9 +26,9 @@ import { serializeBundle } from "../prover/bundle.ts";
 import { ConflictError, LimitError, UnavailableError } from "../util/errors.ts";
 import type { ProofBundle } from "../verifier/bundle.ts";
 import type { AuditDetails, AuditSubject, ServiceAudit } from "./audit.ts";
+import { BudgetLedger, type Charge, type PrivacyStanding } from "./budgets.ts";
 import { type Db, scalar, statement } from "./db.ts";
 import type { Partner } from "./partners.ts";
-import { periodStart } from "./policy.ts";
 
 export const JOB_STATES = ["queued", "running", "done", "failed"] as const;
 export type JobState = (typeof JOB_STATES)[number];
@@ -59,6 +60,8 @@ export interface JobRow {
   chunks_total: number;
   /** Estimated ms left in the current attempt, from the measured time per chunk. */
   eta_ms: number | null;
+  /** A dp job's noise parameters, JSON `{epsilon, delta}` (the ledger's charge); null for exact answers. */
+  dp: string | null;
 }
 
 /** What a partner submitted, after admission (everything here is public or the partner's own). */
@@ -71,6 +74,14 @@ export interface AdmittedQuery {
   readonly queryHash: string;
   readonly nonce: string;
   readonly minGroupSize: number;
+  /** What the answer costs the partner's budgets (budgets.ts). */
+  readonly charge: Charge;
+}
+
+/** A submission's job; `replayed` when it is the existing job of the same query with the same nonce. */
+export interface Submitted {
+  readonly row: JobRow;
+  readonly replayed: boolean;
 }
 
 export interface QueueLimits {
@@ -99,31 +110,36 @@ export class LeaseLostError extends ConflictError {
 }
 
 export class JobStore {
+  readonly budgets: BudgetLedger;
+
   constructor(
     private readonly db: Db,
     private readonly audit: ServiceAudit,
     private readonly limits: QueueLimits,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.budgets = new BudgetLedger(db);
+  }
 
   // ----------------------------------------------------------------- admission
 
   /**
-   * Admits a query: checks queue limits and the budget, reserves one query of the budget, inserts the job
-   * and logs "accepted", all in one transaction. Refusals throw `ZktallyError`s (logged as refused).
+   * Admits a query: checks queue limits and the budgets, reserves the answer's cost in the budget ledger,
+   * inserts the job and logs "accepted" with the charge, all in one transaction. The same query (dataset and
+   * query hash) with a nonce the partner already used returns that job, charged nothing more; another query
+   * with a used nonce is refused (nonce_reused). Refusals throw `ZktallyError`s (logged as refused).
    */
-  submit(subject: AuditSubject, partner: Partner, admitted: AdmittedQuery): JobRow {
-    return this.audit.decide(subject, () => {
+  submit(subject: AuditSubject, partner: Partner, admitted: AdmittedQuery): Submitted {
+    return this.audit.decide<Submitted>(subject, () => {
+      const replay = this.replayOf(partner.clientId, admitted);
+      if (replay !== undefined) {
+        return { result: { row: replay, replayed: true }, details: { jobId: replay.job_id, replayed: true } };
+      }
       const now = this.now();
       this.checkQueueLimits(partner.clientId);
-      const period = this.reserveBudget(partner, now);
       const jobId = randomUUID();
       this.insertJob(jobId, subject.requestId, partner.clientId, admitted, now);
-      statement(
-        this.db,
-        `INSERT INTO budget_ledger (job_id, partner_id, period_start, state, updated_at)
-           VALUES (?, ?, ?, 'reserved', ?)`,
-      ).run(jobId, partner.clientId, period, now);
+      this.budgets.reserve(partner, jobId, admitted.charge, now);
       const details: AuditDetails = {
         jobId,
         datasetId: admitted.datasetId,
@@ -131,9 +147,21 @@ export class JobStore {
         queryHash: admitted.queryHash,
         nonce: admitted.nonce,
         minGroupSize: admitted.minGroupSize,
+        ...chargeDetails(admitted.charge, this.budgets.privacy(partner, admitted.datasetId, now)),
       };
-      return { result: this.requireRow(jobId), details };
+      return { result: { row: this.requireRow(jobId), replayed: false }, details };
     });
+  }
+
+  /** The partner's job with this nonce when it asked the same query of the same dataset. */
+  private replayOf(partnerId: string, admitted: AdmittedQuery): JobRow | undefined {
+    const row = statement(this.db, "SELECT * FROM jobs WHERE partner_id = ? AND nonce = ?").get(
+      partnerId,
+      admitted.nonce,
+    ) as JobRow | undefined;
+    if (row === undefined || row.dataset_id !== admitted.datasetId || row.query_hash !== admitted.queryHash)
+      return undefined;
+    return row;
   }
 
   private checkQueueLimits(partnerId: string): void {
@@ -158,38 +186,6 @@ export class JobStore {
     }
   }
 
-  /** Atomically takes one query from the current period's budget; returns the period start. */
-  private reserveBudget(partner: Partner, now: number): number {
-    const { queries, periodSeconds } = partner.policy.budget;
-    const period = periodStart(partner.policy, now);
-    statement(
-      this.db,
-      "INSERT INTO budgets (partner_id, period_start, used) VALUES (?, ?, 0) ON CONFLICT DO NOTHING",
-    ).run(partner.clientId, period);
-    const taken = statement(
-      this.db,
-      "UPDATE budgets SET used = used + 1 WHERE partner_id = ? AND period_start = ? AND used < ?",
-    ).run(partner.clientId, period, queries);
-    if (taken.changes !== 1) {
-      const resetIn = Math.max(1, Math.ceil((period + periodSeconds * 1000 - now) / 1000));
-      throw new LimitError(
-        "budget_exhausted",
-        `query budget of ${queries} per ${periodSeconds} s is used up`,
-        {
-          retryAfterSeconds: resetIn,
-          details: {
-            budget: {
-              queries,
-              periodSeconds,
-              resetsAt: new Date(period + periodSeconds * 1000).toISOString(),
-            },
-          },
-        },
-      );
-    }
-    return period;
-  }
-
   private insertJob(
     jobId: string,
     requestId: string,
@@ -201,8 +197,8 @@ export class JobStore {
       statement(
         this.db,
         `INSERT INTO jobs (job_id, partner_id, request_id, dataset_id, epoch, circuit_id, query, query_hash, nonce,
-             min_group_size, state, phase, attempts, available_at, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 'queued', 0, ?, ?, ?)`,
+             min_group_size, state, phase, attempts, available_at, created_at, updated_at, dp)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 'queued', 0, ?, ?, ?, ?)`,
       ).run(
         jobId,
         partnerId,
@@ -217,6 +213,7 @@ export class JobStore {
         now,
         now,
         now,
+        dpColumn(admitted.charge),
       );
     } catch (error) {
       if ((error as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE") {
@@ -338,11 +335,8 @@ export class JobStore {
         this.db,
         "INSERT INTO bundles (job_id, partner_id, bundle, bundle_hash, created_at) VALUES (?, ?, ?, ?, ?)",
       ).run(job.job_id, job.partner_id, text, hash, now);
-      const charged = statement(
-        this.db,
-        "UPDATE budget_ledger SET state = 'charged', updated_at = ? WHERE job_id = ? AND state = 'reserved'",
-      ).run(now, job.job_id).changes;
-      if (charged !== 1) throw new Error(`job ${job.job_id}: budget ledger is not in state reserved`);
+      if (!this.budgets.charge(job.job_id, now))
+        throw new Error(`job ${job.job_id}: budget ledger is not in state reserved`);
       this.audit.append(subject, "accepted", {
         jobId: job.job_id,
         datasetId: job.dataset_id,
@@ -366,29 +360,13 @@ export class JobStore {
            WHERE job_id = ? AND state = 'running' AND lease_owner IS ?`,
       ).run(code, message, now, now, job.job_id, owner).changes;
       if (changed !== 1) throw new LeaseLostError(job.job_id, "before failing");
-      this.refund(job.job_id, now);
+      this.budgets.refund(job.job_id, now);
       this.audit.append(
         { partner: job.partner_id, action: "query.answer", requestId: job.request_id },
         "failed",
         { jobId: job.job_id, datasetId: job.dataset_id, epoch: job.epoch, code },
       );
     })();
-  }
-
-  private refund(jobId: string, now: number): void {
-    const ledger = statement(
-      this.db,
-      "SELECT partner_id, period_start FROM budget_ledger WHERE job_id = ? AND state = 'reserved'",
-    ).get(jobId) as { partner_id: string; period_start: number } | undefined;
-    if (!ledger) return;
-    statement(this.db, "UPDATE budget_ledger SET state = 'refunded', updated_at = ? WHERE job_id = ?").run(
-      now,
-      jobId,
-    );
-    statement(
-      this.db,
-      "UPDATE budgets SET used = MAX(used - 1, 0) WHERE partner_id = ? AND period_start = ?",
-    ).run(ledger.partner_id, ledger.period_start);
   }
 
   /** Puts a running job back in the queue (shutdown or transient error); false when the lease was lost. */
@@ -434,4 +412,21 @@ export class JobStore {
   private requireRow(jobId: string): JobRow {
     return statement(this.db, "SELECT * FROM jobs WHERE job_id = ?").get(jobId) as JobRow;
   }
+}
+
+/** The audit details of a reservation: the (epsilon, delta) charged and the dataset's total after it. */
+function chargeDetails(charge: Charge, standing: PrivacyStanding | undefined): AuditDetails {
+  if (standing === undefined) return {};
+  return {
+    epsilon: charge.epsilon,
+    delta: charge.delta,
+    spentEpsilon: standing.spentEpsilon,
+    spentDelta: standing.spentDelta,
+  };
+}
+
+/** The jobs.dp column of a charge: its noise parameters when it is a dp answer, else null. */
+function dpColumn(charge: Charge): string | null {
+  if (charge.epsilon === 0) return null;
+  return JSON.stringify({ epsilon: charge.epsilon, delta: charge.delta });
 }

@@ -16,21 +16,56 @@
  * suppressed (group size max(g, 2)) or answered (group size 0). Suppression is off only when the policy
  * says `membership: {suppress: false}`; `minGroupSizeFor` is the one place that picks the group size.
  *
+ * Modes (docs/service.md "Policy modes", docs/privacy.md): `exact` partners get exact answers with proven
+ * suppression and the structural controls of policy-controls.ts; `dp` partners get noisy answers, each
+ * costing `dp.epsilon`/`dp.delta` of the `privacyBudget` (budgets.ts charges it at admission). Both modes:
+ * `requiredClauses` are added to every query of the partner (`withRequiredClauses`), so they are part of the
+ * query the circuit proves and the bundle states.
+ *
  * Security caveats: a minimum group size alone does not stop differencing (trackers): count(P) and
  * count(P AND NOT target) are both large yet differ by the target. Budgets bound how many such pairs a
- * partner can ask for; restricting fields narrows what can be isolated. Policies are admin input and are
- * parsed strictly (a misspelt field is an error, not an unrestricted default).
+ * partner can ask for; the structural controls and restricting fields narrow what can be isolated; only
+ * `dp` mode bounds what a partner learns about one person. Policies are admin input and are parsed strictly
+ * (a misspelt field is an error, not an unrestricted default).
  */
 import { z } from "zod";
 import { DATASET_ID_PATTERN } from "../core/formats.ts";
 import type { Schema } from "../dataset/schema.ts";
+import { canonicalQuery } from "../query/canonical.ts";
+import { QueryError } from "../query/errors.ts";
 import { MEMBERSHIP_SUPPRESSING_GROUP_SIZE } from "../query/lower.ts";
-import { AGGREGATE_KINDS, type AggregateKind, type Query } from "../query/model.ts";
-import { AccessError, InputError } from "../util/errors.ts";
+import { AGGREGATE_KINDS, type AggregateKind, type Query, querySchema } from "../query/model.ts";
+import { AccessError, ConflictError, InputError } from "../util/errors.ts";
+import { checkStructuralControls, structuralControlsShape } from "./policy-controls.ts";
 
 const MAX_GROUP_SIZE = 2 ** 32 - 1;
 
+/** Most clauses a policy may add to every query (each takes a circuit clause slot). */
+export const MAX_REQUIRED_CLAUSES = 8;
+
+/** Per-answer cost of a dp partner's queries (the noise's (epsilon, delta)). */
+const dpSchema = z.strictObject({
+  epsilon: z.number().min(1e-6).max(10),
+  delta: z.number().min(0).max(1e-3).default(0),
+});
+
+/**
+ * A dp partner's (epsilon, delta) budget per dataset, composed sequentially over every epoch of the dataset
+ * (budgets.ts). Without `windowSeconds` it is a lifetime budget (only an audited admin reset restores it).
+ */
+const privacyBudgetSchema = z.strictObject({
+  epsilon: z.number().min(1e-6).max(1000),
+  delta: z.number().min(0).max(1).default(0),
+  windowSeconds: z
+    .int()
+    .min(1)
+    .max(100 * 366 * 86_400)
+    .optional(),
+});
+
 export const policySchema = z.strictObject({
+  /** `exact`: exact answers, proven suppression, structural controls; `dp`: noisy answers under a budget. */
+  mode: z.enum(["exact", "dp"]).default("exact"),
   /** Dataset ids this partner may list and query. */
   datasets: z.array(z.string().regex(DATASET_ID_PATTERN)).max(1024).default([]),
   /** Field names its queries may reference (predicate fields, the summed field, the membership key). */
@@ -40,11 +75,18 @@ export const policySchema = z.strictObject({
   minGroupSize: z.int().min(0).max(MAX_GROUP_SIZE).default(5),
   /** Membership (when "membership" is in `aggregates`): suppressed unless `suppress` is explicitly false. */
   membership: z.strictObject({ suppress: z.boolean().default(true) }).default({ suppress: true }),
+  ...structuralControlsShape,
+  /** Clauses added to every query of this partner (part of the proven query, so a verifier sees them). */
+  requiredClauses: querySchema().shape.predicate.max(MAX_REQUIRED_CLAUSES).default([]),
+  /** dp mode: the (epsilon, delta) each answer costs. */
+  dp: dpSchema.optional(),
+  /** dp mode: the (epsilon, delta) budget per dataset (all epochs together). */
+  privacyBudget: privacyBudgetSchema.optional(),
   budget: z
     .strictObject({
-      /** Queries admitted per period (failed jobs are refunded). */
+      /** Queries admitted in any window of `periodSeconds` (a sliding window; failed jobs are refunded). */
       queries: z.int().min(0).max(1_000_000_000),
-      /** Period length; periods are aligned to the Unix epoch. */
+      /** Length of the sliding window. */
       periodSeconds: z
         .int()
         .min(1)
@@ -61,11 +103,23 @@ export function parsePolicy(input: unknown): Policy {
   if (!result.success) {
     const issue = result.error.issues[0];
     const field = issue?.path.map(String).join(".") || "policy";
-    throw new InputError("invalid_policy", `policy.${field}: ${issue?.message ?? "invalid"}`, {
-      path: `policy.${field}`,
-    });
+    throw invalidPolicy(field, issue?.message ?? "invalid");
   }
-  return result.data;
+  const policy = result.data;
+  if (policy.mode === "dp" && (policy.dp === undefined || policy.privacyBudget === undefined)) {
+    throw invalidPolicy(policy.dp === undefined ? "dp" : "privacyBudget", "required in dp mode");
+  }
+  if (policy.mode === "dp" && policy.aggregates.some((kind) => !DP_AGGREGATES.includes(kind))) {
+    throw invalidPolicy("aggregates", `dp mode answers only ${DP_AGGREGATES.join(" and ")} (noisy)`);
+  }
+  return policy;
+}
+
+/** The aggregates a dp partner may ask: the ones with a noisy answer. */
+export const DP_AGGREGATES: readonly AggregateKind[] = ["count", "sum"];
+
+function invalidPolicy(field: string, message: string): InputError {
+  return new InputError("invalid_policy", `policy.${field}: ${message}`, { path: `policy.${field}` });
 }
 
 /** Fields a canonical query references: predicate fields, the summed field, the membership key field. */
@@ -90,6 +144,26 @@ export function checkQueryAgainstPolicy(query: Query, schema: Schema, policy: Po
   if (denied.length > 0) {
     throw new AccessError("policy_denied", `field(s) ${denied.join(", ")} not allowed by your policy`);
   }
+  checkStructuralControls(query, schema, policy);
+}
+
+/**
+ * The query the circuit proves: the partner's canonical query AND the policy's required clauses, in
+ * canonical form. Required clauses that do not fit the dataset's schema are the operator's mistake:
+ * `ConflictError("policy_mismatch")`, never silently dropped.
+ */
+export function withRequiredClauses(query: Query, schema: Schema, policy: Policy): Query {
+  if (policy.requiredClauses.length === 0) return query;
+  try {
+    canonicalQuery({ predicate: policy.requiredClauses, aggregate: { kind: "count" } }, schema);
+  } catch (error) {
+    if (!(error instanceof QueryError)) throw error;
+    throw new ConflictError(
+      "policy_mismatch",
+      "the clauses your policy adds to every query do not fit this dataset's schema; ask the operator",
+    );
+  }
+  return canonicalQuery({ ...query, predicate: [...query.predicate, ...policy.requiredClauses] }, schema);
 }
 
 /**
@@ -100,10 +174,4 @@ export function checkQueryAgainstPolicy(query: Query, schema: Schema, policy: Po
 export function minGroupSizeFor(query: Query, policy: Policy): number {
   if (query.aggregate.kind !== "membership") return policy.minGroupSize;
   return policy.membership.suppress ? Math.max(policy.minGroupSize, MEMBERSHIP_SUPPRESSING_GROUP_SIZE) : 0;
-}
-
-/** Start (ms) of the budget period containing `now`. */
-export function periodStart(policy: Policy, now: number): number {
-  const length = policy.budget.periodSeconds * 1000;
-  return Math.floor(now / length) * length;
 }

@@ -23,15 +23,15 @@ import { AccessError, ConflictError, isZktallyError, NotFoundError } from "../ut
 import { API } from "./api-routes.ts";
 import type { Submission } from "./api-schemas.ts";
 import type { AuditSubject } from "./audit.ts";
+import { chargeFor, privacyView } from "./budgets.ts";
 import type { ServiceContext } from "./context.ts";
 import { datasetView } from "./datasets.ts";
-import { scalar } from "./db.ts";
 import { jsonBody, partnerOf, stateOf } from "./http.ts";
 import { invalidRequest } from "./http-errors.ts";
-import type { AdmittedQuery, JobRow } from "./jobs.ts";
+import type { AdmittedQuery, Submitted } from "./jobs.ts";
 import { routeMounter } from "./mount.ts";
 import type { Partner } from "./partners.ts";
-import { checkQueryAgainstPolicy, minGroupSizeFor, periodStart } from "./policy.ts";
+import { checkQueryAgainstPolicy, minGroupSizeFor, withRequiredClauses } from "./policy.ts";
 import type { Scope } from "./tokens.ts";
 import { entryView, jobBundleUrl, jobStatusUrl, jobView } from "./views.ts";
 
@@ -59,10 +59,11 @@ export function admitQuery(
     );
   }
   const schema = dataset.manifest.schema;
-  const query = canonicalQuery(submission.query, schema);
+  const asked = canonicalQuery(submission.query, schema);
+  if (asked.aggregate.kind === "membership") requireMembershipScope(partner, tokenScopes);
+  checkQueryAgainstPolicy(asked, schema, partner.policy);
+  const query = withRequiredClauses(asked, schema, partner.policy);
   encodeQueryPublic(query, schema, ctx.circuit.shape);
-  if (query.aggregate.kind === "membership") requireMembershipScope(partner, tokenScopes);
-  checkQueryAgainstPolicy(query, schema, partner.policy);
   return {
     datasetId: dataset.datasetId,
     epoch: dataset.epoch,
@@ -71,6 +72,7 @@ export function admitQuery(
     queryHash: queryHash(query, schema),
     nonce: submission.nonce,
     minGroupSize: minGroupSizeFor(query, partner.policy),
+    charge: chargeFor(partner.policy, dataset.datasetId),
   };
 }
 
@@ -90,13 +92,16 @@ class NotReadyError extends ConflictError {
   }
 }
 
-/** Submits; a reused nonce is refused with the URL of the job that used it. */
+/**
+ * Submits; the same query with a used nonce returns its job (replayed, uncharged), another query with a used
+ * nonce is refused with the URL of the job that used it.
+ */
 function submitOrPointAtExisting(
   ctx: ServiceContext,
   subject: AuditSubject,
   partner: Partner,
   admitted: AdmittedQuery,
-): JobRow {
+): Submitted {
   try {
     return ctx.jobs.submit(subject, partner, admitted);
   } catch (error) {
@@ -167,7 +172,7 @@ export function partnerRouter(ctx: ServiceContext): Router {
       ctx.audit.recordRefusal(subject, error);
       throw error;
     }
-    const job = submitOrPointAtExisting(ctx, subject, partner, admitted);
+    const { row: job, replayed } = submitOrPointAtExisting(ctx, subject, partner, admitted);
     ctx.wake();
     res
       .status(202)
@@ -178,6 +183,7 @@ export function partnerRouter(ctx: ServiceContext): Router {
         statusUrl: jobStatusUrl(job.job_id),
         bundleUrl: jobBundleUrl(job.job_id),
         requestId: subject.requestId,
+        ...(replayed ? { replayed } : {}),
       });
   });
 
@@ -211,19 +217,24 @@ export function partnerRouter(ctx: ServiceContext): Router {
 
   mount(API.readBudget, (_req, res) => {
     const partner = partnerOf(res);
-    const start = periodStart(partner.policy, ctx.now());
-    const used =
-      (scalar(ctx.db, "SELECT used FROM budgets WHERE partner_id = ? AND period_start = ?").get(
-        partner.clientId,
-        start,
-      ) as number | undefined) ?? 0;
-    const { queries, periodSeconds } = partner.policy.budget;
+    const now = ctx.now();
+    const standing = ctx.jobs.budgets.queries(partner, now);
+    const privacy = partner.policy.datasets.flatMap((datasetId) => {
+      const dataset = ctx.jobs.budgets.privacy(partner, datasetId, now);
+      return dataset === undefined ? [] : [{ datasetId, ...privacyView(dataset) }];
+    });
     res.json({
-      queries,
-      used,
-      remaining: Math.max(0, queries - used),
-      periodStart: new Date(start).toISOString(),
-      periodEnd: new Date(start + periodSeconds * 1000).toISOString(),
+      mode: partner.policy.mode,
+      queries: standing.queries,
+      used: standing.used,
+      remaining: Math.max(0, standing.queries - standing.used),
+      windowSeconds: partner.policy.budget.periodSeconds,
+      periodStart: new Date(standing.windowStart).toISOString(),
+      periodEnd: new Date(now).toISOString(),
+      ...(standing.nextReleaseAt === undefined
+        ? {}
+        : { nextReleaseAt: new Date(standing.nextReleaseAt).toISOString() }),
+      ...(privacy.length === 0 ? {} : { privacy }),
     });
   });
 

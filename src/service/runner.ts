@@ -29,7 +29,7 @@ import { makeBundle } from "../prover/bundle.ts";
 import type { ChunkProver } from "../prover/chunks.ts";
 import { planQueryProof } from "../prover/prove-query.ts";
 import { QueryError } from "../query/errors.ts";
-import { IntegrityError, UnavailableError } from "../util/errors.ts";
+import { ConflictError, IntegrityError, UnavailableError } from "../util/errors.ts";
 import type { DatasetStore } from "./datasets.ts";
 import { type JobRow, type JobStore, LeaseLostError } from "./jobs.ts";
 import { errorLocation, type Logger } from "./logger.ts";
@@ -58,6 +58,13 @@ type FailureClass =
 
 /** What a failed attempt means for the job; the stored code and message are public fixed texts. */
 export function classifyFailure(error: unknown): FailureClass {
+  if (error instanceof NoiseUnavailableError) {
+    return {
+      kind: "permanent",
+      code: "dp_unavailable",
+      message: "noisy (dp) answers cannot be proven by this service's circuit; the job was not charged",
+    };
+  }
   if (error instanceof IntegrityError) {
     return {
       kind: "permanent",
@@ -81,6 +88,13 @@ export function classifyFailure(error: unknown): FailureClass {
     code: "internal_error",
     message: "the service failed to prove this job; it was not charged",
   };
+}
+
+/** A dp job on a service whose circuit has no noise step: failed (refunded), never answered exactly. */
+export class NoiseUnavailableError extends ConflictError {
+  constructor() {
+    super("dp_unavailable", "this service cannot prove noisy answers");
+  }
 }
 
 export class JobRunner {
@@ -171,6 +185,7 @@ export class JobRunner {
       Math.max(50, Math.floor(this.options.leaseMs / 3)),
     );
     try {
+      if (job.dp !== null) throw new NoiseUnavailableError();
       jobs.setPhase(job, this.owner, "loading-dataset");
       const dataset = await this.options.datasets.loadCommitted(job.dataset_id, job.epoch);
       const plan = planQueryProof({

@@ -26,7 +26,7 @@ import { serializeBundle } from "../prover/bundle.ts";
 import { ConflictError, LimitError, UnavailableError } from "../util/errors.ts";
 import type { ProofBundle } from "../verifier/bundle.ts";
 import type { AuditDetails, AuditSubject, ServiceAudit } from "./audit.ts";
-import { BudgetLedger, type Charge, type PrivacyStanding } from "./budgets.ts";
+import { BudgetLedger, type Charge, DELTA_SCALE, EPSILON_SCALE, type PrivacyStanding } from "./budgets.ts";
 import { type Db, scalar, statement } from "./db.ts";
 import type { Partner } from "./partners.ts";
 
@@ -414,14 +414,17 @@ export class JobStore {
   }
 }
 
-/** The audit details of a reservation: the (epsilon, delta) charged and the dataset's total after it. */
+/**
+ * The audit details of a reservation (audit numbers are integers: fixed point as in budgets.ts): the
+ * (epsilon, delta) charged and the dataset's total after it.
+ */
 function chargeDetails(charge: Charge, standing: PrivacyStanding | undefined): AuditDetails {
   if (standing === undefined) return {};
   return {
-    epsilon: charge.epsilon,
-    delta: charge.delta,
-    spentEpsilon: standing.spentEpsilon,
-    spentDelta: standing.spentDelta,
+    epsilonMicros: Math.round(charge.epsilon * EPSILON_SCALE),
+    deltaFemtos: Math.round(charge.delta * DELTA_SCALE),
+    spentEpsilonMicros: Math.round(standing.spentEpsilon * EPSILON_SCALE),
+    spentDeltaFemtos: Math.round(standing.spentDelta * DELTA_SCALE),
   };
 }
 

@@ -1,7 +1,7 @@
 /**
  * `zktally verify` and `zktally inspect` (src/cli/verify-command.ts), run as a partner would: spawning
  * `npx tsx src/cli/main.ts ...` on files in a temp directory holding a real bundle, the signed manifest
- * and a copy of the pinned keys directory. Exit codes: 0 valid, 1 invalid, 2 malformed input or usage.
+ * and a copy of the pinned keys directory. Exit codes: 0 valid, 1 invalid, 2 usage, 3 malformed input, 4 refused.
  * Four spawns run concurrently (each costs ~2 s of CPU to start); the other paths are tested in-process
  * through the same `runVerify`/`runInspect` the spawned CLI calls. (Usage errors throw `UsageError`, which
  * cli/main.ts turns into exit code 2.)
@@ -78,7 +78,7 @@ function cli(args: string[]): Promise<Run> {
 }
 
 describe("zktally verify / inspect (spawned)", () => {
-  it("exit 0 valid, 1 invalid, 2 malformed; inspect prints the statement without verifying", async () => {
+  it("exit 0 valid, 1 invalid, 3 malformed; inspect prints the statement without verifying", async () => {
     const statement = BUNDLE_REQUESTS.count.statement;
     const keys = ["--keys", file("keys")];
     const [valid, tampered, extra, inspect] = await Promise.all([
@@ -108,7 +108,7 @@ describe("zktally verify / inspect (spawned)", () => {
       reason: expect.stringMatching(/public signal 1 \(answer\) is 2, but .* require 3/),
     });
 
-    expect(extra.code).toBe(2);
+    expect(extra.code).toBe(3);
     expect(extra.stderr).toMatch(/^MALFORMED {2}vkey: unexpected field/);
     expect(extra.stdout).toBe("");
 
@@ -150,7 +150,7 @@ describe("verify command details (in-process)", () => {
     const truncated = capture();
     expect(
       await runVerify([file("truncated.json"), ...keys, "--operator-key", OPERATOR_KEY, "--json"], truncated),
-    ).toBe(2);
+    ).toBe(3);
     expect(JSON.parse(truncated.text())).toMatchObject({ valid: false, malformed: true });
     expect(JSON.parse(truncated.text()).reason).toMatch(/not valid JSON/);
     await expect(runVerify([file("bundle.json"), "--manifest", file("m.json")], capture())).rejects.toThrow(
@@ -160,16 +160,16 @@ describe("verify command details (in-process)", () => {
     await expect(runInspect([file("bundle.json"), file("m.json")], capture())).rejects.toThrow(UsageError);
   });
 
-  it("development keys are refused (exit 3, not VALID) unless --allow-insecure-keys is given", async () => {
+  it("development keys are refused (exit 4, not VALID) unless --allow-insecure-keys is given", async () => {
     const args = [file("bundle.json"), "--keys", file("keys"), "--operator-key", OPERATOR_KEY];
     const refused = capture();
-    expect(await runVerify(args, refused)).toBe(3);
+    expect(await runVerify(args, refused)).toBe(4);
     expect(refused.text()).toMatch(
       /^REFUSED {2}the verification keys of circuit .* INSECURE development setup .*\n {2}pass --allow-insecure-keys/,
     );
     expect(refused.text()).not.toMatch(/VALID/);
     const refusedJson = capture();
-    expect(await runVerify([...args, "--json"], refusedJson)).toBe(3);
+    expect(await runVerify([...args, "--json"], refusedJson)).toBe(4);
     expect(JSON.parse(refusedJson.text())).toMatchObject({
       valid: false,
       refused: true,
@@ -180,18 +180,18 @@ describe("verify command details (in-process)", () => {
     expect(allowed.text()).toMatch(/^VALID {2}/);
   });
 
-  it("a bundle, keys manifest or manifest file with a duplicate key is malformed (exit 2, line and column)", async () => {
+  it("a bundle, keys manifest or manifest file with a duplicate key is malformed (exit 3, line and column)", async () => {
     const keys = ["--keys", file("keys")];
     const lines = JSON.stringify(fixture.bundle("count"), null, 2).split("\n");
     lines.splice(1, 0, '  "statement": "dataset wiki-editors epoch 3: 99 records match country = FR",');
     writeFileSync(file("twice.json"), lines.join("\n"));
     const twice = capture();
-    expect(await runVerify([file("twice.json"), ...keys, "--operator-key", OPERATOR_KEY], twice)).toBe(2);
+    expect(await runVerify([file("twice.json"), ...keys, "--operator-key", OPERATOR_KEY], twice)).toBe(3);
     expect(twice.text()).toMatch(
       /^MALFORMED {2}bundle .*twice\.json: not valid JSON \(line \d+ column 3: duplicate key "statement" \(first at line 2 column 3\)/,
     );
     const inspected = capture();
-    expect(await runInspect([file("twice.json"), "--json"], inspected)).toBe(2);
+    expect(await runInspect([file("twice.json"), "--json"], inspected)).toBe(3);
     expect(JSON.parse(inspected.text())).toMatchObject({ malformed: true });
 
     mkdirSync(file("keys-twice"));
@@ -203,7 +203,7 @@ describe("verify command details (in-process)", () => {
     writeFileSync(file("keys-twice/manifest.json"), `{"insecure": false,${keysText.trimStart().slice(1)}`);
     const keysTwice = capture();
     const keysArgs = [file("bundle.json"), "--keys", file("keys-twice"), "--operator-key", OPERATOR_KEY];
-    expect(await runVerify(keysArgs, keysTwice)).toBe(2);
+    expect(await runVerify(keysArgs, keysTwice)).toBe(3);
     expect(keysTwice.text()).toMatch(
       /keys manifest .*: not valid JSON \(line \d+ column \d+: duplicate key "insecure"/,
     );
@@ -212,7 +212,7 @@ describe("verify command details (in-process)", () => {
     const manifestTwice = capture();
     expect(
       await runVerify([file("bundle.json"), ...keys, "--manifest", file("m-twice.json")], manifestTwice),
-    ).toBe(2);
+    ).toBe(3);
     expect(manifestTwice.text()).toMatch(/duplicate key "epoch"/);
   });
 
@@ -236,12 +236,87 @@ describe("verify command details (in-process)", () => {
   it("a keys directory without manifest.json, or without the circuit's key", async () => {
     const missing = capture();
     const args = [file("bundle.json"), "--operator-key", OPERATOR_KEY, "--json"];
-    expect(await runVerify([...args, "--keys", file("nokeys")], missing)).toBe(2);
+    expect(await runVerify([...args, "--keys", file("nokeys")], missing)).toBe(3);
     expect(JSON.parse(missing.text()).reason).toMatch(/has no manifest.json/);
     mkdirSync(file("keys-only-manifest"));
     copyFileSync(join(TEST_KEYS_DIR, "manifest.json"), file("keys-only-manifest/manifest.json"));
     const unpinned = capture();
     expect(await runVerify([...args, "--keys", file("keys-only-manifest")], unpinned)).toBe(1);
     expect(JSON.parse(unpinned.text())).toMatchObject({ valid: false, check: "key" });
+  });
+});
+
+describe("verify with keys from the API and several bundles (in-process)", () => {
+  function capture(): Output & { text(): string } {
+    const chunks: string[] = [];
+    const write = (chunk: string) => {
+      chunks.push(chunk);
+    };
+    return { out: write, err: write, text: () => chunks.join("") };
+  }
+  const listing = (overrides: Record<string, unknown> = {}) => ({
+    circuits: [
+      {
+        circuitId: TEST_CIRCUIT_ID,
+        vkeyHash: fixture.vkeyHash,
+        nPublic: fixture.vkey.nPublic,
+        constraints: 4007,
+        insecure: true,
+        vkey: fixture.vkey,
+        ...overrides,
+      },
+    ],
+  });
+
+  it("--keys FILE takes the GET /v1/circuits answer; its insecure flag is honoured", async () => {
+    writeJson("circuits.json", listing());
+    const args = [file("bundle.json"), "--keys", file("circuits.json"), "--operator-key", OPERATOR_KEY];
+    const valid = capture();
+    expect(await runVerify([...args, "--allow-insecure-keys"], valid)).toBe(0);
+    expect(valid.text()).toMatch(/^VALID {2}/);
+    expect(await runVerify(args, capture())).toBe(4);
+  });
+
+  it("a listing whose key does not hash to its vkeyHash, or a keys file that is no listing, is malformed", async () => {
+    const otherHash = "ab".repeat(32);
+    writeJson("circuits-lying.json", listing({ vkeyHash: otherHash }));
+    const lying = capture();
+    const args = (keys: string) => [
+      file("bundle.json"),
+      "--keys",
+      file(keys),
+      "--operator-key",
+      OPERATOR_KEY,
+    ];
+    expect(await runVerify([...args("circuits-lying.json"), "--json"], lying)).toBe(3);
+    expect(JSON.parse(lying.text())).toMatchObject({
+      malformed: true,
+      field: "keys.circuits[0].vkey",
+      reason: expect.stringMatching(/but the listing says vkeyHash abababab/),
+    });
+    const notListing = capture();
+    expect(await runVerify(args("m.json"), notListing)).toBe(3);
+    expect(notListing.text()).toMatch(/^MALFORMED {2}keys file .*m\.json: not a GET \/v1\/circuits answer/);
+    const missing = capture();
+    expect(await runVerify(args("no-such-file.json"), missing)).toBe(3);
+    expect(missing.text()).toMatch(/cannot read \(ENOENT\)/);
+  });
+
+  it("several bundles: one JSON line each with its file, exit code the highest of theirs", async () => {
+    const json = capture();
+    const files = [file("bundle.json"), file("tampered.json"), file("truncated.json")];
+    const args = [...files, "--keys", file("keys"), "--operator-key", OPERATOR_KEY, "--allow-insecure-keys"];
+    expect(await runVerify([...args, "--json"], json)).toBe(3);
+    const lines = json
+      .text()
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    expect(lines.map((line) => [line.file, line.valid])).toEqual(files.map((name, i) => [name, i === 0]));
+    expect(lines[1]).toMatchObject({ check: "public-signals" });
+    expect(lines[2]).toMatchObject({ malformed: true });
+    await expect(
+      runVerify(["--keys", file("keys"), "--operator-key", OPERATOR_KEY], capture()),
+    ).rejects.toThrow(/one or more bundle files, got none/);
   });
 });

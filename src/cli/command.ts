@@ -10,6 +10,8 @@ export interface Command {
   readonly name: string;
   /** One line per form, e.g. `verify BUNDLE --manifest FILE --keys DIR [--json]   check a proof bundle`. */
   readonly usage: readonly string[];
+  /** The full text of `zktally <command> --help` (options, exit codes); default: the usage lines. */
+  readonly help?: string;
   run(args: string[]): Promise<number>;
 }
 

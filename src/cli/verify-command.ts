@@ -1,25 +1,33 @@
 /**
  * @module cli/verify-command
  *
- * `zktally verify BUNDLE --keys DIR [--manifest FILE] [--operator-key HEX] [--nonce N] [--allow-insecure-keys]
- * [--json]` checks a proof bundle (v1 single-proof or v2 chain bundle, docs/bundle.md) offline with the partner SDK: exit 0 valid, 1 invalid,
- * 2 malformed input or usage, 3 refused because the keys manifest marks the keys insecure (development keys,
- * accepted only with `--allow-insecure-keys`). `zktally inspect BUNDLE [--json]` parses a bundle strictly and prints its statement, recomputed
- * from its contents, without verifying anything.
+ * `zktally verify BUNDLE... --keys DIR|FILE [--manifest FILE] [--operator-key HEX] [--nonce N]
+ * [--history FILE] [--allow-insecure-keys] [--json]` checks proof bundles (v1 single-proof or v2 chain bundles, docs/bundle.md)
+ * offline with the partner SDK. `--keys` is a keys directory (`manifest.json` pinning each
+ * `<circuitId>.vkey.json`) or the JSON the service answers at `GET /v1/circuits` (saved to a file). Exit codes
+ * ({@link VERIFY_EXIT}): 0 every bundle valid, 1 a bundle is invalid, 2 bad usage, 3 malformed input (a bundle,
+ * key or manifest file that is not what it should be, or cannot be read), 4 refused because the keys are
+ * marked insecure (development keys, accepted only with `--allow-insecure-keys`); with several bundles the
+ * highest code of any bundle. `zktally inspect BUNDLE [--json]` parses a bundle strictly and prints its
+ * statement, recomputed from its contents, without verifying anything (0, or 3 when malformed).
  *
- * Security caveats: trust comes from `--keys` (its `manifest.json` pins each `<circuitId>.vkey.json` by
- * hash) and from `--operator-key` and/or the pinned `--manifest`; at least one of the latter is required.
- * The bundle's circuit id is validated before it is used in a file name. Text that comes from a bundle
- * is printed with control and bidi-override characters escaped, so a hostile bundle cannot rewrite the
- * terminal line that says VALID or INVALID.
+ * Security caveats: trust comes from `--keys` (a keys directory pins each key by hash; a circuit listing
+ * is only as good as the channel it was fetched over) and from `--operator-key` and/or the pinned
+ * `--manifest`; at least one of the latter is required. The bundle's circuit id is validated before it is
+ * used in a file name. Text that comes from a bundle is printed with control and bidi-override characters
+ * escaped, so a hostile bundle cannot rewrite the terminal line that says VALID or INVALID.
+ *
+ * Startup: this module imports only the SDK and Node built-ins, and cli/main.ts loads it without the
+ * operator commands, so `zktally verify` starts in a fraction of a second.
  */
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { parseStrictJson } from "../util/strict-json.ts";
 import { type ParsedBundle, parseBundle } from "../verifier/bundle.ts";
 import { parseChainBundle } from "../verifier/chain-bundle.ts";
+import { isCircuitListing, keysFromCircuitListing } from "../verifier/circuit-listing.ts";
 import { describeStatement } from "../verifier/describe.ts";
 import { InsecureKeysError, VerifierInputError } from "../verifier/errors.ts";
 import { checkAgainstHistory, verifyHistory } from "../verifier/history.ts";
@@ -45,7 +53,10 @@ const processOutput: Output = {
   err: (text) => process.stderr.write(text),
 };
 
-/** Input the user gave that cannot be read: exit 2 like malformed bundles. */
+/** The exit codes of `zktally verify` and `zktally inspect` (documented in docs/bundle.md and `--help`). */
+export const VERIFY_EXIT = { valid: 0, invalid: 1, usage: 2, malformed: 3, refused: 4 } as const;
+
+/** Input the user gave that cannot be read: malformed, like a malformed bundle. */
 class InputFileError extends Error {
   override name = "InputFileError";
 }
@@ -80,11 +91,13 @@ function onePositional(positionals: string[], command: string): string {
   return positionals[0] as string;
 }
 
+interface PinnedKeys {
+  readonly keysManifest: unknown;
+  readonly keys: Record<string, unknown>;
+}
+
 /** The keys manifest and the pinned keys of `circuitIds` (a key absent from the directory is left out). */
-async function readPinnedKeys(
-  keysDir: string,
-  circuitIds: readonly string[],
-): Promise<{ keysManifest: unknown; keys: Record<string, unknown> }> {
+async function readKeysDirectory(keysDir: string, circuitIds: readonly string[]): Promise<PinnedKeys> {
   const manifestFile = path.join(keysDir, "manifest.json");
   if (!existsSync(manifestFile)) throw new InputFileError(`keys directory ${keysDir} has no manifest.json`);
   const keysManifest = await readJsonFile(manifestFile, "keys manifest");
@@ -95,6 +108,30 @@ async function readPinnedKeys(
     if (existsSync(vkeyFile)) keys[circuitId] = await readJsonFile(vkeyFile, "verification key");
   }
   return { keysManifest, keys };
+}
+
+/** The keys of a saved `GET /v1/circuits` answer (verifier/circuit-listing.ts). */
+async function readCircuitListing(file: string): Promise<PinnedKeys> {
+  const listing = await readJsonFile(file, "keys file");
+  if (!isCircuitListing(listing)) {
+    throw new InputFileError(
+      `keys file ${file}: not a GET /v1/circuits answer ({"circuits": [...]}); pass that answer saved to a file, or a keys directory holding manifest.json`,
+    );
+  }
+  return keysFromCircuitListing(listing, "keys");
+}
+
+/** `--keys`: a keys directory or a circuit listing file. */
+async function readPinnedKeys(keysPath: string, circuitIds: readonly string[]): Promise<PinnedKeys> {
+  let isDirectory: boolean;
+  try {
+    isDirectory = (await stat(keysPath)).isDirectory();
+  } catch (error) {
+    throw new InputFileError(
+      `keys ${keysPath}: cannot read (${(error as NodeJS.ErrnoException).code ?? "error"})`,
+    );
+  }
+  return isDirectory ? readKeysDirectory(keysPath, circuitIds) : readCircuitListing(keysPath);
 }
 
 /** The circuits a bundle of either format names (parsed strictly: malformed input throws). */
@@ -114,19 +151,30 @@ function validLines(result: BundleVerified | ChainVerified): string[] {
   return [`  circuit    ${result.circuitId}`, `  key        ${result.vkeyHash}`];
 }
 
+/** How one bundle's outcome is printed: JSON lines carry `file` when several bundles are checked. */
+interface Report {
+  readonly json: boolean;
+  readonly output: Output;
+  readonly file?: string;
+}
+
+function jsonLine(report: Report, body: object): string {
+  return `${JSON.stringify(report.file === undefined ? body : { file: report.file, ...body })}\n`;
+}
+
 function writeResult(
   result: BundleVerifyResult | ChainVerifyResult | HistoryRejection,
-  json: boolean,
-  output: Output,
+  report: Report,
 ): number {
-  if (json) {
-    output.out(`${JSON.stringify(result)}\n`);
-    return result.valid ? 0 : 1;
+  const { output } = report;
+  if (report.json) {
+    output.out(jsonLine(report, result));
+    return result.valid ? VERIFY_EXIT.valid : VERIFY_EXIT.invalid;
   }
   if (!result.valid) {
     const at = "at" in result && result.at !== undefined ? ` [chunk: ${result.at}]` : "";
     output.out(`INVALID  ${printable(result.reason)} [check: ${result.check}]${at}\n`);
-    return 1;
+    return VERIFY_EXIT.invalid;
   }
   const lines = [
     `VALID  ${printable(result.statement)}`,
@@ -138,64 +186,73 @@ function writeResult(
     ...result.warnings.map((warning) => `  warning    ${printable(warning)}`),
   ];
   output.out(`${lines.join("\n")}\n`);
-  return 0;
+  return VERIFY_EXIT.valid;
 }
 
-/** Keys the keys manifest marks insecure, without `--allow-insecure-keys`: exit 3, not VALID. */
-function writeInsecureRefusal(error: InsecureKeysError, json: boolean, output: Output): number {
-  if (json) {
+/** Keys the keys manifest marks insecure, without `--allow-insecure-keys`: exit 4, not VALID. */
+function writeInsecureRefusal(error: InsecureKeysError, report: Report): number {
+  const { output } = report;
+  if (report.json) {
     output.out(
-      `${JSON.stringify({ valid: false, refused: true, check: "insecure-keys", reason: error.reason })}\n`,
+      jsonLine(report, { valid: false, refused: true, check: "insecure-keys", reason: error.reason }),
     );
   } else {
     output.err(
       `REFUSED  ${printable(error.reason)}\n  pass --allow-insecure-keys only to check a development setup or demo\n`,
     );
   }
-  return 3;
+  return VERIFY_EXIT.refused;
 }
 
-/** Malformed input (bundle, manifest, keys, unreadable files): exit 2. */
-function writeMalformed(error: VerifierInputError | InputFileError, json: boolean, output: Output): number {
-  if (json) {
+/** Malformed input (bundle, manifest, keys, unreadable files): exit 3. */
+function writeMalformed(error: VerifierInputError | InputFileError, report: Report): number {
+  const { output } = report;
+  if (report.json) {
     const body =
       error instanceof VerifierInputError
         ? { valid: false, malformed: true, field: error.field, reason: error.reason }
         : { valid: false, malformed: true, reason: error.message };
-    output.out(`${JSON.stringify(body)}\n`);
+    output.out(jsonLine(report, body));
   } else {
     output.err(`MALFORMED  ${printable(error.message)}\n`);
   }
-  return 2;
+  return VERIFY_EXIT.malformed;
 }
 
-/** `zktally verify`; returns the exit code. */
-export async function runVerify(args: string[], output: Output = processOutput): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    options: {
-      keys: { type: "string" },
-      manifest: { type: "string" },
-      "operator-key": { type: "string" },
-      nonce: { type: "string" },
-      history: { type: "string" },
-      "allow-insecure-keys": { type: "boolean", default: false },
-      json: { type: "boolean", default: false },
-    },
-    allowPositionals: true,
-    strict: true,
-  });
-  const bundleFile = onePositional(positionals, "verify");
-  if (values.keys === undefined)
-    throw new UsageError("verify needs --keys DIR (the pinned verification keys)");
-  if (values.manifest === undefined && values["operator-key"] === undefined) {
+const VERIFY_OPTIONS = {
+  keys: { type: "string" },
+  manifest: { type: "string" },
+  "operator-key": { type: "string" },
+  nonce: { type: "string" },
+  history: { type: "string" },
+  "allow-insecure-keys": { type: "boolean", default: false },
+  json: { type: "boolean", default: false },
+} as const;
+
+type VerifyValues = ReturnType<typeof parseVerifyArgs>["values"];
+
+function parseVerifyArgs(args: string[]) {
+  const parsed = parseArgs({ args, options: VERIFY_OPTIONS, allowPositionals: true, strict: true });
+  if (parsed.positionals.length === 0)
+    throw new UsageError("verify takes one or more bundle files, got none");
+  if (parsed.values.keys === undefined) {
+    throw new UsageError(
+      "verify needs --keys DIR (the pinned verification keys) or --keys FILE (the saved GET /v1/circuits answer)",
+    );
+  }
+  if (parsed.values.manifest === undefined && parsed.values["operator-key"] === undefined) {
     throw new UsageError(
       "verify needs --manifest FILE and/or --operator-key HEX: the operator's key is the root of trust",
     );
   }
+  return parsed;
+}
+
+/** Verifies one bundle file and prints its outcome; returns its exit code. */
+async function verifyFile(bundleFile: string, values: VerifyValues, report: Report): Promise<number> {
   try {
     const bundle = await readJsonFile(bundleFile, "bundle");
-    const { keysManifest, keys } = await readPinnedKeys(values.keys, circuitsOf(bundle));
+    const { keysManifest, keys } = await readPinnedKeys(values.keys as string, circuitsOf(bundle));
     const manifest =
       values.manifest === undefined ? undefined : await readJsonFile(values.manifest, "manifest");
     const result = verifyAny(bundle, {
@@ -206,13 +263,13 @@ export async function runVerify(args: string[], output: Output = processOutput):
       ...(values.nonce === undefined ? {} : { expectedNonce: values.nonce }),
       allowInsecureKeys: values["allow-insecure-keys"],
     });
-    if (values.history === undefined || !result.valid) return writeResult(result, values.json, output);
+    if (values.history === undefined || !result.valid) return writeResult(result, report);
     const history = await readJsonFile(values.history, "history");
-    return writeResult(placeOnHistory(result, bundle, history), values.json, output);
+    return writeResult(placeOnHistory(result, bundle, history), report);
   } catch (error) {
-    if (error instanceof InsecureKeysError) return writeInsecureRefusal(error, values.json, output);
+    if (error instanceof InsecureKeysError) return writeInsecureRefusal(error, report);
     if (error instanceof VerifierInputError || error instanceof InputFileError) {
-      return writeMalformed(error, values.json, output);
+      return writeMalformed(error, report);
     }
     throw error;
   }
@@ -236,6 +293,30 @@ function placeOnHistory(result: Verified, bundle: unknown, history: unknown): Ve
       ? `epoch ${placed.epoch} is the history's latest`
       : `epoch ${placed.epoch} is superseded: ${placed.laterEpochs} later epoch(s), latest ${placed.headEpoch}`;
   return { ...result, warnings: [...result.warnings, note] };
+}
+
+/** `zktally verify`; returns the exit code (the highest of the bundles' codes). */
+export async function runVerify(args: string[], output: Output = processOutput): Promise<number> {
+  const { values, positionals } = parseVerifyArgs(args);
+  if (positionals.length === 1) {
+    return verifyFile(positionals[0] as string, values, { json: values.json, output });
+  }
+  const codes: number[] = [];
+  for (const file of positionals) {
+    if (!values.json) output.out(`${codes.length === 0 ? "" : "\n"}bundle ${printable(file)}\n`);
+    codes.push(await verifyFile(file, values, { json: values.json, output, file }));
+  }
+  if (!values.json) {
+    const count = (code: number) => codes.filter((each) => each === code).length;
+    const parts = [
+      `${count(VERIFY_EXIT.valid)} valid`,
+      `${count(VERIFY_EXIT.invalid)} invalid`,
+      `${count(VERIFY_EXIT.malformed)} malformed`,
+      `${count(VERIFY_EXIT.refused)} refused`,
+    ];
+    output.out(`\n${codes.length} bundles: ${parts.join(", ")}\n`);
+  }
+  return Math.max(...codes);
 }
 
 function inspection(parsed: ParsedBundle) {
@@ -264,7 +345,7 @@ function inspection(parsed: ParsedBundle) {
   };
 }
 
-/** `zktally inspect`; returns the exit code (0, or 2 for a malformed bundle). */
+/** `zktally inspect`; returns the exit code (0, or 3 for a malformed bundle). */
 export async function runInspect(args: string[], output: Output = processOutput): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -295,24 +376,59 @@ export async function runInspect(args: string[], output: Output = processOutput)
     return 0;
   } catch (error) {
     if (error instanceof VerifierInputError || error instanceof InputFileError) {
-      return writeMalformed(error, values.json, output);
+      return writeMalformed(error, { json: values.json, output });
     }
     throw error;
   }
 }
 
+const EXIT_CODES_HELP = `exit codes:
+  0  valid (every bundle, when several are given)
+  1  invalid: a check failed (signature, pinned key, public signals, proof, nonce, ...)
+  2  bad usage (unknown option, missing --keys, ...)
+  3  malformed input: a bundle, keys or manifest file that cannot be read or is not what it should be
+  4  refused: the keys are marked insecure (development setup) and --allow-insecure-keys was not given
+with several bundles the exit code is the highest of theirs`;
+
 export const verifyCommand: Command = {
   name: "verify",
   usage: [
-    "verify BUNDLE --keys DIR [--manifest FILE] [--operator-key HEX] [--nonce N] [--history FILE]",
+    "verify BUNDLE... --keys DIR|FILE (--operator-key HEX | --manifest FILE) [--nonce N] [--history FILE]",
     "       [--allow-insecure-keys] [--json]   (--history: the dataset's manifests; the bundle must be on their chain)",
-    "       check a proof bundle offline (exit 0 valid, 1 invalid, 2 malformed, 3 insecure keys refused)",
+    "       check proof bundles offline (exit 0 valid, 1 invalid, 2 usage, 3 malformed, 4 insecure keys refused)",
   ],
+  help: `usage: zktally verify BUNDLE... --keys DIR|FILE (--operator-key HEX | --manifest FILE) [options]
+
+Checks proof bundles (zktally-bundle/v1 and v2) offline with the verifier SDK and says what each proves.
+
+  --keys DIR|FILE        the pinned verification keys: a keys directory (manifest.json and
+                         <circuitId>.vkey.json files), or the service's GET /v1/circuits answer saved to a file
+  --operator-key HEX     the operator's Ed25519 public key (64 hex characters) the manifest must be signed with
+  --manifest FILE        the pinned signed dataset manifest the bundle's must equal
+  --nonce N              the nonce you sent with the query (rejects a bundle answering another request)
+  --history FILE         the dataset's manifest history (GET /v1/datasets/ID/history): the bundle's manifest
+                         must lie on its epoch chain; a later epoch is reported as a warning
+  --allow-insecure-keys  accept development keys (a demo or test setup only: whoever ran it can forge proofs)
+  --json                 one JSON object per bundle (with "file" when several are given)
+  --help                 this text
+
+${EXIT_CODES_HELP}
+`,
   run: (args) => runVerify(args),
 };
 
 export const inspectCommand: Command = {
   name: "inspect",
   usage: ["inspect BUNDLE [--json]   print a bundle's statement without verifying it"],
+  help: `usage: zktally inspect BUNDLE [--json]
+
+Parses a zktally-bundle/v1 bundle strictly and prints its statement, recomputed from its contents, WITHOUT
+verifying anything (run zktally verify for that).
+
+  --json   the inspection as one JSON object
+  --help   this text
+
+exit codes: 0 read, 2 bad usage, 3 malformed bundle
+`,
   run: (args) => runInspect(args),
 };

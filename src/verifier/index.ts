@@ -42,6 +42,7 @@ export {
   type ParsedChainBundle,
   parseChainBundle,
 } from "./chain-bundle.ts";
+export { isCircuitListing, keysFromCircuitListing, type ListedKeys } from "./circuit-listing.ts";
 export { describePredicate, describeStatement, groupDigits, type StatementParts } from "./describe.ts";
 export { InsecureKeysError, VerifierInputError } from "./errors.ts";
 export { verifyGroth16 } from "./groth16.ts";

@@ -7,6 +7,9 @@
  *   the attack succeeds although every answer is over a group of at least 2.
  * - The structural controls refuse it: no clause on the key field except membership, and a minimum range
  *   width (both sides) on `edits`, so `edits != v` cannot take its place.
+ * - What they cannot prevent (docs/privacy.md): two wide ranges that differ by one value, each allowed by the
+ *   minimum width on both sides, isolate the record with that value (an attacker who knows X's edit count
+ *   learns X's bot bit).
  * The dp side (the attacker's estimate under noise) is measured in attack-differencing-dp.test.ts.
  */
 
@@ -142,5 +145,32 @@ describe("the structural controls refuse it", () => {
     }
     // The first half of each pair is still answered: the controls refuse shapes, not topics.
     expect(await provenAnswer(accessToken, FR_HUMANS, { kind: "count" })).toBe(3n);
+  });
+
+  it("cannot prevent a tracker of two wide ranges that differ by one value", async () => {
+    const strict = await addPartner(service, "strict-too", SCOPES, {
+      datasets: ["ds-a"],
+      fields: FIELDS,
+      aggregates: ["count", "sum"],
+      minRangeWidth: { edits: 1000 },
+      minGroupSize: 2,
+    });
+    const accessToken = await token(service, strict);
+    const x = BOT?.edits ?? 0; // auxiliary knowledge: the target's edit count
+    const humans = { field: "bot", op: "eq", value: false };
+    const from = await provenAnswer(
+      accessToken,
+      [humans, { field: "edits", op: "between", value: [x, 26_000] }],
+      {
+        kind: "count",
+      },
+    );
+    const after = await provenAnswer(
+      accessToken,
+      [humans, { field: "edits", op: "between", value: [x + 1, 26_000] }],
+      { kind: "count" },
+    );
+    // The two allowed answers differ by the humans with exactly x edits: none, so the target is a bot.
+    expect(from - after).toBe(0n);
   });
 });

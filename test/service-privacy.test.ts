@@ -224,6 +224,25 @@ describe("dp partners: an (epsilon, delta) budget per dataset", () => {
     );
   });
 
+  it("privacy-budget refusals are the same on datasets whose true answers differ", async () => {
+    const small = await addPartner(service, "one-each", SCOPES, {
+      ...dpPolicy,
+      privacyBudget: { epsilon: 0.1, delta: 1e-5 },
+    });
+    const accessToken = await token(service, small);
+    const responses = [];
+    for (const datasetId of ["ds-a", "ds-b"]) {
+      expect((await submit(accessToken, { datasetId, query: FR_COUNT, nonce: nonce() })).status).toBe(202);
+      responses.push(await submit(accessToken, { datasetId, query: FR_COUNT, nonce: nonce() }));
+    }
+    const [a, b] = responses.map((response) => ({
+      status: response.status,
+      body: withoutRequestId(JSON.parse(response.text.replaceAll("ds-a", "ds-?").replaceAll("ds-b", "ds-?"))),
+    }));
+    expect(a?.status).toBe(429);
+    expect(a).toEqual(b);
+  });
+
   it("dp policies must say what each answer costs and may only ask noisy aggregates", async () => {
     for (const [policy, path] of [
       [{ ...dpPolicy, dp: undefined }, "policy.dp"],

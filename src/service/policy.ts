@@ -46,7 +46,8 @@ export const MAX_REQUIRED_CLAUSES = 8;
 /** Per-answer cost of a dp partner's queries (the noise's (epsilon, delta)). */
 const dpSchema = z.strictObject({
   epsilon: z.number().min(1e-6).max(10),
-  delta: z.number().min(0).max(1e-3).default(0),
+  /** Binomial noise is (epsilon, delta)-DP with delta > 0 (docs/privacy.md). */
+  delta: z.number().min(1e-15).max(1e-3).default(1e-9),
 });
 
 /**
@@ -55,7 +56,7 @@ const dpSchema = z.strictObject({
  */
 const privacyBudgetSchema = z.strictObject({
   epsilon: z.number().min(1e-6).max(1000),
-  delta: z.number().min(0).max(1).default(0),
+  delta: z.number().min(0).max(1).default(1e-6),
   windowSeconds: z
     .int()
     .min(1)

@@ -244,7 +244,10 @@ describe("element encoders and decoders", () => {
     expect(() => decodeAggregateElement(255n, 16)).toThrow(RangeError);
     expect(() => decodeAggregateElement(1n << 8n, 16)).toThrow(/sumField/);
     expect(() => decodeAggregateElement(1n + (5n << 16n), 16)).toThrow(/k must be 0/);
-    expect(() => decodeAggregateElement(1n << 32n, 16)).toThrow(/2\^32/);
+    expect(() => decodeAggregateElement(1n << 64n, 16)).toThrow(/2\^64/); // 16 + 3W bits (design.md 8.3)
+    expect(() => decodeAggregateElement(1n << 32n, 16)).toThrow(/clamp needs mode sum/);
+    expect(() => decodeAggregateElement(1n | (1n << 8n) | (1n << 32n), 16)).toThrow(/clamp \[1, 0\]/);
+    expect(decodeAggregateElement(1n | (1n << 8n) | (7n << 48n), 16).clamp).toEqual([0n, 7n]);
     expect(() => decodeAggregateElement(2n ** 300n, 232)).toThrow(RangeError);
     expect(() => decodeAggregateElement(0n, 233)).toThrow(/width W = 233/);
     expect(() => decodeClauseElement(0 as unknown as bigint, 16, 3)).toThrow(TypeError);

@@ -1,6 +1,6 @@
 pragma circom 2.1.6;
 
-// ChunkStep(S, F, W, C, M, B, K, KEY, DOMAINS): one link of a chunk chain (docs/design.md section 7.4).
+// ChunkStep(S, F, W, C, M, B, K, KEY, DOMAINS, CLAMP): one link of a chunk chain (docs/design.md section 7.4).
 // Proves that chunk `chunkIndex` of the dataset committed by `root` (layout v2) moves the hidden accumulator
 // committed by accIn to the one committed by accOut, for the public query (aggregate, clauses).
 // TypeScript twin: src/circuits/chunk-witness.ts (identical signal names); statement: chunk-statement.ts.
@@ -10,6 +10,9 @@ pragma circom 2.1.6;
 //   C  clause slots            M  constants per clause        B  records per leaf (S % B == 0)
 //   K  depth of the 16-ary dataset tree over chunk roots      KEY  key field index, or F for none
 //   DOMAINS[F]  each field's largest value (the signed schema: uint 2^b - 1, enum n - 1, bool 1, padding 0)
+//   CLAMP  1: the aggregate element also carries clamping bounds lo (W bits) << 16+W and hi << 16+2W, and
+//          each matching record adds min(max(value, lo), hi) to the sum (design.md 8.3); 0: no clamping, the
+//          element has 16 + W bits (exactly the circuit without the parameter)
 //
 // Public signals (snarkjs order): accOut (output); root, chunkIndex, nonce, aggregate, clauses[C], accIn.
 //
@@ -22,6 +25,8 @@ pragma circom 2.1.6;
 //   no padding slot counted, no real record hidden. Padding slots have every value 0.
 // - chunkIndex < 16^K (its digits are the path positions); S * 16^K <= 2^32 keeps realSeen, count and the key
 //   floor far from wrapping, and sums stay below 2^32 * 2^64.
+// - CLAMP = 1: lo <= hi is enforced once; both are W-bit, as is every summed value, so the two W-bit
+//   comparisons per record are exact. A clamped element never fits the 16 + W bits of a CLAMP = 0 circuit.
 // - Chunk 0 must open accIn to the all-zero state with blind 0. accOut hides the new state (fresh blindOut).
 
 include "../../node_modules/circomlib/circuits/bitify.circom";
@@ -56,7 +61,26 @@ template RecordMatch(F, W, C, M) {
     out <== matched[C - 1];
 }
 
-template ChunkStep(S, F, W, C, M, B, K, KEY, DOMAINS) {
+// out = min(max(in, lo), hi) for in, lo, hi < 2^W and lo <= hi (2 W+1-bit comparisons, 2 products).
+template Clamp(W) {
+    signal input in;
+    signal input lo;
+    signal input hi;
+    signal output out;
+
+    component below = LessEq(W); // in + 1 <= lo  <=>  in < lo
+    below.a <== in + 1;
+    below.b <== lo;
+    component above = LessEq(W); // hi + 1 <= in  <=>  in > hi
+    above.a <== hi + 1;
+    above.b <== in;
+    signal fromLo <== below.out * (lo - in);
+    signal fromHi <== above.out * (hi - in);
+    out <== in + fromLo + fromHi;
+}
+
+template ChunkStep(S, F, W, C, M, B, K, KEY, DOMAINS, CLAMP) {
+    assert(CLAMP == 0 || CLAMP == 1);
     assert(S >= 1 && B >= 1 && S % B == 0);
     assert(K >= 1 && S * (16 ** K) <= 2 ** 32);
     assert(F >= 1 && F <= 256 && W >= 1 && W <= 64);
@@ -166,17 +190,30 @@ template ChunkStep(S, F, W, C, M, B, K, KEY, DOMAINS) {
         clause[c] = DecodeClause(F, W, M);
         clause[c].element <== clauses[c];
     }
-    component aggregateBits = Num2Bits(16 + W);
+    component aggregateBits = Num2Bits(16 + W + CLAMP * 2 * W);
     aggregateBits.in <== aggregate;
     var sumField = 0;
     for (var b = 0; b < 8; b++) { sumField += aggregateBits.out[8 + b] * (2 ** b); }
     component sumSelect = OneHot(F);
     sumSelect.index <== sumField;
+    var clampLo = 0;
+    var clampHi = 0;
+    for (var b = 0; b < W * CLAMP; b++) {
+        clampLo += aggregateBits.out[16 + W + b] * (2 ** b);
+        clampHi += aggregateBits.out[16 + 2 * W + b] * (2 ** b);
+    }
+    if (CLAMP == 1) {
+        component clampOrdered = LessEq(W);
+        clampOrdered.a <== clampLo;
+        clampOrdered.b <== clampHi;
+        clampOrdered.out === 1;
+    }
 
     // --- Per record: match, count and sum ---------------------------------------------------------------
     component match[S];
     signal sumPicked[S][F];
     signal contribution[S];
+    component clamped[S];
     var count = 0;
     var sum = 0;
     for (var i = 0; i < S; i++) {
@@ -194,7 +231,15 @@ template ChunkStep(S, F, W, C, M, B, K, KEY, DOMAINS) {
             sumPicked[i][k] <== sumSelect.selectors[k] * values[i][k];
             picked += sumPicked[i][k];
         }
-        contribution[i] <== match[i].out * picked;
+        if (CLAMP == 1) {
+            clamped[i] = Clamp(W);
+            clamped[i].in <== picked;
+            clamped[i].lo <== clampLo;
+            clamped[i].hi <== clampHi;
+            contribution[i] <== match[i].out * clamped[i].out;
+        } else {
+            contribution[i] <== match[i].out * picked;
+        }
         count += match[i].out;
         sum += contribution[i];
     }

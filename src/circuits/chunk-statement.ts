@@ -88,6 +88,42 @@ export function checkChainSignals(
   chunkSignals: readonly (readonly string[])[],
   finalSignals: readonly string[],
 ): ChainCheck {
+  const links = checkChunkLinks(statement, chunkSignals);
+  if (!links.ok) return links;
+  const { recordCount } = statement;
+  const clauses = statement.query.clauses.length;
+  const accIn = links.accOut;
+  const expectedFinal = finalPublicSignals(
+    {
+      root: statement.root,
+      recordCount,
+      minGroupSize: statement.minGroupSize,
+      nonce: statement.nonce,
+      query: statement.query,
+      accIn: 0n,
+    },
+    statement.outputs,
+  );
+  if (finalSignals.length !== expectedFinal.length) {
+    return fail("final", `the final proof has ${finalSignals.length} public signals`);
+  }
+  const mismatch = firstMismatch(finalSignals, expectedFinal, 0, finalSignals.length - 1);
+  if (mismatch !== undefined) return fail("final", `final proof: ${finalSignalReason(mismatch, clauses)}`);
+  if (finalSignals[finalSignals.length - 1] !== accIn) {
+    return fail("final", "final proof: accIn is not the last chunk's accumulator (chain broken or forked)");
+  }
+  return { ok: true };
+}
+
+/**
+ * The chunk half of checkChainSignals (shared by the noisy final step, design.md 8.4): chunk i carries
+ * chunkIndex i, the manifest's root, the request's nonce and query, and accIn = the previous accOut from the
+ * initial accumulator. Returns the last accOut, which the final proof must open.
+ */
+export function checkChunkLinks(
+  statement: Pick<ChainStatement, "root" | "recordCount" | "chunkSize" | "chunkCount" | "nonce" | "query">,
+  chunkSignals: readonly (readonly string[])[],
+): { readonly ok: true; readonly accOut: string } | Extract<ChainCheck, { ok: false }> {
   const { chunkSize, recordCount, chunkCount } = statement;
   if (chunkCount !== Math.max(1, Math.ceil(recordCount / chunkSize))) {
     throw new RangeError(
@@ -114,29 +150,10 @@ export function checkChainSignals(
     }
     accIn = accOut;
   }
-  const expectedFinal = finalPublicSignals(
-    {
-      root: statement.root,
-      recordCount,
-      minGroupSize: statement.minGroupSize,
-      nonce: statement.nonce,
-      query: statement.query,
-      accIn: 0n,
-    },
-    statement.outputs,
-  );
-  if (finalSignals.length !== expectedFinal.length) {
-    return fail("final", `the final proof has ${finalSignals.length} public signals`);
-  }
-  const mismatch = firstMismatch(finalSignals, expectedFinal, 0, finalSignals.length - 1);
-  if (mismatch !== undefined) return fail("final", `final proof: ${finalSignalReason(mismatch, clauses)}`);
-  if (finalSignals[finalSignals.length - 1] !== accIn) {
-    return fail("final", "final proof: accIn is not the last chunk's accumulator (chain broken or forked)");
-  }
-  return { ok: true };
+  return { ok: true, accOut: accIn };
 }
 
-function fail(at: number | "final", reason: string): ChainCheck {
+function fail(at: number | "final", reason: string): Extract<ChainCheck, { ok: false }> {
   return { ok: false, at, reason };
 }
 

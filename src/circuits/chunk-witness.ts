@@ -118,7 +118,11 @@ export function nextAccumulator(
     }
     if (keyFloor > 1n << BigInt(keyBits)) throw new RangeError("a key exceeds its field's bits");
   }
-  const { count, sum } = loweredTotals(loweredFromPublic(chunkQueryShape(shape), query), real);
+  const lowered = loweredFromPublic(chunkQueryShape(shape), query);
+  if (lowered.aggregate.clamp !== undefined && shape.clamp !== true) {
+    throw new RangeError("a clamped sum needs the clamped chunk circuit (CLAMP = 1, design.md 8.3)");
+  }
+  const { count, sum } = loweredTotals(lowered, real);
   return {
     realSeen: state.realSeen + BigInt(real.length),
     keyFloor,

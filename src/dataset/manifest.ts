@@ -72,6 +72,11 @@ export interface UnsignedChunkedManifest {
   readonly createdAt: string;
   readonly circuits: readonly string[];
   readonly previousManifestHash?: string;
+  /**
+   * Commitment to the operator's secret noise seed (design.md 8.1), a canonical decimal below r; present when
+   * the dataset answers differentially private queries.
+   */
+  readonly noiseCommitment?: string;
 }
 
 export interface ChunkedManifest extends UnsignedChunkedManifest {
@@ -147,6 +152,7 @@ const unsignedShapeV2 = z.strictObject({
   createdAt: unsignedShape.shape.createdAt,
   circuits: unsignedShape.shape.circuits,
   previousManifestHash: unsignedShape.shape.previousManifestHash,
+  noiseCommitment: canonicalDecimalSchema.optional(),
 });
 
 const signedShapeV2 = unsignedShapeV2.extend({ operatorKey: hexSchema(32), signature: hexSchema(64) });
@@ -178,7 +184,10 @@ function isVersion2(json: unknown): boolean {
   return typeof json === "object" && json !== null && (json as { version?: unknown }).version === 2;
 }
 
-export type BuildChunkedManifestInput = ManifestInputOf<ChunkLayout>;
+export type BuildChunkedManifestInput = ManifestInputOf<ChunkLayout> & {
+  /** The noise-seed commitment (design.md 8.1), for datasets that answer with differential privacy. */
+  readonly noiseCommitment?: bigint | string;
+};
 
 /** Assembles and validates an unsigned version-2 manifest (schemaHash and chunkCount derived). */
 export function buildChunkedManifest(input: BuildChunkedManifestInput): UnsignedChunkedManifest {
@@ -194,6 +203,7 @@ export function buildChunkedManifest(input: BuildChunkedManifestInput): Unsigned
       treeDepth: layout.treeDepth,
     },
     ...statementFields(input),
+    ...(input.noiseCommitment === undefined ? {} : { noiseCommitment: String(input.noiseCommitment) }),
   }) as UnsignedChunkedManifest;
 }
 
@@ -343,6 +353,8 @@ function checkSemanticsV2<T extends z.infer<typeof unsignedShapeV2>>(manifest: T
   if (new Set(manifest.circuits).size !== manifest.circuits.length) {
     throw new ManifestError("circuits", "contains duplicates");
   }
+  if (manifest.noiseCommitment !== undefined && BigInt(manifest.noiseCommitment) >= FIELD_ORDER)
+    throw new ManifestError("noiseCommitment", "is not below the BN254 field modulus");
   return { ...manifest, schema, layout, circuits: [...manifest.circuits] };
 }
 

@@ -57,6 +57,25 @@ export function deriveLeafSalts(
   return Array.from({ length: count }, (_, offset) => saltFromPrefix(secret, prefix, firstLeaf + offset));
 }
 
+/**
+ * `count` values under another domain of the same construction (HMAC-SHA256 of the dataset secret, first 31
+ * bytes): the noise seed and its blind (design.md 8.1) are derived this way, so they live with the secret.
+ */
+export function deriveSecretValues(
+  secret: Uint8Array,
+  domain: string,
+  datasetId: string,
+  epoch: number,
+  count: number,
+): bigint[] {
+  assertSecret(secret);
+  assertIndex("count", count);
+  if (domain === SALT_DOMAIN || domain === LEAF_SALT_DOMAIN)
+    throw new RangeError("a salt domain is reserved");
+  const prefix = saltMessagePrefix(datasetId, epoch, domain);
+  return Array.from({ length: count }, (_, index) => saltFromPrefix(secret, prefix, index));
+}
+
 function saltFromPrefix(secret: Uint8Array, prefix: Uint8Array, index: number): bigint {
   assertIndex("index", index);
   const mac = hmac(sha256, secret, concatBytes(prefix, u64be(index)));

@@ -95,7 +95,13 @@ function readableAggregate(aggregate: ResolvedAggregate, schema: Schema): Aggreg
     case "count":
       return { kind: "count" };
     case "sum":
-      return { kind: "sum", field: schema.fields[aggregate.fieldIndex]?.name ?? aggregate.field };
+      return {
+        kind: "sum",
+        field: schema.fields[aggregate.fieldIndex]?.name ?? aggregate.field,
+        ...(aggregate.clamp === undefined
+          ? {}
+          : { clamp: [readableInteger(aggregate.clamp[0]), readableInteger(aggregate.clamp[1])] }),
+      };
     case "threshold":
       return { kind: "threshold", k: readableInteger(aggregate.k) };
     case "membership":
@@ -129,10 +135,13 @@ export function describeQuery(query: unknown, schema: Schema, limits?: QueryLimi
   switch (aggregate.kind) {
     case "count":
       return hasCondition ? `count of records where ${condition}` : "count of all records";
-    case "sum":
-      return hasCondition
-        ? `sum of ${aggregate.field} where ${condition}`
-        : `sum of ${aggregate.field} over all records`;
+    case "sum": {
+      const summed =
+        aggregate.clamp === undefined
+          ? aggregate.field
+          : `${aggregate.field} clamped to [${String(aggregate.clamp[0])}, ${String(aggregate.clamp[1])}]`;
+      return hasCondition ? `sum of ${summed} where ${condition}` : `sum of ${summed} over all records`;
+    }
     case "threshold": {
       const k = String(aggregate.k);
       const noun = k === "1" ? "record" : "records";

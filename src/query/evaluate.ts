@@ -69,7 +69,10 @@ export function evaluateQuery(
     case "count":
       return { kind: "count", answer: suppressed ? 0n : BigInt(count), count, suppressed };
     case "sum": {
-      const sum = matching.reduce((total, row) => total + (row[aggregate.fieldIndex] as bigint), 0n);
+      const sum = matching.reduce(
+        (total, row) => total + clamped(row[aggregate.fieldIndex] as bigint, aggregate.clamp),
+        0n,
+      );
       return { kind: "sum", answer: suppressed ? 0n : sum, count, suppressed };
     }
     case "threshold":
@@ -130,14 +133,14 @@ export function loweredTotals(
   lowered: LoweredQuery,
   records: readonly (readonly bigint[])[],
 ): { count: number; sum: bigint } {
-  const { sumField } = lowered.aggregate;
+  const { sumField, clamp } = lowered.aggregate;
   let count = 0;
   let sum = 0n;
   for (const row of records) {
     if (!lowered.clauses.every((clause) => circuitClauseHolds(clause, row[clause.fieldIndex] ?? 0n)))
       continue;
     count += 1;
-    sum += row[sumField] ?? 0n;
+    sum += clamped(row[sumField] ?? 0n, clamp);
   }
   return { count, sum };
 }
@@ -211,4 +214,11 @@ function checkRecordValue(spec: FieldSpec, value: unknown, path: string): void {
       `${path} (field "${spec.name}") is not an index of its ${spec.values.length} values`,
     );
   }
+}
+
+/** min(max(value, lo), hi), or the value itself without a clamp (design.md 8.3). */
+export function clamped(value: bigint, clamp: readonly [bigint, bigint] | undefined): bigint {
+  if (clamp === undefined) return value;
+  if (value < clamp[0]) return clamp[0];
+  return value > clamp[1] ? clamp[1] : value;
 }

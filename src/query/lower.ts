@@ -88,6 +88,8 @@ export interface LoweredAggregate {
   sumField: number;
   /** Threshold (mode threshold), else 0. */
   k: bigint;
+  /** Clamping bounds [lo, hi] of a sum (design.md 8.3), encoded after k; absent: no clamping. */
+  clamp?: readonly [bigint, bigint];
 }
 
 export interface LoweredQuery {
@@ -227,7 +229,12 @@ function lowerAggregate(aggregate: ResolvedAggregate, width: number): LoweredAgg
     case "count":
       return { mode: AGGREGATE_MODE.count, sumField: 0, k: 0n };
     case "sum":
-      return { mode: AGGREGATE_MODE.sum, sumField: aggregate.fieldIndex, k: 0n };
+      return {
+        mode: AGGREGATE_MODE.sum,
+        sumField: aggregate.fieldIndex,
+        k: 0n,
+        ...(aggregate.clamp === undefined ? {} : { clamp: aggregate.clamp }),
+      };
     case "threshold": {
       const max = maxValue(width);
       if (aggregate.k > max) {
@@ -284,21 +291,42 @@ export function encodeAggregateElement(aggregate: LoweredAggregate, width: numbe
   checkByte(sumField, "aggregate.sumField");
   checkWord(k, width, "aggregate.k");
   checkAggregateCanonical(mode, sumField, k);
-  return BigInt(mode) | (BigInt(sumField) << 8n) | (k << BigInt(AGGREGATE_HEADER_BITS));
+  const element = BigInt(mode) | (BigInt(sumField) << 8n) | (k << BigInt(AGGREGATE_HEADER_BITS));
+  if (aggregate.clamp === undefined) return element;
+  const [lo, hi] = aggregate.clamp;
+  if (AGGREGATE_HEADER_BITS + 3 * width > MAX_ELEMENT_BITS) {
+    throw new RangeError(`a clamped sum needs 16 + 3W <= ${MAX_ELEMENT_BITS} bits (W = ${width})`);
+  }
+  checkWord(lo, width, "aggregate.clamp[0]");
+  checkWord(hi, width, "aggregate.clamp[1]");
+  checkClampCanonical(mode, lo, hi);
+  const at = BigInt(AGGREGATE_HEADER_BITS + width);
+  return element | (lo << at) | (hi << (at + BigInt(width)));
 }
 
 /** Unpacks an aggregate element; throws for elements no canonical lowering produces. */
 export function decodeAggregateElement(element: bigint, width: number): LoweredAggregate {
   checkWidth(width);
-  checkWord(element, AGGREGATE_HEADER_BITS + width, "aggregate element");
+  checkWord(element, AGGREGATE_HEADER_BITS + 3 * width, "aggregate element");
   const mode = Number(element & 0xffn);
   if (mode !== 0 && mode !== 1 && mode !== 2) {
     throw new RangeError(`non-canonical aggregate element: mode ${mode} is not 0, 1 or 2`);
   }
   const sumField = Number((element >> 8n) & 0xffn);
-  const k = element >> BigInt(AGGREGATE_HEADER_BITS);
+  const k = (element >> BigInt(AGGREGATE_HEADER_BITS)) & maxValue(width);
   checkAggregateCanonical(mode, sumField, k);
-  return { mode, sumField, k };
+  const at = BigInt(AGGREGATE_HEADER_BITS + width);
+  const clamp = [(element >> at) & maxValue(width), element >> (at + BigInt(width))] as const;
+  if (clamp[0] === 0n && clamp[1] === 0n) return { mode, sumField, k };
+  checkClampCanonical(mode, clamp[0], clamp[1]);
+  return { mode, sumField, k, clamp };
+}
+
+/** A clamp is encoded only for sums, with lo <= hi and hi >= 1 (an all-zero clamp field means none). */
+function checkClampCanonical(mode: AggregateMode, lo: bigint, hi: bigint): void {
+  if (mode !== AGGREGATE_MODE.sum) throw new RangeError("non-canonical aggregate: a clamp needs mode sum");
+  if (hi < 1n || lo > hi)
+    throw new RangeError(`non-canonical aggregate: clamp [${lo}, ${hi}] needs 0 <= lo <= hi, hi >= 1`);
 }
 
 function checkAggregateCanonical(mode: AggregateMode, sumField: number, k: bigint): void {

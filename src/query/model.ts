@@ -40,7 +40,7 @@ export type Clause = SingleValueClause | BetweenClause | InClause;
 
 export type Aggregate =
   | { kind: "count" }
-  | { kind: "sum"; field: string }
+  | { kind: "sum"; field: string; clamp?: [IntegerLike, IntegerLike] }
   | { kind: "threshold"; k: IntegerLike }
   | { kind: "membership"; key: IntegerLike };
 
@@ -61,7 +61,7 @@ export interface ResolvedClause {
 
 export type ResolvedAggregate =
   | { kind: "count" }
-  | { kind: "sum"; field: string; fieldIndex: number }
+  | { kind: "sum"; field: string; fieldIndex: number; clamp?: readonly [bigint, bigint] }
   | { kind: "threshold"; k: bigint }
   | { kind: "membership"; key: bigint; keyIndex: number };
 
@@ -122,7 +122,11 @@ export function querySchema(limits: QueryLimits = DEFAULT_QUERY_LIMITS) {
   ]);
   const aggregate = z.discriminatedUnion("kind", [
     z.strictObject({ kind: z.literal("count") }),
-    z.strictObject({ kind: z.literal("sum"), field: fieldNameSchema }),
+    z.strictObject({
+      kind: z.literal("sum"),
+      field: fieldNameSchema,
+      clamp: z.tuple([integerLikeSchema, integerLikeSchema]).optional(),
+    }),
     z.strictObject({ kind: z.literal("threshold"), k: integerLikeSchema }),
     z.strictObject({ kind: z.literal("membership"), key: integerLikeSchema }),
   ]);
@@ -204,7 +208,8 @@ function resolveAggregate(aggregate: Aggregate, schema: Schema): ResolvedAggrega
       if (spec.type !== "uint") {
         throw new QueryError("aggregate.field", `sum needs a uint field; "${spec.name}" is ${spec.type}`);
       }
-      return { kind: "sum", field: aggregate.field, fieldIndex };
+      if (aggregate.clamp === undefined) return { kind: "sum", field: aggregate.field, fieldIndex };
+      return { kind: "sum", field: aggregate.field, fieldIndex, clamp: resolveClamp(aggregate.clamp, spec) };
     }
     case "threshold":
       return { kind: "threshold", k: BigInt(aggregate.k) };
@@ -278,4 +283,23 @@ function checkLimits(limits: QueryLimits): void {
       throw new RangeError(`query limit ${name} must be a positive integer, got ${value}`);
     }
   }
+}
+
+/**
+ * Clamping bounds of a sum (design.md 8.3): integers 0 <= lo <= hi <= the field's max, hi >= 1; each matching
+ * record adds min(max(value, lo), hi), so one record moves the sum by at most hi.
+ */
+function resolveClamp(
+  clamp: readonly [IntegerLike, IntegerLike],
+  spec: FieldSpec,
+): readonly [bigint, bigint] {
+  const [lo, hi] = [BigInt(clamp[0]), BigInt(clamp[1])];
+  const max = spec.type === "uint" ? (1n << BigInt(spec.bits)) - 1n : 0n;
+  if (lo < 0n || hi < 1n || lo > hi || hi > max) {
+    throw new QueryError(
+      "aggregate.clamp",
+      `clamp [${lo}, ${hi}] must satisfy 0 <= lo <= hi, 1 <= hi <= ${max} (the field's largest value)`,
+    );
+  }
+  return [lo, hi];
 }

@@ -15,6 +15,7 @@ import {
   finalMainPath,
   finalMainSource,
 } from "../circuits/chunk-shape.ts";
+import { type NoisyFinalShape, noisyFinalMainPath, noisyFinalMainSource } from "../circuits/noise.ts";
 import { type AggregateShape, mainPath, mainSource } from "../circuits/shape.ts";
 import { REPO_ROOT } from "./paths.ts";
 
@@ -31,6 +32,11 @@ export function ensureChunkMainFile(shape: ChunkShape): Promise<string> {
 /** Writes the final-step main for `shape` if missing or stale; returns its repo-relative path. */
 export function ensureFinalMainFile(shape: FinalShape): Promise<string> {
   return ensureMainSource(finalMainPath(shape), finalMainSource(shape));
+}
+
+/** Writes the noisy final-step main (design.md 8) for `shape` if missing or stale; returns its path. */
+export function ensureNoisyFinalMainFile(shape: NoisyFinalShape): Promise<string> {
+  return ensureMainSource(noisyFinalMainPath(shape), noisyFinalMainSource(shape));
 }
 
 async function ensureMainSource(relative: string, source: string): Promise<string> {

@@ -117,7 +117,7 @@ const CHUNK_FIXED_SIGNALS = 6;
 /** ChunkFinal signals besides the clauses: suppressed, answer, root, recordCount, g, nonce, aggregate, accIn. */
 const FINAL_FIXED_SIGNALS = 8;
 
-function parseChainManifest(value: unknown): ChunkedManifest {
+export function parseChainManifest(value: unknown): ChunkedManifest {
   let manifest: ReturnType<typeof parseAnyManifest>;
   try {
     manifest = parseAnyManifest(value);
@@ -133,7 +133,7 @@ function parseChainManifest(value: unknown): ChunkedManifest {
   return manifest;
 }
 
-function parseChunkCircuit(value: unknown): ChunkShape {
+export function parseChunkCircuit(value: unknown): ChunkShape {
   const id = expectString(value, "chunkCircuitId");
   try {
     return chunkShapeFromId(id);
@@ -155,13 +155,13 @@ function parseFinalCircuit(value: unknown, shape: ChunkShape): FinalShape {
   return finalShape;
 }
 
-function parseEntry(value: unknown, path: string, signalCount: number): [bigint[], ParsedProof] {
+export function parseEntry(value: unknown, path: string, signalCount: number): [bigint[], ParsedProof] {
   const record = expectFields(value, path, ENTRY_FIELDS);
   const signals = parsePublicSignals(record.publicSignals, signalCount, `${path}.publicSignals`);
   return [signals, parseProof(record.proof, `${path}.proof`)];
 }
 
-function parseChunks(value: unknown, clauses: number): [bigint[][], ParsedProof[]] {
+export function parseChunks(value: unknown, clauses: number): [bigint[][], ParsedProof[]] {
   if (!Array.isArray(value)) {
     throw new VerifierInputError("chunks", `expected an array, got ${describeValue(value)}`);
   }

@@ -76,6 +76,12 @@ function membershipSentence(keyField: string, key: string, exists: boolean, pred
     : `no record with ${keyField} = ${key} matches ${predicate}`;
 }
 
+/** The summed field in words: `edits`, or `edits clamped to [0, 500]` (design.md 8.3). */
+export function summedField(aggregate: Extract<Query["aggregate"], { kind: "sum" }>): string {
+  if (aggregate.clamp === undefined) return aggregate.field;
+  return `${aggregate.field} clamped to [${String(aggregate.clamp[0])}, ${String(aggregate.clamp[1])}]`;
+}
+
 /** The claim of an unsuppressed answer, without the dataset prefix. */
 function claim(parts: StatementParts): string {
   const { query, answer, schema } = parts;
@@ -85,7 +91,7 @@ function claim(parts: StatementParts): string {
     case "count":
       return countSentence(String(answer.value), predicate);
     case "sum":
-      return sumSentence(aggregate.field, String(answer.value), predicate);
+      return sumSentence(summedField(aggregate), String(answer.value), predicate);
     case "threshold":
       return thresholdSentence(String(aggregate.k), answer.value === true, predicate);
     case "membership":

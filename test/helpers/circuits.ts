@@ -5,10 +5,16 @@
  * shape through the project's compile cache and returns the witness-level harness of ./r1cs.ts.
  */
 import { type ChunkShape, chunkShapeFor, type FinalShape } from "../../src/circuits/chunk-shape.ts";
+import type { NoisyFinalShape } from "../../src/circuits/noise.ts";
 import { type AggregateShape, makeShape } from "../../src/circuits/shape.ts";
 import { parseSchema, type Schema } from "../../src/dataset/schema.ts";
 import { compileCircuit } from "../../src/setup/compile.ts";
-import { ensureChunkMainFile, ensureFinalMainFile, ensureMainFile } from "../../src/setup/main-files.ts";
+import {
+  ensureChunkMainFile,
+  ensureFinalMainFile,
+  ensureMainFile,
+  ensureNoisyFinalMainFile,
+} from "../../src/setup/main-files.ts";
 import { type LoadedCircuit, loadCircuit } from "./r1cs.ts";
 
 /** 8 slots of 4 fields x 16 bits, 3 clause slots of 3 constants, 2 records per leaf, binary tree. */
@@ -62,6 +68,10 @@ export function loadChunkShape(shape: ChunkShape): Promise<LoadedCircuit> {
   return loadMain(`chunk:${JSON.stringify(shape, (_, v) => (typeof v === "bigint" ? String(v) : v))}`, () =>
     ensureChunkMainFile(shape),
   );
+}
+
+export function loadNoisyFinalShape(shape: NoisyFinalShape): Promise<LoadedCircuit> {
+  return loadMain(`noisy:${JSON.stringify(shape)}`, () => ensureNoisyFinalMainFile(shape));
 }
 
 export function loadFinalShape(shape: FinalShape): Promise<LoadedCircuit> {

@@ -319,6 +319,34 @@ export const consistencySchema = z.object({
   proof: z.array(hex(32)),
 });
 
+/** The transparency log (service/transparency.ts): entries as stored (leaf = canonical JSON) with a view. */
+export const transparencyQuerySchema = z.object({
+  from: z.coerce.number().int().min(0).optional().describe("first entry index (default 0)"),
+  limit: z.coerce.number().int().min(1).max(1000).optional().describe("at most this many (default 200)"),
+});
+export const transparencyEntriesSchema = z.object({
+  logKey: hex(32),
+  treeHead: treeHeadSchema,
+  entries: z.array(
+    z.object({
+      index: z.int(),
+      leafHash: hex(32),
+      entry: z.record(z.string(), z.unknown()).describe("the audit entry; its canonical JSON is the leaf"),
+      view: z
+        .object({
+          time: isoTime,
+          partner: z.string().nullable(),
+          datasetId: z.string().optional(),
+          epoch: z.int().optional(),
+          statement: z.string().optional(),
+          outcome: z.string().describe("admitted, refused, answered or failed"),
+          answer: z.string().optional().describe("only when the partner's policy publishes answers"),
+        })
+        .optional(),
+    }),
+  ),
+});
+
 export const partnerSchema = z.object({
   clientId: z.string(),
   name: z.string(),

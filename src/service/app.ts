@@ -22,6 +22,7 @@ import { routeMounter } from "./mount.ts";
 import { oauthRouter } from "./oauth.ts";
 import { docsPage, openApiDocument } from "./openapi.ts";
 import { partnerRouter } from "./routes.ts";
+import { transparencyRouter } from "./transparency.ts";
 
 export function createApp(ctx: ServiceContext): Express {
   const app = express();
@@ -55,6 +56,7 @@ export function createApp(ctx: ServiceContext): Express {
     res.json({ keys: [ctx.tokens.publicJwk] });
   });
   app.use(oauthRouter(ctx));
+  app.use(transparencyRouter(ctx));
   app.use("/v1/admin", adminRouter(ctx));
   app.use("/v1", partnerRouter(ctx));
   app.use(notFoundHandler);

@@ -76,6 +76,8 @@ export interface AdmittedQuery {
   readonly minGroupSize: number;
   /** What the answer costs the partner's budgets (budgets.ts). */
   readonly charge: Charge;
+  /** The query in words for the public transparency log (service/transparency.ts). */
+  readonly statement?: string;
 }
 
 /** A submission's job; `replayed` when it is the existing job of the same query with the same nonce. */
@@ -148,6 +150,7 @@ export class JobStore {
         nonce: admitted.nonce,
         minGroupSize: admitted.minGroupSize,
         ...chargeDetails(admitted.charge, this.budgets.privacy(partner, admitted.datasetId, now)),
+        ...(admitted.statement === undefined ? {} : { statement: admitted.statement }),
       };
       return { result: { row: this.requireRow(jobId), replayed: false }, details };
     });

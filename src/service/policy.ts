@@ -94,6 +94,8 @@ export const policySchema = z.strictObject({
         .max(366 * 86_400),
     })
     .default({ queries: 100, periodSeconds: 86_400 }),
+  /** Show this partner's answers in the public transparency log (service/transparency.ts). */
+  publicAnswers: z.boolean().default(false),
 });
 
 export type Policy = z.infer<typeof policySchema>;

@@ -7,8 +7,9 @@
  * Admission (`admitQuery`) decides from the request, the partner's policy and public state only (dataset
  * schema and manifest, circuit shape, budget and queue counters), never from the records, so refusals
  * cannot leak answers. Requests are validated by the route table (`api-routes.ts`); the submission body is
- * parsed non-strictly: fields other than `datasetId`, `query` and `nonce` (a client-chosen budget, group
- * size, partner id, role, epoch, state, ...) are dropped, never applied.
+ * parsed non-strictly: fields other than `datasetId`, `query`, `nonce` and `epoch` (an older epoch still
+ * within retention; default the latest) are dropped, never applied (a client-chosen budget, group size,
+ * partner id, role, state, ...).
  *
  * Security caveats: every read is filtered by the authenticated partner in SQL and answers 404 for anything
  * else, so ids of other partners' jobs, bundles and receipts are indistinguishable from unknown ids.
@@ -33,6 +34,7 @@ import { routeMounter } from "./mount.ts";
 import type { Partner } from "./partners.ts";
 import { checkQueryAgainstPolicy, minGroupSizeFor, withRequiredClauses } from "./policy.ts";
 import type { Scope } from "./tokens.ts";
+import { publicStatement } from "./transparency.ts";
 import { entryView, jobBundleUrl, jobStatusUrl, jobView } from "./views.ts";
 
 /**
@@ -73,6 +75,7 @@ export function admitQuery(
     nonce: submission.nonce,
     minGroupSize: minGroupSizeFor(query, partner.policy),
     charge: chargeFor(partner.policy, dataset.datasetId),
+    statement: publicStatement(query, schema),
   };
 }
 

@@ -5,6 +5,7 @@
  * SQLite database against its signed tree heads (and any heads kept elsewhere): exit 0 intact, 1 tampered
  * (printing the first bad entry index and why), 2 bad usage or unreadable input.
  * `zktally audit head --db FILE` prints the latest signed tree head as JSON, for publishing.
+ * `zktally audit monitor URL` follows a service's public transparency log (cli/commands/audit-monitor.ts).
  *
  * Security caveats: the database is opened read-only. Without `--log-key` the key recorded in the database
  * is used, which only proves self-consistency (whoever rewrote the file could have re-signed it with their
@@ -22,6 +23,7 @@ import { HEX32, HEX32_ANY_CASE } from "../../core/formats.ts";
 import { parseStrictJson } from "../../util/strict-json.ts";
 import { type Command, UsageError } from "../command.ts";
 import { type Output, printable } from "../verify-command.ts";
+import { MonitorFetchError, runAuditMonitor } from "./audit-monitor.ts";
 
 const processOutput: Output = {
   out: (text) => process.stdout.write(text),
@@ -39,14 +41,17 @@ export async function runAudit(args: string[], output: Output = processOutput): 
   try {
     if (sub === "verify") return await runAuditVerify(rest, output);
     if (sub === "head") return runAuditHead(rest, output);
+    if (sub === "monitor") return await runAuditMonitor(rest, output);
   } catch (error) {
-    if (error instanceof AuditInputError) {
+    if (error instanceof AuditInputError || error instanceof MonitorFetchError) {
       output.err(`audit: ${printable(error.message)}\n`);
       return 2;
     }
     throw error;
   }
-  throw new UsageError(`audit needs a subcommand: verify or head (got ${JSON.stringify(sub ?? "")})`);
+  throw new UsageError(
+    `audit needs a subcommand: verify, head or monitor (got ${JSON.stringify(sub ?? "")})`,
+  );
 }
 
 async function runAuditVerify(args: string[], output: Output): Promise<number> {
@@ -150,6 +155,8 @@ export const auditCommand: Command = {
     "audit verify --db FILE [--log-key HEX] [--heads FILE] [--json]",
     "       check the audit log against its signed tree heads (exit 0 intact, 1 tampered, 2 unreadable)",
     "audit head --db FILE   print the latest signed tree head as JSON",
+    "audit monitor URL [--state FILE] [--log-key HEX] [--json]",
+    "       follow a service's public transparency log; report rewritten, truncated or forked history (exit 1)",
   ],
   run: (args) => runAudit(args),
 };

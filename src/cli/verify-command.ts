@@ -8,8 +8,9 @@
  * ({@link VERIFY_EXIT}): 0 every bundle valid, 1 a bundle is invalid, 2 bad usage, 3 malformed input (a bundle,
  * key or manifest file that is not what it should be, or cannot be read), 4 refused because the keys are
  * marked insecure (development keys, accepted only with `--allow-insecure-keys`); with several bundles the
- * highest code of any bundle. `zktally inspect BUNDLE [--json]` parses a bundle strictly and prints its
- * statement, recomputed from its contents, without verifying anything (0, or 3 when malformed).
+ * highest code of any bundle. `zktally inspect BUNDLE [--json]` parses a bundle of either format strictly
+ * and prints its statement, recomputed from its contents, and its circuits (a chain: the chunk count and the
+ * chunk and final circuits), without verifying anything (0, or 3 when malformed).
  *
  * Security caveats: trust comes from `--keys` (a keys directory pins each key by hash; a circuit listing
  * is only as good as the channel it was fetched over) and from `--operator-key` and/or the pinned
@@ -25,8 +26,8 @@ import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { parseStrictJson } from "../util/strict-json.ts";
-import { type ParsedBundle, parseBundle } from "../verifier/bundle.ts";
-import { parseChainBundle } from "../verifier/chain-bundle.ts";
+import { type ParsedBundle, type ProofBundle, parseBundle } from "../verifier/bundle.ts";
+import { type ChainBundle, parseChainBundle } from "../verifier/chain-bundle.ts";
 import { isCircuitListing, keysFromCircuitListing } from "../verifier/circuit-listing.ts";
 import { describeStatement } from "../verifier/describe.ts";
 import { InsecureKeysError, VerifierInputError } from "../verifier/errors.ts";
@@ -319,8 +320,34 @@ export async function runVerify(args: string[], output: Output = processOutput):
   return Math.max(...codes);
 }
 
-function inspection(parsed: ParsedBundle) {
-  const { bundle, schema } = parsed;
+/** What `inspect` shows of either format: the statement recomputed from the bundle, and its identifiers. */
+function inspection(value: unknown) {
+  if (isChainBundle(value)) {
+    const { bundle, schema, queryHash } = parseChainBundle(value);
+    return {
+      ...commonInspection(bundle, schema, queryHash),
+      format: bundle.format,
+      chunkCount: bundle.chunks.length,
+      chunkCircuitId: bundle.chunkCircuitId,
+      chunkVkeyHash: bundle.chunkVkeyHash,
+      finalCircuitId: bundle.finalCircuitId,
+      finalVkeyHash: bundle.finalVkeyHash,
+    };
+  }
+  const { bundle, schema, queryHash } = parseBundle(value) as ParsedBundle;
+  return {
+    ...commonInspection(bundle, schema, queryHash),
+    format: bundle.format,
+    circuitId: bundle.circuitId,
+    vkeyHash: bundle.vkeyHash,
+  };
+}
+
+function commonInspection(
+  bundle: ProofBundle | ChainBundle,
+  schema: ParsedBundle["schema"],
+  queryHash: string,
+) {
   const statement = describeStatement({
     manifest: bundle.manifest,
     schema,
@@ -334,15 +361,24 @@ function inspection(parsed: ParsedBundle) {
     statementMatchesBundle: statement === bundle.statement,
     datasetId: bundle.manifest.datasetId,
     epoch: bundle.manifest.epoch,
-    circuitId: bundle.circuitId,
-    vkeyHash: bundle.vkeyHash,
     operatorKey: bundle.manifest.operatorKey,
     answer: bundle.answer,
     minGroupSize: bundle.minGroupSize,
     nonce: bundle.nonce,
-    queryHash: parsed.queryHash,
+    queryHash,
     createdAt: bundle.createdAt,
   };
+}
+
+/** The circuit lines of `inspect` (one circuit, or the chunk and final circuits of a chain). */
+function inspectedCircuitLines(view: ReturnType<typeof inspection>): string[] {
+  if ("chunkCount" in view) {
+    return [
+      `  chunks     ${view.chunkCount} (circuit ${view.chunkCircuitId}, key ${view.chunkVkeyHash})`,
+      `  final      ${view.finalCircuitId}, key ${view.finalVkeyHash}`,
+    ];
+  }
+  return [`  circuit    ${view.circuitId}`, `  key        ${view.vkeyHash}`];
 }
 
 /** `zktally inspect`; returns the exit code (0, or 3 for a malformed bundle). */
@@ -355,7 +391,7 @@ export async function runInspect(args: string[], output: Output = processOutput)
   });
   const bundleFile = onePositional(positionals, "inspect");
   try {
-    const view = inspection(parseBundle(await readJsonFile(bundleFile, "bundle")));
+    const view = inspection(await readJsonFile(bundleFile, "bundle"));
     if (values.json) {
       output.out(`${JSON.stringify(view)}\n`);
       return 0;
@@ -366,8 +402,7 @@ export async function runInspect(args: string[], output: Output = processOutput)
       ...(view.statementMatchesBundle
         ? []
         : ["  warning    the bundle's own statement text differs from this"]),
-      `  circuit    ${view.circuitId}`,
-      `  key        ${view.vkeyHash}`,
+      ...inspectedCircuitLines(view),
       `  operator   ${view.operatorKey}`,
       `  nonce      ${view.nonce}`,
       `  created    ${printable(view.createdAt)}`,

@@ -15,6 +15,7 @@
 
 import { InputError } from "../util/errors.ts";
 import {
+  assertKeyOrder,
   type ChunkLayout,
   chunkCountOf,
   chunkRootOf,
@@ -33,7 +34,7 @@ import { streamDataset } from "./load.ts";
 import { buildChunkedManifest, type ChunkedManifest } from "./manifest.ts";
 import { signManifest } from "./manifest-sign.ts";
 import { deriveLeafSalts } from "./salt.ts";
-import type { Schema } from "./schema.ts";
+import { keyFieldIndex, type Schema } from "./schema.ts";
 
 /** One committed chunk as handed to `onChunk`: real records only (padding is implied by the layout). */
 export interface CommittedChunkRecords {
@@ -65,6 +66,8 @@ export interface CommitFileChunkedInput {
   /** Circuit ids the manifest announces (chunk and final circuits). */
   readonly circuits: readonly string[];
   readonly createdAt?: Date | string;
+  /** `manifestHash` of the dataset's previous epoch (design.md section 5, epoch chain). */
+  readonly previousManifestHash?: string;
   /** Receives every chunk in order; awaited before the next chunk is read. */
   readonly onChunk?: (chunk: CommittedChunkRecords) => void | Promise<void>;
   /** Poseidon to hash with (default: the fast WebAssembly one). */
@@ -201,6 +204,35 @@ export async function commitFileChunked(
   return finishCommit(committer, input, layout);
 }
 
+/**
+ * `commitFileChunked` for records already in memory (encoded, schema order, commitment order), e.g. an admin
+ * upload: the same chunks, root and manifest as streaming them from a file. Keyed schemas need strictly
+ * increasing keys (RangeError naming the first record otherwise).
+ */
+export async function commitRecordsChunked(
+  records: readonly (readonly bigint[])[],
+  input: CommitFileChunkedInput,
+): Promise<ChunkedCommitResult> {
+  const layout = chunkLayoutFor(input.schema, input.layout);
+  assertKeyOrder(records, keyFieldIndex(input.schema));
+  const poseidon = input.poseidon ?? (await getPoseidon());
+  const committer = new ChunkCommitter(
+    poseidon,
+    layout,
+    input.schema,
+    input.secret,
+    input.datasetId,
+    input.epoch,
+  );
+  for (let start = 0; start < records.length; start += layout.chunkSize) {
+    const chunk = records.slice(start, start + layout.chunkSize);
+    const chunkIndex = committer.chunksAdded;
+    const chunkRoot = committer.add(chunk);
+    await input.onChunk?.({ chunkIndex, records: chunk, chunkRoot });
+  }
+  return finishCommit(committer, input, layout);
+}
+
 async function finishCommit(
   committer: ChunkCommitter,
   input: CommitFileChunkedInput,
@@ -218,6 +250,7 @@ async function finishCommit(
     root,
     circuits: input.circuits,
     ...(input.createdAt === undefined ? {} : { createdAt: input.createdAt }),
+    ...(input.previousManifestHash === undefined ? {} : { previousManifestHash: input.previousManifestHash }),
   });
   const manifest = signManifest(unsigned, input.operatorSecretKey);
   return { manifest, layout, recordCount, chunkCount, chunkRoots, root };

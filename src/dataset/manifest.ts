@@ -155,7 +155,11 @@ const unsignedShapeV2 = z.strictObject({
   noiseCommitment: canonicalDecimalSchema.optional(),
 });
 
-const signedShapeV2 = unsignedShapeV2.extend({ operatorKey: hexSchema(32), signature: hexSchema(64) });
+/** The shape of a signed version-2 (chunked) manifest (no semantic checks; `parseAnyManifest` adds them). */
+export const signedChunkedManifestShape = unsignedShapeV2.extend({
+  operatorKey: hexSchema(32),
+  signature: hexSchema(64),
+});
 
 /** Validates an unsigned manifest; throws `ManifestError` with the path of the first problem. */
 export function parseUnsignedManifest(json: unknown): UnsignedManifest {
@@ -169,7 +173,8 @@ export function parseManifest(json: unknown): DatasetManifest {
 
 /** Validates a signed manifest of version 1 or 2 (not its signature); throws `ManifestError`. */
 export function parseAnyManifest(json: unknown): AnyManifest {
-  if (isVersion2(json)) return checkSemanticsV2(validateShape(signedShapeV2, json)) as ChunkedManifest;
+  if (isVersion2(json))
+    return checkSemanticsV2(validateShape(signedChunkedManifestShape, json)) as ChunkedManifest;
   return parseManifest(json);
 }
 

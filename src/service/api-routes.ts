@@ -183,7 +183,8 @@ export const API = {
     path: "/v1/circuits",
     scope: "datasets:read",
     action: "circuits.list",
-    summary: "Served circuits with verification keys and their hashes",
+    summary:
+      "Served circuits (and the chunk and final circuits of your chunked datasets) with verification keys and their hashes",
     responses: { "200": ok("circuits", S.circuitsSchema) },
   }),
   submitQuery: route({

@@ -18,7 +18,7 @@ import { z } from "zod";
 import { DECISIONS } from "../audit/types.ts";
 import { CANONICAL_DECIMAL, FIELD_ORDER, MAX_DECIMAL_DIGITS } from "../core/field.ts";
 import { DATASET_ID_PATTERN, lowerHexPattern } from "../core/formats.ts";
-import { signedManifestShape } from "../dataset/manifest.ts";
+import { signedChunkedManifestShape, signedManifestShape } from "../dataset/manifest.ts";
 import { registerDatasetSchema } from "./datasets.ts";
 import { erasureRequestSchema } from "./erasure.ts";
 import { JOB_STATES } from "./jobs.ts";
@@ -143,7 +143,9 @@ export const tokenResponseSchema = z.object({
   scope: z.string(),
 });
 
-const manifestSchema = signedManifestShape.describe("signed dataset manifest (docs/design.md)");
+const manifestSchema = z
+  .union([signedManifestShape, signedChunkedManifestShape])
+  .describe("signed dataset manifest: version 1 (one circuit instance) or 2 (chunked), docs/design.md");
 const datasetViewShape = {
   datasetId: z.string(),
   epoch: z.int(),
@@ -246,7 +248,7 @@ export const jobSchema = z.object({
 export const jobListSchema = z.object({ jobs: z.array(jobSchema) });
 
 export const bundleSchema = json.describe(
-  "zktally-bundle/v1 (docs/bundle.md), byte-identical to the audited one",
+  "zktally-bundle/v1 (one proof) or, for a chunked dataset, zktally-bundle/v2 (a chain of chunk proofs and a final proof; docs/bundle.md), byte-identical to the audited one",
 );
 
 const privacyStandingSchema = z.object({

@@ -16,6 +16,7 @@ import { z } from "zod";
 import { circuitId } from "../circuits/shape.ts";
 import { DATA_DIR, DEFAULT_SHAPE, KEYS_DIR } from "../config/defaults.ts";
 import { isCanonicalDecimal } from "../core/field.ts";
+import { DEFAULT_CHUNK_SIZE, DEFAULT_TREE_DEPTH } from "../dataset/chunk-layout.ts";
 import { DEFAULT_PREFIX, PREFIX_PATTERN } from "../distributed/protocol.ts";
 import { PROVER_CHOICES } from "../prover/prover-choice.ts";
 import { InputError } from "../util/errors.ts";
@@ -68,6 +69,19 @@ const redisSchema = z.strictObject({
   workerKeyFile: z.string().min(1).optional(),
   /** BullMQ attempts per chunk for transient worker failures. */
   chunkAttempts: z.int().min(1).max(20).default(3),
+});
+
+/**
+ * Layout of chunked (v2) datasets registered without one of their own: a dataset larger than one instance
+ * of the served circuit, or registered with `chunked: true`, is committed in chunks of `size` records.
+ */
+const chunksSchema = z.strictObject({
+  /** S: records per chunk proof (power of two, design.md 7.1). */
+  size: z.int().min(1).max(65_536).default(DEFAULT_CHUNK_SIZE),
+  /** K: depth of the 16-ary dataset tree over chunks (16^K chunks at most). */
+  treeDepth: z.int().min(1).max(8).default(DEFAULT_TREE_DEPTH),
+  /** B: records per leaf; default the largest the schema allows. */
+  leafRecords: z.int().min(1).max(65_536).optional(),
 });
 
 export const serviceConfigSchema = z.strictObject({
@@ -126,6 +140,7 @@ export const serviceConfigSchema = z.strictObject({
    */
   erasureBatch: z.int().min(1).max(10_000).default(5),
   jobs: jobsSchema.default(jobsSchema.parse({})),
+  chunks: chunksSchema.default(chunksSchema.parse({})),
   redis: redisSchema.optional(),
 });
 
@@ -161,6 +176,11 @@ export function keyFileOf(config: ServiceConfig): string {
 /** The workers' key file (only used with `redis`). */
 export function workerKeyFileOf(config: ServiceConfig): string {
   return path.resolve(config.redis?.workerKeyFile ?? path.join(config.dataDir, "worker-keyring.json"));
+}
+
+/** Where chunked datasets are stored (one encrypted chunk store per dataset epoch). */
+export function chunkStoreRootOf(config: ServiceConfig): string {
+  return path.join(config.dataDir, "chunk-store");
 }
 
 /** The SQLite database file. */
@@ -257,6 +277,21 @@ export const CONFIG_SOURCES: readonly ConfigSource[] = [
   ),
   source("drain-timeout-ms", "ZKTALLY_DRAIN_TIMEOUT_MS", "jobs.drainTimeoutMs", "int", "shutdown drain time"),
   source("prover-nice", "ZKTALLY_PROVER_NICE", "jobs.proverNice", "int", "prover process niceness (0..19)"),
+  source("chunk-size", "ZKTALLY_CHUNK_SIZE", "chunks.size", "int", "records per chunk of chunked datasets"),
+  source(
+    "chunk-tree-depth",
+    "ZKTALLY_CHUNK_TREE_DEPTH",
+    "chunks.treeDepth",
+    "int",
+    "depth of the dataset tree over chunks",
+  ),
+  source(
+    "chunk-leaf-records",
+    "ZKTALLY_CHUNK_LEAF_RECORDS",
+    "chunks.leafRecords",
+    "int",
+    "records per leaf of chunked datasets (default: the largest that fits)",
+  ),
   source("redis", "ZKTALLY_REDIS", "redis.url", "string", "prove on zktally workers over BullMQ at this URL"),
   source("redis-prefix", "ZKTALLY_REDIS_PREFIX", "redis.prefix", "string", "Redis key prefix (with --redis)"),
   source(

@@ -11,23 +11,50 @@
  * unless the root and record count equal the signed manifest's, so a swapped or corrupted envelope can never
  * be proven against.
  *
+ * Chunked datasets (layout v2, design.md section 7): a dataset larger than one instance of the served circuit,
+ * or registered with `chunked`, is committed in chunks (`commitRecordsChunked` for an upload,
+ * `commitFileChunked` streaming a file with bounded memory for `registerFile`) into a chunk store directory
+ * under the data directory (storage/chunk-store.ts), encrypted under the epoch's own data key (so shredding
+ * the epoch shreds its chunks); its chunk and final circuits are pinned first (`prepareCircuits`,
+ * service/chunk-circuits.ts). The row's records envelope then holds only the sealed location of that
+ * directory, and `loadChunked` opens it with every check of `ChunkStoreReader` (operator signature, chunk
+ * roots, each chunk's root) plus equality with the row's manifest.
+ *
  * Security caveats: decrypted datasets are cached in memory for the life of the process (a proof needs them
  * in clear anyway). `DatasetError` messages (invalid_records) from loading quote cell values: they go back to the admin who
  * uploaded them and are never logged.
  */
+import { randomBytes, randomUUID } from "node:crypto";
+import { rm } from "node:fs/promises";
+import path from "node:path";
 import { z } from "zod";
 import type { AggregateShape } from "../circuits/shape.ts";
 import { isCanonicalDecimal } from "../core/field.ts";
 import { DATASET_ID_PATTERN } from "../core/formats.ts";
+import type { CommittedChunk } from "../dataset/chunk-commit.ts";
+import type { ChunkLayout } from "../dataset/chunk-layout.ts";
+import { type ChunkedCommitResult, chunkLayoutFor } from "../dataset/chunked.ts";
 import { commitDataset } from "../dataset/commitment.ts";
 import { type CommittedDataset, commitRecords } from "../dataset/committed.ts";
-import { parseCsv, parseJsonl } from "../dataset/load.ts";
-import { type DatasetManifest, manifestHash, parseManifest } from "../dataset/manifest.ts";
+import { parseCsv, parseJsonl, streamDataset } from "../dataset/load.ts";
+import {
+  type AnyManifest,
+  type ChunkedManifest,
+  manifestHash,
+  parseAnyManifest,
+} from "../dataset/manifest.ts";
+import { operatorKeyOf } from "../dataset/manifest-sign.ts";
 import { DATASET_SECRET_BYTES, generateDatasetSecret } from "../dataset/salt.ts";
 import { parseSchema, type Schema } from "../dataset/schema.ts";
+import {
+  type ChunkStoreCipher,
+  ChunkStoreReader,
+  commitFileToChunkStore,
+  commitRecordsToChunkStore,
+} from "../storage/chunk-store.ts";
 import { ConflictError, InputError, IntegrityError, NotFoundError } from "../util/errors.ts";
 import { type Db, statement } from "./db.ts";
-import { EpochKeys } from "./epoch-keys.ts";
+import { EpochKeys, epochCipher } from "./epoch-keys.ts";
 import { DatasetIntegrityError } from "./errors.ts";
 import { parseOrThrow } from "./partners.ts";
 import { type EnvelopeCipher, openText, SERVICE_KEY_SCOPE, sealText } from "./sealed.ts";
@@ -35,16 +62,38 @@ import { type EnvelopeCipher, openText, SERVICE_KEY_SCOPE, sealText } from "./se
 const RECORDS_PURPOSE = "dataset-records";
 const SECRET_PURPOSE = "dataset-secret";
 
+/** How to commit: `false` one circuit instance (v1), `true` or a (partial) layout chunked (v2). */
+const chunkedSchema = z.union([
+  z.boolean(),
+  z.strictObject({
+    chunkSize: z.int().min(1).max(65_536).optional(),
+    leafRecords: z.int().min(1).max(65_536).optional(),
+    treeDepth: z.int().min(1).max(8).optional(),
+  }),
+]);
+
+const datasetFields = {
+  datasetId: z.string().regex(DATASET_ID_PATTERN, `must match ${DATASET_ID_PATTERN}`),
+  /** Default: one more than the latest registered epoch (1 for a new dataset). */
+  epoch: z
+    .int()
+    .min(0)
+    .max(2 ** 31)
+    .optional(),
+  schema: z.unknown(),
+  /**
+   * Default: chunked (layout v2, the service's chunk layout) when the records do not fit one instance of the
+   * served circuit, else one instance (v1). `true` or a layout forces chunks, `false` forbids them.
+   */
+  chunked: chunkedSchema.optional(),
+};
+
+/** A dataset registered from a file (the command line): everything but the records. */
+export const registerDatasetFileSchema = z.strictObject(datasetFields);
+
 export const registerDatasetSchema = z
   .strictObject({
-    datasetId: z.string().regex(DATASET_ID_PATTERN, `must match ${DATASET_ID_PATTERN}`),
-    /** Default: one more than the latest registered epoch (1 for a new dataset). */
-    epoch: z
-      .int()
-      .min(0)
-      .max(2 ** 31)
-      .optional(),
-    schema: z.unknown(),
+    ...datasetFields,
     /** Records as JSON objects keyed by field name (JSONL semantics). */
     rows: z.array(z.record(z.string(), z.unknown())).max(1_000_000).optional(),
     /** Records as CSV text with a header row. */
@@ -58,11 +107,12 @@ export const registerDatasetSchema = z
   });
 
 export type RegisterDatasetInput = z.input<typeof registerDatasetSchema>;
+type DatasetFields = z.output<typeof registerDatasetFileSchema>;
 
 export interface StoredDataset {
   readonly datasetId: string;
   readonly epoch: number;
-  readonly manifest: DatasetManifest;
+  readonly manifest: AnyManifest;
   readonly manifestHash: string;
   readonly createdAt: number;
   /** When the epoch's data were crypto-shredded (erasure or retention); null while answerable. */
@@ -92,12 +142,51 @@ interface DatasetRow {
 /** What a shredded epoch's envelope columns hold (the manifest stays: old bundles keep verifying). */
 const SHREDDED = "shredded";
 
+/** A chunked dataset ready for `proveChain`: every chunk loaded and checked, and its records in order. */
+export interface ChunkedDataset {
+  readonly manifest: ChunkedManifest;
+  readonly committed: {
+    readonly root: bigint;
+    readonly recordCount: number;
+    readonly chunks: readonly CommittedChunk[];
+  };
+  /** The real records in commitment order (for the reference evaluator). */
+  readonly records: readonly (readonly bigint[])[];
+}
+
+/** Where and how chunked datasets are stored. */
+export interface ChunkedDatasetOptions {
+  /** Directory holding one chunk store per dataset epoch. */
+  readonly root: string;
+  /** Layout used when a registration does not give one (config `chunks`). */
+  readonly defaults: { readonly size: number; readonly treeDepth: number; readonly leafRecords?: number };
+  /** Pins (or, in development mode, builds) the chain circuits; returns the ids the manifest announces. */
+  readonly prepareCircuits: (schema: Schema, layout: ChunkLayout) => Promise<readonly string[]>;
+}
+
+/** The sealed location of a chunk store (the plaintext of a v2 row's records envelope). */
+interface ChunkStorePointer {
+  readonly v: 2;
+  /** Relative to the chunk store root. */
+  readonly chunkStore: string;
+}
+
+/** An epoch cipher as the chunk store calls it. */
+function chunkStoreCipher(cipher: EnvelopeCipher): ChunkStoreCipher {
+  return {
+    encrypt: (plaintext, context) => cipher.encrypt(plaintext, context),
+    decrypt: (envelope, context) => cipher.decrypt(envelope as never, context),
+  };
+}
+
 export interface DatasetStoreOptions {
   readonly db: Db;
   readonly cipher: EnvelopeCipher;
   readonly operatorSecretKey: Uint8Array;
   readonly shape: AggregateShape;
   readonly circuitId: string;
+  /** Chunked datasets; without it, only datasets that fit one circuit instance can be registered. */
+  readonly chunked?: ChunkedDatasetOptions;
   readonly now?: () => number;
   /** Epochs kept answerable per dataset (the newest ones); older ones are shredded. Default: all. */
   readonly retainEpochs?: number;
@@ -105,6 +194,7 @@ export interface DatasetStoreOptions {
 
 export class DatasetStore {
   private readonly cache = new Map<string, Promise<CommittedDataset>>();
+  private readonly chunkedCache = new Map<string, Promise<ChunkedDataset>>();
   private readonly epochKeys: EpochKeys;
 
   constructor(private readonly options: DatasetStoreOptions) {
@@ -120,14 +210,139 @@ export class DatasetStore {
     withinTransaction?: (stored: StoredDataset) => void,
   ): Promise<StoredDataset> {
     const parsed = parseOrThrow(registerDatasetSchema, input, "invalid_dataset");
+    const schema = this.schemaOf(parsed);
+    const records = parseRecords(parsed, schema); // DatasetError: invalid_records
+    if (this.wantsChunks(parsed.chunked, records.length)) {
+      return this.registerChunked(parsed, schema, withinTransaction, (dir, commit, cipher) =>
+        commitRecordsToChunkStore(records, dir, cipher, commit),
+      );
+    }
+    return this.commitEpoch(parsed.datasetId, schema, records, parsed.epoch, withinTransaction);
+  }
+
+  /**
+   * Registers a dataset from a CSV or JSONL file (format by extension; the command line's `dataset add`).
+   * A chunked file is streamed (`commitFileChunked`, bounded memory); otherwise it is read only as far as
+   * one circuit instance holds, and committed as `register` would.
+   */
+  async registerFile(
+    input: unknown,
+    file: string,
+    withinTransaction?: (stored: StoredDataset) => void,
+  ): Promise<StoredDataset> {
+    const parsed = parseOrThrow(registerDatasetFileSchema, input, "invalid_dataset");
+    const schema = this.schemaOf(parsed);
+    const forced = parsed.chunked === true || typeof parsed.chunked === "object";
+    const limit = parsed.chunked === false ? Number.POSITIVE_INFINITY : this.options.shape.capacity;
+    const small = forced ? undefined : await readAtMost(file, schema, limit);
+    if (small === undefined) {
+      return this.registerChunked(parsed, schema, withinTransaction, (dir, commit, cipher) =>
+        commitFileToChunkStore(file, dir, cipher, commit),
+      );
+    }
+    return this.commitEpoch(parsed.datasetId, schema, small, parsed.epoch, withinTransaction);
+  }
+
+  /** Checks the id and parses the schema. */
+  private schemaOf(parsed: DatasetFields): Schema {
     if (parsed.datasetId === SERVICE_KEY_SCOPE) {
       throw new InputError("invalid_dataset", `dataset id ${SERVICE_KEY_SCOPE} is reserved`, {
         path: "datasetId",
       });
     }
-    const schema = parseSchema(parsed.schema); // SchemaError: invalid_schema
-    const records = parseRecords(parsed, schema); // DatasetError: invalid_records
-    return this.commitEpoch(parsed.datasetId, schema, records, parsed.epoch, withinTransaction);
+    return parseSchema(parsed.schema); // SchemaError: invalid_schema
+  }
+
+  private wantsChunks(chunked: DatasetFields["chunked"], recordCount: number): boolean {
+    if (chunked === undefined) return recordCount > this.options.shape.capacity;
+    return chunked !== false;
+  }
+
+  /**
+   * The chunked `commitEpoch`: pins the chain circuits, commits the records into a fresh chunk store
+   * directory (atomically, under a fresh epoch key), then inserts the row with that key in one transaction;
+   * the directory is removed again when the row cannot be inserted.
+   */
+  private async registerChunked(
+    parsed: DatasetFields,
+    schema: Schema,
+    withinTransaction: ((stored: StoredDataset) => void) | undefined,
+    commit: (
+      dir: string,
+      input: Parameters<typeof commitFileToChunkStore>[3],
+      cipher: ChunkStoreCipher,
+    ) => Promise<ChunkedCommitResult>,
+  ): Promise<StoredDataset> {
+    const chunked = this.options.chunked;
+    if (!chunked) {
+      throw new InputError(
+        "invalid_dataset",
+        "this service commits datasets in one circuit instance only (chunked datasets are not configured)",
+      );
+    }
+    const { datasetId } = parsed;
+    const latest = this.latest(datasetId);
+    const epoch = parsed.epoch ?? (latest ? latest.epoch + 1 : 1);
+    this.assertNewEpoch(datasetId, epoch, latest);
+    const layout = this.chunkLayout(schema, parsed.chunked);
+    const circuits = await chunked.prepareCircuits(schema, layout);
+    const relative = path.join(datasetId, `${epoch}-${randomUUID()}`);
+    const dir = path.join(chunked.root, relative);
+    const secret = generateDatasetSecret();
+    const key = new Uint8Array(randomBytes(32));
+    const input = {
+      datasetId,
+      epoch,
+      schema,
+      layout,
+      secret,
+      operatorSecretKey: this.options.operatorSecretKey,
+      circuits,
+      createdAt: new Date(this.now()),
+      ...(latest ? { previousManifestHash: latest.manifestHash } : {}),
+    };
+    const result = await commit(dir, input, chunkStoreCipher(epochCipher(key))).catch((error: unknown) => {
+      throw error instanceof RangeError ? new InputError("invalid_dataset", error.message) : error;
+    });
+    const pointer: ChunkStorePointer = { v: 2, chunkStore: relative };
+    try {
+      return this.options.db.transaction(() => {
+        if (this.latest(datasetId)?.manifestHash !== latest?.manifestHash) {
+          throw new ConflictError(
+            "epoch_fork",
+            `dataset ${datasetId} gained an epoch while committing; retry`,
+          );
+        }
+        this.insert(result.manifest, Buffer.from(JSON.stringify(pointer), "utf8"), secret, key);
+        const stored = this.require(datasetId, epoch);
+        this.applyRetention(datasetId);
+        withinTransaction?.(stored);
+        return stored;
+      })();
+    } catch (error) {
+      await rm(dir, { recursive: true, force: true });
+      throw error;
+    } finally {
+      key.fill(0);
+    }
+  }
+
+  /** The requested layout with the service's defaults filled in; InputError when the schema cannot take it. */
+  private chunkLayout(schema: Schema, requested: DatasetFields["chunked"]): ChunkLayout {
+    const defaults = (this.options.chunked as ChunkedDatasetOptions).defaults;
+    const given = typeof requested === "object" ? requested : {};
+    const leafRecords =
+      given.leafRecords ?? (given.chunkSize === undefined ? defaults.leafRecords : undefined);
+    try {
+      return chunkLayoutFor(schema, {
+        chunkSize: given.chunkSize ?? defaults.size,
+        treeDepth: given.treeDepth ?? defaults.treeDepth,
+        ...(leafRecords === undefined ? {} : { leafRecords }),
+      });
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error;
+      throw new InputError("invalid_dataset", error.message, { path: "chunked" });
+    }
   }
 
   /**
@@ -164,7 +379,7 @@ export class DatasetStore {
       if (this.latest(datasetId)?.manifestHash !== latest?.manifestHash) {
         throw new ConflictError("epoch_fork", `dataset ${datasetId} gained an epoch while committing; retry`);
       }
-      this.insert(committed, secret);
+      this.insert(committed.manifest, recordsPlaintext(committed.records), secret);
       const stored = this.require(datasetId, epoch);
       this.applyRetention(datasetId);
       withinTransaction?.(stored);
@@ -210,6 +425,7 @@ export class DatasetStore {
          WHERE dataset_id = ? AND epoch = ? AND shredded_at IS NULL`,
     ).run(SHREDDED, SHREDDED, this.now(), datasetId, epoch);
     this.cache.delete(`${datasetId}@${epoch}`);
+    this.chunkedCache.delete(`${datasetId}@${epoch}`);
   }
 
   /** Every epoch of a dataset, oldest first (the manifests of its chain, shredded ones included). */
@@ -238,16 +454,24 @@ export class DatasetStore {
     return row === undefined ? undefined : toStored(row);
   }
 
-  private insert(committed: CommittedDataset, secret: Uint8Array): void {
-    const { datasetId, epoch } = committed.manifest;
-    const recordsJson = JSON.stringify({ v: 1, records: committed.records.map((r) => r.map(String)) });
+  /**
+   * Inserts the row, then seals the records plaintext (a v1 dataset's records, a v2 dataset's chunk store
+   * location) and the secret under the epoch's fresh key (`key`, or a random one).
+   */
+  private insert(
+    manifest: AnyManifest,
+    recordsPlain: Uint8Array,
+    secret: Uint8Array,
+    key?: Uint8Array,
+  ): void {
+    const { datasetId, epoch } = manifest;
     const aad = (purpose: string) => ({ datasetId, epoch, purpose });
     try {
       statement(
         this.options.db,
         `INSERT INTO datasets (dataset_id, epoch, manifest, records_envelope, secret_envelope, created_at)
            VALUES (?, ?, ?, ?, ?, ?)`,
-      ).run(datasetId, epoch, JSON.stringify(committed.manifest), SHREDDED, SHREDDED, this.now());
+      ).run(datasetId, epoch, JSON.stringify(manifest), SHREDDED, SHREDDED, this.now());
     } catch (error) {
       if ((error as { code?: string }).code === "SQLITE_CONSTRAINT_PRIMARYKEY") {
         throw new ConflictError("epoch_fork", `dataset ${datasetId} epoch ${epoch} already exists`);
@@ -255,12 +479,12 @@ export class DatasetStore {
       throw error;
     }
     // The row exists first (the key's foreign key), then the envelopes are sealed under its fresh key.
-    const cipher = this.epochKeys.create(datasetId, epoch);
+    const cipher = this.epochKeys.create(datasetId, epoch, key);
     statement(
       this.options.db,
       "UPDATE datasets SET records_envelope = ?, secret_envelope = ? WHERE dataset_id = ? AND epoch = ?",
     ).run(
-      sealText(cipher, Buffer.from(recordsJson, "utf8"), aad(RECORDS_PURPOSE)),
+      sealText(cipher, recordsPlain, aad(RECORDS_PURPOSE)),
       sealText(cipher, secret, aad(SECRET_PURPOSE)),
       datasetId,
       epoch,
@@ -313,9 +537,85 @@ export class DatasetStore {
     return loading;
   }
 
+  /**
+   * A chunked (v2) dataset with every chunk decrypted and checked (cached): the chunk store's manifest must
+   * be this row's and carry the operator's signature, the stored chunk roots must rebuild its root and each
+   * chunk its root. Throws an IntegrityError (DatasetIntegrityError, ChunkStoreError) otherwise.
+   */
+  loadChunked(datasetId: string, epoch: number): Promise<ChunkedDataset> {
+    const key = `${datasetId}@${epoch}`;
+    let loading = this.chunkedCache.get(key);
+    if (!loading) {
+      loading = this.openChunked(datasetId, epoch);
+      this.chunkedCache.set(key, loading);
+      loading.catch(() => this.chunkedCache.delete(key));
+    }
+    return loading;
+  }
+
   /** Drops decrypted datasets from memory (after key rotation, or for tests). */
   clearCache(): void {
     this.cache.clear();
+    this.chunkedCache.clear();
+  }
+
+  /** The epoch's cipher: its own key, or the storage KeyRing for epochs registered before epoch keys. */
+  private cipherOf(datasetId: string, epoch: number): EnvelopeCipher {
+    return this.epochKeys.cipherFor(datasetId, epoch) ?? this.options.cipher;
+  }
+
+  /** The chunk store directory a v2 row's sealed pointer names. */
+  private chunkStoreDir(row: DatasetRow, cipher: EnvelopeCipher): string {
+    const { dataset_id: datasetId, epoch } = row;
+    const root = this.options.chunked?.root;
+    if (root === undefined) {
+      throw new DatasetIntegrityError(datasetId, epoch, "chunked datasets are not configured");
+    }
+    let pointer: Partial<ChunkStorePointer> | undefined;
+    try {
+      const plain = openText(cipher, row.records_envelope, { datasetId, epoch, purpose: RECORDS_PURPOSE });
+      pointer = JSON.parse(Buffer.from(plain).toString("utf8"));
+    } catch (error) {
+      if (!(error instanceof IntegrityError || error instanceof SyntaxError)) throw error;
+      throw new DatasetIntegrityError(datasetId, epoch, "stored chunk store location does not decrypt");
+    }
+    const relative = pointer?.chunkStore;
+    if (
+      pointer?.v !== 2 ||
+      typeof relative !== "string" ||
+      path.isAbsolute(relative) ||
+      path.normalize(relative).startsWith("..")
+    ) {
+      throw new DatasetIntegrityError(datasetId, epoch, "stored chunk store location is malformed");
+    }
+    return path.join(root, relative);
+  }
+
+  private async openChunked(datasetId: string, epoch: number): Promise<ChunkedDataset> {
+    const row = this.row(datasetId, epoch);
+    if (!row) throw new DatasetIntegrityError(datasetId, epoch, "not stored");
+    if (row.shredded_at !== null)
+      throw new DatasetIntegrityError(datasetId, epoch, "shredded (erased or past retention)");
+    const manifest = parseAnyManifest(JSON.parse(row.manifest));
+    if (manifest.version !== 2) throw new DatasetIntegrityError(datasetId, epoch, "not a chunked dataset");
+    const cipher = this.cipherOf(datasetId, epoch);
+    const reader = await ChunkStoreReader.open(
+      this.chunkStoreDir(row, cipher),
+      chunkStoreCipher(cipher),
+      operatorKeyOf(this.options.operatorSecretKey),
+    );
+    if (manifestHash(reader.manifest) !== manifestHash(manifest)) {
+      throw new DatasetIntegrityError(datasetId, epoch, "the chunk store holds another manifest");
+    }
+    const chunks: CommittedChunk[] = [];
+    const records: bigint[][] = [];
+    for (let c = 0; c < manifest.chunkCount; c++) {
+      const chunk = await reader.loadChunk(c);
+      chunks.push(chunk);
+      records.push(...chunk.values.slice(0, chunk.realRecords));
+    }
+    const committed = { root: BigInt(manifest.root), recordCount: manifest.recordCount, chunks };
+    return { manifest, committed, records };
   }
 
   /** Re-encrypts every envelope under the cipher's current key (after a KeyRing rotation); returns how many. */
@@ -360,12 +660,15 @@ export class DatasetStore {
     if (!row) throw new DatasetIntegrityError(datasetId, epoch, "not stored");
     if (row.shredded_at !== null)
       throw new DatasetIntegrityError(datasetId, epoch, "shredded (erased or past retention)");
-    const manifest = parseManifest(JSON.parse(row.manifest));
+    const manifest = parseAnyManifest(JSON.parse(row.manifest));
+    if (manifest.version !== 1) {
+      throw new DatasetIntegrityError(datasetId, epoch, "a chunked dataset is loaded with loadChunked");
+    }
     const aad = (purpose: string) => ({ datasetId, epoch, purpose });
     let secret: Uint8Array;
     let records: bigint[][] | undefined;
     try {
-      const cipher = this.epochKeys.cipherFor(datasetId, epoch) ?? this.options.cipher;
+      const cipher = this.cipherOf(datasetId, epoch);
       secret = openText(cipher, row.secret_envelope, aad(SECRET_PURPOSE));
       const plain = openText(cipher, row.records_envelope, aad(RECORDS_PURPOSE));
       records = parseRecordsPlaintext(Buffer.from(plain).toString("utf8"));
@@ -393,7 +696,7 @@ export class DatasetStore {
 }
 
 function toStored(row: DatasetRow): StoredDataset {
-  const manifest = parseManifest(JSON.parse(row.manifest));
+  const manifest = parseAnyManifest(JSON.parse(row.manifest));
   return {
     datasetId: row.dataset_id,
     epoch: row.epoch,
@@ -402,6 +705,35 @@ function toStored(row: DatasetRow): StoredDataset {
     createdAt: row.created_at,
     shreddedAt: row.shredded_at ?? null,
   };
+}
+
+/** The plaintext of a v1 dataset's records envelope. */
+function recordsPlaintext(records: readonly (readonly bigint[])[]): Uint8Array {
+  return Buffer.from(JSON.stringify({ v: 1, records: records.map((r) => r.map(String)) }), "utf8");
+}
+
+/**
+ * The records of a file when it holds at most `limit` of them (read and validated as `loadDataset` does);
+ * `undefined` as soon as it holds more, having read only `limit + 1` records.
+ */
+async function readAtMost(file: string, schema: Schema, limit: number): Promise<bigint[][] | undefined> {
+  const tooMany = Symbol("too many records");
+  let records: bigint[][] = [];
+  try {
+    await streamDataset(
+      file,
+      schema,
+      (batch) => {
+        if (batch.length > limit) throw tooMany;
+        records = batch;
+      },
+      { batchSize: Number.isFinite(limit) ? limit + 1 : Number.MAX_SAFE_INTEGER },
+    );
+  } catch (error) {
+    if (error === tooMany) return undefined;
+    throw error instanceof RangeError ? new InputError("invalid_dataset", error.message) : error;
+  }
+  return records;
 }
 
 /** The decrypted records; `undefined` when the plaintext is not in the stored format. */

@@ -89,9 +89,15 @@ export class EpochKeys {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Creates and stores a fresh key for the epoch (inside the caller's transaction); returns its cipher. */
-  create(datasetId: string, epoch: number): EnvelopeCipher {
-    const key = new Uint8Array(randomBytes(32));
+  /**
+   * Stores a fresh key for the epoch (inside the caller's transaction); returns its cipher. `key` is one the
+   * caller drew already (a chunked dataset's chunk store is sealed before its row exists); default random.
+   */
+  create(
+    datasetId: string,
+    epoch: number,
+    key: Uint8Array = new Uint8Array(randomBytes(32)),
+  ): EnvelopeCipher {
     statement(
       this.db,
       "INSERT INTO epoch_keys (dataset_id, epoch, envelope, created_at) VALUES (?, ?, ?, ?)",

@@ -25,6 +25,7 @@ import { randomUUID } from "node:crypto";
 import { serializeBundle } from "../prover/bundle.ts";
 import { ConflictError, LimitError, UnavailableError } from "../util/errors.ts";
 import type { ProofBundle } from "../verifier/bundle.ts";
+import type { ChainBundle } from "../verifier/chain-bundle.ts";
 import type { AuditDetails, AuditSubject, ServiceAudit } from "./audit.ts";
 import { BudgetLedger, type Charge, DELTA_SCALE, EPSILON_SCALE, type PrivacyStanding } from "./budgets.ts";
 import { type Db, scalar, statement } from "./db.ts";
@@ -323,7 +324,7 @@ export class JobStore {
   }
 
   /** Stores the answer: done + bundle + charge + audit, atomically, only while `owner` holds the lease. */
-  complete(job: JobRow, owner: string, bundle: ProofBundle): void {
+  complete(job: JobRow, owner: string, bundle: ProofBundle | ChainBundle): void {
     const { text, sha256: hash } = serializeBundle(bundle);
     const subject = { partner: job.partner_id, action: "query.answer", requestId: job.request_id };
     this.db.transaction(() => {

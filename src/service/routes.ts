@@ -17,6 +17,7 @@
  * partner's own answers, never records, salts, secrets or witness values.
  */
 import express, { type Router } from "express";
+import { chunkQueryShape } from "../circuits/chunk-shape.ts";
 import { canonicalQuery, queryHash } from "../query/canonical.ts";
 import { encodeQueryPublic } from "../query/lower.ts";
 import { canonicalJson } from "../util/canonical-json.ts";
@@ -25,6 +26,7 @@ import { API } from "./api-routes.ts";
 import type { Submission } from "./api-schemas.ts";
 import type { AuditSubject } from "./audit.ts";
 import { chargeFor, privacyView } from "./budgets.ts";
+import { chainCircuitIds, pinnedCircuitViews } from "./chunk-circuits.ts";
 import type { ServiceContext } from "./context.ts";
 import { datasetView } from "./datasets.ts";
 import { jsonBody, partnerOf, stateOf } from "./http.ts";
@@ -54,22 +56,27 @@ export function admitQuery(
     throw new NotFoundError(
       `dataset ${submission.datasetId}${submission.epoch === undefined ? "" : ` epoch ${submission.epoch}`}`,
     );
-  if (!dataset.manifest.circuits.includes(ctx.circuit.id)) {
+  const { manifest } = dataset;
+  const schema = manifest.schema;
+  // A chunked dataset is proven by its chain circuits, which take the served circuit's query capacity.
+  const chain =
+    manifest.version === 2 ? chainCircuitIds(schema, manifest.layout, ctx.circuit.shape) : undefined;
+  const circuits = chain ? [chain.chunkId, chain.finalId] : [ctx.circuit.id];
+  if (!circuits.every((id) => manifest.circuits.includes(id))) {
     throw new ConflictError(
       "circuit_retired",
       `dataset ${dataset.datasetId} is committed for a circuit this service no longer serves`,
     );
   }
-  const schema = dataset.manifest.schema;
   const asked = canonicalQuery(submission.query, schema);
   if (asked.aggregate.kind === "membership") requireMembershipScope(partner, tokenScopes);
   checkQueryAgainstPolicy(asked, schema, partner.policy);
   const query = withRequiredClauses(asked, schema, partner.policy);
-  encodeQueryPublic(query, schema, ctx.circuit.shape);
+  encodeQueryPublic(query, schema, chain ? chunkQueryShape(chain.shape) : ctx.circuit.shape);
   return {
     datasetId: dataset.datasetId,
     epoch: dataset.epoch,
-    circuitId: ctx.circuit.id,
+    circuitId: circuits[0] as string,
     query: canonicalJson(query),
     queryHash: queryHash(query, schema),
     nonce: submission.nonce,
@@ -145,8 +152,16 @@ export function partnerRouter(ctx: ServiceContext): Router {
     });
   });
 
-  mount(API.listCircuits, (_req, res) => {
+  mount(API.listCircuits, async (_req, res) => {
     const { circuit } = ctx;
+    // The chunk and final circuits of the chunked datasets this partner may query, besides the served one.
+    const allowed = new Set(partnerOf(res).policy.datasets);
+    const chainIds = new Set<string>();
+    for (const { datasetId, manifest } of ctx.datasets.listLatest()) {
+      if (manifest.version === 2 && allowed.has(datasetId))
+        for (const id of manifest.circuits) chainIds.add(id);
+    }
+    chainIds.delete(circuit.id);
     res.json({
       circuits: [
         {
@@ -157,6 +172,7 @@ export function partnerRouter(ctx: ServiceContext): Router {
           insecure: circuit.insecure,
           vkey: circuit.vkey,
         },
+        ...(await pinnedCircuitViews(ctx.config.keysDir, [...chainIds].sort())),
       ],
     });
   });

@@ -4,7 +4,10 @@
  * The in-process job worker: `concurrency` loops that claim queued jobs from the SQLite job table (see
  * jobs.ts), split each into chunk tasks, prove them off the request path through a `ChunkProver` (a pool of
  * prover processes, or BullMQ workers on other machines) recording chunk progress on the job, and store the
- * bundle, charge and audit entry in one transaction. While a proof runs, a heartbeat extends the job's lease;
+ * bundle, charge and audit entry in one transaction. A job on a dataset that fits the served circuit is one
+ * task (a `zktally-bundle/v1`); a job on a chunked (v2) dataset is planned by `proveChain` as one task per
+ * chunk plus the final step and answered with a `zktally-bundle/v2` chain bundle. Admission, budgets and
+ * audit are per job (per query), never per chunk. While a proof runs, a heartbeat extends the job's lease;
  * if this process dies, the lease expires and any instance re-queues the job.
  *
  * Errors (policy in docs/service.md, "Job failures"): a dataset that does not decrypt or match its
@@ -24,12 +27,17 @@
  */
 import { randomUUID } from "node:crypto";
 import type { AggregateShape } from "../circuits/shape.ts";
+import type { ChunkedManifest } from "../dataset/manifest.ts";
 import { ProverError, WitnessError } from "../prover/backend.ts";
 import { makeBundle } from "../prover/bundle.ts";
 import type { ChunkProver } from "../prover/chunks.ts";
+import { proveChain } from "../prover/prove-chain.ts";
 import { planQueryProof } from "../prover/prove-query.ts";
 import { QueryError } from "../query/errors.ts";
 import { ConflictError, IntegrityError, UnavailableError } from "../util/errors.ts";
+import type { ProofBundle } from "../verifier/bundle.ts";
+import type { ChainBundle } from "../verifier/chain-bundle.ts";
+import type { ChainCircuits } from "./chunk-circuits.ts";
 import type { DatasetStore } from "./datasets.ts";
 import { type JobRow, type JobStore, LeaseLostError } from "./jobs.ts";
 import { errorLocation, type Logger } from "./logger.ts";
@@ -42,6 +50,8 @@ export interface RunnerOptions {
   readonly shape: AggregateShape;
   readonly circuitId: string;
   readonly vkeyHash: string;
+  /** The pinned chunk and final circuits of a chunked dataset (by its signed schema and layout). */
+  readonly chainCircuits: (manifest: ChunkedManifest) => Promise<ChainCircuits>;
   readonly logger: Logger;
   readonly concurrency: number;
   readonly leaseMs: number;
@@ -187,25 +197,9 @@ export class JobRunner {
     try {
       if (job.dp !== null) throw new NoiseUnavailableError();
       jobs.setPhase(job, this.owner, "loading-dataset");
-      const dataset = await this.options.datasets.loadCommitted(job.dataset_id, job.epoch);
-      const plan = planQueryProof({
-        dataset,
-        shape: this.options.shape,
-        query: JSON.parse(job.query),
-        minGroupSize: job.min_group_size,
-        nonce: BigInt(job.nonce),
-      });
-      const total = plan.tasks.length;
-      jobs.setChunkProgress(job, this.owner, { done: 0, total, etaMs: undefined });
-      jobs.setPhase(job, this.owner, "proving");
-      // One chunk job per attempt: a retried attempt never mixes with a stale one's chunks.
-      const results = await this.options.prover.proveChunks(
-        { id: `${job.job_id}.${job.attempts}`, tasks: plan.tasks },
-        (progress) => jobs.setChunkProgress(job, this.owner, progress),
-      );
-      const proof = plan.finish(results);
-      jobs.setPhase(job, this.owner, "bundling");
-      const bundle = makeBundle(proof, dataset.manifest, this.options.vkeyHash);
+      const stored = this.options.datasets.require(job.dataset_id, job.epoch);
+      const bundle =
+        stored.manifest.version === 2 ? await this.proveChained(job) : await this.proveSingle(job);
       jobs.complete(job, this.owner, bundle);
       logger.info(
         {
@@ -221,6 +215,54 @@ export class JobRunner {
     } finally {
       clearInterval(heartbeat);
     }
+  }
+
+  /** One proof of the served circuit (a dataset that fits one instance). */
+  private async proveSingle(job: JobRow): Promise<ProofBundle> {
+    const { jobs } = this.options;
+    const dataset = await this.options.datasets.loadCommitted(job.dataset_id, job.epoch);
+    const plan = planQueryProof({
+      dataset,
+      shape: this.options.shape,
+      query: JSON.parse(job.query),
+      minGroupSize: job.min_group_size,
+      nonce: BigInt(job.nonce),
+    });
+    jobs.setChunkProgress(job, this.owner, { done: 0, total: plan.tasks.length, etaMs: undefined });
+    jobs.setPhase(job, this.owner, "proving");
+    const results = await this.options.prover.proveChunks(
+      { id: chunkJobId(job), tasks: plan.tasks },
+      (progress) => jobs.setChunkProgress(job, this.owner, progress),
+    );
+    const proof = plan.finish(results);
+    jobs.setPhase(job, this.owner, "bundling");
+    return makeBundle(proof, dataset.manifest, this.options.vkeyHash);
+  }
+
+  /** A chain of chunk proofs and the final proof over a chunked dataset (`proveChain`). */
+  private async proveChained(job: JobRow): Promise<ChainBundle> {
+    const { jobs, shape } = this.options;
+    const dataset = await this.options.datasets.loadChunked(job.dataset_id, job.epoch);
+    const circuits = await this.options.chainCircuits(dataset.manifest);
+    jobs.setChunkProgress(job, this.owner, {
+      done: 0,
+      total: dataset.manifest.chunkCount + 1,
+      etaMs: undefined,
+    });
+    jobs.setPhase(job, this.owner, "proving");
+    return proveChain({
+      manifest: dataset.manifest,
+      committed: dataset.committed,
+      records: dataset.records,
+      query: JSON.parse(job.query),
+      nonce: BigInt(job.nonce),
+      minGroupSize: job.min_group_size,
+      querySlots: { clauses: shape.clauses, setSize: shape.setSize },
+      vkeyHashes: { chunk: circuits.chunkVkeyHash, final: circuits.finalVkeyHash },
+      prover: this.options.prover,
+      jobId: chunkJobId(job),
+      onProgress: (progress) => jobs.setChunkProgress(job, this.owner, progress),
+    });
   }
 
   private handleFailure(job: JobRow, error: unknown): void {
@@ -262,4 +304,9 @@ export class JobRunner {
       );
     }
   }
+}
+
+/** One chunk job per attempt: a retried attempt never mixes with a stale one's chunks. */
+function chunkJobId(job: JobRow): string {
+  return `${job.job_id}.${job.attempts}`;
 }

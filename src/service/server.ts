@@ -40,7 +40,15 @@ import { vkeyHash } from "../setup/phase2.ts";
 import { KeyFileError, KeyRing } from "../storage/keyring.ts";
 import { createApp } from "./app.ts";
 import { ServiceAudit } from "./audit.ts";
-import { ConfigError, databaseFileOf, keyFileOf, type ServiceConfig, workerKeyFileOf } from "./config.ts";
+import { chainCircuitIds, ensureChainCircuits, pinnedChainCircuits } from "./chunk-circuits.ts";
+import {
+  ConfigError,
+  chunkStoreRootOf,
+  databaseFileOf,
+  keyFileOf,
+  type ServiceConfig,
+  workerKeyFileOf,
+} from "./config.ts";
 import type { ServedCircuit, ServiceContext } from "./context.ts";
 import { DatasetStore } from "./datasets.ts";
 import { type Db, notInitialised, openDatabase } from "./db.ts";
@@ -180,6 +188,14 @@ export async function openService(
       operatorSecretKey: keys.operator,
       shape: circuit.shape,
       circuitId: circuit.id,
+      chunked: {
+        root: chunkStoreRootOf(config),
+        defaults: config.chunks,
+        prepareCircuits: async (schema, layout) => {
+          const circuits = await ensureChainCircuits(config, schema, layout, circuit.shape);
+          return [circuits.chunkId, circuits.finalId];
+        },
+      },
       now,
       retainEpochs: config.retainEpochs,
     });
@@ -293,6 +309,8 @@ export async function startServer(
         shape: ctx.circuit.shape,
         circuitId: ctx.circuit.id,
         vkeyHash: ctx.circuit.vkeyHash,
+        chainCircuits: (manifest) =>
+          pinnedChainCircuits(config, chainCircuitIds(manifest.schema, manifest.layout, ctx.circuit.shape)),
         logger: ctx.logger,
         concurrency: config.jobs.concurrency,
         leaseMs: config.jobs.leaseMs,

@@ -27,6 +27,7 @@ import {
   type CommitFileChunkedInput,
   type CommittedChunkRecords,
   commitFileChunked,
+  commitRecordsChunked,
 } from "../dataset/chunked.ts";
 import { getPoseidon, type PoseidonEx } from "../dataset/commitment.ts";
 import { type ChunkedManifest, parseAnyManifest, verifyManifest } from "../dataset/manifest.ts";
@@ -131,15 +132,36 @@ export class ChunkStoreWriter {
  * Streams a file into a chunked commitment and stores it under `dir` (encrypted, atomically): either the
  * whole dataset is stored and its manifest returned, or the promise rejects and nothing is left on disk.
  */
-export async function commitFileToChunkStore(
+export function commitFileToChunkStore(
   path: string,
   dir: string,
   cipher: ChunkStoreCipher,
   input: Omit<CommitFileChunkedInput, "onChunk">,
 ): Promise<ChunkedCommitResult> {
+  return storeCommitted(dir, cipher, input, (onChunk) => commitFileChunked(path, { ...input, onChunk }));
+}
+
+/** `commitFileToChunkStore` for records already in memory (an upload): same chunks, same atomicity. */
+export function commitRecordsToChunkStore(
+  records: readonly (readonly bigint[])[],
+  dir: string,
+  cipher: ChunkStoreCipher,
+  input: Omit<CommitFileChunkedInput, "onChunk">,
+): Promise<ChunkedCommitResult> {
+  return storeCommitted(dir, cipher, input, (onChunk) =>
+    commitRecordsChunked(records, { ...input, onChunk }),
+  );
+}
+
+async function storeCommitted(
+  dir: string,
+  cipher: ChunkStoreCipher,
+  input: Omit<CommitFileChunkedInput, "onChunk">,
+  commit: (onChunk: (chunk: CommittedChunkRecords) => Promise<void>) => Promise<ChunkedCommitResult>,
+): Promise<ChunkedCommitResult> {
   const writer = await ChunkStoreWriter.create(dir, cipher, input.datasetId, input.epoch);
   try {
-    const result = await commitFileChunked(path, { ...input, onChunk: (chunk) => writer.writeChunk(chunk) });
+    const result = await commit((chunk) => writer.writeChunk(chunk));
     await writer.commit(result, input.secret);
     return result;
   } catch (error) {

@@ -45,6 +45,8 @@ const adminOptions = {
   schema: { type: "string" },
   data: { type: "string" },
   epoch: { type: "string" },
+  /** `dataset add`: commit in chunks (layout v2) even when the records fit one circuit instance. */
+  chunked: { type: "boolean" },
 } as const;
 
 const write = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
@@ -181,16 +183,16 @@ async function runAdmin(args: string[]): Promise<number> {
       case "dataset add": {
         const schema = await jsonArgument(requiredFlag(text("schema"), "schema"), "schema");
         const dataFile = requiredFlag(text("data"), "data");
-        const data = await readFile(dataFile, "utf8");
-        const rows = dataFile.endsWith(".jsonl") ? { jsonl: data } : { csv: data };
         const epoch = text("epoch") === undefined ? {} : { epoch: Number(text("epoch")) };
+        const chunked = flags.chunked === true ? { chunked: true } : {};
+        // Streamed from the file: a chunked dataset is never read whole (docs/service.md).
         write(
-          await ops.registerDataset(null, requestId, {
-            datasetId: requiredFlag(text("id"), "id"),
-            schema,
-            ...rows,
-            ...epoch,
-          }),
+          await ops.registerDatasetFile(
+            null,
+            requestId,
+            { datasetId: requiredFlag(text("id"), "id"), schema, ...epoch, ...chunked },
+            dataFile,
+          ),
         );
         return 0;
       }
@@ -229,7 +231,8 @@ export const serveCommand: Command = {
     "      [--dev | --mode development]   serve INSECURE development keys (refused in the default production mode)",
     "serve admin init | partner add --id ID --scopes a,b [--policy JSON|FILE] | partner list",
     "      | partner rotate-secret|disable|enable --id ID | partner policy --id ID --policy JSON|FILE",
-    "      | partner scopes --id ID --scopes a,b | budget reset --id ID | dataset add --id ID --schema F --data F",
+    "      | partner scopes --id ID --scopes a,b | budget reset --id ID",
+    "      | dataset add --id ID --schema F --data F.csv|F.jsonl [--epoch N] [--chunked] [--chunk-size S]",
     "      | dataset list | keys rotate | audit verify | audit head   administer the service data directory",
   ],
   async run(args) {

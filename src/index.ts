@@ -18,6 +18,12 @@ export { FIELD_ORDER } from "./core/field.ts";
 export { assertDatasetId, DATASET_ID_PATTERN } from "./core/formats.ts";
 
 // Datasets: schema, loading, commitment, signed manifest.
+export type { ChunkLayout } from "./dataset/chunk-layout.ts";
+export {
+  type ChunkedCommitResult,
+  type CommitFileChunkedInput,
+  commitFileChunked,
+} from "./dataset/chunked.ts";
 export {
   type CommitRecordsInput,
   type CommittedDataset,
@@ -38,6 +44,7 @@ export {
 export {
   type BuildManifestInput,
   buildManifest,
+  type ChunkedManifest,
   type DatasetManifest,
   manifestHash,
   parseManifest,
@@ -52,6 +59,7 @@ export { type ProverBackend, ProverError, WitnessError } from "./prover/backend.
 export { makeBundle, serializeBundle } from "./prover/bundle.ts";
 export { createNativeBackend, type NativeBackendOptions } from "./prover/native-backend.ts";
 export { ProverPool, type ProverPoolOptions } from "./prover/pool.ts";
+export { type ProveChainRequest, proveChain } from "./prover/prove-chain.ts";
 export {
   type ProveQueryRequest,
   proveQuery,
@@ -109,6 +117,8 @@ export {
 export { ensureMainFile } from "./setup/main-files.ts";
 export { terminateCurveWorkers } from "./setup/ptau.ts";
 export { SetupError } from "./setup/setup-common.ts";
+// Chunked datasets at rest: the encrypted chunk store a chain is proven from.
+export { ChunkStoreReader, commitFileToChunkStore, type LoadedChunk } from "./storage/chunk-store.ts";
 
 // The error model: every deliberate failure is a ZktallyError of one kind, with a stable code and a path.
 export {

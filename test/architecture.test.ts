@@ -48,7 +48,7 @@ const LAYERS: Readonly<Record<string, readonly string[]>> = {
   service: ["distributed", ...OPERATOR],
   cli: ["service", "distributed", ...OPERATOR],
   // The package root (src/index.ts) re-exports the public API.
-  ".": ["prover", "setup", ...MODEL],
+  ".": ["prover", "setup", "storage", ...MODEL],
 };
 
 /** Targets the verifier SDK must never reach at runtime: operator code, Node.js and heavy packages. */

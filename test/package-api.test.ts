@@ -4,7 +4,8 @@
  * 2. the runtime exports and the exported type names equal the pinned lists below (adding a name means
  *    editing this list and the README on purpose);
  * 3. README's "Package API" section names every export;
- * 4. file helpers, internal checks and test-only code are not exported.
+ * 4. file helpers, internal checks and test-only code are not exported;
+ * 5. the verifier SDK (`zktally/verifier`) exports the chain-bundle API deliberately (values and types).
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -12,6 +13,7 @@ import ts from "typescript";
 import { describe, expect, it } from "vitest";
 import * as api from "../src/index.ts";
 import { REPO_ROOT } from "../src/setup/paths.ts";
+import * as verifierApi from "../src/verifier/index.ts";
 
 const VALUES = [
   "FIELD_ORDER",
@@ -48,7 +50,10 @@ const VALUES = [
   "buildManifest",
   "canonicalQuery",
   "circuitId",
+  "ChunkStoreReader",
   "commitFile",
+  "commitFileChunked",
+  "commitFileToChunkStore",
   "commitRecords",
   "compileCircuit",
   "contributeCeremony",
@@ -72,6 +77,7 @@ const VALUES = [
   "parseManifest",
   "parseQuery",
   "parseSchema",
+  "proveChain",
   "proveQuery",
   "proveQueryChunked",
   "queryHash",
@@ -99,7 +105,11 @@ const TYPES = [
   "BuildManifestInput",
   "CeremonyReport",
   "CeremonySetupOptions",
+  "ChunkLayout",
+  "ChunkedCommitResult",
+  "ChunkedManifest",
   "Clause",
+  "CommitFileChunkedInput",
   "CommitRecordsInput",
   "CommittedDataset",
   "CompiledCircuit",
@@ -114,7 +124,9 @@ const TYPES = [
   "LoadedDataset",
   "NativeBackendOptions",
   "Op",
+  "LoadedChunk",
   "PinnedCircuit",
+  "ProveChainRequest",
   "ProveQueryRequest",
   "ProverBackend",
   "ProverPoolOptions",
@@ -193,5 +205,34 @@ describe("package API (src/index.ts)", () => {
     ]) {
       expect(Object.keys(api), name).not.toContain(name);
     }
+  });
+});
+
+/** The chain-bundle (zktally-bundle/v2) part of `zktally/verifier`: values and types, by name. */
+const VERIFIER_CHAIN_VALUES = [
+  "CHAIN_BUNDLE_FORMAT",
+  "MAX_CHAIN_CHUNKS",
+  "isChainBundle",
+  "parseChainBundle",
+  "verifyAny",
+  "verifyChain",
+];
+const VERIFIER_CHAIN_TYPES = [
+  "ChainBundle",
+  "ChainProofEntry",
+  "ChainRejected",
+  "ChainVerified",
+  "ChainVerifyResult",
+  "ParsedChainBundle",
+];
+
+describe("verifier SDK (src/verifier/index.ts) chain API", () => {
+  const declared = declaredExports(join(REPO_ROOT, "src/verifier/index.ts"));
+
+  it("exports verifyChain, verifyAny, parseChainBundle and the chain types", () => {
+    expect(Object.keys(verifierApi)).toEqual(expect.arrayContaining(VERIFIER_CHAIN_VALUES));
+    expect(declared.values).toEqual(expect.arrayContaining(VERIFIER_CHAIN_VALUES));
+    expect(declared.types).toEqual(expect.arrayContaining(VERIFIER_CHAIN_TYPES));
+    expect(declared.starExports).toEqual([]);
   });
 });

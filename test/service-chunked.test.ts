@@ -314,6 +314,23 @@ describe("chunked datasets in the service", () => {
         "x",
       ).records,
     );
+    // The next epoch links to it (epoch chain), and shredding an epoch shreds its chunks (its key is gone).
+    const next = await service.admin.registerDatasetFile(
+      null,
+      crypto.randomUUID(),
+      { datasetId: "from-file", schema: SCHEMA_JSON },
+      big,
+    );
+    expect(next.manifest).toMatchObject({
+      version: 2,
+      epoch: 2,
+      previousManifestHash: streamed.manifestHash,
+    });
+    const { datasets, db } = service.server.ctx;
+    db.transaction(() => datasets.shred("from-file", 1))();
+    datasets.clearCache();
+    await expect(datasets.loadChunked("from-file", 1)).rejects.toThrow(/shredded/);
+    expect((await datasets.loadChunked("from-file", 2)).records).toHaveLength(40);
     // Four fields fit the served circuit (8 records of 4 fields): one instance, as before.
     const smallSchema = { fields: SCHEMA_JSON.fields.slice(0, 4), key: "userId" };
     const small = join(dir, "small.jsonl");

@@ -5,7 +5,7 @@
  * gracefully (in-flight requests finish, the running proof is drained or re-queued, the database is closed).
  * `zktally serve admin <command>` administers the same data directory offline: init, partners (add, list,
  * rotate-secret, policy, scopes, disable, enable), budget reset, datasets (add, list), storage key rotation,
- * and audit log verification. Every admin command is recorded in the audit log with partner null.
+ * audit log verification, and online backup / restore (service/backup.ts). Every admin command is recorded in the audit log with partner null.
  *
  * Settings come from flags, then `ZKTALLY_*` environment variables, then defaults (service/config.ts).
  * Exit codes: 0 success, 1 a check failed (`audit verify`), 2 bad usage or configuration.
@@ -20,7 +20,8 @@ import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { readLatestHead } from "../../audit/store.ts";
 import { AdminOps } from "../../service/admin.ts";
-import { CONFIG_SOURCES, configFromSources } from "../../service/config.ts";
+import { backupService, checkRestored, parseBackup, writeRestoredFiles } from "../../service/backup.ts";
+import { CONFIG_SOURCES, configFromSources, type ServiceConfig } from "../../service/config.ts";
 import { partnerView } from "../../service/partners.ts";
 import { initService, openService, startServer } from "../../service/server.ts";
 import { isZktallyError } from "../../util/errors.ts";
@@ -47,6 +48,8 @@ const adminOptions = {
   epoch: { type: "string" },
   /** `dataset add`: commit in chunks (layout v2) even when the records fit one circuit instance. */
   chunked: { type: "boolean" },
+  out: { type: "string" },
+  from: { type: "string" },
 } as const;
 
 const write = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
@@ -77,6 +80,8 @@ const ADMIN_COMMANDS: Readonly<Record<string, readonly (keyof typeof adminOption
   "keys rotate": [],
   "audit verify": [],
   "audit head": [],
+  backup: ["out"],
+  restore: ["from"],
 };
 
 function requiredFlag(value: string | undefined, flag: string): string {
@@ -113,6 +118,7 @@ async function runAdmin(args: string[]): Promise<number> {
     throw new UsageError(`unknown admin command ${JSON.stringify(positionals.join(" "))}`);
   for (const flag of required) requiredFlag(text(flag), flag);
   const config = { ...configFromSources(flags), logLevel: "warn" as const };
+  if (command === "restore") return runRestore(requiredFlag(text("from"), "from"), config);
   // Only init creates state; every other command opens (and checks) an initialised data directory. audit
   // verify opens a log that may fail verification, to report where.
   const opened =
@@ -212,12 +218,35 @@ async function runAdmin(args: string[]): Promise<number> {
         write(result);
         return result.ok ? 0 : 1;
       }
+      case "backup":
+        write(await backupService(opened.ctx, opened.keyRing, requiredFlag(text("out"), "out")));
+        return 0;
       case "audit head":
         write({ logKey: opened.ctx.audit.log.logKey, treeHead: readLatestHead(opened.ctx.db) ?? null });
         return 0;
       default:
         throw new Error(`admin command ${command} is listed in ADMIN_COMMANDS but not implemented`);
     }
+  } finally {
+    opened.close();
+  }
+}
+
+/** `serve admin restore --from FILE --data-dir DIR [--key-file F]`: restore, boot-check, print the head. */
+async function runRestore(file: string, config: ServiceConfig): Promise<number> {
+  const backup = parseBackup(await readFile(file, "utf8"));
+  const restoredConfig = { ...config, keyFile: config.keyFile ?? backup.keyFile.path };
+  writeRestoredFiles(backup, restoredConfig);
+  const opened = await openService(restoredConfig);
+  try {
+    const treeHead = checkRestored(backup, opened.ctx);
+    write({
+      restored: restoredConfig.dataDir,
+      keyFile: restoredConfig.keyFile,
+      auditLog: "verified",
+      treeHead,
+    });
+    return 0;
   } finally {
     opened.close();
   }
@@ -234,6 +263,7 @@ export const serveCommand: Command = {
     "      | partner scopes --id ID --scopes a,b | budget reset --id ID",
     "      | dataset add --id ID --schema F --data F.csv|F.jsonl [--epoch N] [--chunked] [--chunk-size S]",
     "      | dataset list | keys rotate | audit verify | audit head   administer the service data directory",
+    "      | backup --out FILE | restore --from FILE --data-dir DIR [--key-file F]   (docs/operations.md)",
   ],
   async run(args) {
     try {

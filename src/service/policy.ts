@@ -148,6 +148,10 @@ export function checkQueryAgainstPolicy(query: Query, schema: Schema, policy: Po
     throw new AccessError("policy_denied", `field(s) ${denied.join(", ")} not allowed by your policy`);
   }
   checkStructuralControls(query, schema, policy);
+  if (policy.mode === "dp" && query.aggregate.kind === "sum" && query.aggregate.clamp === undefined) {
+    // The noise is scaled to one record's largest contribution: the query must state it (docs/privacy.md).
+    throw new AccessError("policy_denied", "dp sums need clamping bounds: aggregate.clamp = [lo, hi]");
+  }
 }
 
 /**

@@ -5,7 +5,8 @@
  * `npm run build` (also run by `prepare`, so `npm ci` / `npm install` in a clone build it): compiles the
  * operator package's TypeScript (src/) to ES modules with declarations in dist/ (`tsc -p
  * tsconfig.build.json`; relative `.ts` imports become `.js`), copies the plain `.mjs` modules and their
- * `.d.mts` types next to them, then builds the `@zktally/verifier` package (packages/verifier/build.mjs).
+ * `.d.mts` types next to them, writes the browser verification page as one static file
+ * (dist/verify-page.html, src/service/verify-page-build.mjs), then builds the `@zktally/verifier` package (packages/verifier/build.mjs).
  * `bin/zktally.js` runs dist/cli/main.js, so the installed CLI needs no TypeScript loader; `npm start`,
  * `npm test` and the `tsx` scripts keep running from the sources. Each part is skipped when its
  * `.build-stamp` matches the fingerprint of its inputs; `--force` rebuilds.
@@ -16,6 +17,7 @@ import { createRequire } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildVerifierPackage, filesUnder, fingerprint } from "../packages/verifier/build.mjs";
+import { buildVerifyPage } from "../src/service/verify-page-build.mjs";
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const SRC = join(REPO_ROOT, "src");
@@ -25,7 +27,7 @@ const require = createRequire(import.meta.url);
 
 function inputs() {
   return [
-    ...filesUnder(SRC, /\.(ts|mts|mjs)$/),
+    ...filesUnder(SRC, /\.(ts|mts|mjs|html)$/),
     join(REPO_ROOT, "tsconfig.json"),
     join(REPO_ROOT, "tsconfig.build.json"),
     fileURLToPath(import.meta.url),
@@ -33,7 +35,7 @@ function inputs() {
 }
 
 /** Builds dist/ unless its stamp is current; returns whether it built. */
-export function buildOperatorDist({ force = false } = {}) {
+export async function buildOperatorDist({ force = false } = {}) {
   const stamp = fingerprint(inputs());
   if (!force && existsSync(STAMP) && readFileSync(STAMP, "utf8") === stamp) return false;
   rmSync(DIST, { recursive: true, force: true });
@@ -47,13 +49,14 @@ export function buildOperatorDist({ force = false } = {}) {
     mkdirSync(dirname(target), { recursive: true });
     copyFileSync(file, target);
   }
+  writeFileSync(join(DIST, "verify-page.html"), await buildVerifyPage());
   writeFileSync(STAMP, stamp);
   return true;
 }
 
 /** Builds both packages; returns what was rebuilt. */
 export async function buildAll({ force = false } = {}) {
-  const operator = buildOperatorDist({ force });
+  const operator = await buildOperatorDist({ force });
   const verifier = await buildVerifierPackage({ force });
   return { operator, verifier };
 }

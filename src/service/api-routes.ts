@@ -146,6 +146,15 @@ export const API = {
     summary: "Readable API documentation (HTML)",
     responses: { "200": { description: "HTML", contentType: "text/html", schema: z.string(), text: true } },
   }),
+  verifyPage: route({
+    operationId: "verifyPage",
+    method: "get",
+    path: "/verify",
+    scope: null,
+    action: "verify-page.read",
+    summary: "Browser verification page: drop a proof bundle, it is verified in the browser (HTML)",
+    responses: { "200": { description: "HTML", contentType: "text/html", schema: z.string(), text: true } },
+  }),
   listDatasets: route({
     operationId: "listDatasets",
     method: "get",

@@ -2,7 +2,7 @@
  * @module service/app
  *
  * `createApp(ctx)`: the Express 5 application. Order matters: request id, access log and deadline first;
- * helmet's security headers; public endpoints (health, OpenAPI, docs, JWKS, token); the partner API and the
+ * helmet's security headers; public endpoints (health, OpenAPI, docs, the verification page, JWKS, token); the partner API and the
  * admin API under `/v1` (each with its own JSON body limit); a JSON 404; the error handler last.
  *
  * Security caveats: `x-powered-by` is off, ETags are off (responses are per-partner and `no-store`), helmet's
@@ -23,6 +23,8 @@ import { oauthRouter } from "./oauth.ts";
 import { docsPage, openApiDocument } from "./openapi.ts";
 import { partnerRouter } from "./routes.ts";
 import { transparencyRouter } from "./transparency.ts";
+import { renderVerifyPage, verifyPageTemplate } from "./verify-page.ts";
+import { circuitListing } from "./views.ts";
 
 export function createApp(ctx: ServiceContext): Express {
   const app = express();
@@ -51,6 +53,12 @@ export function createApp(ctx: ServiceContext): Express {
   });
   mount(API.docs, (_req, res) => {
     res.type("html").send(docs);
+  });
+  mount(API.verifyPage, async (_req, res) => {
+    const trust = { operatorKey: ctx.operatorKey, circuits: circuitListing(ctx.circuit).circuits };
+    const page = renderVerifyPage(await verifyPageTemplate(), trust);
+    res.setHeader("content-security-policy", page.contentSecurityPolicy);
+    res.type("html").send(page.html);
   });
   mount(API.jwks, (_req, res) => {
     res.json({ keys: [ctx.tokens.publicJwk] });

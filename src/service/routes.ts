@@ -37,7 +37,7 @@ import type { Partner } from "./partners.ts";
 import { checkQueryAgainstPolicy, minGroupSizeFor, withRequiredClauses } from "./policy.ts";
 import type { Scope } from "./tokens.ts";
 import { publicStatement } from "./transparency.ts";
-import { entryView, jobBundleUrl, jobStatusUrl, jobView } from "./views.ts";
+import { circuitListing, entryView, jobBundleUrl, jobStatusUrl, jobView } from "./views.ts";
 
 /**
  * Admits a well-formed submission against policy and public state; refusals are `ZktallyError`s (an invalid
@@ -164,14 +164,7 @@ export function partnerRouter(ctx: ServiceContext): Router {
     chainIds.delete(circuit.id);
     res.json({
       circuits: [
-        {
-          circuitId: circuit.id,
-          vkeyHash: circuit.vkeyHash,
-          nPublic: circuit.nPublic,
-          constraints: circuit.constraints,
-          insecure: circuit.insecure,
-          vkey: circuit.vkey,
-        },
+        ...circuitListing(circuit).circuits,
         ...(await pinnedCircuitViews(ctx.config.keysDir, [...chainIds].sort())),
       ],
     });

@@ -108,3 +108,26 @@ export function entryView(entry: AuditEntry) {
     ...(entry.details === undefined ? {} : { details: entry.details }),
   };
 }
+
+/** `GET /v1/circuits`: the served circuits with their keys (what `keysFromCircuitListing` reads). */
+export function circuitListing<Vkey>(circuit: {
+  readonly id: string;
+  readonly vkeyHash: string;
+  readonly nPublic: number;
+  readonly constraints: number;
+  readonly insecure: boolean;
+  readonly vkey: Vkey;
+}) {
+  return {
+    circuits: [
+      {
+        circuitId: circuit.id,
+        vkeyHash: circuit.vkeyHash,
+        nPublic: circuit.nPublic,
+        constraints: circuit.constraints,
+        insecure: circuit.insecure,
+        vkey: circuit.vkey,
+      },
+    ],
+  };
+}

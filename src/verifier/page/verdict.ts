@@ -1,0 +1,158 @@
+/**
+ * @module verifier/page/verdict
+ *
+ * What the browser verification page shows, computed without the DOM: `pageVerdict(input)` verifies the
+ * pasted or dropped bundle (v1 or v2 chain) with the SDK against the trust anchors the page holds (the keys
+ * as the service's `GET /v1/circuits` answers them, the operator's public key, optionally the nonce the
+ * partner sent) and returns the verdict in words plus the facts to list: statement, answer, dataset and
+ * epoch, key hash(es), and the INSECURE development setup warning whenever the keys are marked insecure
+ * (refused unless the page's box is ticked). Everything runs in the page; nothing is sent anywhere.
+ *
+ * Statuses: `valid`, `invalid` (a check failed), `malformed` (the bundle, keys or operator key is not what it
+ * should be), `refused` (insecure keys not accepted).
+ */
+import { keysFromCircuitListing } from "../circuit-listing.ts";
+import { groupDigits } from "../describe.ts";
+import { InsecureKeysError, VerifierInputError } from "../errors.ts";
+import { verifyAny } from "../verify-chain.ts";
+
+export type PageStatus = "valid" | "invalid" | "malformed" | "refused";
+
+/** What the page's fields hold (text as typed, pasted or dropped). */
+export interface PageInput {
+  readonly bundle: string;
+  /** The `GET /v1/circuits` answer (JSON text). */
+  readonly keys: string;
+  readonly operatorKey: string;
+  readonly nonce: string;
+  readonly allowInsecureKeys: boolean;
+}
+
+export interface PageVerdict {
+  readonly status: PageStatus;
+  /** One line: `VALID`, `INVALID: reason`, ... */
+  readonly headline: string;
+  /** Label and value pairs, in display order. */
+  readonly facts: readonly (readonly [string, string])[];
+  /** Shown prominently when the keys come from an insecure development setup. */
+  readonly insecureWarning?: string;
+  readonly warnings: readonly string[];
+}
+
+export const INSECURE_WARNING =
+  "These verification keys come from an INSECURE development setup: whoever ran it can forge proofs, so this " +
+  "bundle proves nothing about the data. Use keys from a public ceremony.";
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** An answer in words: a grouped number, yes/no, or suppressed. */
+export function answerInWords(answer: unknown, minGroupSize: number): string {
+  if (!isRecord(answer)) return JSON.stringify(answer);
+  if (answer.suppressed === true) {
+    return `suppressed: fewer than ${minGroupSize} records matched (or all but fewer), so no answer is revealed`;
+  }
+  const { kind, value } = answer;
+  if (typeof value === "boolean") {
+    if (kind === "membership") return value ? "yes: a matching record exists" : "no matching record";
+    return value ? "yes" : "no";
+  }
+  if (typeof value === "string" && /^[0-9]+$/.test(value)) return groupDigits(value);
+  return JSON.stringify(value);
+}
+
+function factsOf(result: Extract<ReturnType<typeof verifyAny>, { valid: true }>): [string, string][] {
+  const facts: [string, string][] = [
+    ["Statement", result.statement],
+    ["Answer", answerInWords(result.answer, result.minGroupSize)],
+    ["Dataset", result.datasetId],
+    ["Epoch", String(result.epoch)],
+  ];
+  if ("chunkCount" in result) {
+    facts.push(
+      ["Chunks", `${result.chunkCount} chunk proofs and a final proof`],
+      ["Chunk key hash", result.chunkVkeyHash],
+      ["Final key hash", result.finalVkeyHash],
+      ["Circuits", `${result.chunkCircuitId}, ${result.finalCircuitId}`],
+    );
+  } else {
+    facts.push(["Key hash", result.vkeyHash], ["Circuit", result.circuitId]);
+  }
+  facts.push(
+    ["Operator key", result.operatorKey],
+    ["Manifest hash", result.manifestHash],
+    ["Nonce", result.nonce],
+    ["Created", result.createdAt],
+  );
+  return facts;
+}
+
+/** What the bundle says about itself, before any check (shown with non-valid verdicts when readable). */
+function claimedFacts(bundleText: string): [string, string][] {
+  try {
+    const bundle = JSON.parse(bundleText) as Record<string, unknown>;
+    const manifest = isRecord(bundle.manifest) ? bundle.manifest : {};
+    const facts: [string, string][] = [];
+    if (typeof bundle.statement === "string") facts.push(["Claimed statement", bundle.statement]);
+    if (typeof manifest.datasetId === "string") facts.push(["Dataset", manifest.datasetId]);
+    if (typeof manifest.epoch === "number") facts.push(["Epoch", String(manifest.epoch)]);
+    return facts;
+  } catch {
+    return [];
+  }
+}
+
+function verdictOf(input: PageInput): PageVerdict {
+  if (input.bundle.trim() === "")
+    throw new VerifierInputError("bundle", "drop, choose or paste a bundle first");
+  if (input.keys.trim() === "")
+    throw new VerifierInputError("keys", "paste the verification keys (the GET /v1/circuits answer)");
+  const listed = keysFromCircuitListing(input.keys, "keys");
+  const nonce = input.nonce.trim();
+  const result = verifyAny(input.bundle, {
+    ...listed,
+    operatorKey: input.operatorKey.trim(),
+    ...(nonce === "" ? {} : { expectedNonce: nonce }),
+    allowInsecureKeys: input.allowInsecureKeys,
+  });
+  const insecure = listed.keysManifest.insecure ? { insecureWarning: INSECURE_WARNING } : {};
+  if (!result.valid) {
+    const at = "at" in result && result.at !== undefined ? ` (chunk ${result.at})` : "";
+    return {
+      status: "invalid",
+      headline: `INVALID: ${result.reason}${at}`,
+      facts: [["Failed check", result.check], ...claimedFacts(input.bundle)],
+      warnings: [],
+      ...insecure,
+    };
+  }
+  return {
+    status: "valid",
+    headline: "VALID",
+    facts: factsOf(result),
+    warnings: result.warnings,
+    ...insecure,
+  };
+}
+
+/** Verifies what the page holds; never throws for bad input (that is a verdict too). */
+export function pageVerdict(input: PageInput): PageVerdict {
+  try {
+    return verdictOf(input);
+  } catch (error) {
+    if (error instanceof InsecureKeysError) {
+      return {
+        status: "refused",
+        headline: "REFUSED: the keys come from an INSECURE development setup",
+        facts: claimedFacts(input.bundle),
+        insecureWarning: `${INSECURE_WARNING} Tick "accept INSECURE development keys" only to check a demo or test.`,
+        warnings: [],
+      };
+    }
+    if (error instanceof VerifierInputError) {
+      return { status: "malformed", headline: `MALFORMED: ${error.message}`, facts: [], warnings: [] };
+    }
+    throw error;
+  }
+}

@@ -209,6 +209,7 @@ describe("zktally (operator package), packed and installed", () => {
     expect(readdirSync(root)).not.toContain("test");
     const dist = readdirSync(join(root, "dist"), { recursive: true }) as string[];
     expect(dist).toContain(join("cli", "main.js"));
+    expect(dist).toContain("verify-page.html"); // the static browser verification page
     expect(dist.filter((name) => name.endsWith(".ts") && !name.endsWith(".d.ts"))).toEqual([]);
     expect(readFileSync(bin(), "utf8")).not.toMatch(/tsx/);
   });

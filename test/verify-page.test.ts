@@ -20,6 +20,7 @@ import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildVerifyPage } from "../src/service/verify-page-build.mjs";
 import { buildRoot } from "../src/setup/paths.ts";
+import { terminateCurveWorkers } from "../src/setup/ptau.ts";
 import { INSECURE_WARNING } from "../src/verifier/page/verdict.ts";
 import { OPERATOR_KEY, withValue } from "./helpers/bundles.ts";
 import { buildChainFixture, type ChainFixture } from "./helpers/chain-bundle.ts";
@@ -84,6 +85,7 @@ afterAll(async () => {
   await context?.close();
   if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
   await service?.close();
+  await terminateCurveWorkers();
 });
 
 interface Shown {

@@ -171,6 +171,12 @@ describe("dp partners: an (epsilon, delta) budget per dataset", () => {
       .map((entry) => entry.details.spentEpsilonMicros)
       .sort((x: number, y: number) => x - y);
     expect(totals).toEqual(Array.from({ length: 10 }, (_, i) => (i + 1) * 100_000));
+    // Noisy answers are proven under group size 0 (never suppressed on the true count).
+    const groupSizes = db
+      .prepare("SELECT DISTINCT min_group_size FROM jobs WHERE partner_id = 'noisy'")
+      .pluck()
+      .all();
+    expect(groupSizes).toEqual([0]);
     const standing = await service.api("GET", "/v1/budget", { token: dpToken });
     expect(standing.json.mode).toBe("dp");
     expect(standing.json.privacy).toEqual([

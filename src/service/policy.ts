@@ -176,9 +176,13 @@ export function withRequiredClauses(query: Query, schema: Schema, policy: Policy
 /**
  * The minimum group size a query is proven under: the policy's g for count, sum and threshold; for
  * membership 0 when `membership.suppress` is false (answered), else max(g, 2) (always suppressed, whatever
- * the data: query/lower.ts `assertMembershipGroupSize`). Depends on the policy and the query kind only.
+ * the data: query/lower.ts `assertMembershipGroupSize`); 0 in dp mode. Depends on the policy and the query kind
+ * only.
  */
 export function minGroupSizeFor(query: Query, policy: Policy): number {
+  // Noisy answers are never suppressed (the noise protects small groups; a suppression decision on the
+  // true count would itself leak it): dp answers are proven under group size 0.
+  if (policy.mode === "dp") return 0;
   if (query.aggregate.kind !== "membership") return policy.minGroupSize;
   return policy.membership.suppress ? Math.max(policy.minGroupSize, MEMBERSHIP_SUPPRESSING_GROUP_SIZE) : 0;
 }

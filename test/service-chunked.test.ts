@@ -16,8 +16,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runInspect, runVerify } from "../src/cli/verify-command.ts";
-import { parseJsonl } from "../src/dataset/load.ts";
-import { parseSchema } from "../src/dataset/schema.ts";
 import type { ProveResult } from "../src/prover/backend.ts";
 import { createProverBackend } from "../src/prover/backends.ts";
 import type { ChunkJob, ChunkProgressListener, ChunkProver } from "../src/prover/chunks.ts";
@@ -26,12 +24,17 @@ import { readableAnswer } from "../src/prover/prove-query.ts";
 import { proverBackendName, resolveProverChoice } from "../src/prover/prover-choice.ts";
 import { evaluateQuery } from "../src/query/evaluate.ts";
 import { ensureChainCircuits } from "../src/service/chunk-circuits.ts";
-import { buildDevKeys } from "../src/setup/index.ts";
-import { ensureMainFile } from "../src/setup/main-files.ts";
-import { buildRoot } from "../src/setup/paths.ts";
 import { terminateCurveWorkers } from "../src/setup/ptau.ts";
 import { parseStrictJson } from "../src/util/strict-json.ts";
 import { verifyAny } from "../src/verifier/index.ts";
+import {
+  CHUNKED_SCHEMA,
+  CHUNKED_SCHEMA_JSON,
+  chunkedRows,
+  chunkedServiceKeys,
+  encodedRecords,
+  TEST_CHUNKS,
+} from "./helpers/chunked-service.ts";
 import { TEST_SHAPE } from "./helpers/circuits.ts";
 import { TEST_KEYS_DIR } from "./helpers/keys.ts";
 import {
@@ -45,37 +48,12 @@ import {
   waitForJob,
 } from "./helpers/service.ts";
 
-/** The chunk test schema (test/helpers/circuits.ts CHUNK_TEST_SCHEMA) as an admin uploads it. */
-const SCHEMA_JSON = {
-  fields: [
-    { name: "userId", type: "uint", bits: 16 },
-    { name: "country", type: "enum", values: ["DE", "FR", "JP", "US", "IN", "BR"] },
-    { name: "edits", type: "uint", bits: 16 },
-    { name: "bot", type: "bool" },
-    { name: "level", type: "uint", bits: 8 },
-  ],
-  key: "userId",
-};
-const SCHEMA = parseSchema(SCHEMA_JSON);
-/** The chunk layout of the chunk tests' cached keys: 16 records per chunk, 4 per leaf, one level above. */
-const CHUNKS = { size: 16, leafRecords: 4, treeDepth: 1 };
-const COUNTRIES = ["DE", "FR", "JP", "US", "IN", "BR"] as const;
-
-function rowsOf(count: number, base = 1000) {
-  return Array.from({ length: count }, (_, i) => ({
-    userId: base + 7 * i,
-    country: COUNTRIES[(i * 5) % 6],
-    edits: (i * 37) % 500,
-    bot: i % 5 === 0,
-    level: (i * 11) % 256,
-  }));
-}
-
+const SCHEMA_JSON = CHUNKED_SCHEMA_JSON;
+const SCHEMA = CHUNKED_SCHEMA;
+const rowsOf = chunkedRows;
 const ROWS = rowsOf(61);
-const RECORDS = parseJsonl(ROWS.map((row) => JSON.stringify(row)).join("\n"), SCHEMA, "rows").records;
-
-/** Keys of the served test circuit on the chunk tests' ptau (2^13), so chain keys can join them. */
-const keysDir = join(buildRoot(), "test-keys-service-chunked");
+const RECORDS = encodedRecords(ROWS);
+let keysDir: string;
 
 /** Wraps the pool; `poisonNext` makes chunk 2 of the next job violate a constraint (a flag of 2). */
 class PoisoningProver implements ChunkProver {
@@ -103,7 +81,7 @@ let prover: PoisoningProver;
 let partnerToken: string;
 
 beforeAll(async () => {
-  await buildDevKeys([await ensureMainFile(TEST_SHAPE)], { keysDir, minPtauPower: 13, replace: true });
+  keysDir = await chunkedServiceKeys("test-keys-service-chunked");
   const engine = resolveProverChoice(undefined, () => {});
   prover = new PoisoningProver(
     new ProverPool({
@@ -111,7 +89,11 @@ beforeAll(async () => {
       create: () => createProverBackend(proverBackendName(engine, "child-process"), { keysDir }),
     }),
   );
-  service = await startTestService({ config: { keysDir, chunks: CHUNKS }, overrides: { prover } });
+  service = await startTestService({
+    // The registration may build the development chain keys first (minutes on a cold build cache).
+    config: { keysDir, chunks: TEST_CHUNKS, requestTimeoutMs: 600_000 },
+    overrides: { prover },
+  });
   const admin = await addPartner(service, "ops", ["admin"]);
   const adminToken = await token(service, admin);
   const registered = await service.api("POST", "/v1/admin/datasets", {
@@ -305,15 +287,7 @@ describe("chunked datasets in the service", () => {
     );
     expect(streamed.manifest).toMatchObject({ version: 2, recordCount: 40, chunkCount: 3 });
     const chunked = await service.server.ctx.datasets.loadChunked("from-file", 1);
-    expect(chunked.records).toEqual(
-      parseJsonl(
-        rowsOf(40, 3000)
-          .map((r) => JSON.stringify(r))
-          .join("\n"),
-        SCHEMA,
-        "x",
-      ).records,
-    );
+    expect(chunked.records).toEqual(encodedRecords(rowsOf(40, 3000)));
     // The next epoch links to it (epoch chain), and shredding an epoch shreds its chunks (its key is gone).
     const next = await service.admin.registerDatasetFile(
       null,

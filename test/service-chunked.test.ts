@@ -14,7 +14,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { serveCommand } from "../src/cli/commands/serve.ts";
 import { runInspect, runVerify } from "../src/cli/verify-command.ts";
 import type { ProveResult } from "../src/prover/backend.ts";
 import { createProverBackend } from "../src/prover/backends.ts";
@@ -24,6 +25,8 @@ import { readableAnswer } from "../src/prover/prove-query.ts";
 import { proverBackendName, resolveProverChoice } from "../src/prover/prover-choice.ts";
 import { evaluateQuery } from "../src/query/evaluate.ts";
 import { ensureChainCircuits } from "../src/service/chunk-circuits.ts";
+import type { JobRow } from "../src/service/jobs.ts";
+import { progressLine } from "../src/service/views.ts";
 import { terminateCurveWorkers } from "../src/setup/ptau.ts";
 import { parseStrictJson } from "../src/util/strict-json.ts";
 import { verifyAny } from "../src/verifier/index.ts";
@@ -42,6 +45,7 @@ import {
   ledgerState,
   nonce,
   startTestService,
+  TEST_CIRCUIT,
   type TestService,
   testConfig,
   token,
@@ -215,6 +219,33 @@ describe("chunked datasets in the service", () => {
     // Admission, budget and audit are per query, not per chunk.
     expect((await budgetUsed()) - usedBefore).toBe(QUERIES.length);
   }, 600_000);
+
+  it("the command line shows a job's chunks done / total and the time left", async () => {
+    const { jobId } = await submit(QUERIES[0]);
+    expect((await waitForJob(service, partnerToken, jobId, 240_000)).state).toBe("done");
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
+      written.push(String(chunk));
+      return true;
+    });
+    const flags = ["--data-dir", service.dataDir, "--keys-dir", keysDir, "--circuit", TEST_CIRCUIT, "--dev"];
+    try {
+      expect(await serveCommand.run(["admin", "job", "show", "--id", jobId, ...flags])).toBe(0);
+    } finally {
+      spy.mockRestore();
+    }
+    const shown = JSON.parse(written.join(""));
+    expect(shown).toMatchObject({ jobId, state: "done", progress: { chunks: { done: 5, total: 5 } } });
+    expect(shown.progressLine).toBe("done: chunks 5/5 done");
+    // While proving, the line carries the estimate (from the row the runner keeps up to date).
+    const row = {
+      ...(service.server.ctx.jobs.byId(jobId) as JobRow),
+      phase: "proving",
+      chunks_done: 2,
+      eta_ms: 7_200,
+    };
+    expect(progressLine(row)).toBe("proving: chunks 2/5 done, about 8 s left");
+  }, 300_000);
 
   it("zktally verify and zktally inspect take the chain bundle", async () => {
     const { jobId } = await submit(QUERIES[0]);

@@ -242,6 +242,18 @@ export class JobStore {
     ) as JobRow | undefined;
   }
 
+  /** The newest jobs of every partner (operator views: `serve admin job list`). */
+  listRecent(limit: number): JobRow[] {
+    return statement(this.db, "SELECT * FROM jobs ORDER BY created_at DESC, job_id LIMIT ?").all(
+      limit,
+    ) as JobRow[];
+  }
+
+  /** A job by id, whoever submitted it (operator views: `serve admin job show`). */
+  byId(jobId: string): JobRow | undefined {
+    return statement(this.db, "SELECT * FROM jobs WHERE job_id = ?").get(jobId) as JobRow | undefined;
+  }
+
   listForPartner(partnerId: string, limit: number): JobRow[] {
     return statement(
       this.db,

@@ -8,6 +8,7 @@
  * and the partner's own. The bundle itself is served raw by its route, never embedded here.
  */
 import type { AuditEntry } from "../audit/types.ts";
+import { formatChunkProgress } from "../prover/chunks.ts";
 import type { JobPhase, JobRow, JobState } from "./jobs.ts";
 
 const PHASE_PERCENT: Readonly<Record<JobPhase, number>> = {
@@ -80,6 +81,20 @@ export function jobView(row: JobRow, queuePosition: number | undefined): JobView
     statusUrl: jobStatusUrl(row.job_id),
     ...(row.state === "done" ? { bundleUrl: jobBundleUrl(row.job_id) } : {}),
   };
+}
+
+/**
+ * A job's progress in words for the command line: `proving: chunks 3/5 done, about 12 s left` (the chunks
+ * and the estimate only once proving has started).
+ */
+export function progressLine(row: JobRow): string {
+  if (row.chunks_total === 0) return row.phase;
+  return `${row.phase}: ${formatChunkProgress({
+    done: row.chunks_done,
+    total: row.chunks_total,
+    elapsedMs: 0,
+    etaMs: row.phase === "proving" && row.eta_ms !== null ? row.eta_ms : undefined,
+  })}`;
 }
 
 /** Phase percent, refined by the chunks done while proving. */

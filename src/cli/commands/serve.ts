@@ -24,7 +24,8 @@ import { backupService, checkRestored, parseBackup, writeRestoredFiles } from ".
 import { CONFIG_SOURCES, configFromSources, type ServiceConfig } from "../../service/config.ts";
 import { partnerView } from "../../service/partners.ts";
 import { initService, openService, startServer } from "../../service/server.ts";
-import { isZktallyError } from "../../util/errors.ts";
+import { jobView, progressLine } from "../../service/views.ts";
+import { isZktallyError, NotFoundError } from "../../util/errors.ts";
 import { parseStrictJson } from "../../util/strict-json.ts";
 import { type Command, errorReport, exitCodeOf, UsageError } from "../command.ts";
 
@@ -82,6 +83,8 @@ const ADMIN_COMMANDS: Readonly<Record<string, readonly (keyof typeof adminOption
   "audit head": [],
   backup: ["out"],
   restore: ["from"],
+  "job list": [],
+  "job show": ["id"],
 };
 
 function requiredFlag(value: string | undefined, flag: string): string {
@@ -221,6 +224,20 @@ async function runAdmin(args: string[]): Promise<number> {
       case "backup":
         write(await backupService(opened.ctx, opened.keyRing, requiredFlag(text("out"), "out")));
         return 0;
+      case "job list":
+        write({
+          jobs: opened.ctx.jobs.listRecent(50).map((row) => ({
+            ...jobView(row, opened.ctx.jobs.queuePosition(row)),
+            progressLine: progressLine(row),
+          })),
+        });
+        return 0;
+      case "job show": {
+        const row = opened.ctx.jobs.byId(requiredFlag(text("id"), "id"));
+        if (!row) throw new NotFoundError("job");
+        write({ ...jobView(row, opened.ctx.jobs.queuePosition(row)), progressLine: progressLine(row) });
+        return 0;
+      }
       case "audit head":
         write({ logKey: opened.ctx.audit.log.logKey, treeHead: readLatestHead(opened.ctx.db) ?? null });
         return 0;
@@ -262,8 +279,9 @@ export const serveCommand: Command = {
     "      | partner rotate-secret|disable|enable --id ID | partner policy --id ID --policy JSON|FILE",
     "      | partner scopes --id ID --scopes a,b | budget reset --id ID",
     "      | dataset add --id ID --schema F --data F.csv|F.jsonl [--epoch N] [--chunked] [--chunk-size S]",
-    "      | dataset list | keys rotate | audit verify | audit head   administer the service data directory",
+    "      | dataset list | keys rotate | audit verify | audit head | job list | job show --id JOB",
     "      | backup --out FILE | restore --from FILE --data-dir DIR [--key-file F]   (docs/operations.md)",
+    "                                     administer the service data directory (job: state and chunks done / total, ETA)",
   ],
   async run(args) {
     try {

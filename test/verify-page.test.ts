@@ -11,6 +11,8 @@
  *    chunk count and both key hashes;
  * 4. the static single file (what `npm run build` writes as dist/verify-page.html) works from file:// with
  *    every network request refused, keys and operator key pasted.
+ * 5. the same service bundle verifies with `zktally verify --keys <the saved GET /v1/circuits answer>` (what
+ *    a partner has from the API, no keys directory).
  * Screenshots of the valid and the tampered verdicts are written to build/verify-page-*.png.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -18,6 +20,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runVerify } from "../src/cli/verify-command.ts";
 import { buildVerifyPage } from "../src/service/verify-page-build.mjs";
 import { buildRoot } from "../src/setup/paths.ts";
 import { terminateCurveWorkers } from "../src/setup/ptau.ts";
@@ -199,6 +202,29 @@ describe("the static single-file page", () => {
       expect(valid.status).toBe("valid");
       expect(valid.facts.Statement).toBe(bundle.statement);
       await staticPage.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("zktally verify with what the API gives", () => {
+  it("verifies the service's bundle with --keys FILE holding the GET /v1/circuits answer", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "zktally-api-keys-"));
+    try {
+      writeFileSync(join(dir, "circuits.json"), JSON.stringify(listing));
+      writeFileSync(join(dir, "bundle.json"), JSON.stringify(bundle));
+      const chunks: string[] = [];
+      const write = (text: string) => {
+        chunks.push(text);
+      };
+      const args = [join(dir, "bundle.json"), "--keys", join(dir, "circuits.json")];
+      const trust = ["--operator-key", service.server.ctx.operatorKey];
+      expect(await runVerify([...args, ...trust, "--allow-insecure-keys"], { out: write, err: write })).toBe(
+        0,
+      );
+      expect(chunks.join("").startsWith(`VALID  ${bundle.statement}\n`)).toBe(true);
+      expect(await runVerify([...args, ...trust], { out: write, err: write })).toBe(4);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -336,6 +336,17 @@ describe("chunked datasets in the service", () => {
     datasets.clearCache();
     await expect(datasets.loadChunked("from-file", 1)).rejects.toThrow(/shredded/);
     expect((await datasets.loadChunked("from-file", 2)).records).toHaveLength(40);
+    // Erasure re-commits a chunked epoch as a chunked epoch without the erased records, shredding the old one.
+    const erased = await service.admin.erase(null, crypto.randomUUID(), "from-file", {
+      keys: [3000 + 7 * 5, 3000 + 7 * 20],
+      force: true,
+    });
+    expect(erased).toMatchObject({ applied: true, epoch: 3, erased: 2 });
+    const third = datasets.latest("from-file");
+    expect(third?.manifest).toMatchObject({ version: 2, recordCount: 38, chunkCount: 3 });
+    const kept = rowsOf(40, 3000).filter((_, i) => i !== 5 && i !== 20);
+    expect((await datasets.loadChunked("from-file", 3)).records).toEqual(encodedRecords(kept));
+    await expect(datasets.loadChunked("from-file", 2)).rejects.toThrow(/shredded/);
     // Four fields fit the served circuit (8 records of 4 fields): one instance, as before.
     const smallSchema = { fields: SCHEMA_JSON.fields.slice(0, 4), key: "userId" };
     const small = join(dir, "small.jsonl");

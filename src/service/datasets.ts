@@ -387,6 +387,39 @@ export class DatasetStore {
     })();
   }
 
+  /**
+   * Commits `records` as the dataset's next epoch in the latest epoch's form: one circuit instance
+   * (`commitEpoch`) or chunks in its layout (a chunked epoch stays chunked). Erasure re-commits this way.
+   */
+  commitNextEpoch(
+    latest: StoredDataset,
+    records: bigint[][],
+    withinTransaction?: (stored: StoredDataset) => void,
+  ): Promise<StoredDataset> {
+    const { datasetId, manifest } = latest;
+    if (manifest.version === 1) {
+      return this.commitEpoch(datasetId, manifest.schema, records, undefined, withinTransaction);
+    }
+    const { chunkSize, leafRecords, treeDepth } = manifest.layout;
+    const fields = { datasetId, schema: manifest.schema, chunked: { chunkSize, leafRecords, treeDepth } };
+    return this.registerChunked(fields, manifest.schema, withinTransaction, (dir, commit, cipher) =>
+      commitRecordsToChunkStore(records, dir, cipher, commit),
+    );
+  }
+
+  /** The records and schema of a stored epoch of either form (decrypted and checked, as for a proof). */
+  async loadRecords(
+    datasetId: string,
+    epoch: number,
+  ): Promise<{ schema: Schema; records: readonly (readonly bigint[])[] }> {
+    const stored = this.require(datasetId, epoch);
+    if (stored.manifest.version === 2) {
+      return { schema: stored.manifest.schema, records: (await this.loadChunked(datasetId, epoch)).records };
+    }
+    const committed = await this.loadCommitted(datasetId, epoch);
+    return { schema: committed.schema, records: committed.records };
+  }
+
   private assertNewEpoch(datasetId: string, epoch: number, latest: StoredDataset | undefined): void {
     if (this.row(datasetId, epoch)) {
       throw new ConflictError(

@@ -78,7 +78,7 @@ export class Erasures {
     const latest = this.options.datasets.answerable(datasetId);
     if (!latest) throw new NotFoundError(`dataset ${datasetId}`);
     const keyIndex = this.keyColumn(latest);
-    const committed = await this.options.datasets.loadCommitted(datasetId, latest.epoch);
+    const committed = await this.options.datasets.loadRecords(datasetId, latest.epoch);
     const present = new Set(committed.records.map((record) => record[keyIndex]));
     if (!keys.every((key) => present.has(key))) {
       throw new NotFoundError(`a record with one of the given keys in ${datasetId} epoch ${latest.epoch}`);
@@ -110,12 +110,12 @@ export class Erasures {
   ): Promise<ErasureOutcome> {
     const { datasetId } = latest;
     const erase = new Set([...this.pendingKeys(datasetId), ...newKeys]);
-    const committed = await this.options.datasets.loadCommitted(datasetId, latest.epoch);
+    const committed = await this.options.datasets.loadRecords(datasetId, latest.epoch);
     const kept = committed.records
       .filter((record) => !erase.has(record[keyIndex] as bigint))
       .map((record) => [...record]);
     let outcome: ErasureOutcome | undefined;
-    await this.options.datasets.commitEpoch(datasetId, committed.schema, kept, undefined, (stored) => {
+    await this.options.datasets.commitNextEpoch(latest, kept, (stored) => {
       const older = this.options.datasets
         .history(datasetId)
         .filter((item) => item.epoch < stored.epoch && item.shreddedAt === null);

@@ -22,7 +22,7 @@ import type { FieldDomain } from "../dataset/chunk-layout.ts";
 import type { LoweredAggregate, QueryPublicElements } from "../query/lower.ts";
 
 /** The mechanism's name, stated in bundles. */
-export const NOISE_MECHANISM = "binomial-dither/v1";
+export const NOISE_MECHANISM = "binomial-dither/v1" as const;
 /** Coins taken from one Poseidon output (its low 128 bits). */
 export const NOISE_COIN_BITS = 128;
 /** Largest q = floor(sensitivity / s) accepted: a finer scale needs far more coins for the same delta. */

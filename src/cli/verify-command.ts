@@ -30,6 +30,12 @@ import { type ParsedBundle, type ProofBundle, parseBundle } from "../verifier/bu
 import { type ChainBundle, parseChainBundle } from "../verifier/chain-bundle.ts";
 import { isCircuitListing, keysFromCircuitListing } from "../verifier/circuit-listing.ts";
 import { describeStatement } from "../verifier/describe.ts";
+import {
+  type DpChainVerified,
+  type DpChainVerifyResult,
+  isDpChainBundle,
+  parseDpChainBundle,
+} from "../verifier/dp-chain.ts";
 import { InsecureKeysError, VerifierInputError } from "../verifier/errors.ts";
 import { checkAgainstHistory, verifyHistory } from "../verifier/history.ts";
 import type { BundleVerified, BundleVerifyResult } from "../verifier/verify-bundle.ts";
@@ -137,14 +143,23 @@ async function readPinnedKeys(keysPath: string, circuitIds: readonly string[]): 
 
 /** The circuits a bundle of either format names (parsed strictly: malformed input throws). */
 function circuitsOf(bundle: unknown): string[] {
+  if (isDpChainBundle(bundle)) {
+    const dp = parseDpChainBundle(bundle).bundle;
+    return [dp.chunkCircuitId, dp.finalCircuitId];
+  }
   if (!isChainBundle(bundle)) return [parseBundle(bundle).bundle.circuitId];
   const chain = parseChainBundle(bundle).bundle;
   return [chain.chunkCircuitId, chain.finalCircuitId];
 }
 
-function validLines(result: BundleVerified | ChainVerified): string[] {
+function validLines(result: Verified): string[] {
   if ("chunkCount" in result) {
     return [
+      ...("privacy" in result
+        ? [
+            `  privacy    epsilon ${result.privacy.epsilon}, delta ${result.privacy.delta} (${result.privacy.mechanism})`,
+          ]
+        : []),
       `  chunks     ${result.chunkCount} (circuit ${result.chunkCircuitId}, key ${result.chunkVkeyHash})`,
       `  final      ${result.finalCircuitId}, key ${result.finalVkeyHash}`,
     ];
@@ -164,7 +179,7 @@ function jsonLine(report: Report, body: object): string {
 }
 
 function writeResult(
-  result: BundleVerifyResult | ChainVerifyResult | HistoryRejection,
+  result: BundleVerifyResult | ChainVerifyResult | DpChainVerifyResult | HistoryRejection,
   report: Report,
 ): number {
   const { output } = report;
@@ -276,7 +291,7 @@ async function verifyFile(bundleFile: string, values: VerifyValues, report: Repo
   }
 }
 
-type Verified = BundleVerified | ChainVerified;
+type Verified = BundleVerified | ChainVerified | DpChainVerified;
 type HistoryRejection = { valid: false; check: string; reason: string };
 
 /**

@@ -13,7 +13,7 @@
  * Security caveats: a task's `input` holds private records, salts and blinds; it must never be logged or
  * leave the prover side in clear (the distributed path encrypts it). `ChunkProgress` is public metadata.
  */
-import { type ProveResult, ProverError, WitnessError } from "./backend.ts";
+import { type ProveResult, type ProverBackend, ProverError, WitnessError } from "./backend.ts";
 
 /** One chunk proof to make. */
 export interface ChunkTask {
@@ -126,4 +126,28 @@ export function formatChunkProgress(progress: ChunkProgress): string {
   const head = `chunks ${progress.done}/${progress.total} done`;
   if (progress.etaMs === undefined || progress.done === progress.total) return head;
   return `${head}, about ${Math.ceil(progress.etaMs / 1000)} s left`;
+}
+
+/**
+ * Proves `tasks` on a `ChunkProver` (one job `jobId`, in parallel where it can) or sequentially on a
+ * `ProverBackend`, and checks every result against its task (checkChunkResult); results in task order.
+ */
+export async function proveChunkTasks(
+  prover: ChunkProver | ProverBackend,
+  tasks: readonly ChunkTask[],
+  job: { readonly id: string; readonly onProgress?: ChunkProgressListener },
+): Promise<ProveResult[]> {
+  let results: ProveResult[];
+  if ("proveChunks" in prover) {
+    results = await prover.proveChunks({ id: job.id, tasks }, job.onProgress);
+  } else {
+    results = [];
+    for (const task of tasks) results.push(await prover.prove(task.circuitId, task.input));
+  }
+  if (results.length !== tasks.length)
+    throw new ProverError(`expected ${tasks.length} proofs, got ${results.length}`);
+  results.forEach((result, index) => {
+    checkChunkResult(tasks[index] as ChunkTask, index, tasks.length, result);
+  });
+  return results;
 }

@@ -13,25 +13,19 @@
  * logged, never into the bundle). The bundle holds the chunk proofs' public signals, whose accumulators
  * are hiding commitments: only the final answer (or "suppressed") is revealed.
  */
-import {
-  chunkCircuitId,
-  chunkQueryShape,
-  chunkShapeFor,
-  finalCircuitId,
-  finalShapeOf,
-} from "../circuits/chunk-shape.ts";
-import { planChain } from "../circuits/chunk-witness.ts";
+import { finalCircuitId, finalShapeOf } from "../circuits/chunk-shape.ts";
 import type { ChunkedCommitment } from "../dataset/chunk-commit.ts";
-import { getPoseidon } from "../dataset/commitment.ts";
 import type { ChunkedManifest } from "../dataset/manifest.ts";
-import { canonicalQuery } from "../query/canonical.ts";
+import { QueryError } from "../query/errors.ts";
 import { evaluateQuery } from "../query/evaluate.ts";
-import { encodeQueryPublic } from "../query/lower.ts";
 import type { Query } from "../query/model.ts";
 import { CHAIN_BUNDLE_FORMAT, type ChainBundle, parseChainBundle } from "../verifier/chain-bundle.ts";
 import { describeStatement } from "../verifier/describe.ts";
+import type { DpChainBundle } from "../verifier/dp-chain.ts";
 import { type ProveResult, type ProverBackend, ProverError } from "./backend.ts";
-import { type ChunkProgressListener, type ChunkProver, type ChunkTask, checkChunkResult } from "./chunks.ts";
+import { planChainTasks } from "./chain-plan.ts";
+import { type ChunkProgressListener, type ChunkProver, type ChunkTask, proveChunkTasks } from "./chunks.ts";
+import { type ChainNoiseOptions, proveNoisyChain } from "./prove-noisy-chain.ts";
 import { type ReadableAnswer, readableAnswer } from "./prove-query.ts";
 
 export interface ProveChainRequest {
@@ -56,6 +50,12 @@ export interface ProveChainRequest {
   /** Fixed blinds (tests only); fresh random ones otherwise. */
   readonly blinds?: readonly bigint[];
   readonly createdAt?: Date | string;
+  /**
+   * Answer with differential privacy (design.md 8, docs/privacy.md): noise drawn in the final proof from the
+   * seed the manifest commits to; the result is a `zktally-bundle/v3` dp-chain bundle, `vkeyHashes.final`
+   * is the noisy final step's key and `minGroupSize` must be 0.
+   */
+  readonly noise?: ChainNoiseOptions;
 }
 
 export interface BuildChainBundleInput {
@@ -106,15 +106,13 @@ export function buildChainBundle(input: BuildChainBundleInput): ChainBundle {
   return parseChainBundle(draft).bundle;
 }
 
-async function proveTasks(request: ProveChainRequest, tasks: readonly ChunkTask[]): Promise<ProveResult[]> {
-  const { prover } = request;
-  if ("proveChunks" in prover) {
-    const id = request.jobId ?? `chain-${request.nonce.toString(16).slice(0, 16)}`;
-    return prover.proveChunks({ id, tasks }, request.onProgress);
-  }
-  const results: ProveResult[] = [];
-  for (const task of tasks) results.push(await prover.prove(task.circuitId, task.input));
-  return results;
+/** Proves a chain's tasks under the request's job id (default `chain-<nonce prefix>`), checked. */
+function proveTasks(request: ProveChainRequest, tasks: readonly ChunkTask[]): Promise<ProveResult[]> {
+  const id = request.jobId ?? `chain-${request.nonce.toString(16).slice(0, 16)}`;
+  return proveChunkTasks(request.prover, tasks, {
+    id,
+    ...(request.onProgress === undefined ? {} : { onProgress: request.onProgress }),
+  });
 }
 
 /**
@@ -123,24 +121,25 @@ async function proveTasks(request: ProveChainRequest, tasks: readonly ChunkTask[
  * chunks are not the manifest's, when the planned answer differs from the reference evaluator's or when a
  * proof carries other signals than planned, and `WitnessError` when a witness fails.
  */
-export async function proveChain(request: ProveChainRequest): Promise<ChainBundle> {
-  const { manifest, committed } = request;
-  if (String(committed.root) !== manifest.root || committed.recordCount !== manifest.recordCount) {
-    throw new ProverError(
-      `the committed chunks are not those of dataset ${manifest.datasetId} epoch ${manifest.epoch}`,
+export async function proveChain(
+  request: ProveChainRequest & { readonly noise: ChainNoiseOptions },
+): Promise<DpChainBundle>;
+export async function proveChain(
+  request: ProveChainRequest & { readonly noise?: undefined },
+): Promise<ChainBundle>;
+export async function proveChain(request: ProveChainRequest): Promise<ChainBundle | DpChainBundle> {
+  if (request.noise !== undefined) return proveNoisyChain({ ...request, noise: request.noise });
+  const planned = await planChainTasks(request, request.minGroupSize);
+  const { query, plan } = planned;
+  if (planned.shape.clamp === true) {
+    throw new QueryError(
+      "aggregate.clamp",
+      "a clamped sum is answered with noise only (give the noise option)",
     );
   }
-  const schema = manifest.schema;
-  const shape = chunkShapeFor(schema, manifest.layout, request.querySlots);
-  const ids = { chunk: chunkCircuitId(shape), final: finalCircuitId(finalShapeOf(shape)) };
-  const query = canonicalQuery(request.query, schema);
-  const encoded = encodeQueryPublic(query, schema, chunkQueryShape(shape));
-  const plan = planChain(await getPoseidon(), shape, committed, {
-    nonce: request.nonce,
-    query: encoded,
-    minGroupSize: request.minGroupSize,
-    ...(request.blinds === undefined ? {} : { blinds: request.blinds }),
-  });
+  const schema = request.manifest.schema;
+  const manifest = request.manifest;
+  const ids = { chunk: planned.chunkCircuitId, final: finalCircuitId(finalShapeOf(planned.shape)) };
   const reference = evaluateQuery(query, schema, request.records, { minGroupSize: request.minGroupSize });
   const referenceAnswer = typeof reference.answer === "boolean" ? BigInt(reference.answer) : reference.answer;
   if (
@@ -150,11 +149,7 @@ export async function proveChain(request: ProveChainRequest): Promise<ChainBundl
     throw new ProverError("the chain's planned answer differs from the reference evaluator's");
   }
   const tasks: ChunkTask[] = [
-    ...plan.chunks.map((chunk) => ({
-      circuitId: ids.chunk,
-      input: chunk.input as unknown as Record<string, unknown>,
-      expectedPublicSignals: chunk.publicSignals,
-    })),
+    ...planned.chunkTasks,
     {
       circuitId: ids.final,
       input: plan.final.input as unknown as Record<string, unknown>,
@@ -162,11 +157,6 @@ export async function proveChain(request: ProveChainRequest): Promise<ChainBundl
     },
   ];
   const results = await proveTasks(request, tasks);
-  if (results.length !== tasks.length)
-    throw new ProverError(`expected ${tasks.length} proofs, got ${results.length}`);
-  results.forEach((result, index) => {
-    checkChunkResult(tasks[index] as ChunkTask, index, tasks.length, result);
-  });
   return buildChainBundle({
     manifest,
     query,

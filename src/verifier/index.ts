@@ -5,7 +5,8 @@
  * proof bundle (docs/bundle.md) offline and says what was proven in words; `verifyBundles` batches
  * many; `verifyHistory` checks a dataset's epoch chain of manifests and `checkAgainstHistory` places a
  * bundle's manifest on it; `verifyChain` checks a `zktally-bundle/v2` chain bundle (one proof per chunk plus a final proof,
- * naming the first bad chunk) and `verifyAny` takes either format. Underneath: Groth16 verification on bn254 with `@noble/curves`, safe to bundle for browsers
+ * naming the first bad chunk), `verifyDpChain` a `zktally-bundle/v3` differentially private chain bundle
+ * (noise proven in the final step, its (epsilon, delta) recomputed) and `verifyAny` takes any format. Underneath: Groth16 verification on bn254 with `@noble/curves`, safe to bundle for browsers
  * (no `node:` imports, no snarkjs; test/verifier-browser.test.ts walks the import graph). Inputs are
  * parsed strictly and malformed input throws {@link VerifierInputError} naming the offending field,
  * while a well-formed but invalid proof makes the verify functions return `false` (`verifyGroth16*`)
@@ -44,6 +45,20 @@ export {
 } from "./chain-bundle.ts";
 export { isCircuitListing, keysFromCircuitListing, type ListedKeys } from "./circuit-listing.ts";
 export { describePredicate, describeStatement, groupDigits, type StatementParts } from "./describe.ts";
+export {
+  DP_CHAIN_BUNDLE_FORMAT,
+  type DpChainBundle,
+  type DpChainRejected,
+  type DpChainVerified,
+  type DpChainVerifyResult,
+  describeNoisyStatement,
+  isDpChainBundle,
+  type NoisyAnswer,
+  type ParsedDpChainBundle,
+  type PrivacyClaim,
+  parseDpChainBundle,
+  verifyDpChain,
+} from "./dp-chain.ts";
 export { InsecureKeysError, VerifierInputError } from "./errors.ts";
 export { verifyGroth16 } from "./groth16.ts";
 export {

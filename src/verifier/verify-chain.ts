@@ -32,6 +32,7 @@ import { findInvalidParsedBatchItems, type RandomBytes } from "./batch.ts";
 import { readJsonInput } from "./bundle.ts";
 import { type ParsedChainBundle, parseChainBundle } from "./chain-bundle.ts";
 import { describeStatement } from "./describe.ts";
+import { type DpChainVerifyResult, isDpChainBundle, verifyDpChain } from "./dp-chain.ts";
 import { groth16EquationHolds } from "./groth16.ts";
 import {
   type BundleRejected,
@@ -267,7 +268,14 @@ export function isChainBundle(value: unknown): boolean {
   );
 }
 
-/** Verifies a bundle of either format: v1 single-proof bundles with `verify`, v2 chain bundles with `verifyChain`. */
-export function verifyAny(bundle: unknown, options: VerifyOptions): BundleVerifyResult | ChainVerifyResult {
+/**
+ * Verifies a bundle of any format: v1 single-proof bundles with `verify`, v2 chain bundles with `verifyChain`,
+ * v3 dp-chain bundles with `verifyDpChain`.
+ */
+export function verifyAny(
+  bundle: unknown,
+  options: VerifyOptions,
+): BundleVerifyResult | ChainVerifyResult | DpChainVerifyResult {
+  if (isDpChainBundle(bundle)) return verifyDpChain(bundle, options);
   return isChainBundle(bundle) ? verifyChain(bundle, options) : verify(bundle, options);
 }

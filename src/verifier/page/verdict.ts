@@ -53,6 +53,8 @@ export function answerInWords(answer: unknown, minGroupSize: number): string {
   if (answer.suppressed === true) {
     return `suppressed: fewer than ${minGroupSize} records matched (or all but fewer), so no answer is revealed`;
   }
+  if (typeof answer.noisy === "string")
+    return `${answer.noisy} (noisy: differentially private, noise proven)`;
   const { kind, value } = answer;
   if (typeof value === "boolean") {
     if (kind === "membership") return value ? "yes: a matching record exists" : "no matching record";
@@ -65,10 +67,14 @@ export function answerInWords(answer: unknown, minGroupSize: number): string {
 function factsOf(result: Extract<ReturnType<typeof verifyAny>, { valid: true }>): [string, string][] {
   const facts: [string, string][] = [
     ["Statement", result.statement],
-    ["Answer", answerInWords(result.answer, result.minGroupSize)],
+    ["Answer", answerInWords(result.answer, "minGroupSize" in result ? result.minGroupSize : 0)],
     ["Dataset", result.datasetId],
     ["Epoch", String(result.epoch)],
   ];
+  if ("privacy" in result) {
+    const { epsilon, delta, mechanism } = result.privacy;
+    facts.push(["Privacy", `epsilon ${epsilon}, delta ${delta} (${mechanism})`]);
+  }
   if ("chunkCount" in result) {
     facts.push(
       ["Chunks", `${result.chunkCount} chunk proofs and a final proof`],

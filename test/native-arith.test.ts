@@ -3,8 +3,9 @@
  * results for Fr/Fq/Fq2 arithmetic, G1/G2 scalar multiplication and doubling, MSMs (with infinity,
  * repeated and negated points, scalars 0, 1 and r-1, every window size from 2 to 16), roots of unity and
  * NTTs; every result is recomputed here with bigint arithmetic, @noble/curves and snarkjs's ffjavascript.
- * The vectors are produced three times: default (batch-affine buckets, all cores), Jacobian buckets, and
- * 5 threads (more MSM slices and NTT stages split across threads); all must give the known answers.
+ * The vectors are produced four times: default (batch-affine buckets, GLV on G1, all cores), Jacobian buckets,
+ * GLV off, and 5 threads (more MSM slices and NTT stages split across threads); all must give the known
+ * answers. The GLV constants (beta, lambda) and scalar splits are checked against @noble/curves and bigints.
  */
 import { bn254 } from "@noble/curves/bn254.js";
 import * as snarkjs from "snarkjs";
@@ -38,6 +39,7 @@ type Vectors = {
     scalars: string[];
     results: { window: number; point: string[] | null }[];
   }[];
+  glv: { beta: string; lambda: string; phi: [string, string[] | null][]; split: [string, string, string][] };
   roots: string[];
   ntt: { k: number; input: string[]; fft: string[]; ifft: string[]; coset: string[] }[];
 };
@@ -45,6 +47,7 @@ type Vectors = {
 const CONFIGS: Record<string, Record<string, string>> = {
   default: {},
   jacobian: { ZKTALLY_MSM: "jacobian" },
+  "no GLV": { ZKTALLY_MSM_GLV: "0" },
   "5 threads": { ZKTALLY_PROVER_THREADS: "5" },
 };
 let v: Vectors;
@@ -119,6 +122,24 @@ describe("native curve arithmetic", () => {
     for (const [k, p, d] of v.g2) {
       expect(p).toEqual(g2(BigInt(k)));
       expect(d).toEqual(g2(2n * BigInt(k)));
+    }
+  });
+
+  it("GLV: beta and lambda are cube roots of unity and phi(x, y) = (beta x, y) is lambda * (x, y)", () => {
+    const beta = BigInt(v.glv.beta);
+    const lambda = BigInt(v.glv.lambda);
+    expect([beta !== 1n, pow(beta, 3n, Q)]).toEqual([true, 1n]);
+    expect([lambda !== 1n, pow(lambda, 3n, R)]).toEqual([true, 1n]);
+    for (const [k, phi] of v.glv.phi) expect(phi).toEqual(g1(BigInt(k) * lambda));
+  });
+
+  it("GLV: every split k = k1 + k2 lambda (mod r) has |k1|, |k2| < 2^128", () => {
+    const lambda = BigInt(v.glv.lambda);
+    expect(v.glv.split.length).toBeGreaterThan(40);
+    for (const [k, k1, k2] of v.glv.split) {
+      const [a, b] = [BigInt(k1), BigInt(k2)];
+      expect(mod(a + b * lambda, R)).toBe(BigInt(k));
+      expect([a < 0n ? -a : a, b < 0n ? -b : b].every((x) => x < 1n << 128n)).toBe(true);
     }
   });
 

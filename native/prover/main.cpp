@@ -219,6 +219,29 @@ std::string msm_vector(Rng& rng, const P& gen, size_t n, const char* label) {
   return o + "]}";
 }
 
+/** GLV: beta, lambda, phi(k*G) for random k, and splits of edge-case and random scalars. */
+std::string glv_vectors(Rng& rng) {
+  auto half = [](const GlvHalf& h) { return std::string("\"") + (h.neg ? "-" : "") + to_decimal(h.mag) + "\""; };
+  std::string o = "{\"beta\":\"" + dec(glv_beta()) + "\",\"lambda\":\"" + to_decimal(glv::LAMBDA) + "\",\"phi\":[";
+  for (int i = 0; i < 4; i++) {
+    Fr k = rng.element<Fr>();
+    G1A p = G1J::mul_scalar(G1J::from(g1_gen()), k.v).to_affine();
+    o += std::string(i ? "," : "") + "[" + plain(k) + "," + g1s(G1A{Fq::mul(p.x, glv_beta()), p.y}) + "]";
+  }
+  o += "],\"split\":[";
+  const Fr r1 = Fr::from_mont(Fr::neg(Fr::one()));
+  std::vector<Fr> ks = {Fr::zero(), Fr{{1, 0, 0, 0}}, r1, Fr::from_mont(Fr::neg(Fr::to_mont(Fr{{2, 0, 0, 0}}))),
+                        Fr::from_raw(glv::LAMBDA), Fr::from_mont(Fr::neg(Fr::to_mont(Fr::from_raw(glv::LAMBDA)))),
+                        Fr{{0, 0, 1, 0}}, Fr{{~u64(0), ~u64(0), 0, 0}}, Fr{{0, u64(1) << 63, 0, 0}}};
+  for (int i = 0; i < 40; i++) ks.push_back(rng.element<Fr>());
+  for (size_t i = 0; i < ks.size(); i++) {
+    GlvHalf k1, k2;
+    glv_split(ks[i].v, k1, k2);
+    o += std::string(i ? "," : "") + "[" + plain(ks[i]) + "," + half(k1) + "," + half(k2) + "]";
+  }
+  return o + "]}";
+}
+
 int cmd_vectors(int argc, char** argv) {
   Rng rng{argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 1};
   std::string o = "{\"fr\":[";
@@ -261,7 +284,8 @@ int cmd_vectors(int argc, char** argv) {
     o += std::string(i ? "," : "") + "[" + plain(k) + "," + g2s(p.to_affine()) + "," +
          g2s(G2J::dbl(p).to_affine()) + "]";
   }
-  o += "],\"msm\":[" + msm_vector<G1A, Fq>(rng, g1_gen(), 150, "G1") + "," +
+  o += "],\"glv\":" + glv_vectors(rng);
+  o += ",\"msm\":[" + msm_vector<G1A, Fq>(rng, g1_gen(), 150, "G1") + "," +
        msm_vector<G2A, Fq2>(rng, g2_gen(), 60, "G2") + "],\"roots\":[";
   for (unsigned k = 0; k <= 28; k++) o += std::string(k ? "," : "") + "\"" + dec(root_of_unity(k)) + "\"";
   o += "],\"ntt\":[";

@@ -8,8 +8,11 @@
  *   reduction (two additions per bucket), see choose_window().
  * - Parallelism: tasks are (window, slice of points); a window gets more than one slice only when there
  *   are fewer windows than 2x the threads, because every slice pays its own bucket reduction.
- * - Buckets are Jacobian and bases are added with mixed (Jacobian + affine) additions; bases are read in
- *   place from the key bytes (memcpy: zkey sections are only 4-byte aligned).
+ * - Buckets are affine with batched additions (window_affine) or Jacobian with mixed additions
+ *   (window_jacobian, ZKTALLY_MSM=jacobian); bases are read in place from the key bytes (memcpy: zkey
+ *   sections are only 4-byte aligned).
+ * - GLV on G1 (glv.hpp): each scalar is split into two of 128 bits, for the base and its endomorphism
+ *   image (computed once per MSM), so the windows halve over twice the points (ZKTALLY_MSM_GLV=0 disables).
  * Measured alternatives are recorded in docs/prover.md.
  *
  * Scalars are plain (non-Montgomery) little-endian 256-bit integers below the group order r.
@@ -19,9 +22,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "curve.hpp"
+#include "glv.hpp"
 #include "parallel.hpp"
 
 namespace zk {
@@ -34,13 +39,13 @@ struct MsmStats {
 
 inline unsigned scalar_windows(unsigned c, unsigned bits) { return (bits + 1 + c - 1) / c; }
 
-/** Window size for n points (cost model above); `force` (>0) overrides it, for tests. */
-inline unsigned choose_window(size_t n, unsigned threads, unsigned force = 0) {
+/** Window size for n points of `bits`-bit scalars (cost model above); `force` (>0) overrides it. */
+inline unsigned choose_window(size_t n, unsigned threads, unsigned force = 0, unsigned bits = 254) {
   if (force) return force;
   double best = 1e300;
   unsigned bestC = 2;
   for (unsigned c = 2; c <= 20; c++) {
-    unsigned nw = scalar_windows(c, 254);
+    unsigned nw = scalar_windows(c, bits);
     unsigned chunks = nw >= 2 * threads ? 1 : (2 * threads + nw - 1) / nw;
     double cost = (double)nw * ((double)n + (double)chunks * (double)(1u << c));
     if (cost < best) {
@@ -86,14 +91,32 @@ inline BucketMode bucket_mode() {
   return m;
 }
 
+/** ZKTALLY_MSM_GLV=0 turns the GLV split off on G1 (for measurements and tests); default on. */
+inline bool glv_enabled() {
+  static bool on = [] {
+    const char* e = std::getenv("ZKTALLY_MSM_GLV");
+    return !(e && std::string(e) == "0");
+  }();
+  return on;
+}
+
+/** The MSM's points: [0, split) from `lo`, [split, ...) from `hi` (the GLV images), back to back each. */
+struct Bases {
+  const uint8_t* lo;
+  const uint8_t* hi;
+  size_t split;
+  size_t stride;
+  const uint8_t* at(size_t i) const { return i < split ? lo + i * stride : hi + (i - split) * stride; }
+};
+
 /**
  * Base i with the sign of its window digit d, into p; false when it adds nothing (d == 0 or the point at
  * infinity). Its bucket is |d| - 1.
  */
 template <class F>
-inline bool signed_base(const uint8_t* bases, size_t i, int32_t d, Affine<F>& p) {
+inline bool signed_base(const Bases& bases, size_t i, int32_t d, Affine<F>& p) {
   if (d == 0) return false;
-  std::memcpy(&p, bases + i * sizeof(Affine<F>), sizeof(Affine<F>));
+  std::memcpy(&p, bases.at(i), sizeof(Affine<F>));
   if (p.is_inf()) return false;
   if (d < 0) p = p.neg();
   return true;
@@ -101,7 +124,7 @@ inline bool signed_base(const uint8_t* bases, size_t i, int32_t d, Affine<F>& p)
 
 /** One (window, slice) task with Jacobian buckets and mixed additions. */
 template <class F>
-Jac<F> window_jacobian(const uint8_t* bases, const int32_t* dw, size_t lo, size_t hi, size_t nbuckets) {
+Jac<F> window_jacobian(const Bases& bases, const int32_t* dw, size_t lo, size_t hi, size_t nbuckets) {
   using A = Affine<F>;
   using J = Jac<F>;
   std::vector<J> buckets(nbuckets, J::inf());
@@ -130,7 +153,7 @@ Jac<F> window_jacobian(const uint8_t* bases, const int32_t* dw, size_t lo, size_
  * real keys) takes a slow exact path.
  */
 template <class F>
-Jac<F> window_affine(const uint8_t* bases, const int32_t* dw, size_t lo, size_t hi, size_t nbuckets) {
+Jac<F> window_affine(const Bases& bases, const int32_t* dw, size_t lo, size_t hi, size_t nbuckets) {
   using A = Affine<F>;
   using J = Jac<F>;
   const size_t BATCH = nbuckets >= 2048 ? 256 : (nbuckets >= 64 ? nbuckets / 8 : 8);
@@ -204,29 +227,21 @@ Jac<F> window_affine(const uint8_t* bases, const int32_t* dw, size_t lo, size_t 
 }
 
 /**
- * MSM over n affine bases stored back to back (sizeof(Affine<F>) bytes each) and n scalars of 32 bytes
- * each (stored back to back, little-endian, plain form). Both may be unaligned.
+ * Pippenger over the n points of `bases` with scalars of at most `bits` bits whose signed c-bit digits
+ * `fill(c, nw, digits)` writes (digit of point i in window w at digits[w * n + i]).
  */
-template <class F>
-Jac<F> msm(const uint8_t* bases, const uint8_t* scalars, size_t n, MsmStats* stats = nullptr,
-           unsigned force_window = 0) {
+template <class F, class Fill>
+Jac<F> pippenger(const Bases& bases, size_t n, unsigned bits, Fill&& fill, MsmStats* stats, unsigned force_window) {
   using J = Jac<F>;
-  if (n == 0) return J::inf();
   const unsigned T = thread_count();
-  const unsigned c = choose_window(n, T, force_window);
-  const unsigned nw = scalar_windows(c, 254);
+  const unsigned c = choose_window(n, T, force_window, bits);
+  const unsigned nw = scalar_windows(c, bits);
   const unsigned chunks = nw >= 2 * T ? 1 : (2 * T + nw - 1) / nw;
   const size_t per_chunk = (n + chunks - 1) / chunks;
   if (stats) *stats = {c, nw, chunks};
 
   std::vector<int32_t> digits((size_t)nw * n);
-  parallel_for(n, [&](size_t b, size_t e) {
-    for (size_t i = b; i < e; i++) {
-      u64 k[4];
-      std::memcpy(k, scalars + i * 32, 32);
-      signed_digits(k, c, nw, digits.data() + i, n);
-    }
-  });
+  fill(c, nw, digits.data());
 
   std::vector<J> partial((size_t)nw * chunks, J::inf());
   const size_t nbuckets = size_t(1) << (c - 1);
@@ -246,6 +261,65 @@ Jac<F> msm(const uint8_t* bases, const uint8_t* scalars, size_t n, MsmStats* sta
     for (size_t ch = 0; ch < chunks; ch++) acc = J::add(acc, partial[w * chunks + ch]);
   }
   return acc;
+}
+
+/** Signed digits of a split half, negated when the half is negative (the sign moves onto the base). */
+inline void half_digits(const GlvHalf& h, unsigned c, unsigned nw, int32_t* out, size_t stride) {
+  signed_digits(h.mag, c, nw, out, stride);
+  if (h.neg)
+    for (unsigned w = 0; w < nw; w++) out[(size_t)w * stride] = -out[(size_t)w * stride];
+}
+
+/** G1 MSM with the GLV split: 2n points (P_i, then phi(P_i)) and 2n scalars of 128 bits. */
+inline G1J msm_glv(const uint8_t* bases, const uint8_t* scalars, size_t n, MsmStats* stats, unsigned force_window) {
+  std::vector<G1A> phi(n);
+  const Fq& beta = glv_beta();
+  parallel_for(n, [&](size_t b, size_t e) {
+    for (size_t i = b; i < e; i++) {
+      G1A p;
+      std::memcpy(&p, bases + i * sizeof(G1A), sizeof(G1A));
+      phi[i] = p.is_inf() ? p : G1A{Fq::mul(p.x, beta), p.y};
+    }
+  });
+  const Bases all{bases, reinterpret_cast<const uint8_t*>(phi.data()), n, sizeof(G1A)};
+  auto fill = [&](unsigned c, unsigned nw, int32_t* digits) {
+    parallel_for(n, [&](size_t b, size_t e) {
+      for (size_t i = b; i < e; i++) {
+        u64 k[4];
+        std::memcpy(k, scalars + i * 32, 32);
+        GlvHalf k1, k2;
+        glv_split(k, k1, k2);
+        half_digits(k1, c, nw, digits + i, 2 * n);
+        half_digits(k2, c, nw, digits + n + i, 2 * n);
+      }
+    });
+  };
+  return pippenger<Fq>(all, 2 * n, 128, fill, stats, force_window);
+}
+
+/**
+ * MSM over n affine bases stored back to back (sizeof(Affine<F>) bytes each) and n scalars of 32 bytes
+ * each (stored back to back, little-endian, plain form). Both may be unaligned. G1 uses the GLV split
+ * unless ZKTALLY_MSM_GLV=0.
+ */
+template <class F>
+Jac<F> msm(const uint8_t* bases, const uint8_t* scalars, size_t n, MsmStats* stats = nullptr,
+           unsigned force_window = 0) {
+  if (n == 0) return Jac<F>::inf();
+  if constexpr (std::is_same_v<F, Fq>) {
+    if (glv_enabled()) return msm_glv(bases, scalars, n, stats, force_window);
+  }
+  const Bases all{bases, bases, n, sizeof(Affine<F>)};
+  auto fill = [&](unsigned c, unsigned nw, int32_t* digits) {
+    parallel_for(n, [&](size_t b, size_t e) {
+      for (size_t i = b; i < e; i++) {
+        u64 k[4];
+        std::memcpy(k, scalars + i * 32, 32);
+        signed_digits(k, c, nw, digits + i, n);
+      }
+    });
+  };
+  return pippenger<F>(all, n, 254, fill, stats, force_window);
 }
 
 }  // namespace zk

@@ -1,8 +1,9 @@
 /**
  * @module prover/native-backend
  *
- * `ProverBackend` named "native": witnesses are computed with circom's wasm witness generator (through
- * snarkjs `wtns.calculate`, pin-checked wasm held in memory) and proved by the native C++ Groth16 prover
+ * `ProverBackend` named "native": witnesses are computed by circom's C++ witness generator when one was
+ * built for the pinned compile entry (native-witness.ts), else by the wasm one (snarkjs `wtns.calculate`,
+ * pin-checked wasm held in memory; one line per circuit says which), and proved by the native C++ Groth16 prover
  * (native/prover, a long-lived `zktally-prover serve` child, see native-client.mjs). The child reads each
  * zkey once and reports the SHA-256 of the bytes it holds, which must equal the keys-manifest pin before
  * any proof is made with it; proofs are snarkjs-compatible JSON and verify with snarkjs and the SDK.
@@ -15,6 +16,13 @@ import { assertDigest } from "../setup/keys-manifest.ts";
 import { assertCircuitId } from "../setup/paths.ts";
 import { type ProveResult, type ProverBackend, ProverError } from "./backend.ts";
 import { NativeProverError, NativeProverProcess, nativeProverStatus } from "./native-client.mjs";
+import {
+  circomInputJson,
+  locateWitnessGenerator,
+  runWitnessGenerator,
+  type WitnessEngine,
+  witnessEngineLine,
+} from "./native-witness.ts";
 import {
   type ArtifactResolver,
   locatePinnedArtifacts,
@@ -36,10 +44,16 @@ export interface NativeBackendOptions {
   readonly nice?: number;
   /** Threads the prover uses (default: all cores). */
   readonly threads?: number;
+  /** Use circom's C++ witness generator when one is built (default true); false: always wasm. */
+  readonly nativeWitness?: boolean;
+  /** Where the one line per circuit saying which witness generator it uses goes (default stderr). */
+  readonly log?: (line: string) => void;
 }
 
 interface LoadedCircuit {
   readonly wasm: Uint8Array;
+  /** The C++ witness generator, when built for this circuit's pinned compile entry. */
+  readonly witnessBinary?: string;
   readonly zkeyPath: string;
   readonly zkeySha256: string;
   readonly nPublic: number;
@@ -49,6 +63,10 @@ interface LoadedCircuit {
 export class NativeBackend implements ProverBackend {
   readonly name = "native";
   readonly stats = { loads: 0, proofs: 0 };
+  /** The witness generator each loaded circuit uses. */
+  readonly witnessEngines = new Map<string, WitnessEngine>();
+  /** Witnesses computed by each generator (a failed C++ run falls back to wasm). */
+  readonly witnessCounts = { native: 0, wasm: 0 };
   private readonly circuits = new Map<string, Promise<LoadedCircuit>>();
   private readonly resolveArtifacts: ArtifactResolver;
   private readonly process: NativeProverProcess;
@@ -82,14 +100,13 @@ export class NativeBackend implements ProverBackend {
     assertWitnessInput(witnessInput);
     const circuit = await this.ready(circuitId);
     const witnessStart = performance.now();
-    const witness = await calculateWitness(circuitId, circuit.wasm, witnessInput);
-    if (!witness.data) throw new ProverError(`circuit ${circuitId}: witness generator returned no witness`);
+    const witness = await this.witness(circuitId, circuit, witnessInput);
     const proveStart = performance.now();
     // The child may have been restarted since `ready` (crash): load the key again, pin-checked.
     if (!this.process.loaded.has(circuitId)) await this.loadIntoChild(circuitId, circuit);
     let reply: Awaited<ReturnType<NativeProverProcess["prove"]>>;
     try {
-      reply = await this.process.prove(circuitId, witness.data);
+      reply = await this.process.prove(circuitId, witness);
     } catch (err) {
       throw new ProverError(
         `native groth16 prove failed for circuit ${circuitId}: ${(err as Error).message}`,
@@ -115,6 +132,26 @@ export class NativeBackend implements ProverBackend {
     await this.process.close();
   }
 
+  /** The C++ generator's witness when it has one and succeeds, else the wasm generator's (or its error). */
+  private async witness(
+    circuitId: string,
+    circuit: LoadedCircuit,
+    input: Record<string, unknown>,
+  ): Promise<Uint8Array> {
+    const json = circuit.witnessBinary ? circomInputJson(input) : undefined;
+    if (circuit.witnessBinary && json !== undefined) {
+      const native = await runWitnessGenerator(circuit.witnessBinary, json).catch(() => undefined);
+      if (native) {
+        this.witnessCounts.native++;
+        return native;
+      }
+    }
+    this.witnessCounts.wasm++;
+    const witness = await calculateWitness(circuitId, circuit.wasm, input);
+    if (!witness.data) throw new ProverError(`circuit ${circuitId}: witness generator returned no witness`);
+    return witness.data;
+  }
+
   private ready(circuitId: string): Promise<LoadedCircuit> {
     if (this.closed) return Promise.reject(new ProverError("NativeBackend is closed"));
     assertCircuitId(circuitId);
@@ -131,10 +168,30 @@ export class NativeBackend implements ProverBackend {
     const located = await locatePinnedArtifacts(this.options.keysDir, circuitId, this.resolveArtifacts);
     const wasm = await readPinnedWasm(circuitId, located);
     const { entry, zkeyPath } = located;
-    const circuit = { wasm, zkeyPath, zkeySha256: entry.zkeySha256, nPublic: entry.nPublic };
+    const witnessBinary = await this.witnessGenerator(circuitId, located.wasmPath, entry.wasmSha256);
+    const circuit = { wasm, witnessBinary, zkeyPath, zkeySha256: entry.zkeySha256, nPublic: entry.nPublic };
     await this.loadIntoChild(circuitId, circuit);
     this.stats.loads++;
     return circuit;
+  }
+
+  /** The C++ witness generator's binary when usable; logs the one line saying which generator is used. */
+  private async witnessGenerator(
+    circuitId: string,
+    wasmPath: string,
+    wasmSha256: string,
+  ): Promise<string | undefined> {
+    const found =
+      this.options.nativeWitness === false
+        ? { reason: "C++ generator turned off" }
+        : await locateWitnessGenerator(circuitId, wasmPath, wasmSha256);
+    const engine: WitnessEngine = "binaryPath" in found ? "native" : "wasm";
+    if (this.witnessEngines.get(circuitId) !== engine) {
+      const log = this.options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+      log(witnessEngineLine(circuitId, engine, "reason" in found ? found.reason : undefined));
+    }
+    this.witnessEngines.set(circuitId, engine);
+    return "binaryPath" in found ? found.binaryPath : undefined;
   }
 
   /** Loads the zkey into the child and checks the digest of the bytes it holds against the pin. */

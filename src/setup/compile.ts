@@ -2,7 +2,8 @@
  * @module setup/compile
  *
  * Compiles a main `.circom` file with the circom2 WASM compiler into r1cs + wasm + sym, cached under
- * `<build>/circuits/<id>/<sourceHash>/`. The cache key (`sourceHash`) is a SHA-256 over the main file and
+ * `<build>/circuits/<id>/<sourceHash>/`, and on request (`nativeWitness`, `ZKTALLY_NATIVE_WITNESS=1`) circom's
+ * C++ witness generator of the same sources, built with g++ into `<entry>/witness-cpp/` (buildWitnessGenerator). The cache key (`sourceHash`) is a SHA-256 over the main file and
  * every transitively included file (by repo-relative path and content hash), the compiler version and the
  * flags, so editing any included library file forces a recompile. A compile runs in a staging directory that
  * is renamed into place only when complete, so a killed compile never leaves a usable-looking entry.
@@ -17,7 +18,7 @@
 
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { readFile, rm } from "node:fs/promises";
+import { mkdir, readFile, rename, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { commitStagingDir, makeStagingDir, writeFileAtomic } from "../storage/atomic-write.ts";
@@ -61,6 +62,11 @@ export interface CompileOptions {
   readonly optimization?: OptimizationLevel;
   /** Recompile even when a cache entry exists (the entry is replaced). */
   readonly force?: boolean;
+  /**
+   * Also build circom's C++ witness generator (buildWitnessGenerator); default `ZKTALLY_NATIVE_WITNESS=1`.
+   * A failed build never fails the compile: it prints one line and the wasm generator is used.
+   */
+  readonly nativeWitness?: boolean;
 }
 
 /** One source file that went into a compile. */
@@ -124,14 +130,28 @@ export async function compileCircuit(mainPath: string, opts: CompileOptions = {}
     sources: sources.map((s) => [s.path, s.sha256]),
   });
   const dir = compiledCircuitDir(id, sourceHash, opts.buildDir);
-  if (!opts.force) {
-    const hit = await readCacheEntry(dir, id);
-    if (hit) {
-      progress("compile", `${id} cache hit (${hit.constraints} constraints)`);
-      return hit;
-    }
+  let compiled = opts.force ? undefined : await readCacheEntry(dir, id);
+  if (compiled) progress("compile", `${id} cache hit (${compiled.constraints} constraints)`);
+  compiled ??= await compileIntoCache({
+    id,
+    mainRel,
+    flags,
+    compiler,
+    sources,
+    sourceHash,
+    dir,
+    opts,
+    progress,
+  });
+  if (opts.nativeWitness ?? process.env.ZKTALLY_NATIVE_WITNESS === "1") {
+    await buildWitnessGenerator(compiled, { progress, force: opts.force }).catch((err: Error) => {
+      progress(
+        "compile",
+        `${id}: native witness generator NOT built (${err.message}); witnesses will use wasm`,
+      );
+    });
   }
-  return compileIntoCache({ id, mainRel, flags, compiler, sources, sourceHash, dir, opts, progress });
+  return compiled;
 }
 
 /** The circuit id of a main file: its base name without `.circom`. */
@@ -405,4 +425,172 @@ export async function readR1csHeader(r1csPath: string): Promise<R1csHeader> {
     nLabels: body.readBigUInt64LE(at + 16),
     nConstraints: body.readUInt32LE(at + 24),
   };
+}
+
+// ---- circom's C++ witness generator -------------------------------------------------------------------
+
+/** Sub-directory of a compile cache entry that holds its C++ witness generator. */
+export const WITNESS_GENERATOR_DIR = "witness-cpp";
+const WITNESS_META_FILE = "witness-cpp.json";
+const WITNESS_SCHEMA = "zktally/witness-cpp/v1";
+/**
+ * g++ flags for circom's generated sources (`--no_asm`: portable C++ field code over GMP, no nasm). -O1
+ * compiles several times faster than -O3 on these multi-megabyte files (docs/prover.md). Never -DNDEBUG:
+ * the generated code stops on failed asserts and constraints through assert(), and would otherwise write a
+ * witness for inputs that break the circuit.
+ */
+const CXX_FLAGS = ["-std=c++17", "-O1", "-Wno-address-of-packed-member"];
+const CXX_HINT = "g++, libgmp-dev and nlohmann-json3-dev are needed";
+
+/** A built C++ witness generator: `binaryPath <input.json> <output.wtns>` (it reads `binaryPath + ".dat"`). */
+export interface WitnessGenerator {
+  readonly binaryPath: string;
+  readonly datPath: string;
+  /** The compile entry's wasm digest: the generator was built from the same sources and flags. */
+  readonly wasmSha256: string;
+  readonly binarySha256: string;
+  readonly datSha256: string;
+  /** True when found already built. */
+  readonly cached: boolean;
+}
+
+interface WitnessMeta {
+  readonly schema: string;
+  readonly id: string;
+  readonly sourceHash: string;
+  readonly wasmSha256: string;
+  readonly compiler: string;
+  readonly cxxFlags: readonly string[];
+  readonly binarySha256: string;
+  readonly datSha256: string;
+}
+
+/** Files of the C++ witness generator of the compile entry `compileDir`. */
+export function witnessGeneratorPaths(compileDir: string, id: string) {
+  assertCircuitId(id);
+  const dir = path.join(compileDir, WITNESS_GENERATOR_DIR);
+  const binary = path.join(dir, id);
+  return { dir, binary, dat: `${binary}.dat`, meta: path.join(dir, WITNESS_META_FILE) };
+}
+
+/**
+ * Builds (or finds, when built from the same compile entry) circom's C++ witness generator for a compiled
+ * circuit: `circom --c --no_asm` with the circuit's optimisation level, then g++ (GMP, nlohmann-json), into
+ * `<entry>/witness-cpp/`, staged and renamed into place when complete. Throws with the first compiler
+ * error when g++ or a library is missing.
+ */
+export async function buildWitnessGenerator(
+  circuit: CompiledCircuit,
+  opts: { readonly progress?: Progress; readonly force?: boolean } = {},
+): Promise<WitnessGenerator> {
+  const progress = opts.progress ?? silentProgress;
+  const { id } = circuit;
+  if (!opts.force) {
+    const found = await readWitnessGenerator(circuit.dir, id, circuit.wasmSha256);
+    if ("generator" in found) return found.generator;
+  }
+  const files = witnessGeneratorPaths(circuit.dir, id);
+  const staging = await makeStagingDir(circuit.dir);
+  try {
+    const start = performance.now();
+    progress("compile", `${id}: C++ witness generator (circom --c, g++ ${CXX_FLAGS.join(" ")}) …`);
+    const level = circuit.flags.filter((f) => /^--O[012]$/.test(f));
+    await runCircom(circuit.mainPath, ["--c", "--no_asm", ...level, "--prime", "bn128"], staging);
+    const sources = path.join(staging, `${id}_cpp`);
+    await compileGeneratedCpp(sources, id);
+    const out = path.join(staging, WITNESS_GENERATOR_DIR);
+    await mkdir(out);
+    await rename(path.join(sources, id), path.join(out, id));
+    await rename(path.join(sources, `${id}.dat`), path.join(out, `${id}.dat`));
+    const staged = witnessGeneratorPaths(staging, id);
+    const meta: WitnessMeta = {
+      schema: WITNESS_SCHEMA,
+      id,
+      sourceHash: circuit.sourceHash,
+      wasmSha256: circuit.wasmSha256,
+      compiler: circuit.compiler,
+      cxxFlags: CXX_FLAGS,
+      binarySha256: await sha256File(staged.binary),
+      datSha256: await sha256File(staged.dat),
+    };
+    await writeFileAtomic(staged.meta, `${JSON.stringify(meta, null, 2)}\n`);
+    await rm(files.dir, { recursive: true, force: true });
+    await commitStagingDir(out, files.dir);
+    const seconds = ((performance.now() - start) / 1000).toFixed(1);
+    progress("compile", `${id}: C++ witness generator built in ${seconds} s`);
+    return generatorOf(files, meta, false);
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The C++ witness generator of a compile entry when it is built, from the compile entry whose wasm has
+ * digest `wasmSha256`, and its binary and data still have the digests recorded at build time; otherwise
+ * the reason it cannot be used.
+ */
+export async function readWitnessGenerator(
+  compileDir: string,
+  id: string,
+  wasmSha256: string,
+): Promise<{ generator: WitnessGenerator } | { reason: string }> {
+  const files = witnessGeneratorPaths(compileDir, id);
+  if (![files.meta, files.binary, files.dat].every((f) => existsSync(f))) {
+    return { reason: "no C++ witness generator built (ZKTALLY_NATIVE_WITNESS=1 at setup builds it)" };
+  }
+  let meta: WitnessMeta;
+  try {
+    meta = parseStrictJson(await readFile(files.meta, "utf8")) as WitnessMeta;
+  } catch {
+    return { reason: `unreadable ${WITNESS_META_FILE}` };
+  }
+  if (meta.schema !== WITNESS_SCHEMA || meta.id !== id || !Array.isArray(meta.cxxFlags)) {
+    return { reason: `${WITNESS_META_FILE} is not a ${WITNESS_SCHEMA} record for ${id}` };
+  }
+  if (meta.wasmSha256 !== wasmSha256) return { reason: "C++ witness generator built from other sources" };
+  const [binary, dat] = await Promise.all([sha256File(files.binary), sha256File(files.dat)]);
+  if (binary !== meta.binarySha256 || dat !== meta.datSha256) {
+    return { reason: "C++ witness generator files changed since they were built" };
+  }
+  return { generator: generatorOf(files, meta, true) };
+}
+
+function generatorOf(
+  files: ReturnType<typeof witnessGeneratorPaths>,
+  meta: WitnessMeta,
+  cached: boolean,
+): WitnessGenerator {
+  return {
+    binaryPath: files.binary,
+    datPath: files.dat,
+    wasmSha256: meta.wasmSha256,
+    binarySha256: meta.binarySha256,
+    datSha256: meta.datSha256,
+    cached,
+  };
+}
+
+/** g++ on circom's four translation units (in parallel), then the link with GMP, into `<dir>/<id>`. */
+async function compileGeneratedCpp(dir: string, id: string): Promise<void> {
+  const units = ["main", "calcwit", "fr", id];
+  const cxx = process.env.CXX || "g++";
+  await Promise.all(
+    units.map((u) => runCxx(cxx, [...CXX_FLAGS, "-I.", "-c", `${u}.cpp`, "-o", `${u}.o`], dir)),
+  );
+  await runCxx(cxx, ["-o", id, ...units.map((u) => `${u}.o`), "-lgmp"], dir);
+}
+
+function runCxx(cxx: string, args: readonly string[], cwd: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cxx, args, { cwd, stdio: ["ignore", "ignore", "pipe"] });
+    const err: Buffer[] = [];
+    child.stderr.on("data", (b: Buffer) => err.push(b));
+    child.on("error", (e) => reject(new Error(`cannot run ${cxx} (${e.message}); ${CXX_HINT}`)));
+    child.on("close", (code, signal) => {
+      if (code === 0) return resolve();
+      const text = Buffer.concat(err).toString("utf8").replace(ANSI, "");
+      const first = text.split("\n").find((l) => /error/.test(l)) ?? `exit code ${String(code ?? signal)}`;
+      reject(new Error(`${cxx} failed: ${first.trim()}; ${CXX_HINT}`));
+    });
+  });
 }

@@ -133,13 +133,13 @@ describe("native curve arithmetic", () => {
     for (const [k, phi] of v.glv.phi) expect(phi).toEqual(g1(BigInt(k) * lambda));
   });
 
-  it("GLV: every split k = k1 + k2 lambda (mod r) has |k1|, |k2| < 2^128", () => {
+  it("GLV: every split k = k1 + k2 lambda (mod r) has |k1|, |k2| < 2^127", () => {
     const lambda = BigInt(v.glv.lambda);
     expect(v.glv.split.length).toBeGreaterThan(40);
     for (const [k, k1, k2] of v.glv.split) {
       const [a, b] = [BigInt(k1), BigInt(k2)];
       expect(mod(a + b * lambda, R)).toBe(BigInt(k));
-      expect([a < 0n ? -a : a, b < 0n ? -b : b].every((x) => x < 1n << 128n)).toBe(true);
+      expect([a < 0n ? -a : a, b < 0n ? -b : b].every((x) => x < 1n << 127n)).toBe(true);
     }
   });
 

@@ -4,13 +4,14 @@
  *
  * phi(x, y) = (beta * x, y) equals lambda * (x, y) on G1, with beta a cube root of unity in Fq and lambda one
  * in Fr (the pair that matches, checked against @noble/curves by test/native-arith.test.ts). A scalar k < r
- * is split into k = k1 + k2 * lambda (mod r) with |k1|, |k2| < 2^128 by Babai rounding against the short
+ * is split into k = k1 + k2 * lambda (mod r) with |k1|, |k2| < 2^127 by Babai rounding against the short
  * basis v1 = (a1, b1), v2 = (a2, b2) of the lattice {(x, y) : x + y * lambda = 0 mod r} (extended Euclid on
  * r and lambda; a1 * b2 - a2 * b1 = r): c1 = round(b2 * k / r), c2 = round(-b1 * k / r),
  * (k1, k2) = (k, 0) - c1 * v1 - c2 * v2. The divisions by r are products with g1 = round(b2 * 2^256 / r) and
- * g2 = round(-b1 * 2^256 / r) shifted right by 256 (off by at most one, which still leaves |k_i| < 2^128;
- * 127 bits were the most seen over 200,000 random scalars and the edge cases in the tests).
- * So an MSM of n full-size scalars becomes one of 2n scalars of 128 bits: half the windows, the same number
+ * g2 = round(-b1 * 2^256 / r) shifted right by 256: each c_i is within 1/2 + 1/8 of b2 * k / r resp.
+ * -b1 * k / r, and (k, 0) is exactly (b2 k / r) v1 + (-b1 k / r) v2, so |k1| <= 5/8 (|a1| + |a2|) and
+ * |k2| <= 5/8 (|b1| + |b2|), both below 2^126.2 < 2^127.
+ * So an MSM of n full-size scalars becomes one of 2n scalars of 127 bits: half the windows, the same number
  * of bucket additions, half the bucket reductions. Small scalars (below about 2^126) split into (k, 0).
  *
  * Security caveat: not constant time (see field.hpp).
@@ -70,18 +71,18 @@ struct GlvHalf {
   bool neg;
 };
 
-/** Two's-complement 256-bit value (known to be small) to sign and magnitude below 2^128. */
+/** Two's-complement 256-bit value (known to be small) to sign and magnitude below 2^127. */
 inline GlvHalf glv_half(const u64 v[4]) {
   GlvHalf h{{v[0], v[1], v[2], v[3]}, (v[3] >> 63) != 0};
   if (h.neg) {
     const u64 zero[4] = {0, 0, 0, 0};
     sub4(h.mag, zero, v);
   }
-  if (h.mag[2] | h.mag[3]) throw std::logic_error("GLV split out of range (constants wrong?)");
+  if (h.mag[2] | h.mag[3] | (h.mag[1] >> 63)) throw std::logic_error("GLV split out of range (constants wrong?)");
   return h;
 }
 
-/** k (plain, < r) = k1 + k2 * lambda (mod r), |k1|, |k2| < 2^128. */
+/** k (plain, < r) = k1 + k2 * lambda (mod r), |k1|, |k2| < 2^127. */
 inline void glv_split(const u64 k[4], GlvHalf& k1, GlvHalf& k2) {
   // c1 = (k * g1 + 2^255) >> 256 (< 2^64), c2 = (k * g2 + 2^255) >> 256 (< 2^128).
   u64 p1[6], p2[7];

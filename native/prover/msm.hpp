@@ -11,7 +11,7 @@
  * - Buckets are affine with batched additions (window_affine) or Jacobian with mixed additions
  *   (window_jacobian, ZKTALLY_MSM=jacobian); bases are read in place from the key bytes (memcpy: zkey
  *   sections are only 4-byte aligned).
- * - GLV on G1 (glv.hpp): each scalar is split into two of 128 bits, for the base and its endomorphism
+ * - GLV on G1 (glv.hpp): each scalar is split into two of 127 bits, for the base and its endomorphism
  *   image (computed once per MSM), so the windows halve over twice the points (ZKTALLY_MSM_GLV=0 disables).
  * Measured alternatives are recorded in docs/prover.md.
  *
@@ -270,7 +270,7 @@ inline void half_digits(const GlvHalf& h, unsigned c, unsigned nw, int32_t* out,
     for (unsigned w = 0; w < nw; w++) out[(size_t)w * stride] = -out[(size_t)w * stride];
 }
 
-/** G1 MSM with the GLV split: 2n points (P_i, then phi(P_i)) and 2n scalars of 128 bits. */
+/** G1 MSM with the GLV split: 2n points (P_i, then phi(P_i)) and 2n scalars of 127 bits. */
 inline G1J msm_glv(const uint8_t* bases, const uint8_t* scalars, size_t n, MsmStats* stats, unsigned force_window) {
   std::vector<G1A> phi(n);
   const Fq& beta = glv_beta();
@@ -294,7 +294,7 @@ inline G1J msm_glv(const uint8_t* bases, const uint8_t* scalars, size_t n, MsmSt
       }
     });
   };
-  return pippenger<Fq>(all, 2 * n, 128, fill, stats, force_window);
+  return pippenger<Fq>(all, 2 * n, 127, fill, stats, force_window);
 }
 
 /**

@@ -12,7 +12,8 @@
  *   (window_jacobian, ZKTALLY_MSM=jacobian); bases are read in place from the key bytes (memcpy: zkey
  *   sections are only 4-byte aligned).
  * - GLV on G1 (glv.hpp): each scalar is split into two of 127 bits, for the base and its endomorphism
- *   image (computed once per MSM), so the windows halve over twice the points (ZKTALLY_MSM_GLV=0 disables).
+ *   image (computed once per MSM), so the windows halve over twice the points (ZKTALLY_MSM_GLV=1; off by
+ *   default, measured no faster).
  * Measured alternatives are recorded in docs/prover.md.
  *
  * Scalars are plain (non-Montgomery) little-endian 256-bit integers below the group order r.
@@ -91,11 +92,14 @@ inline BucketMode bucket_mode() {
   return m;
 }
 
-/** ZKTALLY_MSM_GLV=0 turns the GLV split off on G1 (for measurements and tests); default on. */
+/**
+ * ZKTALLY_MSM_GLV=1 turns the GLV split on for G1 MSMs; off by default: it measured no faster than the
+ * plain signed-digit Pippenger here (docs/prover.md), the bucket additions being the same in number.
+ */
 inline bool glv_enabled() {
   static bool on = [] {
     const char* e = std::getenv("ZKTALLY_MSM_GLV");
-    return !(e && std::string(e) == "0");
+    return e && std::string(e) == "1";
   }();
   return on;
 }
@@ -300,7 +304,7 @@ inline G1J msm_glv(const uint8_t* bases, const uint8_t* scalars, size_t n, MsmSt
 /**
  * MSM over n affine bases stored back to back (sizeof(Affine<F>) bytes each) and n scalars of 32 bytes
  * each (stored back to back, little-endian, plain form). Both may be unaligned. G1 uses the GLV split
- * unless ZKTALLY_MSM_GLV=0.
+ * when ZKTALLY_MSM_GLV=1.
  */
 template <class F>
 Jac<F> msm(const uint8_t* bases, const uint8_t* scalars, size_t n, MsmStats* stats = nullptr,

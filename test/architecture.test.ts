@@ -37,7 +37,8 @@ const LAYERS: Readonly<Record<string, readonly string[]>> = {
   dataset: ["poseidon", ...FOUNDATION],
   query: ["dataset", ...FOUNDATION],
   circuits: ["query", "dataset", ...FOUNDATION],
-  verifier: ["circuits", "query", "dataset", ...FOUNDATION],
+  // audit: the browser-safe Merkle proofs and entry/head formats (key-chain receipts); never audit/store.
+  verifier: ["circuits", "query", "dataset", "audit", ...FOUNDATION],
   storage: ["dataset", "poseidon", ...FOUNDATION], // key files, atomic writes, the chunk store
   audit: FOUNDATION,
   setup: ["storage", ...MODEL],

@@ -16,8 +16,7 @@
  */
 import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from "node:crypto";
 import { HEX32 } from "../core/formats.ts";
-import { canonicalJson } from "../util/canonical-json.ts";
-import { parseTreeHead, type SignedTreeHead } from "./types.ts";
+import { parseTreeHead, type SignedTreeHead, treeHeadSigningText } from "./types.ts";
 
 /** PKCS#8 and SPKI DER prefixes for a raw Ed25519 seed / public key (RFC 8410). */
 const PKCS8_ED25519_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
@@ -89,17 +88,9 @@ export function normaliseLogKey(logKey: unknown): string {
   return logKey.toLowerCase();
 }
 
-/** The exact bytes a head signature covers. */
+/** The exact bytes a head signature covers (`treeHeadSigningText`, shared with the browser-safe SDK). */
 export function signedBytes(unsigned: Omit<SignedTreeHead, "signature">): Buffer {
-  return Buffer.from(
-    canonicalJson({
-      logKey: unsigned.logKey,
-      rootHash: unsigned.rootHash,
-      timestamp: unsigned.timestamp,
-      treeSize: unsigned.treeSize,
-    }),
-    "utf8",
-  );
+  return Buffer.from(treeHeadSigningText(unsigned), "utf8");
 }
 
 const publicKeys = new Map<string, KeyObject>();

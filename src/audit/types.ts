@@ -155,6 +155,16 @@ export function entryText(entry: AuditEntry): string {
   return canonicalJson(entry);
 }
 
+/** The canonical JSON text a tree head's signature covers (everything but `signature`). */
+export function treeHeadSigningText(unsigned: Omit<SignedTreeHead, "signature">): string {
+  return canonicalJson({
+    logKey: unsigned.logKey,
+    rootHash: unsigned.rootHash,
+    timestamp: unsigned.timestamp,
+    treeSize: unsigned.treeSize,
+  });
+}
+
 /** Strictly checks a tree head's shape (not its signature). */
 export function parseTreeHead(value: unknown, field = "treeHead"): SignedTreeHead {
   if (!isPlainObject(value)) throw new AuditFormatError(field, "is not an object");

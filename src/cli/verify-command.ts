@@ -25,6 +25,7 @@ import { existsSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { parseAnyManifest } from "../dataset/manifest.ts";
 import { parseStrictJson } from "../util/strict-json.ts";
 import { type ParsedBundle, type ProofBundle, parseBundle } from "../verifier/bundle.ts";
 import { type ChainBundle, parseChainBundle } from "../verifier/chain-bundle.ts";
@@ -38,6 +39,7 @@ import {
 } from "../verifier/dp-chain.ts";
 import { InsecureKeysError, VerifierInputError } from "../verifier/errors.ts";
 import { checkAgainstHistory, verifyHistory } from "../verifier/history.ts";
+import { checkManifestKey, resolveKeyChain } from "../verifier/key-chain.ts";
 import type { BundleVerified, BundleVerifyResult } from "../verifier/verify-bundle.ts";
 import {
   type ChainVerified,
@@ -241,6 +243,9 @@ const VERIFY_OPTIONS = {
   "operator-key": { type: "string" },
   nonce: { type: "string" },
   history: { type: "string" },
+  "key-chain": { type: "string" },
+  "manifest-receipt": { type: "string" },
+  "log-key": { type: "string" },
   "allow-insecure-keys": { type: "boolean", default: false },
   json: { type: "boolean", default: false },
 } as const;
@@ -264,6 +269,32 @@ function parseVerifyArgs(args: string[]) {
   return parsed;
 }
 
+/**
+ * `--key-chain FILE` (with the pinned `--operator-key`): the bundle's manifest key must be reached from the
+ * pinned key by rotation statements; a revoked key also needs `--manifest-receipt FILE` and `--log-key HEX`
+ * (the manifest was logged before the revocation). Returns the key to verify the manifest with.
+ */
+async function keyChainOf(
+  values: VerifyValues,
+  bundle: unknown,
+): Promise<({ ok: true; key: string; keys: readonly string[] } | { ok: false; reason: string }) | undefined> {
+  if (values["key-chain"] === undefined) return undefined;
+  const pinned = values["operator-key"];
+  if (pinned === undefined)
+    throw new UsageError("--key-chain needs --operator-key HEX (the pinned key it starts from)");
+  const chain = resolveKeyChain(pinned, await readJsonFile(values["key-chain"], "key chain"));
+  const receipt =
+    values["manifest-receipt"] === undefined
+      ? undefined
+      : await readJsonFile(values["manifest-receipt"], "receipt");
+  const manifest = parseAnyManifest((bundle as { manifest?: unknown }).manifest);
+  const checked = checkManifestKey(manifest, chain, {
+    ...(receipt === undefined ? {} : { receipt }),
+    ...(values["log-key"] === undefined ? {} : { logKey: values["log-key"] }),
+  });
+  return checked.ok ? { ...checked, keys: chain.keys } : checked;
+}
+
 /** Verifies one bundle file and prints its outcome; returns its exit code. */
 async function verifyFile(bundleFile: string, values: VerifyValues, report: Report): Promise<number> {
   try {
@@ -271,17 +302,22 @@ async function verifyFile(bundleFile: string, values: VerifyValues, report: Repo
     const { keysManifest, keys } = await readPinnedKeys(values.keys as string, circuitsOf(bundle));
     const manifest =
       values.manifest === undefined ? undefined : await readJsonFile(values.manifest, "manifest");
+    const chain = await keyChainOf(values, bundle);
+    if (chain !== undefined && !chain.ok) {
+      return writeResult({ valid: false, check: "key-chain", reason: chain.reason }, report);
+    }
+    const operatorKey = chain?.key ?? values["operator-key"];
     const result = verifyAny(bundle, {
       keys,
       keysManifest,
-      ...(values["operator-key"] === undefined ? {} : { operatorKey: values["operator-key"] }),
+      ...(operatorKey === undefined ? {} : { operatorKey }),
       ...(manifest === undefined ? {} : { manifest }),
       ...(values.nonce === undefined ? {} : { expectedNonce: values.nonce }),
       allowInsecureKeys: values["allow-insecure-keys"],
     });
     if (values.history === undefined || !result.valid) return writeResult(result, report);
     const history = await readJsonFile(values.history, "history");
-    return writeResult(placeOnHistory(result, bundle, history), report);
+    return writeResult(placeOnHistory(result, bundle, history, chain?.keys ?? [result.operatorKey]), report);
   } catch (error) {
     if (error instanceof InsecureKeysError) return writeInsecureRefusal(error, report);
     if (error instanceof VerifierInputError || error instanceof InputFileError) {
@@ -299,8 +335,13 @@ type HistoryRejection = { valid: false; check: string; reason: string };
  * 5), signed by the key the bundle verified under; a fork or a broken chain is INVALID. On success a warning
  * line says how many later epochs exist.
  */
-function placeOnHistory(result: Verified, bundle: unknown, history: unknown): Verified | HistoryRejection {
-  const chain = verifyHistory(history, { operatorKeys: [result.operatorKey] });
+function placeOnHistory(
+  result: Verified,
+  bundle: unknown,
+  history: unknown,
+  operatorKeys: readonly string[],
+): Verified | HistoryRejection {
+  const chain = verifyHistory(history, { operatorKeys });
   if (!chain.valid) return { valid: false, check: `history-${chain.check}`, reason: chain.reason };
   const placed = checkAgainstHistory((bundle as { manifest?: unknown }).manifest, chain);
   if (!placed.valid) return { valid: false, check: `history-${placed.check}`, reason: placed.reason };
@@ -444,7 +485,9 @@ export const verifyCommand: Command = {
   name: "verify",
   usage: [
     "verify BUNDLE... --keys DIR|FILE (--operator-key HEX | --manifest FILE) [--nonce N] [--history FILE]",
-    "       [--allow-insecure-keys] [--json]   (--history: the dataset's manifests; the bundle must be on their chain)",
+    "       [--key-chain FILE [--manifest-receipt FILE --log-key HEX]] [--allow-insecure-keys] [--json]",
+    "       (--history: the dataset's manifests, the bundle must be on their chain; --key-chain: the operator's",
+    "        key statements from the pinned --operator-key, GET /v1/operator-keys)",
     "       check proof bundles offline (exit 0 valid, 1 invalid, 2 usage, 3 malformed, 4 insecure keys refused)",
   ],
   help: `usage: zktally verify BUNDLE... --keys DIR|FILE (--operator-key HEX | --manifest FILE) [options]

@@ -22,6 +22,7 @@ import { datasetView, type StoredDataset } from "./datasets.ts";
 import { type ErasureOutcome, Erasures } from "./erasure.ts";
 import { jsonBody, stateOf } from "./http.ts";
 import { routeMounter } from "./mount.ts";
+import { OperatorKeys } from "./operator-keys.ts";
 import { type Partner, partnerView } from "./partners.ts";
 
 /** Admin operations, each audited. `actor` is the admin's client id (null on the command line). */
@@ -163,6 +164,39 @@ export class AdminOps {
         });
       }),
     );
+  }
+
+  /** Operator signing key rotation (service/operator-keys.ts); takes effect for manifests at the next boot. */
+  rotateOperatorKey(actor: string | null, requestId: string, next?: Uint8Array) {
+    const subject = this.subject(actor, "keys.rotate-operator", requestId);
+    try {
+      return this.operatorKeys().rotate((rotation) => {
+        this.ctx.audit.append(subject, "accepted", { oldKey: rotation.oldKey, newKey: rotation.newKey });
+      }, next);
+    } catch (error) {
+      this.ctx.audit.recordRefusal(subject, error);
+      throw error;
+    }
+  }
+
+  /** Revokes a compromised earlier operator key at the audit log's current size. */
+  revokeOperatorKey(actor: string | null, requestId: string, key: string) {
+    const subject = this.subject(actor, "keys.revoke-operator", requestId);
+    try {
+      return this.operatorKeys().revoke(key, this.ctx.audit.log.size(), (revocation) => {
+        this.ctx.audit.append(subject, "accepted", {
+          revokedKey: revocation.key,
+          revokedAtLogSize: revocation.revokedAtLogSize,
+        });
+      });
+    } catch (error) {
+      this.ctx.audit.recordRefusal(subject, error);
+      throw error;
+    }
+  }
+
+  operatorKeys(): OperatorKeys {
+    return new OperatorKeys(this.ctx.db, this.ctx.datasets.storageCipher, this.ctx.now);
   }
 
   async rotateStorageKey(actor: string | null, requestId: string) {

@@ -347,6 +347,15 @@ export const API = {
       "404": error("no signed tree head of that size"),
     },
   }),
+  operatorKeys: route({
+    operationId: "operatorKeys",
+    method: "get",
+    path: "/v1/operator-keys",
+    scope: null,
+    action: "operator-keys.read",
+    summary: "Operator key statements (rotations, revocations): the key-chain file for `verify --key-chain`",
+    responses: { "200": ok("current key and statements", S.operatorKeysSchema) },
+  }),
   transparencyPage: route({
     operationId: "transparencyPage",
     method: "get",

@@ -349,6 +349,14 @@ export const transparencyEntriesSchema = z.object({
   ),
 });
 
+/** Operator key statements (design.md section 5). */
+export const operatorKeysSchema = z.object({
+  operatorKey: hex(32).describe("the key the running service signs manifests with"),
+  statements: z
+    .array(z.record(z.string(), z.unknown()))
+    .describe("rotation and revocation statements, oldest first"),
+});
+
 export const partnerSchema = z.object({
   clientId: z.string(),
   name: z.string(),

@@ -173,6 +173,14 @@ const MIGRATIONS: readonly string[] = [
     reset_at INTEGER NOT NULL
   ) STRICT;
   `,
+  // Operator key statements (rotations and revocations, design.md section 5): public, append-only.
+  `
+  CREATE TABLE key_statements (
+    id INTEGER PRIMARY KEY,
+    statement TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+  `,
 ];
 
 /**

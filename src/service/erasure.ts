@@ -18,7 +18,7 @@
  */
 import { z } from "zod";
 import { keyFieldIndex } from "../dataset/schema.ts";
-import { ConflictError, InputError, NotFoundError } from "../util/errors.ts";
+import { InputError, NotFoundError } from "../util/errors.ts";
 import type { DatasetStore, StoredDataset } from "./datasets.ts";
 import { type Db, scalar, statement } from "./db.ts";
 import { parseOrThrow } from "./partners.ts";
@@ -77,15 +77,6 @@ export class Erasures {
     const keys = [...new Set(parsed.keys.map((key) => BigInt(key)))];
     const latest = this.options.datasets.answerable(datasetId);
     if (!latest) throw new NotFoundError(`dataset ${datasetId}`);
-    if (latest.manifest.version !== 1) {
-      throw new ConflictError(
-        "erasure_unsupported",
-        `erasure of chunked (v2) dataset ${datasetId} is not supported yet`,
-        {
-          hint: "commit a new epoch without the records (dataset add) and let retention shred the older ones",
-        },
-      );
-    }
     const keyIndex = this.keyColumn(latest);
     const committed = await this.options.datasets.loadRecords(datasetId, latest.epoch);
     const present = new Set(committed.records.map((record) => record[keyIndex]));

@@ -66,6 +66,31 @@ export function createServiceKeys(
   })();
 }
 
+/** Replaces one service key (operator key rotation), sealed like the others; inside the caller's transaction. */
+export function replaceServiceKey(
+  db: Db,
+  cipher: EnvelopeCipher,
+  name: ServiceKeyName,
+  key: Uint8Array,
+): void {
+  if (key.length !== 32) throw new InputError("invalid_key", `service key ${name} must be 32 bytes`);
+  const changed = db
+    .prepare("UPDATE service_keys SET envelope = ? WHERE name = ?")
+    .run(sealText(cipher, key, aad(name)), name).changes;
+  if (changed !== 1)
+    throw new IntegrityError("service_key_missing", `service key ${name} is missing from the database`);
+}
+
+/** Unseals one service key. */
+export function loadServiceKey(db: Db, cipher: EnvelopeCipher, name: ServiceKeyName): Uint8Array {
+  const stored = db.prepare("SELECT envelope FROM service_keys WHERE name = ?").pluck().get(name) as
+    | string
+    | undefined;
+  if (stored === undefined)
+    throw new IntegrityError("service_key_missing", `service key ${name} is missing from the database`);
+  return unseal(cipher, stored, name);
+}
+
 /** Re-seals every service key under the cipher's current key version; returns how many. */
 export function resealServiceKeys(
   db: Db,

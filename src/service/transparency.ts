@@ -25,6 +25,7 @@ import type { ServiceContext } from "./context.ts";
 import { invalidRequest } from "./http-errors.ts";
 import { routeMounter } from "./mount.ts";
 import { escapeHtml } from "./openapi.ts";
+import { OperatorKeys } from "./operator-keys.ts";
 
 const MAX_STATEMENT = 1000;
 const PAGE_ENTRIES = 200;
@@ -115,6 +116,13 @@ export function transparencyRouter(ctx: ServiceContext): Router {
       oldHead: log.headAt(query.from),
       newHead: log.headAt(to),
       proof: log.consistency(query.from, to),
+    });
+  });
+  mount(API.operatorKeys, (_req, res) => {
+    const statements = new OperatorKeys(ctx.db, ctx.datasets.storageCipher, ctx.now).statements();
+    res.json({
+      operatorKey: ctx.operatorKey,
+      statements: statements as unknown as Record<string, unknown>[],
     });
   });
   mount(API.transparencyPage, (_req, res) => {

@@ -4,7 +4,8 @@
  * Partner verifier SDK: `verify(bundle, {keys, operatorKey, manifest})` checks a `zktally-bundle/v1`
  * proof bundle (docs/bundle.md) offline and says what was proven in words; `verifyBundles` batches
  * many; `verifyHistory` checks a dataset's epoch chain of manifests and `checkAgainstHistory` places a
- * bundle's manifest on it; `verifyChain` checks a `zktally-bundle/v2` chain bundle (one proof per chunk plus a final proof,
+ * bundle's manifest on it; `resolveKeyChain` follows operator key rotations and revocations from a pinned key
+ * and `checkManifestKey` says whether a manifest's key is accepted; `verifyChain` checks a `zktally-bundle/v2` chain bundle (one proof per chunk plus a final proof,
  * naming the first bad chunk), `verifyDpChain` a `zktally-bundle/v3` differentially private chain bundle
  * (noise proven in the final step, its (epsilon, delta) recomputed) and `verifyAny` takes any format. Underneath: Groth16 verification on bn254 with `@noble/curves`, safe to bundle for browsers
  * (no `node:` imports, no snarkjs; test/verifier-browser.test.ts walks the import graph). Inputs are
@@ -71,6 +72,18 @@ export {
   parseHistory,
   verifyHistory,
 } from "./history.ts";
+export {
+  checkManifestKey,
+  type KeyChain,
+  type KeyCheck,
+  type KeyRevocation,
+  type KeyRotation,
+  type KeyStatement,
+  parseKeyStatements,
+  REVOCATION_TYPE,
+  ROTATION_TYPE,
+  resolveKeyChain,
+} from "./key-chain.ts";
 export {
   BASE_MODULUS,
   type ParsedProof,

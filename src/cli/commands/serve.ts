@@ -51,6 +51,7 @@ const adminOptions = {
   chunked: { type: "boolean" },
   out: { type: "string" },
   from: { type: "string" },
+  key: { type: "string" },
 } as const;
 
 const write = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
@@ -79,6 +80,8 @@ const ADMIN_COMMANDS: Readonly<Record<string, readonly (keyof typeof adminOption
   "dataset add": ["id", "schema", "data"],
   "dataset list": [],
   "keys rotate": [],
+  "keys rotate-operator": [],
+  "keys revoke-operator": ["key"],
   "audit verify": [],
   "audit head": [],
   backup: ["out"],
@@ -221,6 +224,12 @@ async function runAdmin(args: string[]): Promise<number> {
         write(result);
         return result.ok ? 0 : 1;
       }
+      case "keys rotate-operator":
+        write(ops.rotateOperatorKey(null, requestId));
+        return 0;
+      case "keys revoke-operator":
+        write(ops.revokeOperatorKey(null, requestId, requiredFlag(text("key"), "key")));
+        return 0;
       case "backup":
         write(await backupService(opened.ctx, opened.keyRing, requiredFlag(text("out"), "out")));
         return 0;
@@ -280,6 +289,7 @@ export const serveCommand: Command = {
     "      | partner scopes --id ID --scopes a,b | budget reset --id ID",
     "      | dataset add --id ID --schema F --data F.csv|F.jsonl [--epoch N] [--chunked] [--chunk-size S]",
     "      | dataset list | keys rotate | audit verify | audit head | job list | job show --id JOB",
+    "      | keys rotate-operator | keys revoke-operator --key HEX   operator key statements (restart to sign with the new key)",
     "      | backup --out FILE | restore --from FILE --data-dir DIR [--key-file F]   (docs/operations.md)",
     "                                     administer the service data directory (job: state and chunks done / total, ETA)",
   ],

@@ -27,6 +27,7 @@ import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import * as snarkjs from "snarkjs";
 import { type AggregateShape, circuitId, makeShape } from "../src/circuits/shape.ts";
@@ -146,7 +147,7 @@ async function witnessInput(shape: AggregateShape): Promise<Record<string, unkno
   return captured;
 }
 
-interface Row {
+export interface Row {
   id: string;
   constraints: number;
   witness?: number;
@@ -160,8 +161,17 @@ interface Row {
   parts: { abc: number; ntt: number; msm: number };
 }
 
-/** snarkjs (child process) then native (serve child), `runs` proofs each of the same files. */
-async function measure(id: string, constraints: number, zkeyPath: string, wtnsPath: string, opts: Options) {
+/**
+ * snarkjs (child process) then native (serve child), `runs` proofs each of the same files (also used by
+ * bench/chunk-size.ts).
+ */
+export async function measure(
+  id: string,
+  constraints: number,
+  zkeyPath: string,
+  wtnsPath: string,
+  opts: Pick<Options, "runs" | "threads">,
+): Promise<Row> {
   const progress = consoleProgress({ tag: "bench:prove" });
   progress("bench", `${id}: snarkjs x${opts.runs}`);
   const { stdout } = await run(
@@ -289,15 +299,25 @@ async function cppWitnessTimes(
   return cpp.seconds;
 }
 
+/** A `zktally-prover synth` key and witness of `n` constraints under `dir` (written once, then reused). */
+export async function syntheticKey(
+  dir: string,
+  n: number,
+  binary: string,
+): Promise<{ zkeyPath: string; wtnsPath: string }> {
+  const zkeyPath = path.join(dir, `synthetic-${n}.zkey`);
+  const wtnsPath = path.join(dir, `synthetic-${n}.wtns`);
+  if (!existsSync(zkeyPath) || !existsSync(wtnsPath)) {
+    await run(binary, ["synth", `${zkeyPath}.tmp`, wtnsPath, String(n)], { maxBuffer: 1 << 20 });
+    await rename(`${zkeyPath}.tmp`, zkeyPath);
+  }
+  return { zkeyPath, wtnsPath };
+}
+
 async function syntheticRows(opts: Options, dir: string, binary: string): Promise<Row[]> {
   const rows: Row[] = [];
   for (const n of opts.synthetic) {
-    const zkeyPath = path.join(dir, `synthetic-${n}.zkey`);
-    const wtnsPath = path.join(dir, `synthetic-${n}.wtns`);
-    if (!existsSync(zkeyPath) || !existsSync(wtnsPath)) {
-      await run(binary, ["synth", `${zkeyPath}.tmp`, wtnsPath, String(n)], { maxBuffer: 1 << 20 });
-      await rename(`${zkeyPath}.tmp`, zkeyPath);
-    }
+    const { zkeyPath, wtnsPath } = await syntheticKey(dir, n, binary);
     rows.push(await measure(`synthetic-${n}`, n, zkeyPath, wtnsPath, opts));
   }
   return rows;
@@ -354,4 +374,4 @@ async function main(): Promise<void> {
   console.log(`\nnative/snarkjs speed-up: ${(largest.snarkjs / largest.native).toFixed(1)}`);
 }
 
-await main();
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) await main();

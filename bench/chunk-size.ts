@@ -6,8 +6,9 @@
  * S (default 32, 64, 128, 256, 512): constraints, ptau power, compile, ptau and phase-2 time (INSECURE
  * development setup), witness-generation time (circom wasm), and proving time and peak RSS of one chunk
  * proof with the native prover and with snarkjs (bench/prove.ts `measure`: same zkey and witness, each in its
- * own process). Sizes in `--synthetic-sizes` (default 512) get no setup (impractical on this shared
- * machine: a 2^19 ptau and a 347k-constraint phase 2) and are proved with a `zktally-prover synth` key of the
+ * own process). Sizes in `--synthetic-sizes` (default 256,512) get no setup (impractical on this shared
+ * machine: phase 2 took 271, 559 and 864 s for S = 32, 64, 128 under a load average of 15-21, so a 2^18 or
+ * 2^19 ptau and a 176k or 347k phase 2 would take most of an hour) and are proved with a `zktally-prover synth` key of the
  * same constraint count (the same prover work; such a proof does not verify); their witness is the real one.
  * Then a chain over 2^14 records MEASURED end to end at one S: the one bench:scale recorded at the default S
  * (build/bench-chain/), or else measured here (`--chain-size S`, default the largest S with keys): committed
@@ -19,8 +20,9 @@
  * each measured time is recorded in build/bench-chunk-size/setup-times.json and later runs print the recorded
  * figure marked `*`.
  *
- *   npx tsx bench/chunk-size.ts [--sizes 32,64,128,256,512] [--synthetic-sizes 512|none] [--runs 1]
- *                               [--chain-size S] [--chain-log 14] [--no-chain]
+ *   npx tsx bench/chunk-size.ts [--sizes 32,64,128,256,512] [--synthetic-sizes 256,512|none] [--runs 1]
+ *                               [--chain-size S] [--chain-log 14] [--no-chain] [--chain-only]
+ * (`--chain-only`: just the chain table for the sizes, from the recorded or a measured chain.)
  *
  * Caveat: the benchmark machine is shared (2 cores): every figure moves with the load average printed.
  * Ends with `default chunk size: S` (DEFAULT_CHUNK_SIZE, src/dataset/chunk-layout.ts).
@@ -296,14 +298,14 @@ function printSizes(rows: readonly SizeRow[]): void {
   );
 }
 
-function printChain(rows: readonly SizeRow[], chain: EndToEnd, measuredSize: number, log: number): void {
+function printChain(sizes: readonly number[], chain: EndToEnd, measuredSize: number, log: number): void {
   const header = ["S", "chunks", "bundle KiB", "verify s", "chain proving s (2 native processes)", "how"];
-  const table = rows.map((row) => {
-    const chunks = 2 ** log / row.chunkSize;
-    const measured = row.chunkSize === measuredSize;
+  const table = sizes.map((chunkSize) => {
+    const chunks = 2 ** log / chunkSize;
+    const measured = chunkSize === measuredSize;
     const projected = projectChain(chain, chunks);
     return [
-      String(row.chunkSize),
+      String(chunkSize),
       String(chunks),
       ((measured ? chain.bundleBytes : projected.bytes) / 1024).toFixed(1),
       (measured ? chain.verifySeconds : projected.verifySeconds).toFixed(2),
@@ -332,7 +334,8 @@ async function main(): Promise<void> {
       "chain-size": { type: "string" },
       "chain-log": { type: "string", default: "14" },
       "no-chain": { type: "boolean", default: false },
-      "synthetic-sizes": { type: "string", default: "512" },
+      "synthetic-sizes": { type: "string", default: "256,512" },
+      "chain-only": { type: "boolean", default: false },
     },
   });
   const sizes = values.sizes.split(",").map(Number);
@@ -344,7 +347,7 @@ async function main(): Promise<void> {
     values["synthetic-sizes"] === "none" ? [] : values["synthetic-sizes"].split(",").map(Number),
   );
   const rows: SizeRow[] = [];
-  for (const size of sizes) {
+  for (const size of values["chain-only"] ? [] : sizes) {
     progress("bench", `S = ${size}${synthetic.has(size) ? " (synthetic key)" : ""}`);
     rows.push(await measureSize(size, runs, synthetic.has(size)));
   }
@@ -361,11 +364,13 @@ async function main(): Promise<void> {
       `chain: reusing the 2^${log}-record chain bench:scale measured at S = ${chainSize} on ${recorded.measuredAt} (load ${recorded.load.toFixed(1)}); --chain-size S measures one here`,
     );
   }
-  process.stdout.write(
-    `\nchunk size, standard shape ${chunkCircuitId(standardChunkShape(sizes[0] as number))} (one proof, ${runs} run${runs > 1 ? "s" : ""} each)\n`,
-  );
-  printSizes(rows);
-  if (chain) printChain(rows, chain, chainSize, log);
+  if (rows.length > 0) {
+    process.stdout.write(
+      `\nchunk size, standard shape ${chunkCircuitId(standardChunkShape(sizes[0] as number))} (one proof, ${runs} run${runs > 1 ? "s" : ""} each)\n`,
+    );
+    printSizes(rows);
+  }
+  if (chain) printChain(sizes, chain, chainSize, log);
   process.stdout.write(
     `load average ${loadBefore.toFixed(2)} before, ${(loadavg()[0] ?? 0).toFixed(2)} after (2 shared cores: other work moves every figure)\n`,
   );

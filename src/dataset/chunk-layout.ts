@@ -29,7 +29,7 @@ export const TREE_ARITY = 16;
 export const MAX_CHUNK_SIZE = 2 ** 16;
 export const MAX_TREE_DEPTH = 8;
 export const DEFAULT_TREE_DEPTH = 4;
-/** Provisional default chunk size (design.md 7.1; to be fixed by measurement). */
+/** Default chunk size S, chosen by measurement (`npm run bench:chunk-size`, design.md 7.8). */
 export const DEFAULT_CHUNK_SIZE = 128;
 /** circomlib's PoseidonEx takes at most 16 inputs: the salt and at most 15 packed elements. */
 const MAX_LEAF_ELEMENTS = 15;

@@ -77,7 +77,8 @@ export function canonicalQuery(query: unknown, schema: Schema, limits?: QueryLim
   };
 }
 
-function readableClause(clause: ResolvedClause): Clause {
+/** The readable normal form of a resolved clause (shared by query/pass.ts). */
+export function readableClause(clause: ResolvedClause): Clause {
   const values = clause.values.map((value) => readableValue(clause.spec, value));
   if (clause.op === "in") return { field: clause.field, op: "in", value: values };
   if (clause.op === "between") {
@@ -155,7 +156,8 @@ export function describeQuery(query: unknown, schema: Schema, limits?: QueryLimi
   }
 }
 
-function describeClause(clause: Clause): string {
+/** Readable English of one canonical clause (shared by query/pass.ts). */
+export function describeClause(clause: Clause): string {
   switch (clause.op) {
     case "between":
       return `${clause.field} between ${describeValue(clause.value[0])} and ${describeValue(clause.value[1])}`;

@@ -83,7 +83,7 @@ export function evaluateQuery(
 }
 
 /** Readable-query semantics of one clause on an encoded value. */
-function clauseHolds(clause: ResolvedClause, value: bigint): boolean {
+export function clauseHolds(clause: ResolvedClause, value: bigint): boolean {
   const [a, b] = clause.values as [bigint, bigint];
   switch (clause.op) {
     case "eq":
@@ -159,7 +159,8 @@ export function loweredOutputs(
   return { suppressed: 0n, answer: aggregateAnswer(mode, count, sum, k) };
 }
 
-function circuitClauseHolds(clause: LoweredQuery["clauses"][number], value: bigint): boolean {
+/** Circuit semantics of one lowered clause (shared by query/pass-evaluate.ts). */
+export function circuitClauseHolds(clause: LoweredQuery["clauses"][number], value: bigint): boolean {
   const [lo, hi] = clause.values as [bigint, bigint];
   const inside = clause.isSet ? clause.values.includes(value) : lo <= value && value <= hi;
   return inside !== clause.negate;

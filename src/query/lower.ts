@@ -160,7 +160,8 @@ function withMembershipClause(
   return canonicalizeClauses([...predicate, keyClause]);
 }
 
-function lowerClause(clause: ResolvedClause, shape: CircuitShape): CircuitClause {
+/** Lowers one resolved clause to its circuit clause (shared by the multi-query lowering, query/pass.ts). */
+export function lowerClause(clause: ResolvedClause, shape: CircuitShape): CircuitClause {
   const max = maxValue(shape.width);
   for (const value of clause.values) {
     if (value > max) {

@@ -16,6 +16,13 @@ import {
   finalMainSource,
 } from "../circuits/chunk-shape.ts";
 import { type NoisyFinalShape, noisyFinalMainPath, noisyFinalMainSource } from "../circuits/noise.ts";
+import {
+  type PassShape,
+  passFinalMainPath,
+  passFinalMainSource,
+  passMainPath,
+  passMainSource,
+} from "../circuits/pass-shape.ts";
 import { type AggregateShape, mainPath, mainSource } from "../circuits/shape.ts";
 import { REPO_ROOT } from "./paths.ts";
 
@@ -37,6 +44,14 @@ export function ensureFinalMainFile(shape: FinalShape): Promise<string> {
 /** Writes the noisy final-step main (design.md 8) for `shape` if missing or stale; returns its path. */
 export function ensureNoisyFinalMainFile(shape: NoisyFinalShape): Promise<string> {
   return ensureMainSource(noisyFinalMainPath(shape), noisyFinalMainSource(shape));
+}
+
+/** Writes the pass-step and pass-final mains for `shape` if missing or stale; returns both paths. */
+export async function ensurePassMainFiles(shape: PassShape): Promise<[string, string]> {
+  return [
+    await ensureMainSource(passMainPath(shape), passMainSource(shape)),
+    await ensureMainSource(passFinalMainPath(shape), passFinalMainSource(shape)),
+  ];
 }
 
 async function ensureMainSource(relative: string, source: string): Promise<string> {

@@ -6,6 +6,7 @@
  */
 import { type ChunkShape, chunkShapeFor, type FinalShape } from "../../src/circuits/chunk-shape.ts";
 import type { NoisyFinalShape } from "../../src/circuits/noise.ts";
+import { type PassShape, passCircuitId, passShapeFor } from "../../src/circuits/pass-shape.ts";
 import { type AggregateShape, makeShape } from "../../src/circuits/shape.ts";
 import { parseSchema, type Schema } from "../../src/dataset/schema.ts";
 import { compileCircuit } from "../../src/setup/compile.ts";
@@ -14,6 +15,7 @@ import {
   ensureFinalMainFile,
   ensureMainFile,
   ensureNoisyFinalMainFile,
+  ensurePassMainFiles,
 } from "../../src/setup/main-files.ts";
 import { type LoadedCircuit, loadCircuit } from "./r1cs.ts";
 
@@ -85,4 +87,21 @@ function loadMain(key: string, writeMain: () => Promise<string>): Promise<Loaded
     loaded.set(key, circuit);
   }
   return circuit;
+}
+
+/** The pass tests' shape: CHUNK_TEST_SHAPE's records, Q = 3 queries, H = 2 histogram slots of G = 16 cells. */
+export const PASS_TEST_SHAPE: PassShape = passShapeFor(
+  CHUNK_TEST_SCHEMA,
+  { version: 2, chunkSize: 16, leafRecords: 4, treeDepth: 1 },
+  { clauses: 3, setSize: 3, queries: 3, histogramSlots: 2, cells: 16 },
+);
+
+/** The pass step and final circuits of `shape`, compiled once per run. */
+export async function loadPassShape(shape: PassShape): Promise<[LoadedCircuit, LoadedCircuit]> {
+  const key = `pass:${passCircuitId(shape)}`;
+  const mains = ensurePassMainFiles(shape);
+  return Promise.all([
+    loadMain(key, async () => (await mains)[0]),
+    loadMain(`${key}:final`, async () => (await mains)[1]),
+  ]);
 }

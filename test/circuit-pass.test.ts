@@ -11,11 +11,12 @@ import { chunkQueryShape } from "../src/circuits/chunk-shape.ts";
 import { passQueryShape } from "../src/circuits/pass-shape.ts";
 import {
   checkPassChainSignals,
+  loweredPassFromPublic,
   type PassChainStatement,
   paddingResult,
   passOutputsOf,
 } from "../src/circuits/pass-statement.ts";
-import { loweredPassFromPublic, type PassChainPlan, planPassChain } from "../src/circuits/pass-witness.ts";
+import { type PassChainPlan, planPassChain } from "../src/circuits/pass-witness.ts";
 import { type ChunkedCommitment, commitChunks } from "../src/dataset/chunk-commit.ts";
 import { getPoseidon, type PoseidonEx } from "../src/dataset/commitment.ts";
 import {

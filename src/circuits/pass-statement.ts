@@ -8,7 +8,27 @@
  * recordCount, the policy's minimum group size and exactly the claimed outputs of every query. The first
  * mismatch is named. Browser-safe: no Node.js imports, no Poseidon.
  */
-import type { LoweredPassAggregate, PassPublicElements, PassResult } from "../query/pass.ts";
+import { decodeClauseElement } from "../query/lower.ts";
+import {
+  decodePassAggregate,
+  type LoweredPassAggregate,
+  type LoweredPassQuery,
+  type PassPublicElements,
+  type PassResult,
+} from "../query/pass.ts";
+import { type PassShape, passQueryShape } from "./pass-shape.ts";
+
+/** The lowered queries encoded by the public elements (re-validated for the shape). */
+export function loweredPassFromPublic(shape: PassShape, query: PassPublicElements): LoweredPassQuery[] {
+  const { width, clauses, setSize } = passQueryShape(shape);
+  if (query.aggregates.length !== shape.queries || query.clauses.length !== shape.queries) {
+    throw new RangeError(`a pass has exactly Q = ${shape.queries} query slots`);
+  }
+  return query.aggregates.map((element, q) => ({
+    aggregate: decodePassAggregate(element, width, clauses),
+    clauses: (query.clauses[q] ?? []).map((clause) => decodeClauseElement(clause, width, setSize)),
+  }));
+}
 
 /** accIn of chunk 0 of a pass chain (the circuit forces the zero state there and opens nothing). */
 export const PASS_INITIAL_ACC = "0";

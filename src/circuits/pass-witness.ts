@@ -12,13 +12,14 @@
 import type { ChunkedCommitment } from "../dataset/chunk-commit.ts";
 import { TAG_ACC2 } from "../dataset/chunk-layout.ts";
 import type { PoseidonEx } from "../dataset/commitment.ts";
-import { decodeClauseElement, encodeClauseElement, maxValue } from "../query/lower.ts";
+import { encodeClauseElement, maxValue } from "../query/lower.ts";
 import { decodePassAggregate, type LoweredPassQuery, type PassPublicElements } from "../query/pass.ts";
 import { passSlotOutputs, passTotals, type SlotTotals } from "../query/pass-evaluate.ts";
 import { chunkQueryShape } from "./chunk-shape.ts";
 import { type ChunkWitnessData, nextAccumulator, randomBlind } from "./chunk-witness.ts";
-import { type PassShape, passQueryShape } from "./pass-shape.ts";
+import type { PassShape } from "./pass-shape.ts";
 import {
+  loweredPassFromPublic,
   PASS_INITIAL_ACC,
   type PassFinalPublicInputs,
   type PassOutputs,
@@ -62,18 +63,6 @@ export function wideCommitment(poseidon: PoseidonEx, elements: readonly bigint[]
   for (let at = 16; at < inputs.length; at += 15)
     hash = poseidon([hash, ...inputs.slice(at, at + 15)], TAG_ACC2);
   return hash;
-}
-
-/** The lowered queries encoded by the public elements (re-validated for the shape). */
-export function loweredPassFromPublic(shape: PassShape, query: PassPublicElements): LoweredPassQuery[] {
-  const { width, clauses, setSize } = passQueryShape(shape);
-  if (query.aggregates.length !== shape.queries || query.clauses.length !== shape.queries) {
-    throw new RangeError(`a pass has exactly Q = ${shape.queries} query slots`);
-  }
-  return query.aggregates.map((element, q) => ({
-    aggregate: decodePassAggregate(element, width, clauses),
-    clauses: (query.clauses[q] ?? []).map((clause) => decodeClauseElement(clause, width, setSize)),
-  }));
 }
 
 /** Chunk bookkeeping (real records first, keys increasing) shared with ChunkStep's twin. */

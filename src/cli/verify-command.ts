@@ -40,6 +40,7 @@ import {
 import { InsecureKeysError, VerifierInputError } from "../verifier/errors.ts";
 import { checkAgainstHistory, verifyHistory } from "../verifier/history.ts";
 import { checkManifestKey, resolveKeyChain } from "../verifier/key-chain.ts";
+import { parsePassBundle } from "../verifier/pass-bundle.ts";
 import type { BundleVerified, BundleVerifyResult } from "../verifier/verify-bundle.ts";
 import {
   type ChainVerified,
@@ -47,6 +48,7 @@ import {
   isChainBundle,
   verifyAny,
 } from "../verifier/verify-chain.ts";
+import { isPassBundle, type PassVerified, type PassVerifyResult } from "../verifier/verify-pass.ts";
 import { type Command, UsageError } from "./command.ts";
 
 type Write = (text: string) => void;
@@ -150,6 +152,10 @@ function circuitsOf(bundle: unknown): string[] {
     return [dp.chunkCircuitId, dp.finalCircuitId];
   }
   if (!isChainBundle(bundle)) return [parseBundle(bundle).bundle.circuitId];
+  if (isPassBundle(bundle)) {
+    const pass = parsePassBundle(bundle).bundle;
+    return [pass.stepCircuitId, pass.finalCircuitId];
+  }
   const chain = parseChainBundle(bundle).bundle;
   return [chain.chunkCircuitId, chain.finalCircuitId];
 }
@@ -169,6 +175,16 @@ function validLines(result: Verified): string[] {
   return [`  circuit    ${result.circuitId}`, `  key        ${result.vkeyHash}`];
 }
 
+/** A verified pass bundle: one VALID line per query, then the chain's facts. */
+function passLines(result: PassVerified): string[] {
+  return [
+    ...result.statements.map((statement, q) => `VALID  [${q}] ${printable(statement)}`),
+    `  dataset    ${printable(result.datasetId)} epoch ${result.epoch}, minimum group size ${result.minGroupSize}`,
+    `  chunks     ${result.chunkCount} (circuit ${result.stepCircuitId}, key ${result.stepVkeyHash})`,
+    `  final      ${result.finalCircuitId}, key ${result.finalVkeyHash}`,
+  ];
+}
+
 /** How one bundle's outcome is printed: JSON lines carry `file` when several bundles are checked. */
 interface Report {
   readonly json: boolean;
@@ -181,7 +197,7 @@ function jsonLine(report: Report, body: object): string {
 }
 
 function writeResult(
-  result: BundleVerifyResult | ChainVerifyResult | DpChainVerifyResult | HistoryRejection,
+  result: BundleVerifyResult | ChainVerifyResult | DpChainVerifyResult | PassVerifyResult | HistoryRejection,
   report: Report,
 ): number {
   const { output } = report;
@@ -195,8 +211,9 @@ function writeResult(
     return VERIFY_EXIT.invalid;
   }
   const lines = [
-    `VALID  ${printable(result.statement)}`,
-    ...validLines(result),
+    ...("statements" in result
+      ? passLines(result)
+      : [`VALID  ${printable(result.statement)}`, ...validLines(result)]),
     `  manifest   ${result.manifestHash}`,
     `  operator   ${result.operatorKey}`,
     `  nonce      ${result.nonce}`,
@@ -316,6 +333,10 @@ async function verifyFile(bundleFile: string, values: VerifyValues, report: Repo
       allowInsecureKeys: values["allow-insecure-keys"],
     });
     if (values.history === undefined || !result.valid) return writeResult(result, report);
+    if ("statements" in result) {
+      const reason = "--history is not supported for pass bundles yet";
+      return writeResult({ valid: false, check: "history", reason }, report);
+    }
     const history = await readJsonFile(values.history, "history");
     return writeResult(placeOnHistory(result, bundle, history, chain?.keys ?? [result.operatorKey]), report);
   } catch (error) {

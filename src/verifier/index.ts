@@ -98,6 +98,15 @@ export {
   type SnarkjsProof,
   type SnarkjsVerifyingKey,
 } from "./parse.ts";
+export {
+  cellKeys,
+  describePassAnswer,
+  type ParsedPassBundle,
+  type PassAnswer,
+  type PassBundle,
+  type PassProofEntry,
+  parsePassBundle,
+} from "./pass-bundle.ts";
 export type { G1Point, G2Point } from "./points.ts";
 export { isInG2Subgroup } from "./subgroup.ts";
 export {
@@ -117,4 +126,11 @@ export {
   verifyAny,
   verifyChain,
 } from "./verify-chain.ts";
+export {
+  isPassBundle,
+  type PassRejected,
+  type PassVerified,
+  type PassVerifyResult,
+  verifyPass,
+} from "./verify-pass.ts";
 export { type PreparedVerifyingKey, prepareVerifyingKey, vkeyHash } from "./vkey.ts";

@@ -1,0 +1,183 @@
+/**
+ * `npm run bench:pass` (docs/design.md 8.5): what one pass over a chunk costs for 1 query, for Q = 8 queries
+ * in one proof, and for G = 16, 64 and 256 histograms, against the same answers as separate proofs of the
+ * 1-query circuit. Shape: one chunk of S = 32 records of a 9-field schema close to the standard shape
+ * (key + 4 x uint32, enums of 8, 32 and 128 values, a bool; W = 32), C = 4 clause slots of M = 4, dataset tree
+ * depth 1. Each circuit is compiled (constraints from the r1cs), gets INSECURE development keys, and proves one
+ * chunk of random records three times (median; native prover when built, else snarkjs). Prints a table and
+ * ends with `8 queries in one pass / 8 proofs: X` (proving-time ratio; target <= 0.6).
+ */
+import { join } from "node:path";
+import { type PassShape, passCircuitId, passQueryShape, passShapeFor } from "../src/circuits/pass-shape.ts";
+import { planPassChain } from "../src/circuits/pass-witness.ts";
+import { commitChunks } from "../src/dataset/chunk-commit.ts";
+import { defaultLeafRecords, fieldDomains } from "../src/dataset/chunk-layout.ts";
+import { getPoseidon } from "../src/dataset/commitment.ts";
+import { parseSchema } from "../src/dataset/schema.ts";
+import type { ProverBackend } from "../src/prover/backend.ts";
+import { createNativeBackend } from "../src/prover/native-backend.ts";
+import { createSnarkjsBackend } from "../src/prover/snarkjs-backend.ts";
+import { encodePassPublic, type PassQuery } from "../src/query/pass.ts";
+import { buildDevKeys, terminateCurveWorkers } from "../src/setup/index.ts";
+import { ensurePassMainFiles } from "../src/setup/main-files.ts";
+import { buildRoot } from "../src/setup/paths.ts";
+import { consoleProgress } from "../src/util/progress.ts";
+import { createRng, randomRecords } from "../test/helpers/random.ts";
+
+const S = 32;
+const RUNS = 3;
+const SCHEMA = parseSchema({
+  fields: [
+    { name: "userId", type: "uint", bits: 32 },
+    { name: "edits", type: "uint", bits: 32 },
+    { name: "bytes", type: "uint", bits: 32 },
+    { name: "pages", type: "uint", bits: 32 },
+    { name: "days", type: "uint", bits: 32 },
+    { name: "region", type: "enum", values: Array.from({ length: 8 }, (_, i) => `r${i}`) },
+    { name: "country", type: "enum", values: Array.from({ length: 32 }, (_, i) => `c${i}`) },
+    { name: "wiki", type: "enum", values: Array.from({ length: 128 }, (_, i) => `w${i}`) },
+    { name: "bot", type: "bool" },
+  ],
+  key: "userId",
+});
+const DOMAINS = fieldDomains(SCHEMA);
+const LAYOUT = {
+  version: 2 as const,
+  chunkSize: S,
+  leafRecords: defaultLeafRecords(DOMAINS, S),
+  treeDepth: 1,
+};
+
+interface Row {
+  readonly label: string;
+  readonly shape: PassShape;
+  readonly queries: PassQuery[];
+  /** Proofs of the 1-query circuit that give the same answers. */
+  readonly separate: number;
+}
+
+const clause = (field: string, op: "gte" | "lt" | "eq" | "neq", value: number | string | boolean) =>
+  ({ field, op, value }) as PassQuery["predicate"] extends (infer C)[] ? C : never;
+
+/** Eight different queries of up to 4 clauses (ORs included). */
+const EIGHT: PassQuery[] = [
+  { predicate: [clause("edits", "gte", 100), clause("bot", "eq", false)], aggregate: { kind: "count" } },
+  { predicate: [clause("region", "eq", "r3")], aggregate: { kind: "sum", field: "bytes" } },
+  {
+    predicate: {
+      anyOf: [[clause("country", "eq", "c1")], [clause("country", "eq", "c2"), clause("days", "gte", 30)]],
+    },
+    aggregate: { kind: "avg", field: "edits" },
+  },
+  {
+    predicate: [clause("pages", "lt", 1000), clause("wiki", "neq", "w0")],
+    aggregate: { kind: "threshold", k: 5 },
+  },
+  {
+    predicate: [clause("days", "gte", 7), clause("edits", "lt", 5000), clause("bot", "eq", true)],
+    aggregate: { kind: "count" },
+  },
+  { predicate: [clause("wiki", "eq", "w7")], aggregate: { kind: "sum", field: "edits" } },
+  {
+    predicate: [
+      clause("bytes", "gte", 1 << 20),
+      clause("region", "neq", "r0"),
+      clause("country", "neq", "c5"),
+      clause("bot", "eq", false),
+    ],
+    aggregate: { kind: "count" },
+  },
+  { predicate: [], aggregate: { kind: "avg", field: "days" } },
+];
+
+function shapeOf(queries: number, histogramSlots: number, cells: number): PassShape {
+  return passShapeFor(SCHEMA, LAYOUT, { clauses: 4, setSize: 4, queries, histogramSlots, cells });
+}
+
+const ROWS: Row[] = [
+  { label: "1 query", shape: shapeOf(1, 0, 1), queries: [EIGHT[0] as PassQuery], separate: 1 },
+  { label: "Q = 8 queries", shape: shapeOf(8, 0, 1), queries: EIGHT, separate: 8 },
+  ...(
+    [
+      [16, ["region", "bot"]],
+      [64, ["country", "bot"]],
+      [256, ["wiki", "bot"]],
+    ] as const
+  ).map(([cells, by]) => ({
+    label: `histogram G = ${cells} (${by.join(" × ")})`,
+    shape: shapeOf(1, 1, cells),
+    queries: [
+      { predicate: [clause("edits", "gte", 10)], aggregate: { kind: "histogram" as const, by: [...by] } },
+    ],
+    separate: cells,
+  })),
+];
+
+async function backendFor(keysDir: string): Promise<ProverBackend> {
+  try {
+    const native = createNativeBackend({ keysDir });
+    return native;
+  } catch {
+    return createSnarkjsBackend({ keysDir });
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] as number;
+}
+
+async function main(): Promise<void> {
+  const keysDir = join(buildRoot(), "bench-pass-keys");
+  const mains = (await Promise.all(ROWS.map((row) => ensurePassMainFiles(row.shape)))).map(([step]) => step);
+  const built = await buildDevKeys(mains, { keysDir, replace: true, progress: consoleProgress() });
+  const constraints = new Map(
+    built.circuits.map((circuit) => [circuit.compiled.id, circuit.compiled.constraints]),
+  );
+  const backend = await backendFor(keysDir);
+  const poseidon = await getPoseidon();
+  const records = randomRecords(createRng(5), SCHEMA, S).sort((a, b) =>
+    (a[0] as bigint) < (b[0] as bigint) ? -1 : 1,
+  );
+  const committed = commitChunks(poseidon, {
+    layout: LAYOUT,
+    domains: DOMAINS,
+    keyField: 0,
+    records,
+    secret: new Uint8Array(32).fill(1),
+    datasetId: "bench-pass",
+    epoch: 1,
+  });
+  const measured: { row: Row; constraints: number; ms: number }[] = [];
+  for (const row of ROWS) {
+    const query = encodePassPublic(row.queries, SCHEMA, passQueryShape(row.shape));
+    const plan = planPassChain(poseidon, row.shape, committed, { nonce: 1n, query, minGroupSize: 0 });
+    const id = passCircuitId(row.shape);
+    const times: number[] = [];
+    for (let run = 0; run < RUNS; run++) {
+      const started = performance.now();
+      await backend.prove(id, plan.chunks[0]?.input as Record<string, unknown>);
+      times.push(performance.now() - started);
+    }
+    measured.push({ row, constraints: constraints.get(id) ?? 0, ms: median(times) });
+  }
+  await (backend as { close?: () => Promise<void> }).close?.();
+  await terminateCurveWorkers();
+  const one = measured[0] as (typeof measured)[number];
+  const lines = [
+    `backend: ${backend.name}; one chunk of S = ${S} records, 9 fields (W = 32), C = 4, M = 4; median of ${RUNS} proofs`,
+    "",
+    "| pass | constraints | per record | prove (ms) | same answers as separate 1-query proofs (ms) | ratio |",
+    "|---|---|---|---|---|---|",
+    ...measured.map(({ row, constraints: n, ms }) => {
+      const separate = row.separate * one.ms;
+      return `| ${row.label} | ${n.toLocaleString("en-US")} | ${(n / S).toFixed(1)} | ${ms.toFixed(0)} | ${row.separate} x ${one.ms.toFixed(0)} = ${separate.toFixed(0)} | ${(ms / separate).toFixed(2)} |`;
+    }),
+  ];
+  const eight = measured[1] as (typeof measured)[number];
+  process.stdout.write(
+    `${lines.join("\n")}\n\n8 queries in one pass / 8 proofs: ${(eight.ms / (8 * one.ms)).toFixed(2)}\n`,
+  );
+}
+
+await main();

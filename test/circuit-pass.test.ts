@@ -270,7 +270,7 @@ describe("soundness", () => {
 
   it("a suppressed cell shown, or a large cell hidden, breaks a constraint", () => {
     const cells = pass.plan.outputs.cells[0] as readonly bigint[];
-    const hiddenAt = cells.findIndex((cell) => cell === 1n);
+    const hiddenAt = cells.indexOf(1n);
     const shownAt = cells.findIndex((cell) => cell > 1n);
     const state = pass.plan.final.input.state as string[];
     const at = 2 + 2 * shape.queries;
@@ -381,7 +381,7 @@ describe("soundness", () => {
 function forgedElement(
   aggregate: ReturnType<typeof loweredPassFromPublic>[number]["aggregate"],
   width: number,
-  clauses: number,
+  _clauses: number,
 ): bigint {
   let element =
     BigInt(aggregate.mode) |

@@ -13,7 +13,7 @@ import type { ChunkedCommitment } from "../dataset/chunk-commit.ts";
 import { TAG_ACC2 } from "../dataset/chunk-layout.ts";
 import type { PoseidonEx } from "../dataset/commitment.ts";
 import { encodeClauseElement, maxValue } from "../query/lower.ts";
-import { decodePassAggregate, type LoweredPassQuery, type PassPublicElements } from "../query/pass.ts";
+import type { LoweredPassQuery, PassPublicElements } from "../query/pass.ts";
 import { passSlotOutputs, passTotals, type SlotTotals } from "../query/pass-evaluate.ts";
 import { chunkQueryShape } from "./chunk-shape.ts";
 import { type ChunkWitnessData, nextAccumulator, randomBlind } from "./chunk-witness.ts";

@@ -1,5 +1,5 @@
 /**
- * `npm run bench:pass` (docs/design.md 8.5): what one pass over a chunk costs for 1 query, for Q = 8 queries
+ * `npm run bench:pass` (docs/design.md 9.5): what one pass over a chunk costs for 1 query, for Q = 8 queries
  * in one proof, and for G = 16, 64 and 256 histograms, against the same answers as separate proofs of the
  * 1-query circuit. Shape: one chunk of S = 32 records of a 9-field schema close to the standard shape
  * (key + 4 x uint32, enums of 8, 32 and 128 values, a bool; W = 32), C = 4 clause slots of M = 4, dataset tree

@@ -1,6 +1,6 @@
 pragma circom 2.1.6;
 
-// PassFinal(Q, H, G, C, W, F): closes a multi-query chain (docs/design.md section 8.4). Opens the last accumulator
+// PassFinal(Q, H, G, C, W, F): closes a multi-query chain (docs/design.md section 9.4). Opens the last accumulator
 // and proves, for each of the Q queries, its answer and suppression from the state and the manifest's
 // recordCount, and for each histogram slot its G cells with per-cell suppression; nothing else is revealed.
 // TypeScript twin: src/circuits/pass-witness.ts (passFinalInput, passOutputs).
@@ -8,7 +8,7 @@ pragma circom 2.1.6;
 // Public signals (snarkjs order): suppressed[Q], answers[Q], counts[Q], cells[H][G] (outputs); root,
 // recordCount, minGroupSize, nonce, aggregates[Q], clauses[Q][C], accIn (inputs).
 //
-// Suppression (g = minGroupSize > 0, design.md 8.3)
+// Suppression (g = minGroupSize > 0, design.md 9.3)
 // - count, sum, threshold, avg: suppressed when count < g or recordCount - count < g (as Aggregate).
 // - histograms, per cell with count c of a table of total T: suppressed when c < g or T - c < g; the table as a
 //   whole is suppressed when some cell is and the suppressed cells' total R satisfies R < g or R >= n (g - 1)

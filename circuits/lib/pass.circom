@@ -1,7 +1,7 @@
 pragma circom 2.1.6;
 
 // PassStep(S, F, W, C, M, B, K, KEY, DOMAINS, Q, H, G): one link of a multi-query chunk chain (docs/design.md
-// section 8). Like ChunkStep (section 7.4) it proves that chunk `chunkIndex` of the dataset committed by `root`
+// section 9). Like ChunkStep (section 7.4) it proves that chunk `chunkIndex` of the dataset committed by `root`
 // moves a hidden accumulator from accIn to accOut, but for Q queries at once, each with its own DNF predicate
 // (C clause slots split into terms) and aggregate, and with G histogram cells for each of the first H queries.
 // The records are range-checked, hashed and walked once; only the predicate and the cells are per query.
@@ -24,7 +24,7 @@ include "./chunk-commitment.circom";
 include "./gadgets.circom";
 include "./query.circom";
 
-// Aggregate element of a pass query (design.md 8.2): mode (8) | sumField (8) | groupField1 (8) |
+// Aggregate element of a pass query (design.md 9.2): mode (8) | sumField (8) | groupField1 (8) |
 // groupField2 (8) | stride (16) | used cells (16) | k (W) | termStarts (C).
 function passAggregateBits(W, C) { return 64 + W + C; }
 

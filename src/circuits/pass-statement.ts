@@ -1,7 +1,7 @@
 /**
  * @module circuits/pass-statement
  *
- * The public side of a multi-query chain (docs/design.md 8.4-8.5): the public signals of `PassStep` and
+ * The public side of a multi-query chain (docs/design.md 9.4-9.5): the public signals of `PassStep` and
  * `PassFinal` from public values, and the chain checks a verifier makes besides verifying each proof: chunk i
  * carries chunkIndex i, the manifest's root, the request's nonce and every query's elements; chunk 0 starts
  * from accIn = 0; each accIn is the previous accOut; the final proof closes the last chunk with the manifest's

@@ -2,7 +2,7 @@
  * @module circuits/pass-witness
  *
  * TypeScript twin of `circuits/lib/pass.circom` (PassStep) and `circuits/lib/pass-final.circom` (PassFinal):
- * the multi-query accumulator state and its commitment (design.md 8.4), the reference transition of one chunk,
+ * the multi-query accumulator state and its commitment (design.md 9.4), the reference transition of one chunk,
  * the circuit inputs with identical signal names, and `planPassChain`, which computes every state and
  * accumulator of a chain up front (chunk proofs are then independent, as for chunk-witness.ts).
  *

@@ -1,7 +1,7 @@
 /**
  * @module prover/prove-pass
  *
- * Operator side of multi-query passes (design.md section 8): `provePass` answers 1..Q queries over a committed
+ * Operator side of multi-query passes (design.md section 9): `provePass` answers 1..Q queries over a committed
  * chunked dataset with one chain of PassStep proofs and one PassFinal proof, as a pass bundle. It plans the
  * chain up front (planPassChain), refuses to prove unless the planned outputs equal those of the plain
  * reference evaluator (query/pass-evaluate.ts), proves every task (one `ChunkProver` job or sequentially on a

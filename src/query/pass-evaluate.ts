@@ -1,7 +1,7 @@
 /**
  * @module query/pass-evaluate
  *
- * Reference semantics of multi-query passes (design.md section 8.3), in plain TypeScript:
+ * Reference semantics of multi-query passes (design.md section 9.3), in plain TypeScript:
  * - `evaluatePass` evaluates readable pass queries directly (DNF predicate over the real records);
  * - `passTotals` and `passSlotOutputs` compute the same with circuit semantics from the lowered queries (what
  *   PassStep accumulates and PassFinal reveals), so property tests pin the lowering to the readable meaning;
@@ -165,7 +165,7 @@ export function loweredMatch(query: LoweredPassQuery, row: readonly bigint[]): b
   return any || term;
 }
 
-/** PassFinal's outputs for one slot (circuit semantics, design.md 8.4), as bigints. */
+/** PassFinal's outputs for one slot (circuit semantics, design.md 9.4), as bigints. */
 export interface SlotOutputs {
   suppressed: bigint;
   answer: bigint;

@@ -1,7 +1,7 @@
 /**
  * @module query/pass
  *
- * Multi-query passes (design.md section 8): the readable pass query (a predicate in disjunctive normal form
+ * Multi-query passes (design.md section 9): the readable pass query (a predicate in disjunctive normal form
  * and an aggregate among count, sum, threshold, avg and histogram), its validation against a schema, its
  * canonical form and description in words, and its lowering to the public elements of the PassStep and
  * PassFinal circuits (C clause slots split into terms by start bits; the pass aggregate element).
@@ -69,7 +69,7 @@ export interface ResolvedPassQuery {
   aggregate: ResolvedPassAggregate;
 }
 
-/** Shape of the pass circuits (design.md 8.1): the query encoding, G cells, Q queries, H histogram slots. */
+/** Shape of the pass circuits (design.md 9.1): the query encoding, G cells, Q queries, H histogram slots. */
 export interface PassQueryShape extends CircuitShape {
   cells: number;
   queries: number;

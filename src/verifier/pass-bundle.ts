@@ -2,7 +2,7 @@
  * @module verifier/pass-bundle
  *
  * The pass bundle (`zktally-bundle/v2`, `kind: "pass"`, docs/bundle.md "Pass bundles"): the answers to 1..Q
- * queries over a chunked dataset proven by one multi-query chain (design.md section 8): the signed version-2
+ * queries over a chunked dataset proven by one multi-query chain (design.md section 9): the signed version-2
  * manifest, the canonical queries, one answer and one statement in words per query, the minimum group size,
  * the nonce, both circuit ids with their key hashes, the chunk proofs and the final proof.
  *

@@ -48,7 +48,12 @@ import {
   isChainBundle,
   verifyAny,
 } from "../verifier/verify-chain.ts";
-import { isPassBundle, type PassVerified, type PassVerifyResult } from "../verifier/verify-pass.ts";
+import {
+  isPassBundle,
+  type PassVerified,
+  type PassVerifyResult,
+  verifyPass,
+} from "../verifier/verify-pass.ts";
 import { type Command, UsageError } from "./command.ts";
 
 type Write = (text: string) => void;
@@ -324,7 +329,8 @@ async function verifyFile(bundleFile: string, values: VerifyValues, report: Repo
       return writeResult({ valid: false, check: "key-chain", reason: chain.reason }, report);
     }
     const operatorKey = chain?.key ?? values["operator-key"];
-    const result = verifyAny(bundle, {
+    const verifyBundle = isPassBundle(bundle) ? verifyPass : verifyAny;
+    const result = verifyBundle(bundle, {
       keys,
       keysManifest,
       ...(operatorKey === undefined ? {} : { operatorKey }),

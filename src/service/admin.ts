@@ -11,6 +11,7 @@
  * are validated all-or-nothing and their error messages (which quote cells) go only to the uploading admin.
  */
 
+import { randomBytes } from "node:crypto";
 import express, { type Router } from "express";
 import { readRawEntries, readRawHeads } from "../audit/store.ts";
 import { verifyAuditLog } from "../audit/verify.ts";
@@ -24,6 +25,7 @@ import { jsonBody, stateOf } from "./http.ts";
 import { routeMounter } from "./mount.ts";
 import { OperatorKeys } from "./operator-keys.ts";
 import { type Partner, partnerView } from "./partners.ts";
+import { replaceServiceKey } from "./service-keys.ts";
 
 /** Admin operations, each audited. `actor` is the admin's client id (null on the command line). */
 export class AdminOps {
@@ -195,6 +197,22 @@ export class AdminOps {
     }
   }
 
+  /**
+   * Token signing key rotation without downtime: the new key is sealed and audited in one transaction, then
+   * the running token service signs with it; tokens of the old key verify until they expire.
+   */
+  async rotateTokenKey(actor: string | null, requestId: string) {
+    const subject = this.subject(actor, "keys.rotate-token", requestId);
+    const secret = new Uint8Array(randomBytes(32));
+    await this.audited(subject, async () => {
+      this.ctx.db.transaction(() => {
+        replaceServiceKey(this.ctx.db, this.ctx.datasets.storageCipher, "token", secret);
+        this.ctx.audit.append(subject, "accepted", { oldKid: this.ctx.tokens.kid });
+      })();
+    });
+    return this.ctx.tokens.rotate(secret);
+  }
+
   operatorKeys(): OperatorKeys {
     return new OperatorKeys(this.ctx.db, this.ctx.datasets.storageCipher, this.ctx.now);
   }
@@ -277,6 +295,9 @@ export function adminRouter(ctx: ServiceContext): Router {
   });
   mount(API.eraseRecords, async (_req, res, { params, body }) => {
     res.json(await ops.erase(actor(res), requestId(res), params.datasetId, body));
+  });
+  mount(API.rotateTokenKey, async (_req, res) => {
+    res.json(await ops.rotateTokenKey(actor(res), requestId(res)));
   });
   mount(API.rotateStorageKey, async (_req, res) => {
     res.json(await ops.rotateStorageKey(actor(res), requestId(res)));

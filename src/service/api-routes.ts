@@ -517,6 +517,15 @@ export const API = {
       "404": error("unknown dataset or no record with a given key"),
     },
   }),
+  rotateTokenKey: route({
+    operationId: "rotateTokenKey",
+    method: "post",
+    path: "/v1/admin/keys/rotate-token",
+    ...admin,
+    action: "admin.keys.rotate-token",
+    summary: "Rotate the token signing key live; tokens of the old key verify until they expire",
+    responses: { "200": ok("old and new key ids, when the old key retires", S.tokenKeyRotatedSchema) },
+  }),
   rotateStorageKey: route({
     operationId: "rotateStorageKey",
     method: "post",

@@ -349,6 +349,12 @@ export const transparencyEntriesSchema = z.object({
   ),
 });
 
+export const tokenKeyRotatedSchema = z.object({
+  oldKid: z.string(),
+  newKid: z.string(),
+  retireAt: z.int().describe("seconds since the Unix epoch after which the old key verifies nothing"),
+});
+
 /** Operator key statements (design.md section 5). */
 export const operatorKeysSchema = z.object({
   operatorKey: hex(32).describe("the key the running service signs manifests with"),

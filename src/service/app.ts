@@ -61,7 +61,7 @@ export function createApp(ctx: ServiceContext): Express {
     res.type("html").send(page.html);
   });
   mount(API.jwks, (_req, res) => {
-    res.json({ keys: [ctx.tokens.publicJwk] });
+    res.json({ keys: ctx.tokens.publicJwks() });
   });
   app.use(oauthRouter(ctx));
   app.use(transparencyRouter(ctx));

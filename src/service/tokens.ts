@@ -7,6 +7,9 @@
  * Verification pins the algorithm, type, issuer and audience, requires every claim, and bounds the token
  * length before parsing.
  *
+ * Rotation without downtime: `rotate` switches the signing key in the running service; tokens signed by the
+ * previous key keep verifying (by `kid`) until their lifetime has passed, and the JWKS lists both meanwhile.
+ *
  * Security caveats: tokens are bearer credentials; they are never logged or stored (only `jti` could be),
  * and are accepted only from the `Authorization` header. The signing key lives encrypted at rest in the
  * database (service-keys.ts); anyone holding it can mint tokens.
@@ -77,33 +80,81 @@ export interface IssueOptions {
 
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64url");
 
+/** One token signing key: its jose keys, public JWK and key id (RFC 7638 thumbprint). */
+interface TokenKey {
+  readonly privateKey: CryptoKey;
+  readonly publicKey: CryptoKey;
+  readonly publicJwk: JWK;
+  readonly kid: string;
+}
+
+async function importTokenKey(secretKey: Uint8Array): Promise<TokenKey> {
+  if (!(secretKey instanceof Uint8Array) || secretKey.length !== 32) {
+    throw new TypeError("TokenService: secretKey must be 32 bytes");
+  }
+  const x = b64(ed25519.getPublicKey(secretKey));
+  const bare: JWK = { kty: "OKP", crv: "Ed25519", x };
+  const kid = await calculateJwkThumbprint(bare);
+  const privateKey = (await importJWK({ ...bare, d: b64(secretKey) }, "EdDSA")) as CryptoKey;
+  const publicKey = (await importJWK(bare, "EdDSA")) as CryptoKey;
+  return { privateKey, publicKey, publicJwk: { ...bare, kid, alg: "EdDSA", use: "sig" }, kid };
+}
+
 export class TokenService {
   private readonly verified = new Map<string, VerifiedToken>();
+  /** Keys rotated away from, still verifying tokens until `retireAt` (seconds): no downtime on rotation. */
+  private readonly previous = new Map<string, { key: TokenKey; retireAt: number }>();
 
   private constructor(
     private readonly options: TokenServiceOptions,
-    private readonly privateKey: CryptoKey,
-    private readonly publicKey: CryptoKey,
-    readonly publicJwk: JWK,
-    readonly kid: string,
+    private current: TokenKey,
   ) {}
 
   static async create(options: TokenServiceOptions): Promise<TokenService> {
-    if (!(options.secretKey instanceof Uint8Array) || options.secretKey.length !== 32) {
-      throw new TypeError("TokenService: secretKey must be 32 bytes");
-    }
-    const x = b64(ed25519.getPublicKey(options.secretKey));
-    const publicJwk: JWK = { kty: "OKP", crv: "Ed25519", x };
-    const kid = await calculateJwkThumbprint(publicJwk);
-    const privateKey = (await importJWK({ ...publicJwk, d: b64(options.secretKey) }, "EdDSA")) as CryptoKey;
-    const publicKey = (await importJWK(publicJwk, "EdDSA")) as CryptoKey;
-    return new TokenService(
-      options,
-      privateKey,
-      publicKey,
-      { ...publicJwk, kid, alg: "EdDSA", use: "sig" },
-      kid,
-    );
+    return new TokenService(options, await importTokenKey(options.secretKey));
+  }
+
+  /** The public key that signs new tokens. */
+  get publicJwk(): JWK {
+    return this.current.publicJwk;
+  }
+
+  get kid(): string {
+    return this.current.kid;
+  }
+
+  /** Every key a presented token may be signed with (JWKS): the current one, then those still retiring. */
+  publicJwks(): JWK[] {
+    this.dropRetired();
+    return [this.current.publicJwk, ...[...this.previous.values()].map((item) => item.key.publicJwk)];
+  }
+
+  /**
+   * Signs new tokens with `secretKey` from now on; tokens signed by the old key keep verifying until they
+   * expire (the old key retires after the token lifetime plus the clock tolerance).
+   */
+  async rotate(secretKey: Uint8Array): Promise<{ oldKid: string; newKid: string; retireAt: number }> {
+    const next = await importTokenKey(secretKey);
+    const retireAt = this.nowSeconds() + this.options.ttlSeconds + this.options.clockToleranceSeconds;
+    const old = this.current;
+    this.previous.set(old.kid, { key: old, retireAt });
+    this.current = next;
+    return { oldKid: old.kid, newKid: next.kid, retireAt };
+  }
+
+  private dropRetired(): void {
+    const now = this.nowSeconds();
+    for (const [kid, item] of this.previous) if (item.retireAt <= now) this.previous.delete(kid);
+  }
+
+  /**
+   * The verification key for a token's `kid`: a still-retiring previous key, else the current key (so a
+   * token of an unknown or retired key fails as an invalid signature).
+   */
+  private keyFor(kid: unknown): CryptoKey {
+    if (kid === this.current.kid || typeof kid !== "string") return this.current.publicKey;
+    this.dropRetired();
+    return this.previous.get(kid)?.key.publicKey ?? this.current.publicKey;
   }
 
   private nowSeconds(): number {
@@ -122,14 +173,14 @@ export class TokenService {
     const jti = randomUUID();
     const scope = [...scopes].sort().join(" ");
     const accessToken = await new SignJWT({ scope, cv: credentialVersion })
-      .setProtectedHeader({ alg: "EdDSA", typ: TOKEN_TYPE, kid: this.kid })
+      .setProtectedHeader({ alg: "EdDSA", typ: TOKEN_TYPE, kid: this.current.kid })
       .setIssuer(this.options.issuer)
       .setAudience(overrides.audience ?? this.options.audience)
       .setSubject(clientId)
       .setIssuedAt(issuedAt)
       .setExpirationTime(issuedAt + ttl)
       .setJti(jti)
-      .sign(this.privateKey);
+      .sign(this.current.privateKey);
     return { accessToken, expiresIn: ttl, scope, jti };
   }
 
@@ -154,7 +205,7 @@ export class TokenService {
   private async verifyUncached(token: string): Promise<VerifiedToken> {
     let payload: Record<string, unknown>;
     try {
-      ({ payload } = await jwtVerify(token, this.publicKey, {
+      ({ payload } = await jwtVerify(token, (header) => this.keyFor(header.kid), {
         algorithms: ["EdDSA"],
         typ: TOKEN_TYPE,
         issuer: this.options.issuer,

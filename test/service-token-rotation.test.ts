@@ -1,0 +1,60 @@
+/**
+ * Token signing key rotation without downtime (issue 13, point 3) over real HTTP: an admin rotates the key
+ * while the service runs; a token issued before keeps working until it expires (its key is listed in the
+ * JWKS meanwhile), new tokens carry the new key id, and once the old tokens' lifetime has passed the old key
+ * verifies nothing. The rotation is audited.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  addPartner,
+  startTestService,
+  type TestPartner,
+  type TestService,
+  token,
+} from "./helpers/service.ts";
+
+let clock = Date.now();
+let service: TestService;
+let admin: TestPartner;
+
+beforeAll(async () => {
+  service = await startTestService({ overrides: { now: () => clock } });
+  admin = await addPartner(service, "ops", ["admin"]);
+});
+
+afterAll(async () => {
+  await service?.close();
+});
+
+const kidOf = (jwt: string) =>
+  JSON.parse(Buffer.from(jwt.split(".")[0] as string, "base64url").toString()).kid;
+
+describe("token key rotation", () => {
+  it("keeps old tokens valid until they expire, signs new ones with the new key", async () => {
+    const before = await token(service, admin);
+    const rotated = await service.api("POST", "/v1/admin/keys/rotate-token", { token: before });
+    expect(rotated.status, rotated.text).toBe(200);
+    expect(rotated.json.oldKid).toBe(kidOf(before));
+    expect((await service.api("GET", "/v1/admin/partners", { token: before })).status).toBe(200);
+    const after = await token(service, admin);
+    expect(kidOf(after)).toBe(rotated.json.newKid);
+    const jwks = await service.api("GET", "/.well-known/jwks.json");
+    expect(jwks.json.keys.map((key: { kid: string }) => key.kid)).toEqual([
+      rotated.json.newKid,
+      rotated.json.oldKid,
+    ]);
+    const entries = service.server.ctx.audit.log.findEntries({ limit: 1000 }).map((e) => JSON.parse(e.entry));
+    expect(entries.some((e) => e.action === "admin.keys.rotate-token" && e.decision === "accepted")).toBe(
+      true,
+    );
+
+    // Past the old tokens' lifetime (+ tolerance) the old key retires and leaves the JWKS.
+    clock +=
+      (service.server.ctx.config.tokenTtlSeconds + service.server.ctx.config.clockToleranceSeconds + 1) *
+      1000;
+    await expect(service.server.ctx.tokens.verify(before)).rejects.toThrow();
+    const fresh = await token(service, admin);
+    expect((await service.api("GET", "/v1/admin/partners", { token: fresh })).status).toBe(200);
+    expect((await service.api("GET", "/.well-known/jwks.json")).json.keys).toHaveLength(1);
+  });
+});

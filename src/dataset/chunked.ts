@@ -68,6 +68,8 @@ export interface CommitFileChunkedInput {
   readonly createdAt?: Date | string;
   /** `manifestHash` of the dataset's previous epoch (design.md section 5, epoch chain). */
   readonly previousManifestHash?: string;
+  /** The noise-seed commitment the manifest states (design.md 8.1), for datasets answered with noise. */
+  readonly noiseCommitment?: bigint;
   /** Receives every chunk in order; awaited before the next chunk is read. */
   readonly onChunk?: (chunk: CommittedChunkRecords) => void | Promise<void>;
   /** Poseidon to hash with (default: the fast WebAssembly one). */
@@ -251,6 +253,7 @@ async function finishCommit(
     circuits: input.circuits,
     ...(input.createdAt === undefined ? {} : { createdAt: input.createdAt }),
     ...(input.previousManifestHash === undefined ? {} : { previousManifestHash: input.previousManifestHash }),
+    ...(input.noiseCommitment === undefined ? {} : { noiseCommitment: input.noiseCommitment }),
   });
   const manifest = signManifest(unsigned, input.operatorSecretKey);
   return { manifest, layout, recordCount, chunkCount, chunkRoots, root };

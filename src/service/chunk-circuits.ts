@@ -8,6 +8,10 @@
  * INSECURE development keys built on the spot (compile and setup are cached in the build directory); in
  * production mode a missing or insecure key refuses the registration with what to run instead.
  *
+ * Every chunked dataset can also be answered with differential privacy (design.md 8): its manifest commits to
+ * a noise seed and announces two more circuits, the clamped chunk circuit (sums with clamping bounds) and the
+ * noisy final step (limits: config `noise`), pinned and built exactly like the plain pair.
+ *
  * All circuits of a keys directory share one ptau (the keys manifest pins it): a development build that
  * would need a larger ptau than the pinned one is refused rather than re-pinning every served key.
  *
@@ -18,16 +22,19 @@ import type { Groth16VerificationKey } from "snarkjs";
 import {
   type ChunkShape,
   chunkCircuitId,
+  chunkQueryShape,
   chunkShapeFor,
   finalCircuitId,
   finalShapeOf,
 } from "../circuits/chunk-shape.ts";
+import { type NoisyFinalShape, noisyFinalCircuitId } from "../circuits/noise.ts";
 import type { ChunkLayout } from "../dataset/chunk-layout.ts";
 import type { Schema } from "../dataset/schema.ts";
+import { DEFAULT_NOISE_LIMITS, noisyFinalShapeFor } from "../prover/prove-noisy-chain.ts";
 import { compileCircuit } from "../setup/compile.ts";
 import { buildDevKeys } from "../setup/index.ts";
 import { loadPinnedVkey, readKeysManifest } from "../setup/keys-manifest.ts";
-import { ensureChunkMainFile, ensureFinalMainFile } from "../setup/main-files.ts";
+import { ensureChunkMainFile, ensureFinalMainFile, ensureNoisyFinalMainFile } from "../setup/main-files.ts";
 import { vkeyHash } from "../setup/phase2.ts";
 import { requiredPtauPower } from "../setup/ptau.ts";
 import { ConflictError } from "../util/errors.ts";
@@ -39,10 +46,22 @@ export interface QuerySlots {
   readonly setSize: number;
 }
 
+/** The noisy final step's NMAX and JMAX (config `noise`). */
+export interface NoiseLimits {
+  readonly maxCoins: number;
+  readonly maxScaleBits: number;
+}
+
 export interface ChainCircuitIds {
   readonly shape: ChunkShape;
   readonly chunkId: string;
   readonly finalId: string;
+  /** The clamped chunk circuit (dp sums) and its shape. */
+  readonly clampShape: ChunkShape;
+  readonly clampChunkId: string;
+  /** The noisy final step (dp answers) and its shape. */
+  readonly noisyShape: NoisyFinalShape;
+  readonly noisyFinalId: string;
 }
 
 /** Pinned chain circuits: ids and the hashes of their verification keys. */
@@ -51,16 +70,43 @@ export interface ChainCircuits extends ChainCircuitIds {
   readonly finalVkeyHash: string;
 }
 
-/** The chunk and final circuit ids for a schema and layout under the served query capacity. */
-export function chainCircuitIds(schema: Schema, layout: ChunkLayout, slots: QuerySlots): ChainCircuitIds {
-  const shape = chunkShapeFor(schema, layout, { clauses: slots.clauses, setSize: slots.setSize });
-  return { shape, chunkId: chunkCircuitId(shape), finalId: finalCircuitId(finalShapeOf(shape)) };
+/** Pinned dp chain circuits: the plain ones and the clamped chunk and noisy final keys' hashes. */
+export interface DpChainCircuits extends ChainCircuits {
+  readonly clampChunkVkeyHash: string;
+  readonly noisyFinalVkeyHash: string;
+}
+
+/** The chain circuit ids for a schema and layout under the served query capacity and noise limits. */
+export function chainCircuitIds(
+  schema: Schema,
+  layout: ChunkLayout,
+  slots: QuerySlots,
+  noise: NoiseLimits = DEFAULT_NOISE_LIMITS,
+): ChainCircuitIds {
+  const query = { clauses: slots.clauses, setSize: slots.setSize };
+  const shape = chunkShapeFor(schema, layout, query);
+  const clampShape = chunkShapeFor(schema, layout, { ...query, clamp: true });
+  const noisyShape = noisyFinalShapeFor(chunkQueryShape(shape), noise);
+  return {
+    shape,
+    chunkId: chunkCircuitId(shape),
+    finalId: finalCircuitId(finalShapeOf(shape)),
+    clampShape,
+    clampChunkId: chunkCircuitId(clampShape),
+    noisyShape,
+    noisyFinalId: noisyFinalCircuitId(noisyShape),
+  };
+}
+
+/** Every circuit a chunked dataset's manifest announces (plain pair first). */
+export function chainCircuitList(ids: ChainCircuitIds): string[] {
+  return [ids.chunkId, ids.finalId, ids.clampChunkId, ids.noisyFinalId];
 }
 
 function keysMissing(config: ServiceConfig, ids: readonly string[]): ConflictError {
   return new ConflictError(
     "circuit_keys_missing",
-    `no pinned keys for circuit ${ids.join(" and ")} in ${config.keysDir}: a chunked dataset needs its chunk and final circuits set up`,
+    `no pinned keys for circuit ${ids.join(" and ")} in ${config.keysDir}: a chunked dataset needs its chunk and final circuits (plain, clamped and noisy) set up`,
     {
       hint: `set them up with a ceremony ptau (zktally setup --ptau FILE for ${ids.join(", ")}), or run the service in development mode (--dev) for INSECURE development keys`,
     },
@@ -75,8 +121,34 @@ export async function pinnedChainCircuits(
   config: ServiceConfig,
   ids: ChainCircuitIds,
 ): Promise<ChainCircuits> {
+  await checkPinned(config, ids, [ids.chunkId, ids.finalId]);
+  const [chunkVkey, finalVkey] = await Promise.all([
+    loadPinnedVkey(config.keysDir, ids.chunkId),
+    loadPinnedVkey(config.keysDir, ids.finalId),
+  ]);
+  return { ...ids, chunkVkeyHash: vkeyHash(chunkVkey), finalVkeyHash: vkeyHash(finalVkey) };
+}
+
+/** `pinnedChainCircuits` with the clamped chunk and noisy final keys too (same errors). */
+export async function pinnedDpChainCircuits(
+  config: ServiceConfig,
+  ids: ChainCircuitIds,
+): Promise<DpChainCircuits> {
+  await checkPinned(config, ids, chainCircuitList(ids));
+  const [clampVkey, noisyVkey] = await Promise.all([
+    loadPinnedVkey(config.keysDir, ids.clampChunkId),
+    loadPinnedVkey(config.keysDir, ids.noisyFinalId),
+  ]);
+  return {
+    ...(await pinnedChainCircuits(config, ids)),
+    clampChunkVkeyHash: vkeyHash(clampVkey),
+    noisyFinalVkeyHash: vkeyHash(noisyVkey),
+  };
+}
+
+async function checkPinned(config: ServiceConfig, ids: ChainCircuitIds, wanted: readonly string[]) {
   const manifest = await readKeysManifest(config.keysDir);
-  const missing = [ids.chunkId, ids.finalId].filter((id) => manifest?.circuits[id] === undefined);
+  const missing = wanted.filter((id) => manifest?.circuits[id] === undefined);
   if (missing.length > 0) throw keysMissing(config, missing);
   if (manifest?.insecure && config.mode !== "development") {
     throw new ConflictError(
@@ -85,11 +157,6 @@ export async function pinnedChainCircuits(
       { hint: "set up production keys (zktally setup --ptau FILE, zktally ceremony)" },
     );
   }
-  const [chunkVkey, finalVkey] = await Promise.all([
-    loadPinnedVkey(config.keysDir, ids.chunkId),
-    loadPinnedVkey(config.keysDir, ids.finalId),
-  ]);
-  return { ...ids, chunkVkeyHash: vkeyHash(chunkVkey), finalVkeyHash: vkeyHash(finalVkey) };
 }
 
 /** What `GET /v1/circuits` shows of a pinned circuit. */
@@ -137,21 +204,24 @@ export async function ensureChainCircuits(
   schema: Schema,
   layout: ChunkLayout,
   slots: QuerySlots,
-): Promise<ChainCircuits> {
-  const ids = chainCircuitIds(schema, layout, slots);
+): Promise<DpChainCircuits> {
+  const ids = chainCircuitIds(schema, layout, slots, config.noise);
   if (config.mode === "development") {
     const build = devBuilds.then(() => buildMissingDevKeys(config, ids));
     devBuilds = build.catch(() => {});
     await build;
   }
-  return pinnedChainCircuits(config, ids);
+  return pinnedDpChainCircuits(config, ids);
 }
 
 async function buildMissingDevKeys(config: ServiceConfig, ids: ChainCircuitIds): Promise<void> {
   const manifest = await readKeysManifest(config.keysDir);
+  const pinned = (id: string) => manifest?.circuits[id] !== undefined;
   const mains = [
-    ...(manifest?.circuits[ids.chunkId] ? [] : [await ensureChunkMainFile(ids.shape)]),
-    ...(manifest?.circuits[ids.finalId] ? [] : [await ensureFinalMainFile(finalShapeOf(ids.shape))]),
+    ...(pinned(ids.chunkId) ? [] : [await ensureChunkMainFile(ids.shape)]),
+    ...(pinned(ids.finalId) ? [] : [await ensureFinalMainFile(finalShapeOf(ids.shape))]),
+    ...(pinned(ids.clampChunkId) ? [] : [await ensureChunkMainFile(ids.clampShape)]),
+    ...(pinned(ids.noisyFinalId) ? [] : [await ensureNoisyFinalMainFile(ids.noisyShape)]),
   ];
   if (mains.length === 0) return;
   const buildDir = config.buildDir;

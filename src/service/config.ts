@@ -18,6 +18,7 @@ import { DATA_DIR, DEFAULT_SHAPE, KEYS_DIR } from "../config/defaults.ts";
 import { isCanonicalDecimal } from "../core/field.ts";
 import { DEFAULT_CHUNK_SIZE, DEFAULT_TREE_DEPTH } from "../dataset/chunk-layout.ts";
 import { DEFAULT_PREFIX, PREFIX_PATTERN } from "../distributed/protocol.ts";
+import { DEFAULT_NOISE_LIMITS } from "../prover/prove-noisy-chain.ts";
 import { PROVER_CHOICES } from "../prover/prover-choice.ts";
 import { InputError } from "../util/errors.ts";
 
@@ -84,6 +85,15 @@ const chunksSchema = z.strictObject({
   leafRecords: z.int().min(1).max(65_536).optional(),
 });
 
+/**
+ * Limits of the noisy final circuit dp answers are proven with (design.md 8, docs/privacy.md): NMAX coins and
+ * JMAX scale bits (s = 2^j). They fix its circuit id; the default takes epsilon >= about 0.11 at delta = 1e-9.
+ */
+const noiseSchema = z.strictObject({
+  maxCoins: z.int().min(2).max(65_535).default(DEFAULT_NOISE_LIMITS.maxCoins),
+  maxScaleBits: z.int().min(1).max(64).default(DEFAULT_NOISE_LIMITS.maxScaleBits),
+});
+
 export const serviceConfigSchema = z.strictObject({
   mode: z.enum(SERVICE_MODES).default("production"),
   /** Directory holding the SQLite database (and, by default, the key file); created with mode 0700. */
@@ -141,6 +151,7 @@ export const serviceConfigSchema = z.strictObject({
   erasureBatch: z.int().min(1).max(10_000).default(5),
   jobs: jobsSchema.default(jobsSchema.parse({})),
   chunks: chunksSchema.default(chunksSchema.parse({})),
+  noise: noiseSchema.default(noiseSchema.parse({})),
   redis: redisSchema.optional(),
 });
 
@@ -291,6 +302,20 @@ export const CONFIG_SOURCES: readonly ConfigSource[] = [
     "chunks.leafRecords",
     "int",
     "records per leaf of chunked datasets (default: the largest that fits)",
+  ),
+  source(
+    "noise-max-coins",
+    "ZKTALLY_NOISE_MAX_COINS",
+    "noise.maxCoins",
+    "int",
+    "coins (NMAX) of the noisy final step dp answers are proven with",
+  ),
+  source(
+    "noise-max-scale-bits",
+    "ZKTALLY_NOISE_MAX_SCALE_BITS",
+    "noise.maxScaleBits",
+    "int",
+    "scale bits (JMAX) of the noisy final step",
   ),
   source("redis", "ZKTALLY_REDIS", "redis.url", "string", "prove on zktally workers over BullMQ at this URL"),
   source("redis-prefix", "ZKTALLY_REDIS_PREFIX", "redis.prefix", "string", "Redis key prefix (with --redis)"),

@@ -34,7 +34,7 @@ import { DATASET_ID_PATTERN } from "../core/formats.ts";
 import type { CommittedChunk } from "../dataset/chunk-commit.ts";
 import type { ChunkLayout } from "../dataset/chunk-layout.ts";
 import { type ChunkedCommitResult, chunkLayoutFor } from "../dataset/chunked.ts";
-import { commitDataset } from "../dataset/commitment.ts";
+import { commitDataset, getPoseidon } from "../dataset/commitment.ts";
 import { type CommittedDataset, commitRecords } from "../dataset/committed.ts";
 import { parseCsv, parseJsonl, streamDataset } from "../dataset/load.ts";
 import {
@@ -44,6 +44,7 @@ import {
   parseAnyManifest,
 } from "../dataset/manifest.ts";
 import { operatorKeyOf } from "../dataset/manifest-sign.ts";
+import { deriveNoiseSecret, type NoiseSecret, noiseSeedCommitment } from "../dataset/noise-seed.ts";
 import { DATASET_SECRET_BYTES, generateDatasetSecret } from "../dataset/salt.ts";
 import { parseSchema, type Schema } from "../dataset/schema.ts";
 import {
@@ -290,12 +291,18 @@ export class DatasetStore {
     const dir = path.join(chunked.root, relative);
     const secret = generateDatasetSecret();
     const key = new Uint8Array(randomBytes(32));
+    // The noise seed derives from the (sealed) dataset secret: only its commitment leaves this function.
+    const noiseCommitment = noiseSeedCommitment(
+      await getPoseidon(),
+      deriveNoiseSecret(secret, datasetId, epoch),
+    );
     const input = {
       datasetId,
       epoch,
       schema,
       layout,
       secret,
+      noiseCommitment,
       operatorSecretKey: this.options.operatorSecretKey,
       circuits,
       createdAt: new Date(this.now()),
@@ -584,6 +591,39 @@ export class DatasetStore {
       loading.catch(() => this.chunkedCache.delete(key));
     }
     return loading;
+  }
+
+  /**
+   * The noise seed and blind of a chunked epoch (design.md 8.1), derived from its sealed dataset secret and
+   * checked against the manifest's noiseCommitment. Secret: for the noisy final step's witness only.
+   */
+  async noiseSecret(datasetId: string, epoch: number): Promise<NoiseSecret> {
+    const row = this.row(datasetId, epoch);
+    if (!row || row.shredded_at !== null)
+      throw new DatasetIntegrityError(datasetId, epoch, "not stored or shredded");
+    const manifest = parseAnyManifest(JSON.parse(row.manifest));
+    let secret: Uint8Array;
+    try {
+      secret = openText(this.cipherOf(datasetId, epoch), row.secret_envelope, {
+        datasetId,
+        epoch,
+        purpose: SECRET_PURPOSE,
+      });
+    } catch (error) {
+      if (!(error instanceof IntegrityError)) throw error;
+      throw new DatasetIntegrityError(datasetId, epoch, "stored secret does not decrypt");
+    }
+    const noise = deriveNoiseSecret(secret, datasetId, epoch);
+    secret.fill(0);
+    const commitment = noiseSeedCommitment(await getPoseidon(), noise);
+    if (manifest.version !== 2 || manifest.noiseCommitment !== String(commitment)) {
+      throw new DatasetIntegrityError(
+        datasetId,
+        epoch,
+        "the noise seed does not open the manifest's commitment",
+      );
+    }
+    return noise;
   }
 
   /** Drops decrypted datasets from memory (after key rotation, or for tests). */

@@ -26,6 +26,7 @@ import { serializeBundle } from "../prover/bundle.ts";
 import { ConflictError, LimitError, UnavailableError } from "../util/errors.ts";
 import type { ProofBundle } from "../verifier/bundle.ts";
 import type { ChainBundle } from "../verifier/chain-bundle.ts";
+import type { DpChainBundle } from "../verifier/dp-chain.ts";
 import type { AuditDetails, AuditSubject, ServiceAudit } from "./audit.ts";
 import { BudgetLedger, type Charge, DELTA_SCALE, EPSILON_SCALE, type PrivacyStanding } from "./budgets.ts";
 import { type Db, scalar, statement } from "./db.ts";
@@ -336,7 +337,7 @@ export class JobStore {
   }
 
   /** Stores the answer: done + bundle + charge + audit, atomically, only while `owner` holds the lease. */
-  complete(job: JobRow, owner: string, bundle: ProofBundle | ChainBundle): void {
+  complete(job: JobRow, owner: string, bundle: ProofBundle | ChainBundle | DpChainBundle): void {
     const { text, sha256: hash } = serializeBundle(bundle);
     const subject = { partner: job.partner_id, action: "query.answer", requestId: job.request_id };
     this.db.transaction(() => {

@@ -6,7 +6,10 @@
  * prover processes, or BullMQ workers on other machines) recording chunk progress on the job, and store the
  * bundle, charge and audit entry in one transaction. A job on a dataset that fits the served circuit is one
  * task (a `zktally-bundle/v1`); a job on a chunked (v2) dataset is planned by `proveChain` as one task per
- * chunk plus the final step and answered with a `zktally-bundle/v2` chain bundle. Admission, budgets and
+ * chunk plus the final step and answered with a `zktally-bundle/v2` chain bundle. A dp job (jobs.dp, the
+ * (epsilon, delta) admission charged) on a chunked dataset whose manifest commits to a noise seed is proven
+ * with proveChain's noise option (the noisy final step, the clamped chunk circuit for a clamped sum) and
+ * answered with a `zktally-bundle/v3` dp-chain bundle; on any other dataset it fails with dp_unavailable. Admission, budgets and
  * audit are per job (per query), never per chunk. While a proof runs, a heartbeat extends the job's lease;
  * if this process dies, the lease expires and any instance re-queues the job.
  *
@@ -21,23 +24,25 @@
  * Graceful shutdown (`stop`): no new claims; running proofs get `drainTimeoutMs` to finish, then their jobs
  * are released back to the queue and any late result is discarded by the lease check.
  *
- * Security caveat: errors are logged by name (internal errors also by stack frames, never their message) and
- * public job metadata only; a job's stored error message is
- * one of the fixed public texts below, never exception text.
+ * Security caveats: the noise seed goes only into the noisy final step's witness (never logged). Errors are
+ * logged by name (internal errors also by stack frames, never their message) and public job metadata only; a
+ * job's stored error message is one of the fixed public texts below, never exception text.
  */
 import { randomUUID } from "node:crypto";
 import type { AggregateShape } from "../circuits/shape.ts";
 import type { ChunkedManifest } from "../dataset/manifest.ts";
 import { ProverError, WitnessError } from "../prover/backend.ts";
 import { makeBundle } from "../prover/bundle.ts";
-import type { ChunkProver } from "../prover/chunks.ts";
+import type { ChunkProgress, ChunkProver } from "../prover/chunks.ts";
 import { proveChain } from "../prover/prove-chain.ts";
+import type { ChainNoiseOptions } from "../prover/prove-noisy-chain.ts";
 import { planQueryProof } from "../prover/prove-query.ts";
 import { QueryError } from "../query/errors.ts";
 import { ConflictError, IntegrityError, UnavailableError } from "../util/errors.ts";
 import type { ProofBundle } from "../verifier/bundle.ts";
 import type { ChainBundle } from "../verifier/chain-bundle.ts";
-import type { ChainCircuits } from "./chunk-circuits.ts";
+import type { DpChainBundle } from "../verifier/dp-chain.ts";
+import type { ChainCircuits, DpChainCircuits } from "./chunk-circuits.ts";
 import type { DatasetStore } from "./datasets.ts";
 import { type JobRow, type JobStore, LeaseLostError } from "./jobs.ts";
 import { errorLocation, type Logger } from "./logger.ts";
@@ -52,6 +57,8 @@ export interface RunnerOptions {
   readonly vkeyHash: string;
   /** The pinned chunk and final circuits of a chunked dataset (by its signed schema and layout). */
   readonly chainCircuits: (manifest: ChunkedManifest) => Promise<ChainCircuits>;
+  /** The same with the clamped chunk and noisy final circuits, for dp jobs. */
+  readonly dpChainCircuits: (manifest: ChunkedManifest) => Promise<DpChainCircuits>;
   readonly logger: Logger;
   readonly concurrency: number;
   readonly leaseMs: number;
@@ -72,7 +79,8 @@ export function classifyFailure(error: unknown): FailureClass {
     return {
       kind: "permanent",
       code: "dp_unavailable",
-      message: "noisy (dp) answers cannot be proven by this service's circuit; the job was not charged",
+      message:
+        "noisy (dp) answers cannot be proven for this dataset (no noise commitment); the job was not charged",
     };
   }
   if (error instanceof IntegrityError) {
@@ -100,7 +108,7 @@ export function classifyFailure(error: unknown): FailureClass {
   };
 }
 
-/** A dp job on a service whose circuit has no noise step: failed (refunded), never answered exactly. */
+/** A dp job on a dataset without a noise commitment: failed (refunded), never answered exactly. */
 export class NoiseUnavailableError extends ConflictError {
   constructor() {
     super("dp_unavailable", "this service cannot prove noisy answers");
@@ -195,11 +203,13 @@ export class JobRunner {
       Math.max(50, Math.floor(this.options.leaseMs / 3)),
     );
     try {
-      if (job.dp !== null) throw new NoiseUnavailableError();
       jobs.setPhase(job, this.owner, "loading-dataset");
       const stored = this.options.datasets.require(job.dataset_id, job.epoch);
-      const bundle =
-        stored.manifest.version === 2 ? await this.proveChained(job) : await this.proveSingle(job);
+      const chained = stored.manifest.version === 2;
+      if (job.dp !== null && !(chained && stored.manifest.noiseCommitment !== undefined)) {
+        throw new NoiseUnavailableError();
+      }
+      const bundle = chained ? await this.proveChained(job) : await this.proveSingle(job);
       jobs.complete(job, this.owner, bundle);
       logger.info(
         {
@@ -240,17 +250,10 @@ export class JobRunner {
   }
 
   /** A chain of chunk proofs and the final proof over a chunked dataset (`proveChain`). */
-  private async proveChained(job: JobRow): Promise<ChainBundle> {
+  private async proveChained(job: JobRow): Promise<ChainBundle | DpChainBundle> {
     const { jobs, shape } = this.options;
     const dataset = await this.options.datasets.loadChunked(job.dataset_id, job.epoch);
-    const circuits = await this.options.chainCircuits(dataset.manifest);
-    jobs.setChunkProgress(job, this.owner, {
-      done: 0,
-      total: dataset.manifest.chunkCount + 1,
-      etaMs: undefined,
-    });
-    jobs.setPhase(job, this.owner, "proving");
-    return proveChain({
+    const request = {
       manifest: dataset.manifest,
       committed: dataset.committed,
       records: dataset.records,
@@ -258,11 +261,46 @@ export class JobRunner {
       nonce: BigInt(job.nonce),
       minGroupSize: job.min_group_size,
       querySlots: { clauses: shape.clauses, setSize: shape.setSize },
-      vkeyHashes: { chunk: circuits.chunkVkeyHash, final: circuits.finalVkeyHash },
       prover: this.options.prover,
       jobId: chunkJobId(job),
-      onProgress: (progress) => jobs.setChunkProgress(job, this.owner, progress),
+      onProgress: (progress: ChunkProgress) => jobs.setChunkProgress(job, this.owner, progress),
+    };
+    const noise = job.dp === null ? undefined : await this.noiseOptions(job, dataset.manifest);
+    const circuits = noise ? undefined : await this.options.chainCircuits(dataset.manifest);
+    jobs.setChunkProgress(job, this.owner, {
+      done: 0,
+      total: dataset.manifest.chunkCount + 1,
+      etaMs: undefined,
     });
+    jobs.setPhase(job, this.owner, "proving");
+    if (noise) return proveChain({ ...request, vkeyHashes: noise.vkeyHashes, noise: noise.options });
+    const plain = circuits as ChainCircuits;
+    return proveChain({ ...request, vkeyHashes: { chunk: plain.chunkVkeyHash, final: plain.finalVkeyHash } });
+  }
+
+  /**
+   * A dp job's noise: the (epsilon, delta) admission charged (jobs.dp), the epoch's sealed noise seed, the
+   * noisy final step's limits and the keys of the chunk circuit the query selects (clamped for a sum).
+   */
+  private async noiseOptions(job: JobRow, manifest: ChunkedManifest) {
+    const charged = JSON.parse(job.dp as string) as { epsilon: number; delta: number };
+    const circuits = await this.options.dpChainCircuits(manifest);
+    const secret = await this.options.datasets.noiseSecret(job.dataset_id, job.epoch);
+    const query = JSON.parse(job.query) as { aggregate: { kind: string; clamp?: unknown } };
+    const clamped = query.aggregate.kind === "sum" && query.aggregate.clamp !== undefined;
+    const { maxCoins, maxScaleBits } = circuits.noisyShape;
+    return {
+      vkeyHashes: {
+        chunk: clamped ? circuits.clampChunkVkeyHash : circuits.chunkVkeyHash,
+        final: circuits.noisyFinalVkeyHash,
+      },
+      options: {
+        epsilon: charged.epsilon,
+        delta: charged.delta,
+        secret,
+        limits: { maxCoins, maxScaleBits },
+      } satisfies ChainNoiseOptions,
+    };
   }
 
   private handleFailure(job: JobRow, error: unknown): void {

@@ -40,7 +40,13 @@ import { vkeyHash } from "../setup/phase2.ts";
 import { KeyFileError, KeyRing } from "../storage/keyring.ts";
 import { createApp } from "./app.ts";
 import { ServiceAudit } from "./audit.ts";
-import { chainCircuitIds, ensureChainCircuits, pinnedChainCircuits } from "./chunk-circuits.ts";
+import {
+  chainCircuitIds,
+  chainCircuitList,
+  ensureChainCircuits,
+  pinnedChainCircuits,
+  pinnedDpChainCircuits,
+} from "./chunk-circuits.ts";
 import {
   ConfigError,
   chunkStoreRootOf,
@@ -192,8 +198,7 @@ export async function openService(
         root: chunkStoreRootOf(config),
         defaults: config.chunks,
         prepareCircuits: async (schema, layout) => {
-          const circuits = await ensureChainCircuits(config, schema, layout, circuit.shape);
-          return [circuits.chunkId, circuits.finalId];
+          return chainCircuitList(await ensureChainCircuits(config, schema, layout, circuit.shape));
         },
       },
       now,
@@ -311,6 +316,11 @@ export async function startServer(
         vkeyHash: ctx.circuit.vkeyHash,
         chainCircuits: (manifest) =>
           pinnedChainCircuits(config, chainCircuitIds(manifest.schema, manifest.layout, ctx.circuit.shape)),
+        dpChainCircuits: (manifest) =>
+          pinnedDpChainCircuits(
+            config,
+            chainCircuitIds(manifest.schema, manifest.layout, ctx.circuit.shape, config.noise),
+          ),
         logger: ctx.logger,
         concurrency: config.jobs.concurrency,
         leaseMs: config.jobs.leaseMs,

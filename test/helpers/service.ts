@@ -82,6 +82,8 @@ export function testConfig(dataDir: string, overrides: Partial<ServiceConfigInpu
     mode: "development",
     scryptLogN: 12,
     logLevel: "info",
+    // The noisy final step of the dp tests (fits the chunk tests' 2^13 ptau), not the 8192-coin default.
+    noise: { maxCoins: 512, maxScaleBits: 8 },
     ...rest,
     jobs: { leaseMs: 3_000, pollMs: 50, drainTimeoutMs: 5_000, retryDelayMs: 100, ...jobs },
   });

@@ -5,13 +5,17 @@
  * listed by /v1/circuits); a dp noisy count and a clamped noisy sum are proven by the job runner with the
  * (epsilon, delta) admission charged, downloaded as zktally-bundle/v3 dp-chain bundles that the SDK verifies
  * (stating epsilon, delta and the mechanism), each noisy answer equal to the reference evaluator's answer plus
- * the TypeScript twin's noise from the sealed seed, and the privacy budget charged once per query.
+ * the TypeScript twin's noise from the sealed seed, `zktally verify` accepts the downloaded file, and the
+ * privacy budget is charged once per query.
  */
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { noiseCentre } from "../src/circuits/noise.ts";
 import { noiseDigest, noiseDraw } from "../src/circuits/noise-witness.ts";
+import { runVerify } from "../src/cli/verify-command.ts";
 import { getPoseidon } from "../src/dataset/commitment.ts";
 import { canonicalQuery } from "../src/query/canonical.ts";
 import { evaluateQuery } from "../src/query/evaluate.ts";
@@ -96,6 +100,18 @@ async function twinNoisy(bundle: DpChainBundle, query: unknown): Promise<string>
   return String((exact as bigint) + shift - noiseCentre(params));
 }
 
+/** `zktally verify` takes the downloaded dp bundle and says its noisy answer and privacy claim. */
+async function verifyFromCommandLine(text: string, operatorKey: string): Promise<void> {
+  const file = join(mkdtempSync(join(tmpdir(), "zktally-dp-")), "bundle.json");
+  writeFileSync(file, text);
+  const written: string[] = [];
+  const output = { out: (t: string) => written.push(t), err: (t: string) => written.push(t) };
+  const args = [file, "--keys", keysDir, "--operator-key", operatorKey, "--allow-insecure-keys"];
+  expect(await runVerify(args, output), written.join("")).toBe(0);
+  expect(written.join("")).toMatch(/^VALID/);
+  expect(written.join("")).toContain("binomial-dither/v1");
+}
+
 describe("dp partners in the service", () => {
   it("a chunked registration commits to the noise seed and pins the clamped and noisy circuits", async () => {
     const { manifest } = (await service.api("GET", "/v1/datasets/editors-dp", { token: partnerToken })).json;
@@ -154,6 +170,7 @@ describe("dp partners in the service", () => {
       }
       expect(bundle.answer.noisy).toBe(await twinNoisy(bundle, query));
       if (index === 1) expect(bundle.chunkCircuitId).toMatch(/-clamp$/);
+      if (index === 0) await verifyFromCommandLine(download.text, operatorKey);
       expect(ledgerState(service, jobId)).toBe("charged");
       // Downloading again or replaying the nonce charges nothing more.
       const replay = await service.api("POST", "/v1/queries", { token: partnerToken, body });

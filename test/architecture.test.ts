@@ -6,7 +6,9 @@
  * last block runs the same checks on a small fixture graph with deliberately wrong imports, so a rule that
  * silently stopped matching would fail here too.
  */
+import { readFileSync } from "node:fs";
 import { builtinModules } from "node:module";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import {
@@ -143,6 +145,16 @@ function cycleViolations(graph: ImportGraph): string[] {
   ];
 }
 
+const NODE_GLOBAL = /(?<![\w.$])(Buffer|process|require|__dirname|__filename)\s*[.([]/;
+
+/** Source without comments and string contents (so a word in a message is not a use). */
+function stripComments(code: string): string {
+  return code
+    .replace(/\/\*[\s\S]*?\*\//g, "")
+    .replace(/(^|[^:])\/\/.*$/gm, "$1")
+    .replace(/`(?:\\.|[^`\\])*`|"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'/g, '""');
+}
+
 describe("the import graph of src/", () => {
   const graph = graphOfTree(REPO_ROOT);
 
@@ -161,6 +173,17 @@ describe("the import graph of src/", () => {
 
   it("the verifier SDK's runtime closure holds no operator code and no Node.js built-ins", () => {
     expect(verifierViolations(graph)).toEqual([]);
+  });
+
+  it("the verifier SDK's runtime closure uses no Node.js-only global (Buffer, process, require, __dirname)", () => {
+    // Import edges cannot see globals: a Buffer in a file the SDK reaches breaks the browser bundle.
+    const problems: string[] = [];
+    for (const file of runtimeClosure(graph, "src/verifier/index.ts").files) {
+      const code = stripComments(readFileSync(join(REPO_ROOT, file), "utf8"));
+      const found = NODE_GLOBAL.exec(code);
+      if (found) problems.push(`verifier closure: ${file} uses the Node.js global ${found[1]}`);
+    }
+    expect(problems).toEqual([]);
   });
 
   it("stores reach no HTTP module", () => {

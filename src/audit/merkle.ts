@@ -20,6 +20,7 @@
  * manipulation uses arithmetic (not 32-bit `>>`) so sizes above 2^31 are handled.
  */
 import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 
 export const HASH_BYTES = 32;
 
@@ -201,13 +202,13 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 export function toHex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
+  return bytesToHex(bytes);
 }
 
 /** Lowercase or uppercase hex of exactly `bytes` bytes, or undefined. */
 export function fromHex(text: unknown, bytes = HASH_BYTES): Uint8Array | undefined {
   if (typeof text !== "string" || text.length !== bytes * 2 || !/^[0-9a-fA-F]*$/.test(text)) return undefined;
-  return new Uint8Array(Buffer.from(text, "hex"));
+  return hexToBytes(text);
 }
 
 function collectPath(mth: SubtreeHasher, m: number, start: number, end: number, out: Uint8Array[]): void {

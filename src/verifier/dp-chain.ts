@@ -67,7 +67,7 @@ import { parseScalar } from "./parse.ts";
 import {
   checkManifest,
   checkOptions,
-  pinnedKeyFor,
+  pinnedChainKeys,
   type RejectionCheck,
   type VerifyOptions,
 } from "./verify-bundle.ts";
@@ -344,31 +344,21 @@ function dpKeys(
   if (bundle.finalCircuitId !== noisyFinalCircuitId(parsed.finalShape)) {
     return rejectDp("circuit", `final circuit ${bundle.finalCircuitId} is not canonical`);
   }
-  for (const id of [bundle.chunkCircuitId, bundle.finalCircuitId]) {
-    if (!bundle.manifest.circuits.includes(id))
-      return rejectDp("circuit", `manifest does not announce circuit ${id}`);
-  }
-  const chunk = pinnedKeyFor(
+  const keys = pinnedChainKeys(
     {
-      circuitId: bundle.chunkCircuitId,
-      vkeyHash: bundle.chunkVkeyHash,
-      signalCount: parsed.chunkSignals[0]?.length ?? 0,
+      stepCircuitId: bundle.chunkCircuitId,
+      stepVkeyHash: bundle.chunkVkeyHash,
+      stepSignalCount: parsed.chunkSignals[0]?.length ?? 0,
+      finalCircuitId: bundle.finalCircuitId,
+      finalVkeyHash: bundle.finalVkeyHash,
+      finalSignalCount: parsed.finalSignals.length,
     },
+    bundle.manifest.circuits,
     options,
     warnings,
   );
-  if (!("hash" in chunk)) return { ...chunk, kind: "dp-chain" };
-  const final = pinnedKeyFor(
-    {
-      circuitId: bundle.finalCircuitId,
-      vkeyHash: bundle.finalVkeyHash,
-      signalCount: parsed.finalSignals.length,
-    },
-    options,
-    warnings,
-  );
-  if (!("hash" in final)) return { ...final, kind: "dp-chain" };
-  return { chunk, final };
+  if (!("step" in keys)) return { ...keys, kind: "dp-chain" };
+  return { chunk: keys.step, final: keys.final };
 }
 
 /** The privacy claim: sensitivity implied by the query and a recomputed delta within the stated one. */

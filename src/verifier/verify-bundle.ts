@@ -247,6 +247,44 @@ function preparedKey(vkey: unknown, hash: string, field: string): PreparedVerify
   return prepared;
 }
 
+/** The circuits of a chain bundle: the one all step proofs use and the final proof's. */
+export interface ChainCircuits {
+  readonly stepCircuitId: string;
+  readonly stepVkeyHash: string;
+  readonly stepSignalCount: number;
+  readonly finalCircuitId: string;
+  readonly finalVkeyHash: string;
+  readonly finalSignalCount: number;
+}
+
+/**
+ * The pinned keys of a chain's step and final circuits, both of which the signed manifest must announce
+ * (`announced` = manifest.circuits). Shared by every chain kind (chain, dp-chain, pass).
+ */
+export function pinnedChainKeys(
+  chain: ChainCircuits,
+  announced: readonly string[],
+  options: VerifyOptions,
+  warnings: string[],
+): { readonly step: PreparedVerifyingKey; readonly final: PreparedVerifyingKey } | BundleRejected {
+  for (const id of [chain.stepCircuitId, chain.finalCircuitId]) {
+    if (!announced.includes(id)) return reject("circuit", `manifest does not announce circuit ${id}`);
+  }
+  const step = pinnedKeyFor(
+    { circuitId: chain.stepCircuitId, vkeyHash: chain.stepVkeyHash, signalCount: chain.stepSignalCount },
+    options,
+    warnings,
+  );
+  if (!("hash" in step)) return step;
+  const final = pinnedKeyFor(
+    { circuitId: chain.finalCircuitId, vkeyHash: chain.finalVkeyHash, signalCount: chain.finalSignalCount },
+    options,
+    warnings,
+  );
+  if (!("hash" in final)) return final;
+  return { step, final };
+}
+
 /** The pinned, prepared key of the bundle's circuit, or why there is none the bundle can use. */
 export function pinnedKeyFor(
   target: { readonly circuitId: string; readonly vkeyHash: string; readonly signalCount: number },

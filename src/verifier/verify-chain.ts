@@ -39,7 +39,7 @@ import {
   type BundleVerifyResult,
   checkManifest,
   checkOptions,
-  pinnedKeyFor,
+  pinnedChainKeys,
   type RejectionCheck,
   reject,
   type VerifiedStatement,
@@ -102,32 +102,21 @@ function chainKeys(
       ),
     );
   }
-  for (const id of [bundle.chunkCircuitId, bundle.finalCircuitId]) {
-    if (!bundle.manifest.circuits.includes(id)) {
-      return rejectChain(reject("circuit", `manifest does not announce circuit ${id}`));
-    }
-  }
-  const chunk = pinnedKeyFor(
+  const keys = pinnedChainKeys(
     {
-      circuitId: bundle.chunkCircuitId,
-      vkeyHash: bundle.chunkVkeyHash,
-      signalCount: parsed.chunkSignals[0]?.length ?? 0,
+      stepCircuitId: bundle.chunkCircuitId,
+      stepVkeyHash: bundle.chunkVkeyHash,
+      stepSignalCount: parsed.chunkSignals[0]?.length ?? 0,
+      finalCircuitId: bundle.finalCircuitId,
+      finalVkeyHash: bundle.finalVkeyHash,
+      finalSignalCount: parsed.finalSignals.length,
     },
+    bundle.manifest.circuits,
     options,
     warnings,
   );
-  if (!("hash" in chunk)) return rejectChain(chunk);
-  const final = pinnedKeyFor(
-    {
-      circuitId: bundle.finalCircuitId,
-      vkeyHash: bundle.finalVkeyHash,
-      signalCount: parsed.finalSignals.length,
-    },
-    options,
-    warnings,
-  );
-  if (!("hash" in final)) return rejectChain(final);
-  return { chunk, final };
+  if (!("step" in keys)) return rejectChain(keys);
+  return { chunk: keys.step, final: keys.final };
 }
 
 function chainStatement(parsed: ParsedChainBundle): ChainStatement {

@@ -29,7 +29,7 @@ import {
   type BundleRejected,
   checkManifest,
   checkOptions,
-  pinnedKeyFor,
+  pinnedChainKeys,
   type RejectionCheck,
   reject,
   type VerifyOptions,
@@ -91,31 +91,21 @@ function keysFor(parsed: ParsedPassBundle, options: VerifyOptions, warnings: str
       ),
     );
   }
-  for (const id of [bundle.stepCircuitId, bundle.finalCircuitId]) {
-    if (!bundle.manifest.circuits.includes(id))
-      return rejected(reject("circuit", `manifest does not announce circuit ${id}`));
-  }
-  const step = pinnedKeyFor(
+  const keys = pinnedChainKeys(
     {
-      circuitId: bundle.stepCircuitId,
-      vkeyHash: bundle.stepVkeyHash,
-      signalCount: parsed.chunkSignals[0]?.length ?? 0,
+      stepCircuitId: bundle.stepCircuitId,
+      stepVkeyHash: bundle.stepVkeyHash,
+      stepSignalCount: parsed.chunkSignals[0]?.length ?? 0,
+      finalCircuitId: bundle.finalCircuitId,
+      finalVkeyHash: bundle.finalVkeyHash,
+      finalSignalCount: parsed.finalSignals.length,
     },
+    bundle.manifest.circuits,
     options,
     warnings,
   );
-  if (!("hash" in step)) return rejected(step);
-  const final = pinnedKeyFor(
-    {
-      circuitId: bundle.finalCircuitId,
-      vkeyHash: bundle.finalVkeyHash,
-      signalCount: parsed.finalSignals.length,
-    },
-    options,
-    warnings,
-  );
-  if (!("hash" in final)) return rejected(final);
-  return { step, final };
+  if (!("step" in keys)) return rejected(keys);
+  return keys;
 }
 
 function checkProofs(

@@ -221,8 +221,12 @@ export class RedisChunkProver implements ChunkProver {
       if (state === "unknown") {
         // Completed jobs are removed right after their slot is written: re-read the slot before giving up.
         const slot = await this.options.redis.hexists(resultsKey(this.prefix, job.id), String(index));
-        if (slot === 0)
+        if (slot === 0) {
+          // A job that failed for good is removed just after its failure slot is written, which may be
+          // between this poll's read of the failure slots and this check: read them again first.
+          this.throwOnFailureSlot(job, await this.options.redis.hgetall(failuresKey(this.prefix, job.id)));
           throw new ProverError(`${chunkLabel(index, job.tasks.length)} vanished from the queue`);
+        }
       }
     }
   }

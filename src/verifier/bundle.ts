@@ -289,6 +289,17 @@ export function parseCreatedAt(value: unknown): string {
   return text;
 }
 
+/** True when `value` (object or JSON text) is a JSON object whose `format` is `format`. */
+export function claimsFormat(value: unknown, format: string): boolean {
+  const json = readJsonInput(value, "bundle");
+  return (
+    typeof json === "object" &&
+    json !== null &&
+    !Array.isArray(json) &&
+    (json as { format?: unknown }).format === format
+  );
+}
+
 /**
  * `value` itself, or, when it is a string, the JSON it holds, read strictly (util/strict-json.ts: a
  * duplicate key is refused, never resolved to its last value). A syntax error or duplicate throws

@@ -42,6 +42,7 @@ import { decodeAggregateElement, encodeQueryPublic, type QueryPublicElements } f
 import type { Query } from "../query/model.ts";
 import { findInvalidParsedBatchItems, type RandomBytes } from "./batch.ts";
 import {
+  claimsFormat,
   describeValue,
   expectFields,
   expectString,
@@ -493,10 +494,5 @@ export function verifyDpChain(
 
 /** True when `value` (object or JSON text) claims the dp-chain format. */
 export function isDpChainBundle(value: unknown): boolean {
-  const json = readJsonInput(value, "bundle");
-  return (
-    typeof json === "object" &&
-    json !== null &&
-    (json as { format?: unknown }).format === DP_CHAIN_BUNDLE_FORMAT
-  );
+  return claimsFormat(value, DP_CHAIN_BUNDLE_FORMAT);
 }

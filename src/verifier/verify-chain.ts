@@ -29,8 +29,8 @@ import { type ChainCheck, type ChainStatement, checkChainSignals } from "../circ
 import { claimedOutputs } from "../circuits/statement.ts";
 import { manifestHash } from "../dataset/manifest.ts";
 import { findInvalidParsedBatchItems, type RandomBytes } from "./batch.ts";
-import { readJsonInput } from "./bundle.ts";
-import { type ParsedChainBundle, parseChainBundle } from "./chain-bundle.ts";
+import { claimsFormat } from "./bundle.ts";
+import { CHAIN_BUNDLE_FORMAT, type ParsedChainBundle, parseChainBundle } from "./chain-bundle.ts";
 import { describeStatement } from "./describe.ts";
 import { type DpChainVerifyResult, isDpChainBundle, verifyDpChain } from "./dp-chain.ts";
 import { groth16EquationHolds } from "./groth16.ts";
@@ -248,13 +248,7 @@ export function verifyChain(bundle: unknown, options: VerifyOptions, rng?: Rando
 
 /** True when `value` (object or JSON text) claims the chain format; such input goes to `verifyChain`. */
 export function isChainBundle(value: unknown): boolean {
-  const json = readJsonInput(value, "bundle");
-  return (
-    typeof json === "object" &&
-    json !== null &&
-    !Array.isArray(json) &&
-    (json as { format?: unknown }).format === "zktally-bundle/v2"
-  );
+  return claimsFormat(value, CHAIN_BUNDLE_FORMAT);
 }
 
 /**

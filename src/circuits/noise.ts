@@ -125,7 +125,10 @@ component main {public [root, recordCount, nonce, aggregate, clauses, accIn, see
 }
 
 /** Checks params against a shape: 2 <= n <= NMAX, n even, 0 <= j <= JMAX. */
-export function checkNoiseParams(params: NoiseParams, shape: NoisyFinalShape): void {
+export function checkNoiseParams(
+  params: NoiseParams,
+  shape: Pick<NoisyFinalShape, "maxCoins" | "maxScaleBits">,
+): void {
   const { coins, scaleBits } = params;
   if (!Number.isSafeInteger(coins) || coins < 2 || coins > shape.maxCoins || coins % 2 !== 0) {
     throw new RangeError(`noise coins must be an even integer in 2..${shape.maxCoins} (got ${coins})`);

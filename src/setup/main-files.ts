@@ -17,6 +17,11 @@ import {
 } from "../circuits/chunk-shape.ts";
 import { type NoisyFinalShape, noisyFinalMainPath, noisyFinalMainSource } from "../circuits/noise.ts";
 import {
+  type NoisyPassShape,
+  noisyPassFinalMainPath,
+  noisyPassFinalMainSource,
+} from "../circuits/pass-noise.ts";
+import {
   type PassShape,
   passFinalMainPath,
   passFinalMainSource,
@@ -52,6 +57,11 @@ export async function ensurePassMainFiles(shape: PassShape): Promise<[string, st
     await ensureMainSource(passMainPath(shape), passMainSource(shape)),
     await ensureMainSource(passFinalMainPath(shape), passFinalMainSource(shape)),
   ];
+}
+
+/** Writes the noisy pass-final main (noisy histogram cells) for `shape` if missing or stale; returns its path. */
+export function ensureNoisyPassFinalMainFile(shape: NoisyPassShape): Promise<string> {
+  return ensureMainSource(noisyPassFinalMainPath(shape), noisyPassFinalMainSource(shape));
 }
 
 async function ensureMainSource(relative: string, source: string): Promise<string> {

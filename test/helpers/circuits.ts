@@ -6,6 +6,7 @@
  */
 import { type ChunkShape, chunkShapeFor, type FinalShape } from "../../src/circuits/chunk-shape.ts";
 import type { NoisyFinalShape } from "../../src/circuits/noise.ts";
+import { type NoisyPassShape, noisyPassFinalCircuitId } from "../../src/circuits/pass-noise.ts";
 import { type PassShape, passCircuitId, passShapeFor } from "../../src/circuits/pass-shape.ts";
 import { type AggregateShape, makeShape } from "../../src/circuits/shape.ts";
 import { parseSchema, type Schema } from "../../src/dataset/schema.ts";
@@ -15,6 +16,7 @@ import {
   ensureFinalMainFile,
   ensureMainFile,
   ensureNoisyFinalMainFile,
+  ensureNoisyPassFinalMainFile,
   ensurePassMainFiles,
 } from "../../src/setup/main-files.ts";
 import { type LoadedCircuit, loadCircuit } from "./r1cs.ts";
@@ -74,6 +76,10 @@ export function loadChunkShape(shape: ChunkShape): Promise<LoadedCircuit> {
 
 export function loadNoisyFinalShape(shape: NoisyFinalShape): Promise<LoadedCircuit> {
   return loadMain(`noisy:${JSON.stringify(shape)}`, () => ensureNoisyFinalMainFile(shape));
+}
+
+export function loadNoisyPassFinalShape(shape: NoisyPassShape): Promise<LoadedCircuit> {
+  return loadMain(`noisypass:${noisyPassFinalCircuitId(shape)}`, () => ensureNoisyPassFinalMainFile(shape));
 }
 
 export function loadFinalShape(shape: FinalShape): Promise<LoadedCircuit> {

@@ -25,11 +25,13 @@ export function formatJsonPath(path: JsonPath): string {
 /** The dataset schema JSON is malformed; `path` points at the offending element. */
 export class SchemaError extends InputError {
   override readonly path: string;
+  /** `where` says where in words (`field "x"`); the message names `path` when it is not given. */
   constructor(
     path: string,
     readonly reason: string,
+    where?: string,
   ) {
-    super("invalid_schema", `schema ${path}: ${reason}`, { path });
+    super("invalid_schema", `schema ${where ?? path}: ${reason}`, { path });
     this.path = path;
   }
 }

@@ -12,6 +12,7 @@
 import { z } from "zod";
 import { CANONICAL_DECIMAL } from "../core/field.ts";
 import { canonicalJsonSha256 } from "../util/digest.ts";
+import { describeIssue, type ValidationIssue } from "../util/zod-issues.ts";
 import { formatJsonPath, SchemaError } from "./errors.ts";
 
 export interface UintFieldSpec {
@@ -39,6 +40,9 @@ export interface Schema {
 /** A decoded (display) value: uint as number when safe, else bigint; enum as its string; bool as boolean. */
 export type DecodedValue = number | bigint | string | boolean;
 
+/** A value shaped like an ISO date, for the hint when one lands in a uint column. */
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+
 export const FIELD_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const MAX_UINT_BITS = 64;
 export const MAX_ENUM_VALUES = 2 ** 16;
@@ -57,7 +61,12 @@ const enumSpec = z.strictObject({
   name: fieldName,
   type: z.literal("enum"),
   values: z
-    .array(z.string().min(1, "enum values must be non-empty strings"))
+    .array(
+      z
+        .string()
+        .min(1, "enum values must be non-empty strings")
+        .transform((value) => value.normalize("NFC")),
+    )
     .min(1, "an enum needs at least one value")
     .max(MAX_ENUM_VALUES, `an enum has at most ${MAX_ENUM_VALUES} values`)
     .superRefine((values, ctx) => {
@@ -105,8 +114,7 @@ const schemaJson = z
 export function parseSchema(json: unknown): Schema {
   const result = schemaJson.safeParse(json);
   if (!result.success) {
-    const issue = result.error.issues[0];
-    throw new SchemaError(formatJsonPath(issue?.path ?? []), issue?.message ?? "invalid schema");
+    throw schemaIssue(json, result.error.issues[0]);
   }
   const fields = result.data.fields.map((field) =>
     Object.freeze(
@@ -115,6 +123,20 @@ export function parseSchema(json: unknown): Schema {
   );
   const schema: Schema = { fields: Object.freeze(fields) };
   return Object.freeze(result.data.key === undefined ? schema : { ...schema, key: result.data.key });
+}
+
+/** A `SchemaError` for a zod issue: in words, naming the field by its name when the issue is inside one. */
+function schemaIssue(json: unknown, issue: ValidationIssue | undefined): SchemaError {
+  if (issue === undefined) return new SchemaError("$", "invalid schema");
+  const [top, index] = issue.path;
+  const fields = (json as { fields?: unknown } | null)?.fields;
+  const name =
+    top === "fields" && typeof index === "number" && Array.isArray(fields)
+      ? (fields[index] as { name?: unknown } | undefined)?.name
+      : undefined;
+  const path = formatJsonPath(issue.path);
+  const where = typeof name === "string" ? `field ${JSON.stringify(name)} (${path})` : undefined;
+  return new SchemaError(path, describeIssue(issue), where);
 }
 
 /** Bits a field's encoded value occupies: uint -> bits, enum -> ceil(log2(len)) (min 1), bool -> 1. */
@@ -240,9 +262,12 @@ function parseUint(raw: unknown): bigint | EncodeFailure {
   }
   if (typeof raw === "string") {
     if (!CANONICAL_DECIMAL.test(raw)) {
+      const hint = ISO_DATE.test(raw)
+        ? "; it looks like a date (YYYY-MM-DD): a uint holds numbers, so declare the field as a date or store day numbers"
+        : "";
       return {
         kind: "range",
-        reason: `malformed number ${quote(raw)} (expected decimal digits without sign, leading zeros or whitespace)`,
+        reason: `malformed number ${quote(raw)} (expected decimal digits without sign, leading zeros or whitespace)${hint}`,
       };
     }
     // Anything this long is far beyond 2^64; avoid echoing or parsing huge strings.
@@ -254,7 +279,8 @@ function parseUint(raw: unknown): bigint | EncodeFailure {
 
 function encodeEnum(values: readonly string[], raw: unknown): bigint | EncodeFailure {
   if (typeof raw !== "string") return { kind: "type", reason: `expected a string, got ${describeType(raw)}` };
-  const index = values.indexOf(raw);
+  // NFC: a value typed in decomposed form (e + U+0301) is the same value as the schema's composed one.
+  const index = values.indexOf(raw.normalize("NFC"));
   if (index < 0)
     return { kind: "range", reason: `unknown value ${quote(raw)} (expected one of: ${listValues(values)})` };
   return BigInt(index);

@@ -15,6 +15,7 @@
 import { z } from "zod";
 import { canonicalDecimalSchema } from "../core/formats.ts";
 import { encodeValue, type FieldSpec, fieldWidth, type Schema } from "../dataset/schema.ts";
+import { describeIssue } from "../util/zod-issues.ts";
 import { formatPath, QueryError } from "./errors.ts";
 
 /** Operators taking a single value. */
@@ -159,7 +160,10 @@ function analyzeQuery(
   const result = zodSchema.safeParse(json);
   if (!result.success) {
     const issue = result.error.issues[0];
-    throw new QueryError(formatPath(issue?.path ?? []), issue?.message ?? "invalid query");
+    throw new QueryError(
+      formatPath(issue?.path ?? []),
+      issue === undefined ? "invalid query" : describeIssue(issue),
+    );
   }
   const query: Query = result.data;
   const predicate = query.predicate.map((clause, index) => resolveClause(clause, index, schema));

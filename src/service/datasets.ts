@@ -213,6 +213,10 @@ export class DatasetStore {
     const parsed = parseOrThrow(registerDatasetSchema, input, "invalid_dataset");
     const schema = this.schemaOf(parsed);
     const records = parseRecords(parsed, schema); // DatasetError: invalid_records
+    refuseEmpty(
+      records.length,
+      parsed.csv !== undefined ? "csv" : parsed.jsonl !== undefined ? "jsonl" : "rows",
+    );
     if (this.wantsChunks(parsed.chunked, records.length)) {
       return this.registerChunked(parsed, schema, withinTransaction, (dir, commit, cipher) =>
         commitRecordsToChunkStore(records, dir, cipher, commit),
@@ -236,6 +240,7 @@ export class DatasetStore {
     const forced = parsed.chunked === true || typeof parsed.chunked === "object";
     const limit = parsed.chunked === false ? Number.POSITIVE_INFINITY : this.options.shape.capacity;
     const small = forced ? undefined : await readAtMost(file, schema, limit);
+    if (small !== undefined) refuseEmpty(small.length, path.basename(file));
     if (small === undefined) {
       return this.registerChunked(parsed, schema, withinTransaction, (dir, commit, cipher) =>
         commitFileToChunkStore(file, dir, cipher, commit),
@@ -789,6 +794,15 @@ function recordsPlaintext(records: readonly (readonly bigint[])[]): Uint8Array {
  * The records of a file when it holds at most `limit` of them (read and validated as `loadDataset` does);
  * `undefined` as soon as it holds more, having read only `limit + 1` records.
  */
+/** A dataset with no records (a header-only file) is refused: a signed 0-record manifest helps nobody. */
+function refuseEmpty(recordCount: number, source: string): void {
+  if (recordCount > 0) return;
+  throw new InputError("invalid_records", `${source}: no records (only a header, or an empty file)`, {
+    path: source,
+    hint: "add the records below the header; a dataset needs at least one record",
+  });
+}
+
 async function readAtMost(file: string, schema: Schema, limit: number): Promise<bigint[][] | undefined> {
   const tooMany = Symbol("too many records");
   let records: bigint[][] = [];

@@ -144,9 +144,12 @@ export class PartnerStore {
     return clientSecret;
   }
 
+  /** Replaces the policy; a policy without `budget` keeps the partner's current budget (not the default). */
   setPolicy(clientId: string, input: unknown): Partner {
-    this.require(clientId);
-    const policy = parsePolicy(input);
+    const current = this.require(clientId);
+    const keepsBudget =
+      typeof input === "object" && input !== null && !Array.isArray(input) && !("budget" in input);
+    const policy = parsePolicy(keepsBudget ? { ...input, budget: current.policy.budget } : input);
     statement(this.db, "UPDATE partners SET policy = ?, updated_at = ? WHERE client_id = ?").run(
       JSON.stringify(policy),
       this.now(),

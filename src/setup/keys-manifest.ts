@@ -35,13 +35,27 @@ export class PinMismatchError extends IntegrityError {
     readonly circuitId: string,
     readonly expected: string,
     readonly actual: string,
+    /** The message and hint when they should say more than "does not match" (a missing entry). */
+    explained?: { readonly message: string; readonly hint: string },
   ) {
     super(
       "pin_mismatch",
-      `pinned ${artifact} of circuit ${circuitId} does not match: expected ${expected}, got ${actual}`,
-      { path: artifact, hint: "rebuild or re-fetch the keys, or re-pin them deliberately" },
+      explained?.message ??
+        `pinned ${artifact} of circuit ${circuitId} does not match: expected ${expected}, got ${actual}`,
+      {
+        path: artifact,
+        hint: explained?.hint ?? "rebuild or re-fetch the keys, or re-pin them deliberately",
+      },
     );
   }
+}
+
+/** No keys are pinned for the circuit in `keysDir`: says which circuit and how to make its keys. */
+function keysMissing(keysDir: string, id: string, what: string): PinMismatchError {
+  return new PinMismatchError("entry", id, "a pinned entry", what, {
+    message: `no keys for circuit ${id} in ${keysDir} (${what})`,
+    hint: `check --keys-dir / ZKTALLY_KEYS_DIR; make them with zktally setup --ptau FILE --circuit ${id} --keys ${keysDir} (a ceremony ptau), or for development only with zktally serve --dev (INSECURE development keys)`,
+  });
 }
 
 const hex64 = hexSchema(32, "lowercase hex SHA-256");
@@ -210,9 +224,9 @@ export async function pinnedEntry(
 ): Promise<{ manifest: KeysManifest; entry: PinnedCircuit }> {
   assertCircuitId(id);
   const manifest = await readKeysManifest(keysDir);
-  if (!manifest) throw new PinMismatchError("entry", id, `${keysManifestPath(keysDir)}`, "no manifest");
+  if (!manifest) throw keysMissing(keysDir, id, `no ${keysManifestPath(keysDir)}`);
   const entry = manifest.circuits[id];
-  if (!entry) throw new PinMismatchError("entry", id, "a pinned entry", "none in the manifest");
+  if (!entry) throw keysMissing(keysDir, id, "its manifest.json pins no such circuit");
   return { manifest, entry };
 }
 

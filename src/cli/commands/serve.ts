@@ -28,6 +28,7 @@ import { jobView, progressLine } from "../../service/views.ts";
 import { isZktallyError, NotFoundError } from "../../util/errors.ts";
 import { parseStrictJson } from "../../util/strict-json.ts";
 import { type Command, errorReport, exitCodeOf, UsageError } from "../command.ts";
+import { untilStopSignal } from "../stop-signal.ts";
 
 export const configOptions = {
   ...Object.fromEntries(
@@ -99,15 +100,13 @@ async function runServe(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: configOptions, strict: true, allowPositionals: false });
   const config = configFromSources(values);
   const server = await startServer(config);
-  await new Promise<void>((resolve) => {
-    process.once("SIGTERM", () => resolve());
-    process.once("SIGINT", () => resolve());
-  });
+  await untilStopSignal();
   await server.close();
   return 0;
 }
 
-async function runAdmin(args: string[]): Promise<number> {
+/** `zktally serve admin ...` (also the top-level `zktally partner ...`); returns the exit code. */
+export async function runAdmin(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     options: { ...configOptions, ...adminOptions },

@@ -25,6 +25,7 @@ import { WorkerProverBackend } from "../../prover/worker-backend.ts";
 import { createLogger } from "../../service/logger.ts";
 import { KeyFileError, KeyRing } from "../../storage/keyring.ts";
 import { type Command, UsageError } from "../command.ts";
+import { untilStopSignal } from "../stop-signal.ts";
 
 const options = {
   redis: { type: "string" },
@@ -102,10 +103,7 @@ async function runWorker(args: string[]): Promise<number> {
   try {
     await worker.start();
     logger.info({ worker: worker.id, prefix: worker.prefix, provers, engine, keysDir }, "worker ready");
-    await new Promise<void>((resolve) => {
-      process.once("SIGTERM", () => resolve());
-      process.once("SIGINT", () => resolve());
-    });
+    await untilStopSignal();
     logger.info({ worker: worker.id, ...worker.stats }, "worker stopping");
     await worker.close();
     return 0;

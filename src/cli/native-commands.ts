@@ -1,0 +1,123 @@
+/**
+ * @module cli/native-commands
+ *
+ * The commands declared with commander's options: `init`, `commit`, `partner add|rotate|policy`, `query`
+ * and `completion`. Each action imports its implementation when it runs (operator code for all but
+ * `completion`), so declaring them costs `zktally verify` nothing. Options commander does not know
+ * (the service's `--data-dir`, `--key-file`, ... of `commit` and `partner`) are passed through to the
+ * service configuration, which checks them.
+ */
+import type { Command as Commander } from "commander";
+import { EXIT_CODES_HELP, inCommand, loaded, type Outcome, strict } from "./program.ts";
+
+const SERVICE_FLAGS_HELP =
+  "\nService options (--data-dir DIR, --key-file F, --keys-dir DIR, --circuit ID, ...) are those of `zktally serve` (zktally serve --help).\n";
+
+function withExitCodes(command: Commander, extra = ""): Commander {
+  return command.addHelpText("after", `${extra}\n${EXIT_CODES_HELP}\n`);
+}
+
+function declareInit(program: Commander, outcome: Outcome): void {
+  const command = program
+    .command("init")
+    .summary("propose a schema from a sample CSV/JSONL file and write a config file")
+    .description(
+      "Reads a sample CSV (with a header) or JSONL file, proposes a schema (bool, uint with the bits of the largest value, enum of the values found, NFC-normalised; a uint id column as key) and writes a config file for `zktally commit`.",
+    )
+    .argument("<sample>", "the sample .csv or .jsonl file")
+    .option("--id <dataset>", "dataset id (default: from the file name)")
+    .option("--key <column>", "the key column (a uint column of distinct values)")
+    .option("--max-enum <n>", "most distinct values an enum column may have", "1024")
+    .option("--out <file>", "the config file to write", "zktally.config.json")
+    .option("--force", "overwrite an existing config file")
+    .option("--json", "print the proposal as JSON");
+  withExitCodes(strict(command)).action(async (sample: string, options) => {
+    const { runInit } = await import("./commands/init.ts");
+    outcome.code = await inCommand(command, () => runInit(sample, options));
+  });
+}
+
+function declareCommit(program: Commander, outcome: Outcome): void {
+  const command = program
+    .command("commit")
+    .summary("commit a dataset file into the operator's data directory (signed manifest)")
+    .description(
+      "Commits a dataset file as the next epoch of a dataset in the service's data directory: records encrypted at rest, a signed manifest, chunked when the records exceed one circuit instance. The data directory must be initialised (zktally serve admin init), or pass --init.",
+    )
+    .option("--config <file>", "the config file written by zktally init", "zktally.config.json")
+    .option("--data <file>", "the dataset file (default: the config's)")
+    .option("--id <dataset>", "dataset id (default: the config's)")
+    .option("--schema <file>", "schema JSON file (default: the config's)")
+    .option("--epoch <n>", "epoch number (default: the next one)")
+    .option("--chunked", "commit in chunks even when the records fit one circuit instance")
+    .option("--init", "create the service state (a new operator identity) when the data directory has none")
+    .option("--json", "print the committed dataset as JSON")
+    .allowUnknownOption()
+    .allowExcessArguments();
+  withExitCodes(strict(command), SERVICE_FLAGS_HELP).action(async (options, self: Commander) => {
+    loaded.operator = true;
+    const { runCommit } = await import("./commands/commit.ts");
+    outcome.code = await inCommand(command, () => runCommit(options, self.args));
+  });
+}
+
+/** `partner add|rotate|policy`: the admin operations of `serve admin partner ...`, at top level. */
+function declarePartner(program: Commander, outcome: Outcome): void {
+  const partner = strict(
+    program
+      .command("partner")
+      .summary("partner add | rotate | policy: register partners, rotate secrets, set policies"),
+  );
+  const admin = (action: string) => async (options: Record<string, unknown>, self: Commander) => {
+    loaded.operator = true;
+    const { runPartner } = await import("./commands/partner.ts");
+    outcome.code = await inCommand(self, () => runPartner(action, options, self.args));
+  };
+  const add = partner
+    .command("add")
+    .description("register a partner; prints its client secret once")
+    .requiredOption("--id <client>", "the partner's client id")
+    .requiredOption("--scopes <list>", "comma-separated scopes, e.g. datasets:read,queries:submit")
+    .option("--name <name>", "display name")
+    .option("--policy <json|file>", "the partner's policy (JSON inline or a file)");
+  const rotate = partner
+    .command("rotate")
+    .description("rotate a partner's client secret; prints the new one once")
+    .requiredOption("--id <client>", "the partner's client id");
+  const policy = partner
+    .command("policy")
+    .description("set a partner's policy (a policy without budget keeps the current budget)")
+    .requiredOption("--id <client>", "the partner's client id")
+    .requiredOption("--policy <json|file>", "the policy (JSON inline or a file)");
+  for (const [name, sub] of [
+    ["add", add],
+    ["rotate", rotate],
+    ["policy", policy],
+  ] as const) {
+    withExitCodes(strict(sub.allowUnknownOption().allowExcessArguments()), SERVICE_FLAGS_HELP).action(
+      admin(name),
+    );
+  }
+}
+
+function declareCompletion(program: Commander, outcome: Outcome): void {
+  const command = program
+    .command("completion")
+    .summary("print a bash or zsh completion script")
+    .description(
+      'Prints a completion script: eval "$(zktally completion bash)" in ~/.bashrc, or zktally completion zsh > ~/.zfunc/_zktally (a folder on fpath).',
+    )
+    .argument("<shell>", "bash or zsh");
+  withExitCodes(strict(command)).action(async (shell: string) => {
+    const { runCompletion } = await import("./completion.ts");
+    outcome.code = await inCommand(command, () => runCompletion(program, shell));
+  });
+}
+
+/** Adds every commander-declared command to the program. */
+export function installNativeCommands(program: Commander, outcome: Outcome): void {
+  declareInit(program, outcome);
+  declareCommit(program, outcome);
+  declarePartner(program, outcome);
+  declareCompletion(program, outcome);
+}

@@ -40,7 +40,7 @@ import {
 import { InsecureKeysError, VerifierInputError } from "../verifier/errors.ts";
 import { checkAgainstHistory, verifyHistory } from "../verifier/history.ts";
 import { checkManifestKey, resolveKeyChain } from "../verifier/key-chain.ts";
-import { parsePassBundle } from "../verifier/pass-bundle.ts";
+import { describePassAnswer, type PassAnswer, parsePassBundle } from "../verifier/pass-bundle.ts";
 import type { BundleVerified, BundleVerifyResult } from "../verifier/verify-bundle.ts";
 import {
   type ChainVerified,
@@ -55,6 +55,7 @@ import {
   verifyPass,
 } from "../verifier/verify-pass.ts";
 import { type Command, UsageError } from "./command.ts";
+import { passAnswerLines } from "./pass-lines.ts";
 
 type Write = (text: string) => void;
 
@@ -180,10 +181,10 @@ function validLines(result: Verified): string[] {
   return [`  circuit    ${result.circuitId}`, `  key        ${result.vkeyHash}`];
 }
 
-/** A verified pass bundle: one VALID line per query, then the chain's facts. */
+/** A verified pass bundle: one VALID line per query (histograms as tables), then the chain's facts. */
 function passLines(result: PassVerified): string[] {
   return [
-    ...result.statements.map((statement, q) => `VALID  [${q}] ${printable(statement)}`),
+    ...passAnswerLines(result, "VALID  ", printable),
     `  dataset    ${printable(result.datasetId)} epoch ${result.epoch}, minimum group size ${result.minGroupSize}`,
     `  chunks     ${result.chunkCount} (circuit ${result.stepCircuitId}, key ${result.stepVkeyHash})`,
     `  final      ${result.finalCircuitId}, key ${result.finalVkeyHash}`,
@@ -403,6 +404,51 @@ export async function runVerify(args: string[], output: Output = processOutput):
   return Math.max(...codes);
 }
 
+/** What `inspect` shows of a pass bundle: every query's statement recomputed, and the circuits. */
+function passInspection(value: unknown) {
+  const { bundle, schema, queryHashes } = parsePassBundle(value);
+  const statements = bundle.queries.map((query, q) =>
+    describePassAnswer(query, bundle.answers[q] as PassAnswer, schema, bundle.minGroupSize),
+  );
+  return {
+    verified: false,
+    kind: "pass" as const,
+    format: bundle.format,
+    statements,
+    statementsMatchBundle: statements.every((statement, q) => statement === bundle.statements[q]),
+    queries: bundle.queries,
+    answers: bundle.answers,
+    queryHashes,
+    datasetId: bundle.manifest.datasetId,
+    epoch: bundle.manifest.epoch,
+    operatorKey: bundle.manifest.operatorKey,
+    minGroupSize: bundle.minGroupSize,
+    nonce: bundle.nonce,
+    createdAt: bundle.createdAt,
+    chunkCount: bundle.chunks.length,
+    chunkCircuitId: bundle.stepCircuitId,
+    chunkVkeyHash: bundle.stepVkeyHash,
+    finalCircuitId: bundle.finalCircuitId,
+    finalVkeyHash: bundle.finalVkeyHash,
+  };
+}
+
+/** `inspect`'s text for a pass bundle. */
+function passInspectionLines(view: ReturnType<typeof passInspection>): string[] {
+  return [
+    "NOT VERIFIED (inspect only reads the bundle; run `zktally verify` to check it)",
+    ...passAnswerLines(view, "  ", printable),
+    ...(view.statementsMatchBundle
+      ? []
+      : ["  warning    the bundle's own statement texts differ from these"]),
+    `  dataset    ${printable(view.datasetId)} epoch ${view.epoch}, minimum group size ${view.minGroupSize}`,
+    ...inspectedCircuitLines(view),
+    `  operator   ${view.operatorKey}`,
+    `  nonce      ${view.nonce}`,
+    `  created    ${printable(view.createdAt)}`,
+  ];
+}
+
 /** What `inspect` shows of either format: the statement recomputed from the bundle, and its identifiers. */
 function inspection(value: unknown) {
   if (isChainBundle(value)) {
@@ -454,7 +500,9 @@ function commonInspection(
 }
 
 /** The circuit lines of `inspect` (one circuit, or the chunk and final circuits of a chain). */
-function inspectedCircuitLines(view: ReturnType<typeof inspection>): string[] {
+function inspectedCircuitLines(
+  view: ReturnType<typeof inspection> | ReturnType<typeof passInspection>,
+): string[] {
   if ("chunkCount" in view) {
     return [
       `  chunks     ${view.chunkCount} (circuit ${view.chunkCircuitId}, key ${view.chunkVkeyHash})`,
@@ -474,7 +522,13 @@ export async function runInspect(args: string[], output: Output = processOutput)
   });
   const bundleFile = onePositional(positionals, "inspect");
   try {
-    const view = inspection(await readJsonFile(bundleFile, "bundle"));
+    const value = await readJsonFile(bundleFile, "bundle");
+    if (isPassBundle(value)) {
+      const view = passInspection(value);
+      output.out(values.json ? `${JSON.stringify(view)}\n` : `${passInspectionLines(view).join("\n")}\n`);
+      return 0;
+    }
+    const view = inspection(value);
     if (values.json) {
       output.out(`${JSON.stringify(view)}\n`);
       return 0;

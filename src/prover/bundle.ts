@@ -22,6 +22,7 @@ import { BUNDLE_FORMAT, type ProofBundle, parseBundle } from "../verifier/bundle
 import type { ChainBundle } from "../verifier/chain-bundle.ts";
 import { describeStatement } from "../verifier/describe.ts";
 import type { DpChainBundle } from "../verifier/dp-chain.ts";
+import type { PassBundle } from "../verifier/pass-bundle.ts";
 import { ProverError } from "./backend.ts";
 import type { QueryProof } from "./prove-query.ts";
 
@@ -81,7 +82,9 @@ export interface SerializedBundle {
  * The one serialisation of a bundle (canonical JSON, design.md section 6, no trailing newline): every
  * writer (service store, CLI demo) uses it, so the hash an audit entry carries is the hash of the file.
  */
-export function serializeBundle(bundle: ProofBundle | ChainBundle | DpChainBundle): SerializedBundle {
+export function serializeBundle(
+  bundle: ProofBundle | ChainBundle | DpChainBundle | PassBundle,
+): SerializedBundle {
   const text = canonicalJson(bundle);
   return { text, sha256: bytesToHex(sha256(utf8ToBytes(text))) };
 }

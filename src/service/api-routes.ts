@@ -219,6 +219,34 @@ export const API = {
       "503": error("audit_unavailable: the decision could not be logged, nothing was done"),
     },
   }),
+  submitPass: route({
+    operationId: "submitPass",
+    method: "post",
+    path: "/v1/passes",
+    scope: "queries:submit",
+    action: "query.submit",
+    summary: "Submit 1 to Q pass queries (histograms, DNF predicates, avg) answered by one proof",
+    description:
+      "The queries are admitted or refused together; each is checked against your policy (aggregate kind, " +
+      "fields, structural controls) and counts as one query of your budget and one audit entry. Needs a " +
+      "chunked dataset and a service configured for pass queries; the job's bundle is a pass bundle " +
+      "(docs/bundle.md). See docs/query-language.md, Pass queries.",
+    body: jsonBody(S.passSubmissionSchema),
+    auditRefusals: true,
+    responses: {
+      "202": ok("Accepted (Location: statusUrl)", S.submissionAcceptedSchema),
+      "400": error("invalid_request, invalid_query, query_too_large (path names the query: queries[i]...)"),
+      "403": error(
+        "policy_denied (a query's aggregate kind, field or clause; dp partners) or insufficient_scope",
+      ),
+      "404": error("Dataset unknown or not allowed"),
+      "409": error("nonce_reused, circuit_retired or pass_unavailable (not chunked, or no pass circuits)"),
+      "413": error("Body too large"),
+      "415": error("The body is not application/json"),
+      "429": error("budget_exhausted (the batch needs one query per query), queue_full or rate limited"),
+      "503": error("audit_unavailable: the decision could not be logged, nothing was done"),
+    },
+  }),
   listJobs: route({
     operationId: "listJobs",
     method: "get",

@@ -19,6 +19,8 @@ import { DECISIONS } from "../audit/types.ts";
 import { CANONICAL_DECIMAL, FIELD_ORDER, MAX_DECIMAL_DIGITS } from "../core/field.ts";
 import { DATASET_ID_PATTERN, lowerHexPattern } from "../core/formats.ts";
 import { signedChunkedManifestShape, signedManifestShape } from "../dataset/manifest.ts";
+import { querySchema } from "../query/model.ts";
+import { MAX_PASS_QUERIES, MAX_TERMS } from "../query/pass.ts";
 import { registerDatasetSchema } from "./datasets.ts";
 import { erasureRequestSchema } from "./erasure.ts";
 import { JOB_STATES } from "./jobs.ts";
@@ -90,6 +92,56 @@ export const submissionSchema = z
   })
   .describe("Unknown fields are ignored (policy, budget, group size and identity come from the server).");
 export type Submission = z.output<typeof submissionSchema>;
+
+const clauseListSchema = querySchema().shape.predicate;
+const passFieldName = z.string().min(1).max(256);
+
+/** One pass query (docs/query-language.md "Pass queries"): a DNF predicate and a pass aggregate. */
+export const passQuerySchema = z
+  .strictObject({
+    predicate: z
+      .union([
+        clauseListSchema.describe("clauses, all of which must hold (AND)"),
+        z
+          .strictObject({ anyOf: z.array(clauseListSchema).min(1).max(MAX_TERMS) })
+          .describe("disjunctive normal form: a record matches when all clauses of any one term hold"),
+      ])
+      .describe("which records the aggregate is over; [] = every record"),
+    aggregate: z.discriminatedUnion("kind", [
+      z.strictObject({ kind: z.literal("count") }),
+      z.strictObject({ kind: z.literal("sum"), field: passFieldName.describe("a uint field") }),
+      z.strictObject({
+        kind: z.literal("threshold"),
+        k: z.union([z.int().min(0), z.string().regex(/^(0|[1-9]\d{0,30})$/)]),
+      }),
+      z.strictObject({
+        kind: z.literal("avg"),
+        field: passFieldName.describe("a uint field: sum and count"),
+      }),
+      z.strictObject({
+        kind: z.literal("histogram"),
+        by: z.array(passFieldName).min(1).max(2).describe("one or two enum or bool fields: the cells"),
+        sum: passFieldName.optional().describe("a uint field: sum per cell instead of the count"),
+      }),
+    ]),
+  })
+  .describe("a pass query; field names and values are checked against the dataset's schema at admission");
+
+export const passSubmissionSchema = z
+  .object({
+    datasetId: datasetIdSchema,
+    queries: z
+      .array(passQuerySchema)
+      .min(1)
+      .max(MAX_PASS_QUERIES)
+      .describe(
+        "1 to Q queries answered by one proof (Q: the service's pass circuits); each is one query of the budget",
+      ),
+    nonce: nonceSchema,
+    epoch: z.int().min(0).optional().describe("an older, still retained epoch to ask (default: the latest)"),
+  })
+  .describe("Unknown fields are ignored (policy, budget, group size and identity come from the server).");
+export type PassSubmission = z.output<typeof passSubmissionSchema>;
 
 export const receiptsQuerySchema = z.object({
   after: z.coerce.number().int().min(-1).optional().describe("list entries after this index"),
@@ -234,7 +286,8 @@ export const jobSchema = z.object({
   datasetId: z.string(),
   epoch: z.int(),
   circuitId: z.string(),
-  queryHash: z.string(),
+  kind: z.enum(["query", "pass"]).describe("pass: a POST /v1/passes job, answered by a pass bundle"),
+  queryHash: z.string().describe("the query's hash (of a pass: the hash of its list of query hashes)"),
   nonce: z.string(),
   minGroupSize: z.int(),
   requestId: z.string(),
@@ -248,7 +301,7 @@ export const jobSchema = z.object({
 export const jobListSchema = z.object({ jobs: z.array(jobSchema) });
 
 export const bundleSchema = json.describe(
-  "zktally-bundle/v1 (one proof) or, for a chunked dataset, zktally-bundle/v2 (a chain of chunk proofs and a final proof; docs/bundle.md), byte-identical to the audited one",
+  'zktally-bundle/v1 (one proof) or, for a chunked dataset, zktally-bundle/v2 (a chain of chunk proofs and a final proof; `kind: "pass"` for a pass job\'s answers; docs/bundle.md), byte-identical to the audited one',
 );
 
 const privacyStandingSchema = z.object({
@@ -265,7 +318,9 @@ const privacyStandingSchema = z.object({
 export const budgetSchema = z.object({
   mode: z.enum(["exact", "dp"]),
   queries: z.int(),
-  used: z.int().describe("admissions in the sliding window [periodStart, periodEnd = now]"),
+  used: z
+    .int()
+    .describe("queries admitted in the sliding window [periodStart, periodEnd = now] (a pass counts each)"),
   remaining: z.int(),
   windowSeconds: z.int(),
   periodStart: isoTime,

@@ -73,14 +73,19 @@ export class ServiceAudit {
   }
 
   /**
-   * Runs `decision` inside a transaction together with its "accepted" entry. If `decision` throws an
-   * `ZktallyError`, the refusal is logged (in its own transaction) and the error rethrown.
+   * Runs `decision` inside a transaction together with its "accepted" entry (one per element when `details`
+   * is a list: a pass of Q queries is Q entries). If `decision` throws an `ZktallyError`, the refusal is
+   * logged (in its own transaction) and the error rethrown.
    */
-  decide<T>(subject: AuditSubject, decision: () => { result: T; details?: AuditDetails }): T {
+  decide<T>(
+    subject: AuditSubject,
+    decision: () => { result: T; details?: AuditDetails | readonly AuditDetails[] },
+  ): T {
     try {
       return this.db.transaction(() => {
         const { result, details } = decision();
-        this.append(subject, "accepted", details);
+        const entries = Array.isArray(details) ? details : [details as AuditDetails | undefined];
+        for (const entry of entries) this.append(subject, "accepted", entry);
         return result;
       })();
     } catch (error) {

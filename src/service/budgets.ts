@@ -4,8 +4,9 @@
  * A partner's budgets, counted from one table, the budget ledger (one row per admitted job: reserved at
  * admission, charged with the answer, refunded with a failure):
  *
- * - **Query budget** (every partner): at most `budget.queries` admissions in ANY window of
- *   `budget.periodSeconds`, a sliding window ending now. A fixed window aligned to the clock would let a
+ * - **Query budget** (every partner): at most `budget.queries` queries admitted in ANY window of
+ *   `budget.periodSeconds`, a sliding window ending now; a pass job of Q queries counts Q (its row's
+ *   `queries`), reserved all together or refused. A fixed window aligned to the clock would let a
  *   partner spend its budget just before a boundary and again just after it (2x in a moment); the sliding
  *   window counts both.
  * - **Privacy budget** (`dp` partners): per dataset, the (epsilon, delta) of every reserved or charged answer
@@ -29,9 +30,13 @@ import type { Policy } from "./policy.ts";
 export const EPSILON_SCALE = 1_000_000;
 export const DELTA_SCALE = 1_000_000_000_000_000;
 
-/** What one admission costs: always one query; for dp partners also (epsilon, delta) on a dataset. */
+/**
+ * What one admission costs: its number of queries (1, or the Q queries of a pass); for dp partners also
+ * (epsilon, delta) on a dataset.
+ */
 export interface Charge {
   readonly datasetId: string;
+  readonly queries: number;
   readonly epsilon: number;
   readonly delta: number;
 }
@@ -55,27 +60,28 @@ export interface QueryStanding {
 const toMicros = (epsilon: number) => Math.round(epsilon * EPSILON_SCALE);
 const toDeltaUnits = (delta: number) => Math.round(delta * DELTA_SCALE);
 
-/** The (epsilon, delta) an admission of `datasetId` costs under `policy` (zero outside dp mode). */
-export function chargeFor(policy: Policy, datasetId: string): Charge {
-  if (policy.mode !== "dp" || policy.dp === undefined) return { datasetId, epsilon: 0, delta: 0 };
-  return { datasetId, epsilon: policy.dp.epsilon, delta: policy.dp.delta };
+/** What an admission of `queries` queries on `datasetId` costs under `policy` ((epsilon, delta) zero outside dp mode). */
+export function chargeFor(policy: Policy, datasetId: string, queries = 1): Charge {
+  if (policy.mode !== "dp" || policy.dp === undefined) return { datasetId, queries, epsilon: 0, delta: 0 };
+  return { datasetId, queries, epsilon: policy.dp.epsilon, delta: policy.dp.delta };
 }
 
 export class BudgetLedger {
   constructor(private readonly db: Db) {}
 
   /**
-   * Takes one query (and the charge's epsilon, delta) from the partner's budgets for `jobId`, or throws
-   * `LimitError` (budget_exhausted, privacy_budget_exhausted). Must run inside the admission transaction.
+   * Takes the charge's queries (all or none) and its epsilon, delta from the partner's budgets for `jobId`,
+   * or throws `LimitError` (budget_exhausted, privacy_budget_exhausted). Must run inside the admission
+   * transaction.
    */
   reserve(partner: Partner, jobId: string, charge: Charge, now: number): void {
-    this.checkQueries(partner, now);
+    this.checkQueries(partner, charge.queries, now);
     this.checkPrivacy(partner, charge, now);
     statement(
       this.db,
       `INSERT INTO budget_ledger (job_id, partner_id, period_start, state, updated_at, reserved_at, dataset_id,
-           epsilon_micros, delta_units)
-         VALUES (?, ?, ?, 'reserved', ?, ?, ?, ?, ?)`,
+           epsilon_micros, delta_units, queries)
+         VALUES (?, ?, ?, 'reserved', ?, ?, ?, ?, ?, ?)`,
     ).run(
       jobId,
       partner.clientId,
@@ -85,6 +91,7 @@ export class BudgetLedger {
       charge.datasetId,
       toMicros(charge.epsilon),
       toDeltaUnits(charge.delta),
+      charge.queries,
     );
   }
 
@@ -112,7 +119,7 @@ export class BudgetLedger {
     const windowStart = now - periodSeconds * 1000;
     const row = statement(
       this.db,
-      `SELECT COUNT(*) AS used, MIN(reserved_at) AS oldest FROM budget_ledger
+      `SELECT COALESCE(SUM(queries), 0) AS used, MIN(reserved_at) AS oldest FROM budget_ledger
          WHERE partner_id = ? AND state IN ('reserved', 'charged') AND reserved_at > ? AND rowid > ?`,
     ).get(partner.clientId, windowStart, this.resetMark(partner.clientId)) as {
       used: number;
@@ -173,15 +180,18 @@ export class BudgetLedger {
     return row?.after_rowid ?? 0;
   }
 
-  private checkQueries(partner: Partner, now: number): void {
+  private checkQueries(partner: Partner, asked: number, now: number): void {
     const standing = this.queries(partner, now);
-    if (standing.used < standing.queries) return;
+    if (standing.used + asked <= standing.queries) return;
     const { queries, periodSeconds } = partner.policy.budget;
+    const left = Math.max(0, standing.queries - standing.used);
     // A budget of 0 never frees up by itself: no time is promised (and the refusal stays the same each time).
     const freeAt = standing.nextReleaseAt;
     throw new LimitError(
       "budget_exhausted",
-      `query budget of ${queries} per ${periodSeconds} s (sliding window) is used up`,
+      asked === 1 || left === 0
+        ? `query budget of ${queries} per ${periodSeconds} s (sliding window) is used up`
+        : `query budget of ${queries} per ${periodSeconds} s (sliding window) has ${left} left; this request asks ${asked} queries (each query of a batch counts)`,
       {
         retryAfterSeconds:
           freeAt === undefined ? periodSeconds : Math.max(1, Math.ceil((freeAt - now) / 1000)),

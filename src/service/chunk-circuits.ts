@@ -12,6 +12,10 @@
  * a noise seed and announces two more circuits, the clamped chunk circuit (sums with clamping bounds) and the
  * noisy final step (limits: config `noise`), pinned and built exactly like the plain pair.
  *
+ * With config `pass` (pass queries, design.md section 9), every chunked dataset is also answerable by pass
+ * queries: its manifest announces the PassStep and PassFinal circuits of the schema, layout and pass slots
+ * (Q, H, G from the config; C and M the served circuit's), pinned and built exactly like the plain pair.
+ *
  * All circuits of a keys directory share one ptau (the keys manifest pins it): a development build that
  * would need a larger ptau than the pinned one is refused rather than re-pinning every served key.
  *
@@ -28,13 +32,25 @@ import {
   finalShapeOf,
 } from "../circuits/chunk-shape.ts";
 import { type NoisyFinalShape, noisyFinalCircuitId } from "../circuits/noise.ts";
+import {
+  type PassShape,
+  type PassSlots,
+  passCircuitId,
+  passFinalCircuitId,
+  passShapeFor,
+} from "../circuits/pass-shape.ts";
 import type { ChunkLayout } from "../dataset/chunk-layout.ts";
 import type { Schema } from "../dataset/schema.ts";
 import { DEFAULT_NOISE_LIMITS, noisyFinalShapeFor } from "../prover/prove-noisy-chain.ts";
 import { compileCircuit } from "../setup/compile.ts";
 import { buildDevKeys } from "../setup/index.ts";
 import { loadPinnedVkey, readKeysManifest } from "../setup/keys-manifest.ts";
-import { ensureChunkMainFile, ensureFinalMainFile, ensureNoisyFinalMainFile } from "../setup/main-files.ts";
+import {
+  ensureChunkMainFile,
+  ensureFinalMainFile,
+  ensureNoisyFinalMainFile,
+  ensurePassMainFiles,
+} from "../setup/main-files.ts";
 import { vkeyHash } from "../setup/phase2.ts";
 import { requiredPtauPower } from "../setup/ptau.ts";
 import { ConflictError } from "../util/errors.ts";
@@ -62,7 +78,26 @@ export interface ChainCircuitIds {
   /** The noisy final step (dp answers) and its shape. */
   readonly noisyShape: NoisyFinalShape;
   readonly noisyFinalId: string;
+  /** The pass circuits (config `pass`), when pass queries are configured. */
+  readonly pass?: PassCircuitIds;
 }
+
+/** The PassStep and PassFinal circuits of a chunked dataset (config `pass`). */
+export interface PassCircuitIds {
+  readonly slots: PassSlots;
+  readonly shape: PassShape;
+  readonly stepId: string;
+  readonly finalId: string;
+}
+
+/** Pinned pass circuits: ids and the hashes of their verification keys. */
+export interface PassCircuits extends PassCircuitIds {
+  readonly stepVkeyHash: string;
+  readonly finalVkeyHash: string;
+}
+
+/** The pass slots of config `pass` (Q, H, G) under the served query capacity (C, M). */
+export type PassConfig = Pick<PassSlots, "queries" | "histogramSlots" | "cells">;
 
 /** Pinned chain circuits: ids and the hashes of their verification keys. */
 export interface ChainCircuits extends ChainCircuitIds {
@@ -76,12 +111,43 @@ export interface DpChainCircuits extends ChainCircuits {
   readonly noisyFinalVkeyHash: string;
 }
 
-/** The chain circuit ids for a schema and layout under the served query capacity and noise limits. */
+/** The pass circuit ids for a schema and layout under the served query capacity and config `pass`. */
+export function passCircuitIds(
+  schema: Schema,
+  layout: ChunkLayout,
+  query: QuerySlots,
+  pass: PassConfig,
+): PassCircuitIds {
+  const slots = { clauses: query.clauses, setSize: query.setSize, ...pass };
+  const shape = passShapeFor(schema, layout, slots);
+  return { slots, shape, stepId: passCircuitId(shape), finalId: passFinalCircuitId(shape) };
+}
+
+/** This service's pass circuits for a schema and layout; `409 pass_unavailable` when config `pass` is off. */
+export function servedPassCircuitIds(
+  config: Pick<ServiceConfig, "pass">,
+  schema: Schema,
+  layout: ChunkLayout,
+  query: QuerySlots,
+): PassCircuitIds {
+  if (config.pass === undefined) {
+    throw new ConflictError("pass_unavailable", "this service does not answer pass queries", {
+      hint: "the operator enables them with config pass (--pass-queries, --pass-histogram-slots, --pass-cells)",
+    });
+  }
+  return passCircuitIds(schema, layout, query, config.pass);
+}
+
+/**
+ * The chain circuit ids for a schema and layout under the served query capacity and noise limits (and the
+ * pass circuits when `pass` is given).
+ */
 export function chainCircuitIds(
   schema: Schema,
   layout: ChunkLayout,
   slots: QuerySlots,
   noise: NoiseLimits = DEFAULT_NOISE_LIMITS,
+  pass?: PassConfig,
 ): ChainCircuitIds {
   const query = { clauses: slots.clauses, setSize: slots.setSize };
   const shape = chunkShapeFor(schema, layout, query);
@@ -95,18 +161,20 @@ export function chainCircuitIds(
     clampChunkId: chunkCircuitId(clampShape),
     noisyShape,
     noisyFinalId: noisyFinalCircuitId(noisyShape),
+    ...(pass === undefined ? {} : { pass: passCircuitIds(schema, layout, query, pass) }),
   };
 }
 
-/** Every circuit a chunked dataset's manifest announces (plain pair first). */
+/** Every circuit a chunked dataset's manifest announces (plain pair first, the pass pair last). */
 export function chainCircuitList(ids: ChainCircuitIds): string[] {
-  return [ids.chunkId, ids.finalId, ids.clampChunkId, ids.noisyFinalId];
+  const pass = ids.pass === undefined ? [] : [ids.pass.stepId, ids.pass.finalId];
+  return [ids.chunkId, ids.finalId, ids.clampChunkId, ids.noisyFinalId, ...pass];
 }
 
 function keysMissing(config: ServiceConfig, ids: readonly string[]): ConflictError {
   return new ConflictError(
     "circuit_keys_missing",
-    `no pinned keys for circuit ${ids.join(" and ")} in ${config.keysDir}: a chunked dataset needs its chunk and final circuits (plain, clamped and noisy) set up`,
+    `no pinned keys for circuit ${ids.join(" and ")} in ${config.keysDir}: a chunked dataset needs its chunk and final circuits (plain, clamped and noisy, and the pass circuits when pass queries are configured) set up`,
     {
       hint: `set them up with a ceremony ptau (zktally setup --ptau FILE for ${ids.join(", ")}), or run the service in development mode (--dev) for INSECURE development keys`,
     },
@@ -121,7 +189,7 @@ export async function pinnedChainCircuits(
   config: ServiceConfig,
   ids: ChainCircuitIds,
 ): Promise<ChainCircuits> {
-  await checkPinned(config, ids, [ids.chunkId, ids.finalId]);
+  await checkPinned(config, ids.chunkId, [ids.chunkId, ids.finalId]);
   const [chunkVkey, finalVkey] = await Promise.all([
     loadPinnedVkey(config.keysDir, ids.chunkId),
     loadPinnedVkey(config.keysDir, ids.finalId),
@@ -134,7 +202,7 @@ export async function pinnedDpChainCircuits(
   config: ServiceConfig,
   ids: ChainCircuitIds,
 ): Promise<DpChainCircuits> {
-  await checkPinned(config, ids, chainCircuitList(ids));
+  await checkPinned(config, ids.chunkId, chainCircuitList(ids));
   const [clampVkey, noisyVkey] = await Promise.all([
     loadPinnedVkey(config.keysDir, ids.clampChunkId),
     loadPinnedVkey(config.keysDir, ids.noisyFinalId),
@@ -146,17 +214,27 @@ export async function pinnedDpChainCircuits(
   };
 }
 
-async function checkPinned(config: ServiceConfig, ids: ChainCircuitIds, wanted: readonly string[]) {
+async function checkPinned(config: ServiceConfig, named: string, wanted: readonly string[]) {
   const manifest = await readKeysManifest(config.keysDir);
   const missing = wanted.filter((id) => manifest?.circuits[id] === undefined);
   if (missing.length > 0) throw keysMissing(config, missing);
   if (manifest?.insecure && config.mode !== "development") {
     throw new ConflictError(
       "insecure_keys",
-      `the keys of ${ids.chunkId} in ${config.keysDir} are INSECURE development keys; production mode refuses them`,
+      `the keys of ${named} in ${config.keysDir} are INSECURE development keys; production mode refuses them`,
       { hint: "set up production keys (zktally setup --ptau FILE, zktally ceremony)" },
     );
   }
+}
+
+/** The pinned pass circuits of `ids` (same errors as `pinnedChainCircuits`). */
+export async function pinnedPassCircuits(config: ServiceConfig, ids: PassCircuitIds): Promise<PassCircuits> {
+  await checkPinned(config, ids.stepId, [ids.stepId, ids.finalId]);
+  const [stepVkey, finalVkey] = await Promise.all([
+    loadPinnedVkey(config.keysDir, ids.stepId),
+    loadPinnedVkey(config.keysDir, ids.finalId),
+  ]);
+  return { ...ids, stepVkeyHash: vkeyHash(stepVkey), finalVkeyHash: vkeyHash(finalVkey) };
 }
 
 /** What `GET /v1/circuits` shows of a pinned circuit. */
@@ -205,7 +283,7 @@ export async function ensureChainCircuits(
   layout: ChunkLayout,
   slots: QuerySlots,
 ): Promise<DpChainCircuits> {
-  const ids = chainCircuitIds(schema, layout, slots, config.noise);
+  const ids = chainCircuitIds(schema, layout, slots, config.noise, config.pass);
   if (config.mode === "development") {
     const build = devBuilds.then(() => buildMissingDevKeys(config, ids));
     devBuilds = build.catch(() => {});
@@ -217,11 +295,17 @@ export async function ensureChainCircuits(
 async function buildMissingDevKeys(config: ServiceConfig, ids: ChainCircuitIds): Promise<void> {
   const manifest = await readKeysManifest(config.keysDir);
   const pinned = (id: string) => manifest?.circuits[id] !== undefined;
+  const pass = ids.pass;
+  const passMains =
+    pass === undefined || (pinned(pass.stepId) && pinned(pass.finalId))
+      ? []
+      : await ensurePassMainFiles(pass.shape);
   const mains = [
     ...(pinned(ids.chunkId) ? [] : [await ensureChunkMainFile(ids.shape)]),
     ...(pinned(ids.finalId) ? [] : [await ensureFinalMainFile(finalShapeOf(ids.shape))]),
     ...(pinned(ids.clampChunkId) ? [] : [await ensureChunkMainFile(ids.clampShape)]),
     ...(pinned(ids.noisyFinalId) ? [] : [await ensureNoisyFinalMainFile(ids.noisyShape)]),
+    ...passMains,
   ];
   if (mains.length === 0) return;
   const buildDir = config.buildDir;

@@ -94,6 +94,27 @@ const noiseSchema = z.strictObject({
   maxScaleBits: z.int().min(1).max(64).default(DEFAULT_NOISE_LIMITS.maxScaleBits),
 });
 
+/**
+ * Pass queries (POST /v1/passes, design.md section 9): the query slots Q, histogram slots H and cells per
+ * histogram G of the pass circuits (clause slots and set size: the served circuit's). Off when absent: chunked
+ * registrations then announce no pass circuits. They fix the pass circuits' ids.
+ */
+const passSchema = z
+  .strictObject({
+    queries: z.int().min(1).max(16).default(4),
+    histogramSlots: z.int().min(0).max(16).default(1),
+    cells: z
+      .int()
+      .min(2)
+      .max(1024)
+      .refine((g) => (g & (g - 1)) === 0, "must be a power of two")
+      .default(16),
+  })
+  .refine((pass) => pass.histogramSlots <= pass.queries, {
+    message: "histogramSlots must be at most queries",
+    path: ["histogramSlots"],
+  });
+
 export const serviceConfigSchema = z.strictObject({
   mode: z.enum(SERVICE_MODES).default("production"),
   /** Directory holding the SQLite database (and, by default, the key file); created with mode 0700. */
@@ -152,6 +173,7 @@ export const serviceConfigSchema = z.strictObject({
   jobs: jobsSchema.default(jobsSchema.parse({})),
   chunks: chunksSchema.default(chunksSchema.parse({})),
   noise: noiseSchema.default(noiseSchema.parse({})),
+  pass: passSchema.optional(),
   redis: redisSchema.optional(),
 });
 
@@ -316,6 +338,27 @@ export const CONFIG_SOURCES: readonly ConfigSource[] = [
     "noise.maxScaleBits",
     "int",
     "scale bits (JMAX) of the noisy final step",
+  ),
+  source(
+    "pass-queries",
+    "ZKTALLY_PASS_QUERIES",
+    "pass.queries",
+    "int",
+    "queries Q per pass (enables pass queries)",
+  ),
+  source(
+    "pass-histogram-slots",
+    "ZKTALLY_PASS_HISTOGRAM_SLOTS",
+    "pass.histogramSlots",
+    "int",
+    "histogram slots H of the pass circuits (enables pass queries)",
+  ),
+  source(
+    "pass-cells",
+    "ZKTALLY_PASS_CELLS",
+    "pass.cells",
+    "int",
+    "cells G per histogram (enables pass queries)",
   ),
   source("redis", "ZKTALLY_REDIS", "redis.url", "string", "prove on zktally workers over BullMQ at this URL"),
   source("redis-prefix", "ZKTALLY_REDIS_PREFIX", "redis.prefix", "string", "Redis key prefix (with --redis)"),

@@ -181,6 +181,12 @@ const MIGRATIONS: readonly string[] = [
     created_at INTEGER NOT NULL
   ) STRICT;
   `,
+  // Pass jobs (several queries in one proof, design.md section 9): a job's kind, and how many queries one
+  // ledger row counts against the query budget (every query of a batch is one query).
+  `
+  ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'query' CHECK (kind IN ('query', 'pass'));
+  ALTER TABLE budget_ledger ADD COLUMN queries INTEGER NOT NULL DEFAULT 1 CHECK (queries >= 1);
+  `,
 ];
 
 /**

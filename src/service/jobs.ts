@@ -3,7 +3,8 @@
  *
  * The durable job table and every state change of a job, each one a SQLite transaction:
  *
- *   submit:   queued (+ budget reservation in the ledger, budgets.ts + audit "query.submit accepted");
+ *   submit:   queued (+ budget reservation in the ledger, budgets.ts + audit "query.submit accepted", one
+ *             entry per query for a pass of Q queries, whose reservation counts Q);
  *             the same query with the same nonce again returns the existing job, uncharged ("replayed")
  *   claim:    queued -> running (attempts + 1, lease owner, lease deadline, chunk progress reset)
  *   progress: chunks done / total and the time-left estimate of the running attempt (lease holder only)
@@ -27,12 +28,16 @@ import { ConflictError, LimitError, UnavailableError } from "../util/errors.ts";
 import type { ProofBundle } from "../verifier/bundle.ts";
 import type { ChainBundle } from "../verifier/chain-bundle.ts";
 import type { DpChainBundle } from "../verifier/dp-chain.ts";
+import type { PassBundle } from "../verifier/pass-bundle.ts";
 import type { AuditDetails, AuditSubject, ServiceAudit } from "./audit.ts";
 import { BudgetLedger, type Charge, DELTA_SCALE, EPSILON_SCALE, type PrivacyStanding } from "./budgets.ts";
 import { type Db, scalar, statement } from "./db.ts";
 import type { Partner } from "./partners.ts";
 
 export const JOB_STATES = ["queued", "running", "done", "failed"] as const;
+
+/** Every bundle a job can be answered with. */
+export type AnyBundle = ProofBundle | ChainBundle | DpChainBundle | PassBundle;
 export type JobState = (typeof JOB_STATES)[number];
 
 export interface JobRow {
@@ -64,6 +69,16 @@ export interface JobRow {
   eta_ms: number | null;
   /** A dp job's noise parameters, JSON `{epsilon, delta}` (the ledger's charge); null for exact answers. */
   dp: string | null;
+  /** `pass`: `query` is the JSON list of a pass's canonical queries (answered by a pass bundle). */
+  kind: JobKind;
+}
+
+export type JobKind = "query" | "pass";
+
+/** One query of a pass as audited: its hash and its statement in words. */
+export interface AdmittedItem {
+  readonly queryHash: string;
+  readonly statement: string;
 }
 
 /** What a partner submitted, after admission (everything here is public or the partner's own). */
@@ -80,6 +95,10 @@ export interface AdmittedQuery {
   readonly charge: Charge;
   /** The query in words for the public transparency log (service/transparency.ts). */
   readonly statement?: string;
+  /** `pass`: `query` lists the pass's queries, `queryHash` hashes the list; default `query`. */
+  readonly kind?: JobKind;
+  /** A pass's queries, one audit entry each (in query order). */
+  readonly items?: readonly AdmittedItem[];
 }
 
 /** A submission's job; `replayed` when it is the existing job of the same query with the same nonce. */
@@ -154,7 +173,8 @@ export class JobStore {
         ...chargeDetails(admitted.charge, this.budgets.privacy(partner, admitted.datasetId, now)),
         ...(admitted.statement === undefined ? {} : { statement: admitted.statement }),
       };
-      return { result: { row: this.requireRow(jobId), replayed: false }, details };
+      const row = this.requireRow(jobId);
+      return { result: { row, replayed: false }, details: perQuery(details, admitted.items) };
     });
   }
 
@@ -202,8 +222,8 @@ export class JobStore {
       statement(
         this.db,
         `INSERT INTO jobs (job_id, partner_id, request_id, dataset_id, epoch, circuit_id, query, query_hash, nonce,
-             min_group_size, state, phase, attempts, available_at, created_at, updated_at, dp)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 'queued', 0, ?, ?, ?, ?)`,
+             min_group_size, state, phase, attempts, available_at, created_at, updated_at, dp, kind)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 'queued', 0, ?, ?, ?, ?, ?)`,
       ).run(
         jobId,
         partnerId,
@@ -219,6 +239,7 @@ export class JobStore {
         now,
         now,
         dpColumn(admitted.charge),
+        admitted.kind ?? "query",
       );
     } catch (error) {
       if ((error as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE") {
@@ -336,8 +357,11 @@ export class JobStore {
     );
   }
 
-  /** Stores the answer: done + bundle + charge + audit, atomically, only while `owner` holds the lease. */
-  complete(job: JobRow, owner: string, bundle: ProofBundle | ChainBundle | DpChainBundle): void {
+  /**
+   * Stores the answer: done + bundle + charge + audit, atomically, only while `owner` holds the lease. A
+   * pass bundle is audited once per query (`queryHashes`: the hash of each, in query order).
+   */
+  complete(job: JobRow, owner: string, bundle: AnyBundle, queryHashes?: readonly string[]): void {
     const { text, sha256: hash } = serializeBundle(bundle);
     const subject = { partner: job.partner_id, action: "query.answer", requestId: job.request_id };
     this.db.transaction(() => {
@@ -354,7 +378,7 @@ export class JobStore {
       ).run(job.job_id, job.partner_id, text, hash, now);
       if (!this.budgets.charge(job.job_id, now))
         throw new Error(`job ${job.job_id}: budget ledger is not in state reserved`);
-      this.audit.append(subject, "accepted", {
+      const details: AuditDetails = {
         jobId: job.job_id,
         datasetId: job.dataset_id,
         epoch: job.epoch,
@@ -362,7 +386,9 @@ export class JobStore {
         queryHash: job.query_hash,
         nonce: job.nonce,
         bundleHash: hash,
-      });
+      };
+      const items = queryHashes?.map((queryHash) => ({ queryHash }));
+      for (const entry of perQuery(details, items)) this.audit.append(subject, "accepted", entry);
     })();
   }
 
@@ -443,6 +469,25 @@ function chargeDetails(charge: Charge, standing: PrivacyStanding | undefined): A
     spentEpsilonMicros: Math.round(standing.spentEpsilon * EPSILON_SCALE),
     spentDeltaFemtos: Math.round(standing.spentDelta * DELTA_SCALE),
   };
+}
+
+/**
+ * The audit entries of one decision: `details` alone, or one entry per query of a pass, each naming its
+ * index (`query` of `queries`) and its own hash and statement, with the pass's hash as `passHash`.
+ */
+function perQuery(
+  details: AuditDetails,
+  items: readonly Partial<AdmittedItem>[] | undefined,
+): AuditDetails[] {
+  if (items === undefined) return [details];
+  return items.map((item, q) => ({
+    ...details,
+    passHash: details.queryHash ?? null,
+    query: q,
+    queries: items.length,
+    ...(item.queryHash === undefined ? {} : { queryHash: item.queryHash }),
+    ...(item.statement === undefined ? {} : { statement: item.statement }),
+  }));
 }
 
 /** The jobs.dp column of a charge: its noise parameters when it is a dp answer, else null. */

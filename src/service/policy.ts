@@ -16,6 +16,9 @@
  * suppressed (group size max(g, 2)) or answered (group size 0). Suppression is off only when the policy
  * says `membership: {suppress: false}`; `minGroupSizeFor` is the one place that picks the group size.
  *
+ * Pass queries (pass-admission.ts) are checked query by query with the same fields; their pass-only kinds
+ * `avg` and `histogram` are listed in `aggregates` like the others.
+ *
  * Modes (docs/service.md "Policy modes", docs/privacy.md): `exact` partners get exact answers with proven
  * suppression and the structural controls of policy-controls.ts; `dp` partners get noisy answers, each
  * costing `dp.epsilon`/`dp.delta` of the `privacyBudget` (budgets.ts charges it at admission). Both modes:
@@ -39,6 +42,10 @@ import { AccessError, ConflictError, InputError } from "../util/errors.ts";
 import { checkStructuralControls, structuralControlsShape } from "./policy-controls.ts";
 
 const MAX_GROUP_SIZE = 2 ** 32 - 1;
+
+/** The aggregate kinds a policy can allow: the single-query kinds and the pass-only `avg` and `histogram`. */
+export const POLICY_AGGREGATES = [...AGGREGATE_KINDS, "avg", "histogram"] as const;
+export type PolicyAggregate = (typeof POLICY_AGGREGATES)[number];
 
 /** Most clauses a policy may add to every query (each takes a circuit clause slot). */
 export const MAX_REQUIRED_CLAUSES = 8;
@@ -71,7 +78,11 @@ export const policySchema = z.strictObject({
   datasets: z.array(z.string().regex(DATASET_ID_PATTERN)).max(1024).default([]),
   /** Field names its queries may reference (predicate fields, the summed field, the membership key). */
   fields: z.array(z.string().min(1).max(256)).max(1024).default([]),
-  aggregates: z.array(z.enum(AGGREGATE_KINDS)).max(AGGREGATE_KINDS.length).default(["count", "threshold"]),
+  /** Aggregate kinds its queries may use; `avg` and `histogram` exist only in pass queries (POST /v1/passes). */
+  aggregates: z
+    .array(z.enum(POLICY_AGGREGATES))
+    .max(POLICY_AGGREGATES.length)
+    .default(["count", "threshold"]),
   /** Minimum group size g passed to the circuit for count, sum and threshold (0 = off). */
   minGroupSize: z.int().min(0).max(MAX_GROUP_SIZE).default(5),
   /** Membership (when "membership" is in `aggregates`): suppressed unless `suppress` is explicitly false. */
@@ -119,7 +130,7 @@ export function parsePolicy(input: unknown): Policy {
 }
 
 /** The aggregates a dp partner may ask: the ones with a noisy answer. */
-export const DP_AGGREGATES: readonly AggregateKind[] = ["count", "sum"];
+export const DP_AGGREGATES: readonly PolicyAggregate[] = ["count", "sum"];
 
 function invalidPolicy(field: string, message: string): InputError {
   return new InputError("invalid_policy", `policy.${field}: ${message}`, { path: `policy.${field}` });

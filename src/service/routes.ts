@@ -1,8 +1,9 @@
 /**
  * @module service/routes
  *
- * The partner API under `/v1`: datasets and circuits (public material), query submission, jobs, bundles,
- * the partner's budget, and the partner's own audit receipts.
+ * The partner API under `/v1`: datasets and circuits (public material), query submission (single queries;
+ * pass queries, admitted by pass-admission.ts), jobs, bundles, the partner's budget, and the partner's own
+ * audit receipts.
  *
  * Admission (`admitQuery`) decides from the request, the partner's policy and public state only (dataset
  * schema and manifest, circuit shape, budget and queue counters), never from the records, so refusals
@@ -22,6 +23,7 @@ import { canonicalQuery, queryHash } from "../query/canonical.ts";
 import { encodeQueryPublic } from "../query/lower.ts";
 import { canonicalJson } from "../util/canonical-json.ts";
 import { AccessError, ConflictError, isZktallyError, NotFoundError } from "../util/errors.ts";
+import { answerableDataset } from "./admission.ts";
 import { API } from "./api-routes.ts";
 import type { Submission } from "./api-schemas.ts";
 import type { AuditSubject } from "./audit.ts";
@@ -34,6 +36,7 @@ import { invalidRequest } from "./http-errors.ts";
 import type { AdmittedQuery, Submitted } from "./jobs.ts";
 import { routeMounter } from "./mount.ts";
 import type { Partner } from "./partners.ts";
+import { admitPass } from "./pass-admission.ts";
 import { checkQueryAgainstPolicy, minGroupSizeFor, withRequiredClauses } from "./policy.ts";
 import type { Scope } from "./tokens.ts";
 import { publicStatement } from "./transparency.ts";
@@ -49,13 +52,7 @@ export function admitQuery(
   submission: Submission,
   tokenScopes: ReadonlySet<Scope>,
 ): AdmittedQuery {
-  if (!partner.policy.datasets.includes(submission.datasetId))
-    throw new NotFoundError(`dataset ${submission.datasetId}`);
-  const dataset = ctx.datasets.answerable(submission.datasetId, submission.epoch);
-  if (!dataset)
-    throw new NotFoundError(
-      `dataset ${submission.datasetId}${submission.epoch === undefined ? "" : ` epoch ${submission.epoch}`}`,
-    );
+  const dataset = answerableDataset(ctx, partner, submission.datasetId, submission.epoch);
   const { manifest } = dataset;
   const schema = manifest.schema;
   // A chunked dataset is proven by its chain circuits, which take the served circuit's query capacity.
@@ -170,7 +167,8 @@ export function partnerRouter(ctx: ServiceContext): Router {
     });
   });
 
-  mount(API.submitQuery, (_req, res, { body }) => {
+  /** Admits (refusals audited), submits and answers 202 with the job's URLs. */
+  const submitWith = (res: express.Response, admit: (partner: Partner) => AdmittedQuery) => {
     const partner = partnerOf(res);
     const subject = {
       partner: partner.clientId,
@@ -179,7 +177,7 @@ export function partnerRouter(ctx: ServiceContext): Router {
     };
     let admitted: AdmittedQuery;
     try {
-      admitted = admitQuery(ctx, partner, body, stateOf(res).token?.scopes ?? new Set());
+      admitted = admit(partner);
     } catch (error) {
       ctx.audit.recordRefusal(subject, error);
       throw error;
@@ -197,6 +195,14 @@ export function partnerRouter(ctx: ServiceContext): Router {
         requestId: subject.requestId,
         ...(replayed ? { replayed } : {}),
       });
+  };
+
+  mount(API.submitQuery, (_req, res, { body }) => {
+    submitWith(res, (partner) => admitQuery(ctx, partner, body, stateOf(res).token?.scopes ?? new Set()));
+  });
+
+  mount(API.submitPass, (_req, res, { body }) => {
+    submitWith(res, (partner) => admitPass(ctx, partner, body));
   });
 
   mount(API.listJobs, (_req, res) => {

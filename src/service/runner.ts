@@ -9,8 +9,10 @@
  * chunk plus the final step and answered with a `zktally-bundle/v2` chain bundle. A dp job (jobs.dp, the
  * (epsilon, delta) admission charged) on a chunked dataset whose manifest commits to a noise seed is proven
  * with proveChain's noise option (the noisy final step, the clamped chunk circuit for a clamped sum) and
- * answered with a `zktally-bundle/v3` dp-chain bundle; on any other dataset it fails with dp_unavailable. Admission, budgets and
- * audit are per job (per query), never per chunk. While a proof runs, a heartbeat extends the job's lease;
+ * answered with a `zktally-bundle/v3` dp-chain bundle; on any other dataset it fails with dp_unavailable. A pass
+ * job (jobs.kind `pass`: Q queries over a chunked dataset) is proven by `provePass` on the same prover (the
+ * pinned PassStep and PassFinal circuits of config `pass`) into a pass bundle. Admission, budgets and audit
+ * are per query (a pass counts each of its queries), never per chunk. While a proof runs, a heartbeat extends the job's lease;
  * if this process dies, the lease expires and any instance re-queues the job.
  *
  * Errors (policy in docs/service.md, "Job failures"): a dataset that does not decrypt or match its
@@ -36,13 +38,14 @@ import { makeBundle } from "../prover/bundle.ts";
 import type { ChunkProgress, ChunkProver } from "../prover/chunks.ts";
 import { proveChain } from "../prover/prove-chain.ts";
 import type { ChainNoiseOptions } from "../prover/prove-noisy-chain.ts";
+import { provePass } from "../prover/prove-pass.ts";
 import { planQueryProof } from "../prover/prove-query.ts";
 import { QueryError } from "../query/errors.ts";
 import { ConflictError, IntegrityError, UnavailableError } from "../util/errors.ts";
 import type { ProofBundle } from "../verifier/bundle.ts";
 import type { ChainBundle } from "../verifier/chain-bundle.ts";
 import type { DpChainBundle } from "../verifier/dp-chain.ts";
-import type { ChainCircuits, DpChainCircuits } from "./chunk-circuits.ts";
+import type { ChainCircuits, DpChainCircuits, PassCircuits } from "./chunk-circuits.ts";
 import type { DatasetStore } from "./datasets.ts";
 import { type JobRow, type JobStore, LeaseLostError } from "./jobs.ts";
 import { errorLocation, type Logger } from "./logger.ts";
@@ -59,6 +62,8 @@ export interface RunnerOptions {
   readonly chainCircuits: (manifest: ChunkedManifest) => Promise<ChainCircuits>;
   /** The same with the clamped chunk and noisy final circuits, for dp jobs. */
   readonly dpChainCircuits: (manifest: ChunkedManifest) => Promise<DpChainCircuits>;
+  /** The pinned pass circuits of a chunked dataset (config `pass`), for pass jobs. */
+  readonly passCircuits: (manifest: ChunkedManifest) => Promise<PassCircuits>;
   readonly logger: Logger;
   readonly concurrency: number;
   readonly leaseMs: number;
@@ -209,8 +214,13 @@ export class JobRunner {
       if (job.dp !== null && !(chained && stored.manifest.noiseCommitment !== undefined)) {
         throw new NoiseUnavailableError();
       }
-      const bundle = chained ? await this.proveChained(job) : await this.proveSingle(job);
-      jobs.complete(job, this.owner, bundle);
+      if (job.kind === "pass") {
+        const parsed = await this.provePassJob(job);
+        jobs.complete(job, this.owner, parsed.bundle, parsed.queryHashes);
+      } else {
+        const bundle = chained ? await this.proveChained(job) : await this.proveSingle(job);
+        jobs.complete(job, this.owner, bundle);
+      }
       logger.info(
         {
           jobId: job.job_id,
@@ -276,6 +286,29 @@ export class JobRunner {
     if (noise) return proveChain({ ...request, vkeyHashes: noise.vkeyHashes, noise: noise.options });
     const plain = circuits as ChainCircuits;
     return proveChain({ ...request, vkeyHashes: { chunk: plain.chunkVkeyHash, final: plain.finalVkeyHash } });
+  }
+
+  /** The Q queries of a pass job as one PassStep chain and one PassFinal proof (`provePass`). */
+  private async provePassJob(job: JobRow) {
+    const { jobs } = this.options;
+    const dataset = await this.options.datasets.loadChunked(job.dataset_id, job.epoch);
+    const circuits = await this.options.passCircuits(dataset.manifest);
+    const total = dataset.manifest.chunkCount + 1;
+    jobs.setChunkProgress(job, this.owner, { done: 0, total, etaMs: undefined });
+    jobs.setPhase(job, this.owner, "proving");
+    return provePass({
+      manifest: dataset.manifest,
+      committed: dataset.committed,
+      records: dataset.records,
+      queries: JSON.parse(job.query) as unknown[],
+      nonce: BigInt(job.nonce),
+      minGroupSize: job.min_group_size,
+      slots: circuits.slots,
+      vkeyHashes: { step: circuits.stepVkeyHash, final: circuits.finalVkeyHash },
+      prover: this.options.prover,
+      jobId: chunkJobId(job),
+      onProgress: (progress: ChunkProgress) => jobs.setChunkProgress(job, this.owner, progress),
+    });
   }
 
   /**

@@ -46,6 +46,8 @@ import {
   ensureChainCircuits,
   pinnedChainCircuits,
   pinnedDpChainCircuits,
+  pinnedPassCircuits,
+  servedPassCircuitIds,
 } from "./chunk-circuits.ts";
 import {
   ConfigError,
@@ -320,6 +322,11 @@ export async function startServer(
           pinnedDpChainCircuits(
             config,
             chainCircuitIds(manifest.schema, manifest.layout, ctx.circuit.shape, config.noise),
+          ),
+        passCircuits: (manifest) =>
+          pinnedPassCircuits(
+            config,
+            servedPassCircuitIds(config, manifest.schema, manifest.layout, ctx.circuit.shape),
           ),
         logger: ctx.logger,
         concurrency: config.jobs.concurrency,

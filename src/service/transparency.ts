@@ -20,6 +20,8 @@ import type { AuditEntry } from "../audit/types.ts";
 import type { Schema } from "../dataset/schema.ts";
 import { describeQuery } from "../query/canonical.ts";
 import type { Query } from "../query/model.ts";
+import { describePassQuery, type PassQuery } from "../query/pass.ts";
+import { type PassAnswer, passAnswerInWords } from "../verifier/pass-bundle.ts";
 import { API } from "./api-routes.ts";
 import type { ServiceContext } from "./context.ts";
 import { invalidRequest } from "./http-errors.ts";
@@ -36,7 +38,16 @@ export function publicStatement(query: Query, schema: Schema): string {
     query.aggregate.kind === "membership"
       ? `${describeQuery({ ...query, aggregate: { kind: "count" } }, schema).replace(/^count of/, "membership of one record (key withheld) among")}`
       : describeQuery(query, schema);
-  return withheld.length > MAX_STATEMENT ? `${withheld.slice(0, MAX_STATEMENT - 1)}…` : withheld;
+  return bounded(withheld);
+}
+
+/** One pass query in words (pass queries name no person: nothing to withhold). */
+export function publicPassStatement(query: PassQuery, schema: Schema): string {
+  return bounded(describePassQuery(query, schema));
+}
+
+function bounded(statement: string): string {
+  return statement.length > MAX_STATEMENT ? `${statement.slice(0, MAX_STATEMENT - 1)}…` : statement;
 }
 
 /** The readable view of a query entry (undefined for other actions). */
@@ -73,7 +84,17 @@ function publicAnswer(ctx: ServiceContext, entry: AuditEntry): string | undefine
   if (!(partner?.policy as { publicAnswers?: boolean } | undefined)?.publicAnswers) return undefined;
   const text = ctx.jobs.bundleForPartner(jobId, entry.partner);
   if (text === undefined) return undefined;
-  const answer = (JSON.parse(text) as { answer?: { suppressed?: boolean; value?: unknown } }).answer;
+  const parsed = JSON.parse(text) as {
+    answer?: { suppressed?: boolean; value?: unknown };
+    answers?: PassAnswer[];
+    minGroupSize?: number;
+  };
+  const q = entry.details?.query;
+  if (parsed.answers !== undefined && typeof q === "number") {
+    const one = parsed.answers[q];
+    return one === undefined ? undefined : passAnswerInWords(one, parsed.minGroupSize ?? 0);
+  }
+  const answer = parsed.answer;
   if (answer?.suppressed) return "suppressed";
   return answer?.value === undefined ? undefined : String(answer.value);
 }

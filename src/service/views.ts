@@ -41,6 +41,7 @@ export interface JobView {
   readonly datasetId: string;
   readonly epoch: number;
   readonly circuitId: string;
+  readonly kind: JobRow["kind"];
   readonly queryHash: string;
   readonly nonce: string;
   readonly minGroupSize: number;
@@ -70,6 +71,7 @@ export function jobView(row: JobRow, queuePosition: number | undefined): JobView
     datasetId: row.dataset_id,
     epoch: row.epoch,
     circuitId: row.circuit_id,
+    kind: row.kind,
     queryHash: row.query_hash,
     nonce: row.nonce,
     minGroupSize: row.min_group_size,

@@ -100,12 +100,14 @@ export {
 } from "./parse.ts";
 export {
   cellKeys,
+  cellLabel,
   describePassAnswer,
   type ParsedPassBundle,
   type PassAnswer,
   type PassBundle,
   type PassProofEntry,
   parsePassBundle,
+  passAnswerInWords,
 } from "./pass-bundle.ts";
 export type { G1Point, G2Point } from "./points.ts";
 export { isInG2Subgroup } from "./subgroup.ts";

@@ -209,25 +209,33 @@ export function describePassAnswer(
   schema: Schema,
   minGroupSize: number,
 ): string {
-  const what = describePassQuery(query, schema);
+  return `${describePassQuery(query, schema)}: ${passAnswerInWords(answer, minGroupSize)}`;
+}
+
+/** The answer part of a statement, e.g. `DE 12, FR fewer than 5` or `1200 / 31`. */
+export function passAnswerInWords(answer: PassAnswer, minGroupSize: number): string {
   const fewer = `fewer than ${minGroupSize} records or all but fewer (suppressed)`;
   switch (answer.kind) {
     case "count":
     case "sum":
     case "threshold":
-      return `${what}: ${answer.suppressed ? fewer : String(answer.value)}`;
+      return answer.suppressed ? fewer : String(answer.value);
     case "avg":
-      return `${what}: ${answer.suppressed ? fewer : `${answer.sum} / ${answer.count}`}`;
+      return answer.suppressed ? fewer : `${answer.sum} / ${answer.count}`;
     case "histogram": {
-      if (answer.suppressed)
-        return `${what}: the whole table is suppressed (minimum group size ${minGroupSize})`;
-      const cells = answer.cells.map(
-        (cell) =>
-          `${cell.cell.map(String).join("/")} ${"hidden" in cell ? `fewer than ${minGroupSize}` : cell.value}`,
-      );
-      return `${what}: ${cells.join(", ")}`;
+      if (answer.suppressed) return `the whole table is suppressed (minimum group size ${minGroupSize})`;
+      return answer.cells
+        .map(
+          (cell) => `${cellLabel(cell.cell)} ${"hidden" in cell ? `fewer than ${minGroupSize}` : cell.value}`,
+        )
+        .join(", ");
     }
   }
+}
+
+/** A histogram cell's key in words: its values joined by "/" (e.g. `FR/true`). */
+export function cellLabel(cell: readonly (string | boolean)[]): string {
+  return cell.map(String).join("/");
 }
 
 function parseManifestV2(value: unknown): ChunkedManifest {

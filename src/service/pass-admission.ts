@@ -1,0 +1,168 @@
+/**
+ * @module service/pass-admission
+ *
+ * Admission of pass queries (`POST /v1/passes`, design.md section 9): 1..Q queries over one chunked dataset,
+ * answered together by one PassStep chain and one PassFinal proof. The batch is admitted or refused as a
+ * whole; each query is checked on its own, with the single-query rules (policy.ts, policy-controls.ts):
+ *
+ * - its aggregate kind must be in the policy's `aggregates` (`avg` and `histogram` are pass-only kinds);
+ * - every field it names (any term's clauses, the summed or averaged field, the histogram's fields and summed
+ *   field) must be in the policy's `fields`;
+ * - the structural controls apply to every clause of every DNF term;
+ * - the policy's `requiredClauses` are added to every term, so they are part of what is proven and stated;
+ * - the lowered batch must fit the pass circuits (C, M, G, H, Q): `query_too_large` otherwise.
+ *
+ * The minimum group size k is the policy's, for every query (one per proof): histogram cells below k (or all
+ * but fewer than k of the table) come back proven as "fewer than k". Pass answers are exact: `dp` partners
+ * are refused (their answers must be noisy). A refusal names the query (`queries[i]...`) and depends only on
+ * the request, the policy and public state (schema, manifest, circuit shapes, budgets), never on the records.
+ * The budget is charged one query per query of the batch (budgets.ts), the audit log gets one entry per query.
+ */
+import { passQueryShape } from "../circuits/pass-shape.ts";
+import type { Schema } from "../dataset/schema.ts";
+import { QueryError } from "../query/errors.ts";
+import type { Clause } from "../query/model.ts";
+import {
+  canonicalPassQuery,
+  encodePassPublic,
+  type PassAggregate,
+  type PassQuery,
+  passQueryHash,
+} from "../query/pass.ts";
+import { canonicalJson } from "../util/canonical-json.ts";
+import { canonicalJsonSha256 } from "../util/digest.ts";
+import { AccessError, ConflictError } from "../util/errors.ts";
+import { answerableDataset } from "./admission.ts";
+import type { PassSubmission } from "./api-schemas.ts";
+import { chargeFor } from "./budgets.ts";
+import { servedPassCircuitIds } from "./chunk-circuits.ts";
+import type { ServiceContext } from "./context.ts";
+import type { AdmittedQuery } from "./jobs.ts";
+import type { Partner } from "./partners.ts";
+import { type Policy, withRequiredClauses } from "./policy.ts";
+import { checkStructuralControls } from "./policy-controls.ts";
+import { publicPassStatement } from "./transparency.ts";
+
+/** Admits a well-formed pass submission (see the module comment); refusals are `ZktallyError`s. */
+export function admitPass(ctx: ServiceContext, partner: Partner, submission: PassSubmission): AdmittedQuery {
+  const dataset = answerableDataset(ctx, partner, submission.datasetId, submission.epoch);
+  const { manifest } = dataset;
+  if (manifest.version !== 2) {
+    throw new ConflictError(
+      "pass_unavailable",
+      `pass queries are answered on chunked datasets; dataset ${dataset.datasetId} is committed in one circuit instance (ask it with POST /v1/queries)`,
+    );
+  }
+  const schema = manifest.schema;
+  const circuits = servedPassCircuitIds(ctx.config, schema, manifest.layout, ctx.circuit.shape);
+  if (![circuits.stepId, circuits.finalId].every((id) => manifest.circuits.includes(id))) {
+    throw new ConflictError(
+      "pass_unavailable",
+      `dataset ${dataset.datasetId} epoch ${dataset.epoch} was committed without this service's pass circuits`,
+      { hint: "the operator registers a new epoch of the dataset to make it answerable by pass queries" },
+    );
+  }
+  if (partner.policy.mode === "dp") {
+    throw new AccessError(
+      "policy_denied",
+      "pass queries are exact; your policy (dp mode) gets noisy answers only",
+    );
+  }
+  const queries = submission.queries.map((query, q) =>
+    atQuery(q, () => provenPassQuery(query, schema, partner.policy, q)),
+  );
+  const shape = passQueryShape(circuits.shape);
+  encodePassPublic(queries, schema, shape);
+  const hashes = queries.map((query) => passQueryHash(query, schema));
+  return {
+    datasetId: dataset.datasetId,
+    epoch: dataset.epoch,
+    circuitId: circuits.stepId,
+    kind: "pass",
+    query: canonicalJson(queries),
+    queryHash: canonicalJsonSha256(hashes),
+    nonce: submission.nonce,
+    minGroupSize: partner.policy.minGroupSize,
+    charge: chargeFor(partner.policy, dataset.datasetId, queries.length),
+    items: queries.map((query, q) => ({
+      queryHash: hashes[q] as string,
+      statement: publicPassStatement(query, schema),
+    })),
+  };
+}
+
+/** The canonical query the circuit proves: checked against the policy, then with the required clauses. */
+function provenPassQuery(json: unknown, schema: Schema, policy: Policy, q: number): PassQuery {
+  const asked = canonicalPassQuery(json, schema);
+  checkPassPolicy(asked, schema, policy, `queries[${q}]`);
+  if (policy.requiredClauses.length === 0) return asked;
+  const anyOf = termsOf(asked).map(
+    (term) =>
+      withRequiredClauses({ predicate: term, aggregate: { kind: "count" } }, schema, policy).predicate,
+  );
+  return canonicalPassQuery({ predicate: { anyOf }, aggregate: asked.aggregate }, schema);
+}
+
+function termsOf(query: PassQuery): Clause[][] {
+  return Array.isArray(query.predicate) ? [query.predicate] : query.predicate.anyOf;
+}
+
+/** Fields a pass query names: every term's clause fields and its aggregate's fields. */
+export function passReferencedFields(query: PassQuery): string[] {
+  const fields = new Set(termsOf(query).flatMap((term) => term.map((clause) => clause.field)));
+  for (const field of aggregateFields(query.aggregate)) fields.add(field);
+  return [...fields].sort();
+}
+
+function aggregateFields(aggregate: PassAggregate): string[] {
+  switch (aggregate.kind) {
+    case "count":
+    case "threshold":
+      return [];
+    case "sum":
+    case "avg":
+      return [aggregate.field];
+    case "histogram":
+      return [...aggregate.by, ...(aggregate.sum === undefined ? [] : [aggregate.sum])];
+  }
+}
+
+/** Throws `AccessError("policy_denied")` naming the query when the policy refuses its kind, a field or a clause. */
+function checkPassPolicy(query: PassQuery, schema: Schema, policy: Policy, at: string): void {
+  const kind = query.aggregate.kind;
+  if (!policy.aggregates.includes(kind)) {
+    throw new AccessError("policy_denied", `${at}: aggregate ${kind} is not allowed by your policy`, {
+      path: `${at}.aggregate.kind`,
+    });
+  }
+  const allowed = new Set(policy.fields);
+  const denied = passReferencedFields(query).filter((field) => !allowed.has(field));
+  if (denied.length > 0) {
+    throw new AccessError(
+      "policy_denied",
+      `${at}: field(s) ${denied.join(", ")} not allowed by your policy`,
+      {
+        path: at,
+      },
+    );
+  }
+  for (const term of termsOf(query)) {
+    try {
+      checkStructuralControls({ predicate: term, aggregate: { kind: "count" } }, schema, policy);
+    } catch (error) {
+      if (!(error instanceof AccessError)) throw error;
+      throw new AccessError(error.code, `${at}: ${error.message}`, { path: `${at}.predicate` });
+    }
+  }
+}
+
+/** Runs one query's admission step; a `QueryError` gets the query's index in its path. */
+function atQuery<T>(q: number, run: () => T): T {
+  try {
+    return run();
+  } catch (error) {
+    if (!(error instanceof QueryError)) throw error;
+    const path = error.path === "" ? `queries[${q}]` : `queries[${q}].${error.path}`;
+    throw new QueryError(path, error.reason, error.code as "invalid_query");
+  }
+}

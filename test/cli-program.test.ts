@@ -30,6 +30,7 @@ const COMMANDS = [
   "init",
   "commit",
   "partner",
+  "query",
   "completion",
 ];
 

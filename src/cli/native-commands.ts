@@ -100,6 +100,37 @@ function declarePartner(program: Commander, outcome: Outcome): void {
   }
 }
 
+function declareQuery(program: Commander, outcome: Outcome): void {
+  const command = program
+    .command("query")
+    .summary("ask a question as a partner: submit, follow progress, download and verify the bundle")
+    .description(
+      "The partner's client: gets a token by client credentials (refreshed when it expires), generates a canonical nonce below r, submits the query, shows the job's progress (chunks done / total, ETA), downloads the proof bundle and verifies it with the keys of GET /v1/circuits and the pinned operator key.",
+    )
+    .requiredOption("--url <url>", "the service, e.g. https://zktally.example.org")
+    .requiredOption("--client-id <id>", "your client id")
+    .option("--client-secret <secret>", "your client secret (default: ZKTALLY_CLIENT_SECRET)")
+    .requiredOption("--dataset <id>", "the dataset to ask")
+    .requiredOption(
+      "--query <json|file>",
+      'the query, e.g. \'{"predicate":[],"aggregate":{"kind":"count"}}\'',
+    )
+    .requiredOption(
+      "--operator-key <hex>",
+      "the operator's Ed25519 public key you pinned (the root of trust)",
+    )
+    .option("--epoch <n>", "an older, still retained epoch (default: the latest)")
+    .option("--out <file>", "where to save the bundle (default: <jobId>.bundle.json)")
+    .option("--allow-insecure-keys", "accept development keys (a demo or test setup only)")
+    .option("--json", "print the verification result as JSON")
+    .option("--poll-ms <ms>", "how often the job is polled", "250")
+    .option("--timeout <s>", "give up waiting for the job after this long", "600");
+  withExitCodes(strict(command)).action(async (options) => {
+    const { runQuery } = await import("./query-command.ts");
+    outcome.code = await inCommand(command, () => runQuery(options));
+  });
+}
+
 function declareCompletion(program: Commander, outcome: Outcome): void {
   const command = program
     .command("completion")
@@ -119,5 +150,6 @@ export function installNativeCommands(program: Commander, outcome: Outcome): voi
   declareInit(program, outcome);
   declareCommit(program, outcome);
   declarePartner(program, outcome);
+  declareQuery(program, outcome);
   declareCompletion(program, outcome);
 }

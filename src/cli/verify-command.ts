@@ -192,7 +192,7 @@ function passLines(result: PassVerified): string[] {
 }
 
 /** How one bundle's outcome is printed: JSON lines carry `file` when several bundles are checked. */
-interface Report {
+export interface Report {
   readonly json: boolean;
   readonly output: Output;
   readonly file?: string;
@@ -202,7 +202,7 @@ function jsonLine(report: Report, body: object): string {
   return `${JSON.stringify(report.file === undefined ? body : { file: report.file, ...body })}\n`;
 }
 
-function writeResult(
+export function writeResult(
   result: BundleVerifyResult | ChainVerifyResult | DpChainVerifyResult | PassVerifyResult | HistoryRejection,
   report: Report,
 ): number {
@@ -231,7 +231,7 @@ function writeResult(
 }
 
 /** Keys the keys manifest marks insecure, without `--allow-insecure-keys`: exit 4, not VALID. */
-function writeInsecureRefusal(error: InsecureKeysError, report: Report): number {
+export function writeInsecureRefusal(error: InsecureKeysError, report: Report): number {
   const { output } = report;
   if (report.json) {
     output.out(
@@ -246,7 +246,7 @@ function writeInsecureRefusal(error: InsecureKeysError, report: Report): number 
 }
 
 /** Malformed input (bundle, manifest, keys, unreadable files): exit 3. */
-function writeMalformed(error: VerifierInputError | InputFileError, report: Report): number {
+export function writeMalformed(error: VerifierInputError | InputFileError, report: Report): number {
   const { output } = report;
   if (report.json) {
     const body =
@@ -318,6 +318,11 @@ async function keyChainOf(
   return checked.ok ? { ...checked, keys: chain.keys } : checked;
 }
 
+/** The SDK check of one parsed bundle: a pass bundle by `verifyPass`, any other by `verifyAny`. */
+export function verifyWithSdk(bundle: unknown, options: Parameters<typeof verifyAny>[1]) {
+  return isPassBundle(bundle) ? verifyPass(bundle, options) : verifyAny(bundle, options);
+}
+
 /** Verifies one bundle file and prints its outcome; returns its exit code. */
 async function verifyFile(bundleFile: string, values: VerifyValues, report: Report): Promise<number> {
   try {
@@ -330,8 +335,7 @@ async function verifyFile(bundleFile: string, values: VerifyValues, report: Repo
       return writeResult({ valid: false, check: "key-chain", reason: chain.reason }, report);
     }
     const operatorKey = chain?.key ?? values["operator-key"];
-    const verifyBundle = isPassBundle(bundle) ? verifyPass : verifyAny;
-    const result = verifyBundle(bundle, {
+    const result = verifyWithSdk(bundle, {
       keys,
       keysManifest,
       ...(operatorKey === undefined ? {} : { operatorKey }),

@@ -191,6 +191,25 @@ describe("documented request schemas reject what the validators reject", () => {
     ]);
   });
 
+  it("pass submission bodies: queries with DNF predicates and pass aggregates, as the service parses them", () => {
+    const histogram = { predicate: [], aggregate: { kind: "histogram", by: ["country", "bot"] } };
+    const clause = { field: "country", op: "eq", value: "FR" };
+    const pass = (queries: unknown) => ({ datasetId: "ds-a", queries, nonce: "1" });
+    expectSameVerdicts(requestBody("/v1/passes", "post"), API.submitPass.body.schema, [
+      pass([histogram]),
+      pass([histogram, { predicate: { anyOf: [[clause], []] }, aggregate: { kind: "avg", field: "edits" } }]),
+      pass([{ predicate: [clause], aggregate: { kind: "histogram", by: ["country"], sum: "edits" } }]),
+      pass([{ predicate: [], aggregate: { kind: "threshold", k: "12" } }]),
+      pass([]),
+      pass([{ predicate: { anyOf: [] }, aggregate: { kind: "count" } }]),
+      pass([{ predicate: [], aggregate: { kind: "histogram", by: ["a", "b", "c"] } }]),
+      pass([{ predicate: [], aggregate: { kind: "max", field: "edits" } }]),
+      pass([{ predicate: [], aggregate: { kind: "count" }, extra: 1 }]),
+      pass(Array.from({ length: 65 }, () => histogram)),
+      { ...pass([histogram]), minGroupSize: 0 },
+    ]);
+  });
+
   it("admin bodies: policies and partner registrations", () => {
     expectSameVerdicts(
       requestBody("/v1/admin/partners/{clientId}/policy", "put"),

@@ -2,14 +2,19 @@
  * Token signing key rotation without downtime (issue 13, point 3) over real HTTP: an admin rotates the key
  * while the service runs; a token issued before keeps working until it expires (its key is listed in the
  * JWKS meanwhile), new tokens carry the new key id, and once the old tokens' lifetime has passed the old key
- * verifies nothing. The rotation is audited.
+ * verifies nothing. The rotation is audited. Across a restart (and a storage key rotation that re-seals the
+ * retired key), tokens of the old key keep working until they expire, and no longer: a restart after the
+ * retirement time loads no old key (the row is pruned), so even a token of the old key that has not expired
+ * is refused.
  */
+import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   addPartner,
   startTestService,
   type TestPartner,
   type TestService,
+  tempDir,
   token,
 } from "./helpers/service.ts";
 
@@ -56,5 +61,50 @@ describe("token key rotation", () => {
     const fresh = await token(service, admin);
     expect((await service.api("GET", "/v1/admin/partners", { token: fresh })).status).toBe(200);
     expect((await service.api("GET", "/.well-known/jwks.json")).json.keys).toHaveLength(1);
+  });
+});
+
+describe("token key rotation across a restart", () => {
+  it("old tokens verify after a restart until they expire, then the retired key is gone", async () => {
+    const dataDir = tempDir("token-restart");
+    let now = Date.now();
+    const start = () => startTestService({ dataDir, overrides: { now: () => now } });
+    let running = await start();
+    try {
+      const ops = await addPartner(running, "ops", ["admin"]);
+      const before = await token(running, ops);
+      const { ctx } = running.server;
+      const cv = ctx.partners.require("ops").credentialVersion;
+      // A token of the old key that outlives the key's retirement (ttl beyond the configured lifetime).
+      const longLived = (await ctx.tokens.issue("ops", ["admin"], cv, { ttlSeconds: 100_000 })).accessToken;
+      const rotated = await running.api("POST", "/v1/admin/keys/rotate-token", { token: before });
+      expect(rotated.status, rotated.text).toBe(200);
+      const storage = await running.api("POST", "/v1/admin/keys/rotate", { token: before });
+      expect(storage.status, storage.text).toBe(200);
+      await running.close();
+
+      now += 1000;
+      running = await start();
+      expect((await running.api("GET", "/v1/admin/partners", { token: before })).status).toBe(200);
+      const jwks = (await running.api("GET", "/.well-known/jwks.json")).json.keys as { kid: string }[];
+      expect(jwks.map((key) => key.kid)).toEqual([rotated.json.newKid, rotated.json.oldKid]);
+      expect(kidOf(await token(running, ops))).toBe(rotated.json.newKid);
+      await running.close();
+
+      now = (rotated.json.retireAt + 1) * 1000;
+      running = await start();
+      const retired = running.server.ctx.db.prepare("SELECT COUNT(*) FROM retired_token_keys").pluck().get();
+      expect(retired).toBe(0);
+      expect((await running.api("GET", "/.well-known/jwks.json")).json.keys).toHaveLength(1);
+      expect((await running.api("GET", "/v1/admin/partners", { token: before })).status).toBe(401);
+      const refused = await running.api("GET", "/v1/admin/partners", { token: longLived });
+      expect(refused.status).toBe(401);
+      expect(refused.text).toMatch(/signature/);
+      const fresh = await token(running, ops);
+      expect((await running.api("GET", "/v1/admin/partners", { token: fresh })).status).toBe(200);
+    } finally {
+      await running.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

@@ -5,15 +5,11 @@
  * (records, salts, client secrets, tokens). `zktally audit monitor URL` follows the log and reports a
  * rewritten, truncated or forked history after it saw a head (forged logs signed with the same key).
  */
-import type { AddressInfo } from "node:net";
 import path from "node:path";
 import Database from "better-sqlite3";
-import express from "express";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuditLog } from "../src/audit/log.ts";
 import { runAuditMonitor } from "../src/cli/commands/audit-monitor.ts";
-import type { ServiceContext } from "../src/service/context.ts";
-import { transparencyRouter } from "../src/service/transparency.ts";
 import {
   addDataset,
   addPartner,
@@ -27,19 +23,12 @@ import {
   token,
   waitForJob,
 } from "./helpers/service.ts";
+import { monitorOutput, runMonitor, transparencyStubDuringTests } from "./helpers/transparency-stub.ts";
 
 let service: TestService;
 let alice: TestPartner;
 let bob: TestPartner;
 const tokens: string[] = [];
-
-function monitorOutput() {
-  let text = "";
-  const append = (chunk: string) => {
-    text += chunk;
-  };
-  return { output: { out: append, err: append }, text: () => text };
-}
 
 async function ask(partner: TestPartner, query: unknown) {
   const accessToken = await token(service, partner);
@@ -150,30 +139,9 @@ describe("monitor against forged histories signed with the log key", () => {
     return log;
   }
   let current: AuditLog = forgedLog(5);
-  let url = "";
-  let server: ReturnType<ReturnType<typeof express>["listen"]>;
+  const stub = transparencyStubDuringTests(() => current);
 
-  beforeAll(async () => {
-    const app = express();
-    const ctx = {
-      get audit() {
-        return { log: current, recordRefusal: () => {} };
-      },
-      partners: { get: () => undefined },
-      jobs: { bundleForPartner: () => undefined },
-    } as unknown as ServiceContext;
-    app.use(transparencyRouter(ctx));
-    server = app.listen(0, "127.0.0.1");
-    await new Promise((resolve) => server.once("listening", resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  });
-  afterAll(() => new Promise((resolve) => server.close(resolve)));
-
-  async function monitor(state: string) {
-    const run = monitorOutput();
-    const code = await runAuditMonitor([url, "--state", state, "--log-key", current.logKey], run.output);
-    return { code, text: run.text() };
-  }
+  const monitor = (state: string) => runMonitor(stub.url(), ["--state", state, "--log-key", current.logKey]);
 
   it("reports truncation, a fork and a rewrite after it saw a head, and keeps the good head", async () => {
     const state = path.join(tempDir("forged"), "state.json");

@@ -2,10 +2,17 @@
  * @module audit
  *
  * The audit log: an RFC 6962 Merkle log of request decisions in SQLite with signed tree heads and receipts
- * (docs/audit.md). `AuditLog` writes; `verifyAuditLog`, `verifyReceipt` and `verifyHeadConsistency` check
- * with the public log key only.
+ * (docs/audit.md). `AuditLog` writes (and rotates its signing key, audit/log-keys); `verifyAuditLog`,
+ * `verifyReceipt` and `verifyHeadConsistency` check with public log keys only.
  */
-export { AuditLog, type AuditLogOptions, type EntryQuery } from "./log.ts";
+export { AuditLog, type AuditLogOptions, type EntryQuery, type LogKeyRotated } from "./log.ts";
+export {
+  LOG_KEY_ROTATION_ACTION,
+  type LogKeyRotation,
+  type LogKeySchedule,
+  type LogKeySpan,
+  logKeySchedule,
+} from "./log-keys.ts";
 export {
   consistencyProof,
   EMPTY_ROOT,
@@ -25,6 +32,7 @@ export {
   readRawEntries,
   readRawHeads,
   readStoredLogKey,
+  readStoredLogKeys,
 } from "./store.ts";
 export {
   type AuditDecision,

@@ -17,11 +17,13 @@
  * throws `AuditIntegrityError` instead of signing over tampered state. These checks are local sanity
  * checks; the actual guarantee is that anyone holding a signed head can detect a rewrite (audit/verify).
  * The signing key stays in memory as a node:crypto `KeyObject`. Events are screened for secrets
- * (audit/types `validateEvent`).
+ * (audit/types `validateEvent`). `rotateKey` replaces the key without downtime; the rotation is an entry of
+ * the log, so verifiers follow the chain of keys from the first one (audit/log-keys).
  */
 
 import type Database from "better-sqlite3";
 import { NotFoundError } from "../util/errors.ts";
+import { LOG_KEY_ROTATION_ACTION, rotationEvent } from "./log-keys.ts";
 import {
   consistencyProofFrom,
   EMPTY_ROOT,
@@ -40,7 +42,8 @@ import {
   readHeads,
   readLatestHead,
   readLogSize,
-  readStoredLogKey,
+  readStoredLogKeys,
+  storeRotatedLogKey,
   toHead,
   toStoredEntry,
 } from "./store.ts";
@@ -72,9 +75,19 @@ export interface EntryQuery {
 
 type Statement = Database.Statement;
 
+/** What `rotateKey` did: the rotation entry's receipt (under the old key) and the new key's first head. */
+export interface LogKeyRotated {
+  readonly oldLogKey: string;
+  readonly newLogKey: string;
+  readonly receipt: AuditReceipt;
+  readonly treeHead: SignedTreeHead;
+}
+
 export class AuditLog {
   readonly #db: Database.Database;
-  readonly #keys: LogKeyPair;
+  #keys: LogKeyPair;
+  /** Every key this log was signed with, first one first (the last is `#keys`). */
+  #logKeys: string[] = [];
   readonly #now: () => number;
   readonly #sql: Record<
     "insertEntry" | "insertNode" | "insertHead" | "node" | "entry" | "entries" | "headAt" | "find",
@@ -117,9 +130,43 @@ export class AuditLog {
     this.#appendTransaction = db.transaction((event: AuditEvent) => this.#appendNow(event));
   }
 
-  /** The log's Ed25519 public key (hex): what partners and auditors pin. */
+  /** The Ed25519 public key (hex) that signs the log's heads now. */
   get logKey(): string {
     return this.#keys.logKey;
+  }
+
+  /** The key the log was created with: what partners and auditors pin (later keys follow by rotation). */
+  get firstLogKey(): string {
+    return this.#logKeys[0] as string;
+  }
+
+  /**
+   * Rotates the signing key without downtime (audit/log-keys): appends a rotation entry naming the new key,
+   * signed by the current one and covered by a head the current key signs, then signs a head of the same
+   * size with the new key, which signs everything after. `within` runs in the same transaction (the caller
+   * persists the new secret there). Do not call inside a caller's transaction: the key switches on return.
+   */
+  rotateKey(
+    signer: { secretKey: Uint8Array },
+    subject: { readonly partner: string | null; readonly requestId: string },
+    within: () => void = () => {},
+  ): LogKeyRotated {
+    const next = importLogSigner(signer);
+    if (this.#logKeys.includes(next.logKey)) {
+      throw new RangeError("rotateKey: the new log key was already used by this log (keys are never reused)");
+    }
+    const rotated = this.#db.transaction(() => {
+      const index = this.size();
+      const event = validateEvent(rotationEvent(this.#keys, next.logKey, index, subject));
+      const receipt = this.#appendNow(event);
+      storeRotatedLogKey(this.#db, index, next.logKey);
+      const treeHead = this.#signAndStore(index + 1, this.#hasher()(0, index + 1), this.#now(), next);
+      within();
+      return { oldLogKey: this.#keys.logKey, newLogKey: next.logKey, receipt, treeHead };
+    })();
+    this.#keys = next;
+    this.#logKeys.push(next.logKey);
+    return rotated;
   }
 
   /** Number of entries. */
@@ -129,11 +176,15 @@ export class AuditLog {
 
   /**
    * Appends `event` and returns its receipt against the new signed head. Synchronous; throws TypeError for a
-   * malformed or secret-looking event (before any write), `AuditIntegrityError` when the stored log is
+   * malformed or secret-looking event or an accepted log key rotation (`rotateKey` appends those) before any
+   * write, `AuditIntegrityError` when the stored log is
    * inconsistent, or the SQLite error when a write fails. Runs as a savepoint inside a caller's transaction.
    */
   append(event: AuditEvent): AuditReceipt {
     const valid = validateEvent(event);
+    if (valid.action === LOG_KEY_ROTATION_ACTION && valid.decision === "accepted") {
+      throw new TypeError("audit event: a log key rotation is appended by rotateKey only");
+    }
     return this.#appendTransaction(valid);
   }
 
@@ -162,7 +213,7 @@ export class AuditLog {
     this.#assertSize(size, "treeSize", 1, this.size());
     this.#assertSize(index, "index", 0, size - 1);
     const head = this.#headAt(size);
-    this.#assertRootMatches(head);
+    this.#assertRootMatches(head, true);
     const row = this.#entryRow(index);
     return {
       index,
@@ -266,8 +317,10 @@ export class AuditLog {
     this.#assertRootMatches(latest);
   }
 
-  #assertRootMatches(head: SignedTreeHead): void {
-    if (head.logKey !== this.#keys.logKey) {
+  /** `historical`: an old head may be signed by an earlier key of this log; otherwise by the current one. */
+  #assertRootMatches(head: SignedTreeHead, historical = false): void {
+    const signedByUs = historical ? this.#logKeys.includes(head.logKey) : head.logKey === this.#keys.logKey;
+    if (!signedByUs) {
       throw new AuditIntegrityError(`signed head of size ${head.treeSize} names another log key`);
     }
     const root = head.treeSize === 0 ? EMPTY_ROOT : this.#hasher()(0, head.treeSize);
@@ -276,8 +329,13 @@ export class AuditLog {
     }
   }
 
-  #signAndStore(treeSize: number, root: Uint8Array, timestamp: number): SignedTreeHead {
-    const head = signTreeHead({ treeSize, rootHash: toHex(root), timestamp }, this.#keys);
+  #signAndStore(
+    treeSize: number,
+    root: Uint8Array,
+    timestamp: number,
+    keys: LogKeyPair = this.#keys,
+  ): SignedTreeHead {
+    const head = signTreeHead({ treeSize, rootHash: toHex(root), timestamp }, keys);
     this.#sql.insertHead.run(head.treeSize, head.rootHash, head.timestamp, head.logKey, head.signature);
     return head;
   }
@@ -310,12 +368,19 @@ export class AuditLog {
   }
 
   #bindLogKey(): void {
-    const stored = readStoredLogKey(this.#db);
-    if (stored === undefined) {
+    const stored = readStoredLogKeys(this.#db);
+    if (stored.length === 0) {
       this.#db.prepare("INSERT INTO audit_meta (key, value) VALUES ('logKey', ?)").run(this.#keys.logKey);
-    } else if (stored !== this.#keys.logKey) {
-      throw new AuditIntegrityError(`this database's audit log is signed by ${stored}, not by the given key`);
+      this.#logKeys = [this.#keys.logKey];
+      return;
     }
+    const current = stored.at(-1);
+    if (current !== this.#keys.logKey) {
+      throw new AuditIntegrityError(
+        `this database's audit log is signed by ${current}, not by the given key`,
+      );
+    }
+    this.#logKeys = stored;
   }
 
   #assertSize(value: number, field: string, min: number, max: number): void {

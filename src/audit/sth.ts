@@ -55,8 +55,21 @@ export function signTreeHead(
     timestamp: body.timestamp,
     logKey: keys.logKey,
   };
-  const signature = sign(null, signedBytes(unsigned), keys.privateKey).toString("hex");
-  return parseTreeHead({ ...unsigned, signature });
+  return parseTreeHead({ ...unsigned, signature: signBytes(signedBytes(unsigned), keys) });
+}
+
+/** Hex Ed25519 signature of `message` by the log key (tree heads, log key rotations). */
+export function signBytes(message: Buffer, keys: LogKeyPair): string {
+  return sign(null, message, keys.privateKey).toString("hex");
+}
+
+/** True when `signature` (hex) is `logKey`'s Ed25519 signature of `message`; never throws. */
+export function verifySignature(logKey: string, message: Buffer, signature: string): boolean {
+  try {
+    return verify(null, message, publicKeyObject(logKey), Buffer.from(signature, "hex"));
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -73,11 +86,7 @@ export function verifyTreeHead(head: unknown, logKey: string): boolean {
   }
   if (parsed.logKey !== pinned) return false;
   const { signature, ...unsigned } = parsed;
-  try {
-    return verify(null, signedBytes(unsigned), publicKeyObject(pinned), Buffer.from(signature, "hex"));
-  } catch {
-    return false;
-  }
+  return verifySignature(pinned, signedBytes(unsigned), signature);
 }
 
 /** Lowercases and checks a hex log key; throws TypeError when malformed. */

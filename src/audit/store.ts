@@ -9,7 +9,8 @@
  * - `audit_nodes(level, idx, hash)`: every complete subtree hash (level 0 = leaf hashes), so roots and proofs
  *   need O(log n) lookups.
  * - `audit_heads`: every tree head the log signed (one per append).
- * - `audit_meta`: the log's public key, so one database is never extended under two keys.
+ * - `audit_meta`: the log's first public key (`logKey`) and the key each rotation switched to
+ *   (`logKey.rotated.<entry index>`), so a database is only ever extended under its current key.
  *
  * Security caveats: triggers make all four tables append-only for anyone using the database normally, but
  * an attacker with file access can drop them; tamper *evidence* comes from the signed heads and
@@ -144,6 +145,32 @@ export function readStoredLogKey(db: Database.Database): string | undefined {
     | { value: string }
     | undefined;
   return row?.value;
+}
+
+const ROTATED_KEY_PREFIX = "logKey.rotated.";
+
+/**
+ * Every log key recorded in the database, first one first (the first, then one per rotation, by the index
+ * of its rotation entry). Untrusted: the rotation entries in the log are what verifiers follow.
+ */
+export function readStoredLogKeys(db: Database.Database): string[] {
+  const first = readStoredLogKey(db);
+  if (first === undefined) return [];
+  const rows = db
+    .prepare("SELECT key, value FROM audit_meta WHERE substr(key, 1, ?) = ?")
+    .all(ROTATED_KEY_PREFIX.length, ROTATED_KEY_PREFIX) as { key: string; value: string }[];
+  const rotated = rows
+    .map((row) => ({ index: Number(row.key.slice(ROTATED_KEY_PREFIX.length)), key: row.value }))
+    .sort((a, b) => a.index - b.index);
+  return [first, ...rotated.map((row) => row.key)];
+}
+
+/** Records the key a rotation (entry `index`) switched to; inside the rotation's transaction. */
+export function storeRotatedLogKey(db: Database.Database, index: number, logKey: string): void {
+  db.prepare("INSERT INTO audit_meta (key, value) VALUES (?, ?)").run(
+    `${ROTATED_KEY_PREFIX}${index}`,
+    logKey,
+  );
 }
 
 export function toStoredEntry(row: RawEntryRow): StoredEntry {

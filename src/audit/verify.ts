@@ -7,7 +7,10 @@
  *   and reports the first entry index where the stored log stops matching: an edited row (its leaf hash or
  *   a signed root changes), a deleted row (an index gap), reordered or inserted rows (an entry whose own
  *   `index` field differs from its position, or a signed root that no longer matches), truncation (a signed
- *   head larger than the log), entries no signed head covers, and heads with bad signatures. A signed head
+ *   head larger than the log), entries no signed head covers, heads with bad signatures, and heads signed by a key not in force for
+ *   their size: `logKey` is the log's pinned FIRST key, and the chain of log key rotations recorded in the
+ *   log (audit/log-keys) says which key signs which sizes, so old heads keep verifying with the old key,
+ *   a head of a key no rotation announces is rejected, and so is one a retired key signed later. A signed head
  *   that matches the recomputed prefix root is exactly what an RFC 6962 consistency proof from that head to
  *   the current log establishes, so old heads held elsewhere (receipts, published heads) pin history.
  * - `verifyReceipt(receipt, logKey)`: what a partner runs on a receipt.
@@ -19,6 +22,7 @@
  * operator's published heads) and pin `logKey` out of band rather than reading it from the database.
  */
 import { canonicalJson } from "../util/canonical-json.ts";
+import { headKeyProblem, type LogKeyRotation, type LogKeySpan, logKeySchedule } from "./log-keys.ts";
 import {
   EMPTY_ROOT,
   equalBytes,
@@ -42,7 +46,16 @@ import {
 } from "./types.ts";
 
 export type LogVerification =
-  | { readonly ok: true; readonly treeSize: number; readonly rootHash: string; readonly headsChecked: number }
+  | {
+      readonly ok: true;
+      readonly treeSize: number;
+      readonly rootHash: string;
+      readonly headsChecked: number;
+      /** The key in force at the end of the log (the pinned first key unless the log rotated). */
+      readonly logKey: string;
+      /** The log's key rotations, oldest first. */
+      readonly rotations: readonly LogKeyRotation[];
+    }
   | { readonly ok: false; readonly index: number; readonly reason: string };
 
 export type CheckResult = { readonly ok: true } | { readonly ok: false; readonly reason: string };
@@ -70,11 +83,19 @@ export function verifyAuditLog(
   const key = normaliseLogKey(logKey);
   if (!Array.isArray(entries)) throw new TypeError("verifyAuditLog: entries must be an array");
   if (!Array.isArray(heads)) throw new TypeError("verifyAuditLog: heads must be an array");
-  const { valid, failure: headFailure } = checkHeads(heads, key);
+  const schedule = logKeySchedule(entries, key);
+  const { valid, failure: headFailure } = checkHeads(heads, schedule.spans);
   const replay = replayEntries(entries, valid, options.requireCoverage ?? true);
-  const failure = earliest(headFailure, replay.failure);
+  const failure = earliest(earliest(schedule.failure, headFailure), replay.failure);
   if (failure) return { ok: false, ...failure };
-  return { ok: true, treeSize: entries.length, rootHash: replay.rootHash, headsChecked: valid.length };
+  return {
+    ok: true,
+    treeSize: entries.length,
+    rootHash: replay.rootHash,
+    headsChecked: valid.length,
+    logKey: (schedule.spans.at(-1) as LogKeySpan).logKey,
+    rotations: schedule.rotations,
+  };
 }
 
 /** Checks a receipt: signed head, entry shape, leaf hash and inclusion proof. */
@@ -112,16 +133,22 @@ export function verifyReceipt(receipt: unknown, logKey: string): CheckResult {
   return { ok: true };
 }
 
-/** Checks that `newHead`'s tree extends `oldHead`'s, both signed by `logKey`, with a hex consistency proof. */
+/**
+ * Checks that `newHead`'s tree extends `oldHead`'s with a hex consistency proof, the old head signed by
+ * `logKey` and the new one by `newLogKey` (default: the same key; another one after a log key rotation).
+ */
 export function verifyHeadConsistency(
   oldHead: unknown,
   newHead: unknown,
   proof: unknown,
   logKey: string,
+  newLogKey: string = logKey,
 ): CheckResult {
   const key = normaliseLogKey(logKey);
   if (!verifyTreeHead(oldHead, key)) return fail("old tree head is malformed or its signature is invalid");
-  if (!verifyTreeHead(newHead, key)) return fail("new tree head is malformed or its signature is invalid");
+  if (!verifyTreeHead(newHead, normaliseLogKey(newLogKey))) {
+    return fail("new tree head is malformed or its signature is invalid");
+  }
   const older = oldHead as SignedTreeHead;
   const newer = newHead as SignedTreeHead;
   if (older.treeSize > newer.treeSize) return fail("old tree head is larger than the new one");
@@ -141,7 +168,11 @@ export function verifyHeadConsistency(
       );
 }
 
-function checkHeads(heads: readonly unknown[], key: string): { valid: SignedTreeHead[]; failure?: Failure } {
+/** Each head must be signed by a key in force for its size (audit/log-keys), with a valid signature. */
+function checkHeads(
+  heads: readonly unknown[],
+  spans: readonly LogKeySpan[],
+): { valid: SignedTreeHead[]; failure?: Failure } {
   const valid: SignedTreeHead[] = [];
   let failure: Failure | undefined;
   heads.forEach((candidate, position) => {
@@ -152,8 +183,9 @@ function checkHeads(heads: readonly unknown[], key: string): { valid: SignedTree
       failure = earliest(failure, { index: 0, reason: `tree head ${(error as Error).message}` });
       return;
     }
-    if (!verifyTreeHead(head, key)) {
-      const reason = `tree head heads[${position}] (size ${head.treeSize}) has an invalid signature or another log key`;
+    const keyProblem = headKeyProblem(head, spans);
+    if (keyProblem !== undefined || !verifyTreeHead(head, head.logKey)) {
+      const reason = `tree head heads[${position}] (size ${head.treeSize}) ${keyProblem ?? "has an invalid signature"}`;
       failure = earliest(failure, { index: Math.max(0, head.treeSize - 1), reason });
       return;
     }

@@ -3,7 +3,8 @@
  *
  * Operator functions, shared by the `admin`-scoped HTTP endpoints (`/v1/admin/...`) and the
  * `zktally serve admin ...` command line: register partners, rotate their secrets, set scopes and policies,
- * enable/disable them, reset budgets, register datasets, rotate the storage key and verify the audit log.
+ * enable/disable them, reset budgets, register datasets, rotate the storage, token and audit log keys and
+ * verify the audit log.
  * Every call is one audited decision (action `admin.*`, partner = the acting admin's client id, or null for
  * the command line).
  *
@@ -13,11 +14,9 @@
 
 import { randomBytes } from "node:crypto";
 import express, { type Router } from "express";
-import { readRawEntries, readRawHeads } from "../audit/store.ts";
-import { verifyAuditLog } from "../audit/verify.ts";
 import { NotFoundError } from "../util/errors.ts";
 import { API } from "./api-routes.ts";
-import type { AuditSubject } from "./audit.ts";
+import { type AuditSubject, verifyStoredLog } from "./audit.ts";
 import type { ServiceContext } from "./context.ts";
 import { datasetView, type StoredDataset } from "./datasets.ts";
 import { type ErasureOutcome, Erasures } from "./erasure.ts";
@@ -25,7 +24,7 @@ import { jsonBody, stateOf } from "./http.ts";
 import { routeMounter } from "./mount.ts";
 import { OperatorKeys } from "./operator-keys.ts";
 import { type Partner, partnerView } from "./partners.ts";
-import { replaceServiceKey } from "./service-keys.ts";
+import { loadServiceKey, replaceServiceKey, storeRetiredTokenKey } from "./service-keys.ts";
 
 /** Admin operations, each audited. `actor` is the admin's client id (null on the command line). */
 export class AdminOps {
@@ -198,19 +197,26 @@ export class AdminOps {
   }
 
   /**
-   * Token signing key rotation without downtime: the new key is sealed and audited in one transaction, then
-   * the running token service signs with it; tokens of the old key verify until they expire.
+   * Token signing key rotation without downtime: the new key, the retiring one (with its retirement time) and
+   * the audit entry commit in one transaction, then the running token service signs with the new key;
+   * tokens of the old key verify until they expire, across restarts too (service-keys.ts).
    */
   async rotateTokenKey(actor: string | null, requestId: string) {
     const subject = this.subject(actor, "keys.rotate-token", requestId);
     const secret = new Uint8Array(randomBytes(32));
-    await this.audited(subject, async () => {
-      this.ctx.db.transaction(() => {
-        replaceServiceKey(this.ctx.db, this.ctx.datasets.storageCipher, "token", secret);
-        this.ctx.audit.append(subject, "accepted", { oldKid: this.ctx.tokens.kid });
-      })();
-    });
-    return this.ctx.tokens.rotate(secret);
+    const { db } = this.ctx;
+    const cipher = this.ctx.datasets.storageCipher;
+    return this.audited(subject, () =>
+      this.ctx.tokens.rotate(secret, (rotation) => {
+        db.transaction(() => {
+          const retiring = { kid: rotation.oldKid, secretKey: loadServiceKey(db, cipher, "token") };
+          const nowSeconds = Math.floor(this.ctx.now() / 1000);
+          storeRetiredTokenKey(db, cipher, { ...retiring, retireAt: rotation.retireAt }, nowSeconds);
+          replaceServiceKey(db, cipher, "token", secret);
+          this.ctx.audit.append(subject, "accepted", { ...rotation });
+        })();
+      }),
+    );
   }
 
   operatorKeys(): OperatorKeys {
@@ -228,9 +234,32 @@ export class AdminOps {
     return { reencrypted };
   }
 
-  /** Recomputes the whole audit log against its signed heads (first bad index on failure). */
+  /**
+   * Audit log signing key rotation without downtime (audit/log-keys): the rotation entry (signed by the old
+   * key, naming the new one), the new key's first head and the sealed new key commit in one transaction;
+   * the running log signs with the new key from then on, and old heads keep verifying with the old key.
+   */
+  rotateLogKey(actor: string | null, requestId: string) {
+    const subject = this.subject(actor, "keys.rotate-log", requestId);
+    const secret = new Uint8Array(randomBytes(32));
+    try {
+      const { oldLogKey, newLogKey, receipt, treeHead } = this.ctx.audit.log.rotateKey(
+        { secretKey: secret },
+        subject,
+        () => replaceServiceKey(this.ctx.db, this.ctx.datasets.storageCipher, "audit", secret),
+      );
+      return { oldLogKey, newLogKey, index: receipt.index, treeHead };
+    } catch (error) {
+      this.ctx.audit.recordRefusal(subject, error);
+      throw error;
+    } finally {
+      secret.fill(0);
+    }
+  }
+
+  /** Recomputes the whole audit log against its signed heads, following its key rotations. */
   verifyAudit() {
-    return verifyAuditLog(readRawEntries(this.ctx.db), readRawHeads(this.ctx.db), this.ctx.audit.log.logKey);
+    return verifyStoredLog(this.ctx.db, this.ctx.audit.log);
   }
 }
 
@@ -298,6 +327,9 @@ export function adminRouter(ctx: ServiceContext): Router {
   });
   mount(API.rotateTokenKey, async (_req, res) => {
     res.json(await ops.rotateTokenKey(actor(res), requestId(res)));
+  });
+  mount(API.rotateLogKey, (_req, res) => {
+    res.json(ops.rotateLogKey(actor(res), requestId(res)));
   });
   mount(API.rotateStorageKey, async (_req, res) => {
     res.json(await ops.rotateStorageKey(actor(res), requestId(res)));

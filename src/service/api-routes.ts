@@ -554,6 +554,20 @@ export const API = {
     summary: "Rotate the token signing key live; tokens of the old key verify until they expire",
     responses: { "200": ok("old and new key ids, when the old key retires", S.tokenKeyRotatedSchema) },
   }),
+  rotateLogKey: route({
+    operationId: "rotateLogKey",
+    method: "post",
+    path: "/v1/admin/keys/rotate-log",
+    ...admin,
+    action: "admin.keys.rotate-log",
+    summary: "Rotate the audit log signing key live; old heads keep verifying with the old key",
+    description:
+      "Appends a rotation entry naming the new key, signed by the old one, then signs with the new key " +
+      "(docs/audit.md). Verifiers and monitors pin the log's first key and follow the rotations.",
+    responses: {
+      "200": ok("old and new log keys, the rotation entry, the new key's head", S.logKeyRotatedSchema),
+    },
+  }),
   rotateStorageKey: route({
     operationId: "rotateStorageKey",
     method: "post",

@@ -368,7 +368,14 @@ export const receiptSchema = z
   })
   .describe("audit entry, inclusion proof and signed tree head");
 export const receiptsSchema = z.object({ logKey: hex(32), receipts: z.array(receiptSchema) });
-export const treeHeadResponseSchema = z.object({ logKey: hex(32), treeHead: treeHeadSchema });
+const firstLogKey = hex(32).describe(
+  "the key the log was created with (pin this one); log key rotations in the log lead to logKey",
+);
+export const treeHeadResponseSchema = z.object({
+  logKey: hex(32).describe("the key that signs heads now"),
+  firstLogKey,
+  treeHead: treeHeadSchema,
+});
 export const consistencySchema = z.object({
   logKey: hex(32),
   oldHead: treeHeadSchema,
@@ -383,6 +390,7 @@ export const transparencyQuerySchema = z.object({
 });
 export const transparencyEntriesSchema = z.object({
   logKey: hex(32),
+  firstLogKey,
   treeHead: treeHeadSchema,
   entries: z.array(
     z.object({
@@ -404,6 +412,12 @@ export const transparencyEntriesSchema = z.object({
   ),
 });
 
+export const logKeyRotatedSchema = z.object({
+  oldLogKey: hex(32),
+  newLogKey: hex(32),
+  index: z.int().describe("the rotation entry's index in the audit log"),
+  treeHead: treeHeadSchema.describe("the first head signed by the new key (same size as the old key's last)"),
+});
 export const tokenKeyRotatedSchema = z.object({
   oldKid: z.string(),
   newKid: z.string(),
@@ -442,7 +456,14 @@ export const budgetResetSchema = z.object({
 });
 export const keysRotatedSchema = z.object({ reencrypted: z.int() });
 export const auditVerificationSchema = z.union([
-  z.object({ ok: z.literal(true), treeSize: z.int(), rootHash: z.string(), headsChecked: z.int() }),
+  z.object({
+    ok: z.literal(true),
+    treeSize: z.int(),
+    rootHash: z.string(),
+    headsChecked: z.int(),
+    logKey: hex(32).describe("the key in force at the end of the log, reached from the first by rotations"),
+    rotations: z.array(z.object({ index: z.int(), oldLogKey: hex(32), newLogKey: hex(32) })),
+  }),
   z.object({ ok: z.literal(false), index: z.int(), reason: z.string() }),
 ]);
 

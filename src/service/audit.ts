@@ -18,7 +18,9 @@
  * module itself refuses secret-looking fields.
  */
 import type { AuditLog } from "../audit/log.ts";
+import { readLatestHead, readRawEntries, readRawHeads } from "../audit/store.ts";
 import type { AuditReceipt, DetailValue } from "../audit/types.ts";
+import { type LogVerification, verifyAuditLog } from "../audit/verify.ts";
 import { isZktallyError } from "../util/errors.ts";
 import type { Db } from "./db.ts";
 import { AuditUnavailableError } from "./errors.ts";
@@ -125,4 +127,21 @@ export class ServiceAudit {
       if (window.until <= now) this.refusalWindows.delete(key);
     }
   }
+}
+
+/**
+ * Replays the stored log against its signed heads from the log's first key, following its key rotations
+ * (audit/log-keys); the chain must end at the key the service signs with, and so must the latest head, so
+ * a database re-signed under another first key cannot pass for this service's log.
+ */
+export function verifyStoredLog(db: Db, log: AuditLog): LogVerification {
+  const result = verifyAuditLog(readRawEntries(db), readRawHeads(db), log.firstLogKey);
+  if (!result.ok) return result;
+  const latest = readLatestHead(db);
+  if (result.logKey === log.logKey && (latest === undefined || latest.logKey === log.logKey)) return result;
+  return {
+    ok: false,
+    index: Math.max(0, result.treeSize - 1),
+    reason: `the log's key chain ends at ${result.logKey} (latest head signed by ${latest?.logKey ?? "none"}), but the service signs with ${log.logKey}`,
+  };
 }

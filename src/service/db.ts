@@ -187,6 +187,16 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'query' CHECK (kind IN ('query', 'pass'));
   ALTER TABLE budget_ledger ADD COLUMN queries INTEGER NOT NULL DEFAULT 1 CHECK (queries >= 1);
   `,
+  // Token keys rotated away from (service-keys.ts), sealed like the service keys: they verify the tokens
+  // they signed across restarts until retire_at (seconds), when the last of those tokens has expired.
+  `
+  CREATE TABLE retired_token_keys (
+    kid TEXT PRIMARY KEY,
+    envelope TEXT NOT NULL,
+    retired_at INTEGER NOT NULL,
+    retire_at INTEGER NOT NULL
+  ) STRICT;
+  `,
 ];
 
 /**

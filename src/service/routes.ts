@@ -39,7 +39,7 @@ import type { Partner } from "./partners.ts";
 import { admitPass } from "./pass-admission.ts";
 import { checkQueryAgainstPolicy, minGroupSizeFor, withRequiredClauses } from "./policy.ts";
 import type { Scope } from "./tokens.ts";
-import { publicStatement } from "./transparency.ts";
+import { publicStatement, treeHeadView } from "./transparency.ts";
 import { circuitListing, entryView, jobBundleUrl, jobStatusUrl, jobView } from "./views.ts";
 
 /**
@@ -280,7 +280,7 @@ export function partnerRouter(ctx: ServiceContext): Router {
   });
 
   mount(API.treeHead, (_req, res) => {
-    res.json({ logKey: ctx.audit.log.logKey, treeHead: ctx.audit.log.treeHead() });
+    res.json(treeHeadView(ctx.audit.log));
   });
 
   mount(API.consistency, (_req, res, { query }) => {

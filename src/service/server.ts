@@ -22,9 +22,7 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { DestinationStream } from "pino";
 import { AuditLog } from "../audit/log.ts";
-import { readRawEntries, readRawHeads } from "../audit/store.ts";
 import { AuditIntegrityError } from "../audit/types.ts";
-import { verifyAuditLog } from "../audit/verify.ts";
 import { shapeFromId } from "../circuits/shape.ts";
 import { getPoseidon } from "../dataset/commitment.ts";
 import { operatorKeyOf } from "../dataset/manifest-sign.ts";
@@ -39,7 +37,7 @@ import { loadPinnedVkey, pinnedEntry } from "../setup/keys-manifest.ts";
 import { vkeyHash } from "../setup/phase2.ts";
 import { KeyFileError, KeyRing } from "../storage/keyring.ts";
 import { createApp } from "./app.ts";
-import { ServiceAudit } from "./audit.ts";
+import { ServiceAudit, verifyStoredLog } from "./audit.ts";
 import {
   chainCircuitIds,
   chainCircuitList,
@@ -68,6 +66,7 @@ import { JobRunner } from "./runner.ts";
 import type { EnvelopeCipher } from "./sealed.ts";
 import {
   createServiceKeys,
+  loadRetiredTokenKeys,
   loadServiceKeys,
   resealServiceKeys,
   type ServiceKeyName,
@@ -153,8 +152,8 @@ async function loadKeyRing(config: ServiceConfig): Promise<KeyRing> {
 }
 
 /** The stored audit log must replay to its signed heads before the service signs another one over it. */
-function checkAuditLog(db: Db, logKey: string): void {
-  const result = verifyAuditLog(readRawEntries(db), readRawHeads(db), logKey);
+function checkAuditLog(db: Db, log: AuditLog): void {
+  const result = verifyStoredLog(db, log);
   if (result.ok) return;
   throw new AuditIntegrityError(
     `the audit log fails verification at entry ${result.index}: ${result.reason}`,
@@ -180,7 +179,7 @@ export async function openService(
     const cipher: EnvelopeCipher = keyRing;
     const keys = loadServiceKeys(db, cipher);
     const log = new AuditLog(db, { secretKey: keys.audit }, { now });
-    if (options.verifyAuditLog !== false) checkAuditLog(db, log.logKey);
+    if (options.verifyAuditLog !== false) checkAuditLog(db, log);
     const audit = new ServiceAudit(log, db, logger, { refusalWindowMs: config.auditRefusalWindowMs, now });
     const tokens = await TokenService.create({
       secretKey: keys.token,
@@ -189,6 +188,7 @@ export async function openService(
       ttlSeconds: config.tokenTtlSeconds,
       clockToleranceSeconds: config.clockToleranceSeconds,
       now,
+      retired: loadRetiredTokenKeys(db, cipher, Math.floor(now() / 1000)),
     });
     const datasets = new DatasetStore({
       db,

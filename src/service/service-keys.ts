@@ -4,14 +4,16 @@
  * The service's long-lived signing keys, each 32 random bytes, created by `zktally serve admin init` (never
  * at boot) and stored sealed by the KeyRing in the `service_keys` table: the operator key (Ed25519, signs dataset manifests; partners pin its
  * public key), the token key (Ed25519, signs access tokens) and the audit log key (Ed25519, signs tree heads).
- * Keeping them separate means a leaked token key cannot sign manifests or rewrite the audit log.
+ * Keeping them separate means a leaked token key cannot sign manifests or rewrite the audit log. Token keys
+ * rotated away from are kept sealed in `retired_token_keys` with the time their last token expires, so such
+ * tokens keep verifying across a restart until then, and no longer (pruned at boot and at each rotation).
  *
  * Security caveats: whoever holds the key file can unseal these keys; keep the key file outside backups of
  * the data directory. Changing the operator key changes what partners must pin, which is why a missing key
  * is never replaced silently: boot refuses (`service_key_missing`) and init creates keys only in a database
  * that holds none.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { InputError, IntegrityError } from "../util/errors.ts";
 import type { Db } from "./db.ts";
 import { type EnvelopeCipher, openText, SERVICE_KEY_SCOPE, sealText } from "./sealed.ts";
@@ -21,11 +23,22 @@ export type ServiceKeyName = (typeof SERVICE_KEY_NAMES)[number];
 
 export type ServiceKeys = Readonly<Record<ServiceKeyName, Uint8Array>>;
 
-const aad = (name: ServiceKeyName) => ({
+/** A sealed secret's associated data: `name` is a service key name or a retired token key's `retiredName`. */
+const aad = (name: string) => ({
   datasetId: SERVICE_KEY_SCOPE,
   epoch: 0,
   purpose: `service-key.${name}`,
 });
+/** Binds a retired key's envelope to its row (a kid is base64url, which purposes cannot hold). */
+const retiredName = (kid: string) =>
+  `token-retired.${createHash("sha256").update(kid).digest("hex").slice(0, 32)}`;
+
+/** A token key rotated away from: it verifies the tokens it signed until `retireAt` (seconds). */
+export interface RetiredTokenKey {
+  readonly kid: string;
+  readonly secretKey: Uint8Array;
+  readonly retireAt: number;
+}
 
 /** Unseals every service key; a missing one is an `IntegrityError` (restore, never regenerate). */
 export function loadServiceKeys(db: Db, cipher: EnvelopeCipher): ServiceKeys {
@@ -91,23 +104,69 @@ export function loadServiceKey(db: Db, cipher: EnvelopeCipher, name: ServiceKeyN
   return unseal(cipher, stored, name);
 }
 
-/** Re-seals every service key under the cipher's current key version; returns how many. */
+/**
+ * Keeps a rotated-away token key (sealed) until `retireAt`, and drops those already past theirs; inside the
+ * caller's transaction (the rotation's).
+ */
+export function storeRetiredTokenKey(
+  db: Db,
+  cipher: EnvelopeCipher,
+  key: RetiredTokenKey,
+  nowSeconds: number,
+): void {
+  pruneRetiredTokenKeys(db, nowSeconds);
+  db.prepare(
+    "INSERT OR REPLACE INTO retired_token_keys (kid, envelope, retired_at, retire_at) VALUES (?, ?, ?, ?)",
+  ).run(key.kid, sealText(cipher, key.secretKey, aad(retiredName(key.kid))), nowSeconds, key.retireAt);
+}
+
+/** Deletes the retired token keys whose tokens have all expired (retire_at <= now); returns how many. */
+export function pruneRetiredTokenKeys(db: Db, nowSeconds: number): number {
+  return db.prepare("DELETE FROM retired_token_keys WHERE retire_at <= ?").run(nowSeconds).changes;
+}
+
+/** Prunes, then unseals the retired token keys still verifying tokens (boot). */
+export function loadRetiredTokenKeys(db: Db, cipher: EnvelopeCipher, nowSeconds: number): RetiredTokenKey[] {
+  pruneRetiredTokenKeys(db, nowSeconds);
+  const rows = db
+    .prepare("SELECT kid, envelope, retire_at FROM retired_token_keys ORDER BY retired_at")
+    .all() as {
+    kid: string;
+    envelope: string;
+    retire_at: number;
+  }[];
+  return rows.map((row) => ({
+    kid: row.kid,
+    secretKey: unseal(cipher, row.envelope, retiredName(row.kid)),
+    retireAt: row.retire_at,
+  }));
+}
+
+/** Re-seals every service key and retired token key under the cipher's current key version; returns how many. */
 export function resealServiceKeys(
   db: Db,
   reseal: (text: string, aadValue: ReturnType<typeof aad>) => string,
 ): number {
-  const rows = db.prepare("SELECT name, envelope FROM service_keys").all() as {
-    name: ServiceKeyName;
+  const keys = db.prepare("SELECT name, envelope FROM service_keys").all() as {
+    name: string;
+    envelope: string;
+  }[];
+  const retired = db.prepare("SELECT kid, envelope FROM retired_token_keys").all() as {
+    kid: string;
     envelope: string;
   }[];
   const update = db.prepare("UPDATE service_keys SET envelope = ? WHERE name = ?");
+  const updateRetired = db.prepare("UPDATE retired_token_keys SET envelope = ? WHERE kid = ?");
   db.transaction(() => {
-    for (const row of rows) update.run(reseal(row.envelope, aad(row.name)), row.name);
+    for (const row of keys) update.run(reseal(row.envelope, aad(row.name)), row.name);
+    for (const row of retired) {
+      updateRetired.run(reseal(row.envelope, aad(retiredName(row.kid))), row.kid);
+    }
   })();
-  return rows.length;
+  return keys.length + retired.length;
 }
 
-function unseal(cipher: EnvelopeCipher, text: string, name: ServiceKeyName): Uint8Array {
+function unseal(cipher: EnvelopeCipher, text: string, name: string): Uint8Array {
   let key: Uint8Array;
   try {
     key = openText(cipher, text, aad(name));

@@ -9,6 +9,8 @@
  *
  * Rotation without downtime: `rotate` switches the signing key in the running service; tokens signed by the
  * previous key keep verifying (by `kid`) until their lifetime has passed, and the JWKS lists both meanwhile.
+ * The retiring key is persisted (sealed, service-keys.ts) and handed back at boot (`retired`), so this holds
+ * across a restart too; a key past its retirement time is never loaded.
  *
  * Security caveats: tokens are bearer credentials; they are never logged or stored (only `jti` could be),
  * and are accepted only from the `Authorization` header. The signing key lives encrypted at rest in the
@@ -47,6 +49,16 @@ export interface TokenServiceOptions {
   readonly clockToleranceSeconds: number;
   /** Milliseconds since the epoch; injectable for tests. */
   readonly now?: () => number;
+  /** Keys rotated away from that still verify their tokens until `retireAt` (seconds): kept across restarts. */
+  readonly retired?: readonly { readonly secretKey: Uint8Array; readonly retireAt: number }[];
+}
+
+/** What `rotate` hands to its `persist` step (and returns). */
+export interface TokenKeyRotation {
+  readonly oldKid: string;
+  readonly newKid: string;
+  /** Seconds since the epoch after which the old key verifies nothing. */
+  readonly retireAt: number;
 }
 
 export interface IssuedToken {
@@ -111,7 +123,13 @@ export class TokenService {
   ) {}
 
   static async create(options: TokenServiceOptions): Promise<TokenService> {
-    return new TokenService(options, await importTokenKey(options.secretKey));
+    const service = new TokenService(options, await importTokenKey(options.secretKey));
+    for (const { secretKey, retireAt } of options.retired ?? []) {
+      if (retireAt <= service.nowSeconds()) continue;
+      const key = await importTokenKey(secretKey);
+      service.previous.set(key.kid, { key, retireAt });
+    }
+    return service;
   }
 
   /** The public key that signs new tokens. */
@@ -131,15 +149,21 @@ export class TokenService {
 
   /**
    * Signs new tokens with `secretKey` from now on; tokens signed by the old key keep verifying until they
-   * expire (the old key retires after the token lifetime plus the clock tolerance).
+   * expire (the old key retires after the token lifetime plus the clock tolerance). `persist` runs first,
+   * synchronously (the caller stores the new key and the retiring one); if it throws nothing changes.
    */
-  async rotate(secretKey: Uint8Array): Promise<{ oldKid: string; newKid: string; retireAt: number }> {
+  async rotate(
+    secretKey: Uint8Array,
+    persist: (rotation: TokenKeyRotation) => void = () => {},
+  ): Promise<TokenKeyRotation> {
     const next = await importTokenKey(secretKey);
     const retireAt = this.nowSeconds() + this.options.ttlSeconds + this.options.clockToleranceSeconds;
     const old = this.current;
+    const rotation = { oldKid: old.kid, newKid: next.kid, retireAt };
+    persist(rotation);
     this.previous.set(old.kid, { key: old, retireAt });
     this.current = next;
-    return { oldKid: old.kid, newKid: next.kid, retireAt };
+    return rotation;
   }
 
   private dropRetired(): void {

@@ -6,7 +6,8 @@
  * served without authentication: `GET /v1/transparency/entries` pages through every entry (the exact
  * entry objects, so a monitor recomputes leaf hashes and the signed root) with a readable view of query
  * entries (time, partner, dataset and epoch, the statement in words, outcome), `tree-head` and
- * `consistency` give signed heads and RFC 6962 consistency proofs, and `/transparency` renders the query
+ * `consistency` give signed heads and RFC 6962 consistency proofs (with `logKey`, the key signing now, and
+ * `firstLogKey`, the key to pin: log key rotations are entries of the log, audit/log-keys), and `/transparency` renders the query
  * entries as a static HTML page. `zktally audit monitor URL` (cli/commands/audit-monitor.ts) follows it.
  *
  * What is public: the audit log records decisions with public details only (audit/types refuses
@@ -16,6 +17,7 @@
  * its bundle, whose hash the `query.answer` entry carries, so the shown answer is checkable.
  */
 import express, { type Router } from "express";
+import type { AuditLog } from "../audit/log.ts";
 import type { AuditEntry } from "../audit/types.ts";
 import type { Schema } from "../dataset/schema.ts";
 import { describeQuery } from "../query/canonical.ts";
@@ -99,6 +101,11 @@ function publicAnswer(ctx: ServiceContext, entry: AuditEntry): string | undefine
   return answer?.value === undefined ? undefined : String(answer.value);
 }
 
+/** The signed head with the key signing now and the first key (the one to pin). */
+export function treeHeadView(log: AuditLog) {
+  return { logKey: log.logKey, firstLogKey: log.firstLogKey, treeHead: log.treeHead() };
+}
+
 function entriesPage(ctx: ServiceContext, from: number, limit: number) {
   const { log } = ctx.audit;
   const treeHead = log.treeHead();
@@ -115,7 +122,7 @@ function entriesPage(ctx: ServiceContext, from: number, limit: number) {
     };
     return view === undefined ? leaf : { ...leaf, view };
   });
-  return { logKey: log.logKey, treeHead, entries };
+  return { logKey: log.logKey, firstLogKey: log.firstLogKey, treeHead, entries };
 }
 
 export function transparencyRouter(ctx: ServiceContext): Router {
@@ -125,7 +132,7 @@ export function transparencyRouter(ctx: ServiceContext): Router {
     res.json(entriesPage(ctx, query.from ?? 0, query.limit ?? PAGE_ENTRIES));
   });
   mount(API.transparencyHead, (_req, res) => {
-    res.json({ logKey: ctx.audit.log.logKey, treeHead: ctx.audit.log.treeHead() });
+    res.json(treeHeadView(ctx.audit.log));
   });
   mount(API.transparencyConsistency, (_req, res, { query }) => {
     const { log } = ctx.audit;

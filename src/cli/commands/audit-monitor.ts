@@ -8,8 +8,10 @@
  * (audit/monitor.ts). Exit 0 consistent (the state file moves to the new head), 1 a problem (the state keeps
  * the last good head as evidence), 2 bad usage or an unreachable log.
  *
- * Security caveats: pin the published log key with `--log-key`; without it (and without a state file) the
- * first run trusts the key the log serves (trust on first use), and a warning says so. Text from the log
+ * Security caveats: pin the log's published FIRST key with `--log-key`; the monitor follows the log key
+ * rotations recorded in the log from it and reports a head signed by a key none announces
+ * (`unannounced-key`). Without `--log-key` (and without a state file) the first run trusts the first key the
+ * log serves (trust on first use), and a warning says so. Text from the log
  * is printed with control characters escaped.
  */
 import { existsSync } from "node:fs";
@@ -92,7 +94,8 @@ export async function runAuditMonitor(args: string[], output: Output): Promise<n
     throw new UsageError("--log-key must be 32 bytes of hex");
   const state = await readState(values.state);
   const served = await getJson(`${base}/v1/transparency/tree-head`);
-  const logKey = (pinned ?? state?.logKey ?? String(served.logKey)).toLowerCase();
+  // The chain of log keys starts at the log's first key; rotations recorded in the log lead to the current one.
+  const logKey = (pinned ?? state?.logKey ?? String(served.firstLogKey ?? served.logKey)).toLowerCase();
   if (pinned === undefined && state === undefined) {
     output.err(
       "warning: trusting the log key the log serves (first use); pin the published key with --log-key\n",
@@ -125,6 +128,11 @@ function writeReport(report: MonitorReport, json: boolean, output: Output): void
     output.out(
       `OK  ${report.treeSize} entries, root ${report.rootHash} (${report.newEntries} new, consistent with what was seen)\n`,
     );
+    for (const rotation of report.rotations) {
+      output.out(
+        `    log key rotated at entry ${rotation.index}: ${rotation.oldLogKey} -> ${rotation.newLogKey}\n`,
+      );
+    }
   } else {
     output.out(`${report.problem.toUpperCase()}  ${printable(report.reason)}\n`);
   }

@@ -83,6 +83,7 @@ const ADMIN_COMMANDS: Readonly<Record<string, readonly (keyof typeof adminOption
   "keys rotate": [],
   "keys rotate-operator": [],
   "keys revoke-operator": ["key"],
+  "keys rotate-log": [],
   "audit verify": [],
   "audit head": [],
   backup: ["out"],
@@ -229,6 +230,9 @@ export async function runAdmin(args: string[]): Promise<number> {
       case "keys revoke-operator":
         write(ops.revokeOperatorKey(null, requestId, requiredFlag(text("key"), "key")));
         return 0;
+      case "keys rotate-log":
+        write(ops.rotateLogKey(null, requestId));
+        return 0;
       case "backup":
         write(await backupService(opened.ctx, opened.keyRing, requiredFlag(text("out"), "out")));
         return 0;
@@ -289,6 +293,7 @@ export const serveCommand: Command = {
     "      | dataset add --id ID --schema F --data F.csv|F.jsonl [--epoch N] [--chunked] [--chunk-size S]",
     "      | dataset list | keys rotate | audit verify | audit head | job list | job show --id JOB",
     "      | keys rotate-operator | keys revoke-operator --key HEX   operator key statements (restart to sign with the new key)",
+    "      | keys rotate-log   audit log key (offline; a running service: POST /v1/admin/keys/rotate-log)",
     "      | backup --out FILE | restore --from FILE --data-dir DIR [--key-file F]   (docs/operations.md)",
     "                                     administer the service data directory (job: state and chunks done / total, ETA)",
   ],

@@ -1,0 +1,178 @@
+/**
+ * @module audit/log-keys
+ *
+ * Audit log signing key rotation (docs/audit.md, "Log key rotation"). A rotation is an entry of the log
+ * itself (action `admin.keys.rotate-log`, decision `accepted`) whose details name the old and the new key and
+ * carry the old key's Ed25519 signature over the canonical JSON of
+ * `{index, newLogKey, oldLogKey, type: "zktally.log-key-rotation/v1"}`. The entry at index `i` is covered by
+ * a head of size `i + 1` signed by the old key, then the log signs a head of the same size with the new key;
+ * from then on only the new key signs.
+ *
+ * So each key is in force for a range of tree sizes: the first (pinned) key from 0, every later key from the
+ * size that includes the rotation naming it; a key stops at the size that includes the rotation away from it.
+ * `logKeySchedule` walks the entries from the pinned first key and returns these spans; `headKeyProblem`
+ * says why a head's key is not in force for its size (never announced, or retired).
+ *
+ * Security caveats: a rotation must be signed by the key in force, so nobody without that key can announce
+ * another one; a leaked retired key cannot sign heads beyond its span (they are rejected). Keys are never
+ * reused (a rotation back to an earlier key is invalid). The signed statement binds the entry index, so a
+ * rotation cannot be replayed at another position. Verifiers must pin the log's FIRST key: a chain is only
+ * followed forward from it.
+ */
+import { canonicalJson } from "../util/canonical-json.ts";
+import { type LogKeyPair, normaliseLogKey, signBytes, verifySignature } from "./sth.ts";
+import type { RawEntryRow } from "./store.ts";
+import {
+  type AuditEntry,
+  type AuditEvent,
+  parseEntryText,
+  type SignedTreeHead,
+  type StoredEntry,
+} from "./types.ts";
+
+/** The audit action of a log key rotation (also the admin action that requests one). */
+export const LOG_KEY_ROTATION_ACTION = "admin.keys.rotate-log";
+const ROTATION_TYPE = "zktally.log-key-rotation/v1";
+/** Canonical JSON puts `"action":"..."` verbatim in every entry: a cheap filter before parsing. */
+const ROTATION_MARK = `"action":${JSON.stringify(LOG_KEY_ROTATION_ACTION)}`;
+
+/** A rotation as recorded by entry `index`. */
+export interface LogKeyRotation {
+  readonly index: number;
+  readonly oldLogKey: string;
+  readonly newLogKey: string;
+}
+
+/** A key and the tree sizes whose heads it may sign (`toSize` inclusive; undefined: still in force). */
+export interface LogKeySpan {
+  readonly logKey: string;
+  readonly fromSize: number;
+  readonly toSize?: number;
+}
+
+/** A rotation with the old key's signature over its statement. */
+interface SignedRotation extends LogKeyRotation {
+  readonly signature: string;
+}
+
+export interface LogKeySchedule {
+  readonly spans: readonly LogKeySpan[];
+  readonly rotations: readonly LogKeyRotation[];
+  /** The first invalid rotation entry; the spans stop before it. */
+  readonly failure?: { readonly index: number; readonly reason: string };
+}
+
+function statementBytes(rotation: LogKeyRotation): Buffer {
+  const { index, newLogKey, oldLogKey } = rotation;
+  return Buffer.from(canonicalJson({ index, newLogKey, oldLogKey, type: ROTATION_TYPE }), "utf8");
+}
+
+/** The event that rotates from `current` to `newLogKey` as entry `index`, signed by `current`. */
+export function rotationEvent(
+  current: LogKeyPair,
+  newLogKey: string,
+  index: number,
+  subject: { readonly partner: string | null; readonly requestId: string },
+): AuditEvent {
+  const rotation = { index, oldLogKey: current.logKey, newLogKey };
+  return {
+    partner: subject.partner,
+    action: LOG_KEY_ROTATION_ACTION,
+    decision: "accepted",
+    requestId: subject.requestId,
+    details: {
+      oldLogKey: current.logKey,
+      newLogKey,
+      signature: signBytes(statementBytes(rotation), current),
+    },
+  };
+}
+
+/** The rotation an entry records, undefined for any other entry; a reason string when it is malformed. */
+function rotationOf(entry: AuditEntry): SignedRotation | string | undefined {
+  if (entry.action !== LOG_KEY_ROTATION_ACTION || entry.decision !== "accepted") return undefined;
+  const { oldLogKey, newLogKey, signature } = entry.details ?? {};
+  if (typeof oldLogKey !== "string" || typeof newLogKey !== "string" || typeof signature !== "string") {
+    return "lacks oldLogKey, newLogKey or signature";
+  }
+  try {
+    normaliseLogKey(newLogKey);
+  } catch {
+    return "names a malformed new log key";
+  }
+  if (newLogKey !== newLogKey.toLowerCase()) return "names a new log key that is not lowercase hex";
+  return { index: entry.index, oldLogKey, newLogKey, signature };
+}
+
+/**
+ * The key spans of a log from its pinned first key, read from its rotation entries. Entries that do not
+ * parse are skipped here (the replay in audit/verify reports them); an invalid rotation stops the schedule.
+ */
+export function logKeySchedule(
+  entries: readonly (StoredEntry | RawEntryRow | { readonly entry: unknown })[],
+  firstKey: string,
+): LogKeySchedule {
+  const spans: LogKeySpan[] = [{ logKey: normaliseLogKey(firstKey), fromSize: 0 }];
+  const rotations: LogKeyRotation[] = [];
+  for (const row of entries) {
+    const text = (row as { entry?: unknown } | null)?.entry;
+    if (typeof text !== "string" || !text.includes(ROTATION_MARK)) continue;
+    let entry: AuditEntry;
+    try {
+      entry = parseEntryText(text);
+    } catch {
+      continue;
+    }
+    const found = rotationOf(entry);
+    if (found === undefined) continue;
+    const reason = typeof found === "string" ? found : rotationProblem(found, spans);
+    if (reason !== undefined) {
+      return {
+        spans,
+        rotations,
+        failure: { index: entry.index, reason: `entry ${entry.index} is a log key rotation that ${reason}` },
+      };
+    }
+    const rotation = found as SignedRotation;
+    const current = spans.pop() as LogKeySpan;
+    spans.push(
+      { ...current, toSize: rotation.index + 1 },
+      { logKey: rotation.newLogKey, fromSize: rotation.index + 1 },
+    );
+    rotations.push({ index: rotation.index, oldLogKey: rotation.oldLogKey, newLogKey: rotation.newLogKey });
+  }
+  return { spans, rotations };
+}
+
+function rotationProblem(rotation: SignedRotation, spans: readonly LogKeySpan[]): string | undefined {
+  const current = (spans.at(-1) as LogKeySpan).logKey;
+  if (rotation.oldLogKey !== current) {
+    return `rotates away from ${short(rotation.oldLogKey)}, but the key in force is ${short(current)} (pin the log's first key)`;
+  }
+  if (spans.some((span) => span.logKey === rotation.newLogKey)) {
+    return `names ${short(rotation.newLogKey)}, a key the log already used (keys are never reused)`;
+  }
+  if (!verifySignature(current, statementBytes(rotation), rotation.signature)) {
+    return `is not signed by the key in force ${short(current)}`;
+  }
+  return undefined;
+}
+
+/** Why `head`'s key may not sign a tree of its size under `spans` (undefined: it may). */
+export function headKeyProblem(head: SignedTreeHead, spans: readonly LogKeySpan[]): string | undefined {
+  const own = spans.filter((span) => span.logKey === head.logKey);
+  if (own.length === 0) {
+    return `is signed by another log key ${short(head.logKey)}, which no rotation from the pinned key announces`;
+  }
+  if (own.some((span) => inSpan(span, head.treeSize))) return undefined;
+  const span = own[0] as LogKeySpan;
+  return `is signed by log key ${short(head.logKey)}, which is in force only for tree sizes ${span.fromSize} to ${span.toSize ?? "now"}`;
+}
+
+function inSpan(span: LogKeySpan, size: number): boolean {
+  return size >= span.fromSize && (span.toSize === undefined || size <= span.toSize);
+}
+
+function short(key: string): string {
+  return `${key.slice(0, 16)}…`;
+}

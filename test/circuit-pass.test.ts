@@ -19,11 +19,15 @@ import {
 import { type PassChainPlan, planPassChain } from "../src/circuits/pass-witness.ts";
 import { type ChunkedCommitment, commitChunks } from "../src/dataset/chunk-commit.ts";
 import { getPoseidon, type PoseidonEx } from "../src/dataset/commitment.ts";
+import { type CircuitClause, encodeClauseElement, maxValue } from "../src/query/lower.ts";
+import type { Clause } from "../src/query/model.ts";
 import {
   encodePassAggregate,
   encodePassPublic,
   type PassPublicElements,
   type PassQuery,
+  passClauseSlots,
+  passClauses,
 } from "../src/query/pass.ts";
 import { evaluatePass, evaluatePassLowered, histogramOutcome } from "../src/query/pass-evaluate.ts";
 import { CHUNK_TEST_SCHEMA, loadPassShape, PASS_TEST_SHAPE } from "./helpers/circuits.ts";
@@ -61,8 +65,17 @@ function randomPredicate(rng: Rng, records: bigint[][]): PassQuery["predicate"] 
   return clauses(2);
 }
 
+/** A random predicate that fits the C clause slots (a two-sided between takes two, design.md 9.2). */
+function fittingPredicate(rng: Rng, records: bigint[][]): PassQuery["predicate"] {
+  for (;;) {
+    const predicate = randomPredicate(rng, records);
+    const query = { predicate, aggregate: { kind: "count" } };
+    if (passClauseSlots(query, schema, queryShape) <= queryShape.clauses) return predicate;
+  }
+}
+
 function randomPassQuery(rng: Rng, records: bigint[][], slot: number, forceHistogram: boolean): PassQuery {
-  const predicate = randomPredicate(rng, records);
+  const predicate = fittingPredicate(rng, records);
   if (slot < shape.histogramSlots && (forceHistogram || rng.next() < 0.4)) {
     return { predicate, aggregate: structuredClone(rng.pick(HISTOGRAMS)) as PassQuery["aggregate"] };
   }
@@ -158,6 +171,46 @@ describe("pass reference semantics", () => {
       expect(lowered.map((slot) => slot.answer)).toEqual(readable.answers);
       expect(lowered.map((slot) => slot.count)).toEqual(readable.counts);
       expect(lowered.slice(0, shape.histogramSlots).map((slot) => slot.cells)).toEqual(readable.cells);
+    }
+  });
+
+  it("pass clause slots make one comparison: eq/neq as sets, empty ranges negated, between in two slots", () => {
+    const width = queryShape.width;
+    const max = maxValue(width);
+    const level = (op: string, value: unknown) => ({ field: "level", op, value }) as Clause;
+    const slotsOf = (predicate: Clause[]) =>
+      passClauseSlots({ predicate, aggregate: { kind: "count" } }, schema, queryShape);
+    expect(passClauses({ fieldIndex: 1, isSet: false, negate: true, values: [7n, 7n, 0n] }, width)).toEqual([
+      { fieldIndex: 1, isSet: true, negate: true, values: [7n, 7n, 7n] },
+    ]);
+    expect(passClauses({ fieldIndex: 1, isSet: false, negate: false, values: [1n, 0n, 0n] }, width)).toEqual([
+      { fieldIndex: 1, isSet: false, negate: true, values: [0n, max, 0n] },
+    ]);
+    expect(passClauses({ fieldIndex: 1, isSet: false, negate: false, values: [3n, 9n, 0n] }, width)).toEqual([
+      { fieldIndex: 1, isSet: false, negate: false, values: [3n, max, 0n] },
+      { fieldIndex: 1, isSet: false, negate: false, values: [0n, 9n, 0n] },
+    ]);
+    expect(slotsOf([level("between", [3, 9])])).toBe(2);
+    expect(slotsOf([level("between", [0, 9]), level("neq", 4)])).toBe(2);
+    expect(slotsOf([level("gte", 3), level("lt", 10)])).toBeLessThanOrEqual(2);
+    const records = [0n, 1n, 2n, 3n, 9n, 10n, 100n, 255n].map((v, i) => [BigInt(i + 1), 0n, 0n, 1n, v]);
+    const edges: Clause[][] = [
+      [level("lt", 0)],
+      [level("gte", 0)],
+      [level("eq", 0)],
+      [level("neq", 3)],
+      [level("between", [1, 9])],
+      [level("between", [3, 3])],
+      [level("gt", 9)],
+      [level("lte", 2)],
+    ];
+    for (const predicate of edges) {
+      const queries: PassQuery[] = [{ predicate, aggregate: { kind: "count" } }];
+      const readable = evaluatePass(queries, schema, records)[0];
+      const circuit = evaluatePassLowered(queries, schema, queryShape, records, 0)[0];
+      expect(circuit?.answer, JSON.stringify(predicate)).toBe(
+        readable?.kind === "count" ? readable.value : undefined,
+      );
     }
   });
 
@@ -365,6 +418,36 @@ describe("soundness", () => {
     expect(await forge({ ...lowered, stride: G })).toBe(false);
     // the honest element itself is provable
     expect(await forge(lowered)).toBe(true);
+  });
+
+  it("a two-sided range clause, or a clause field selector out of range, is unprovable", async () => {
+    const { width, setSize, fields } = chunkQueryShape(shape.chunk);
+    const forge = async (clause: CircuitClause) => {
+      const input = structuredClone(pass.plan.chunks[0]?.input) as Record<string, unknown>;
+      ((input.clauses as string[][])[2] as string[])[0] = String(encodeClauseElement(clause, width, setSize));
+      return satisfies(step, await step.forgedWitness(input));
+    };
+    const pad = new Array<bigint>(setSize - 2).fill(0n);
+    const range = (lo: bigint, hi: bigint): CircuitClause => ({
+      fieldIndex: 1,
+      isSet: false,
+      negate: false,
+      values: [lo, hi, ...pad],
+    });
+    const set = (fieldIndex: number): CircuitClause => ({
+      fieldIndex,
+      isSet: true,
+      negate: true,
+      values: new Array<bigint>(setSize).fill(1n),
+    });
+    expect(await forge(range(5n, 10n))).toBe(false);
+    expect(await forge(range(1n, 0n))).toBe(false);
+    expect(await forge(set(fields))).toBe(false);
+    expect(await forge(set(255))).toBe(false);
+    // the one-sided ranges and an in-range set are provable
+    expect(await forge(range(5n, maxValue(width)))).toBe(true);
+    expect(await forge(range(0n, 10n))).toBe(true);
+    expect(await forge(set(fields - 1))).toBe(true);
   });
 
   it("a histogram in a slot >= H is unprovable", async () => {

@@ -17,6 +17,9 @@ pragma circom 2.1.6;
 //   land outside the table (the "group selector out of range" attack), and the cell tree puts each matched
 //   record in exactly one cell: sum of cells = count, a cell can be neither dropped, merged nor moved.
 // - Histogram modes are refused in slots >= H (they carry no cells); f1, f2 and the summed field are one-hot.
+// - A clause slot makes one comparison (PassClauseMatch): a range element that is not one-sided (lo = 0 or
+//   hi = 2^W - 1) is unprovable (PassClauseSide), so no element can make the circuit test another range than
+//   the one the lowering (passClauses, query/pass.ts) wrote; clause fields are one-hot (index < F).
 // - Chunk 0 opens nothing: accIn must be 0 and the state is forced to zero (so verifiers need no Poseidon).
 
 include "../../node_modules/circomlib/circuits/bitify.circom";
@@ -109,6 +112,60 @@ template DecodePassAggregate(F, W, C) {
     starts[0] === 1; // clause 0 always starts the first term (canonical encoding)
 }
 
+// Per-circuit part of a pass clause (design.md 9.4): a range clause holds ONE comparison, so its range must
+// be one-sided: lo = 0 (test s <= hi) or hi = 2^W - 1 (test s >= lo). The pass lowering writes eq/neq as a
+// one-value set and splits a two-sided between into two clauses; a two-sided range element is unprovable.
+template PassClauseSide(W) {
+    signal input isSet;
+    signal input lo;
+    signal input hi;
+    signal output lowZero;
+    signal output hiIfLow;
+
+    component low = StrictIsZero();
+    low.in <== lo;
+    lowZero <== low.out;
+    component top = StrictIsEqual();
+    top.in <== [hi, (2 ** W) - 1];
+    signal twoSided <== (1 - isSet) * (1 - lowZero);
+    twoSided * (1 - top.out) === 0;
+    hiIfLow <== lowZero * hi;
+}
+
+// One pass clause on one record: (isSet ? s in constants : the one-sided range) XOR negate, s the selected
+// field value. The comparison decomposes (lowZero ? hi - s : s - lo) + 2^W into W+1 bits: exact because s
+// (range-checked by the caller) and the constants (decoded to W bits) are < 2^W.
+template PassClauseMatch(F, W, M) {
+    signal input values[F];
+    signal input fieldSelectors[F];
+    signal input isSet;
+    signal input negate;
+    signal input constants[M];
+    signal input lowZero;
+    signal input hiIfLow;
+    signal output out;
+
+    signal picked[F];
+    var selected = 0;
+    for (var k = 0; k < F; k++) {
+        picked[k] <== fieldSelectors[k] * values[k];
+        selected += picked[k];
+    }
+    signal flipped <== lowZero * selected;
+    component side = Num2Bits(W + 1);
+    side.in <== selected - constants[0] + hiIfLow - 2 * flipped + (2 ** W);
+    signal inRange <== side.out[W];
+
+    signal differences[M];
+    differences[0] <== selected - constants[0];
+    for (var m = 1; m < M; m++) { differences[m] <== differences[m - 1] * (selected - constants[m]); }
+    component inSet = StrictIsZero();
+    inSet.in <== differences[M - 1];
+
+    signal matched <== inRange + isSet * (inSet.out - inRange);
+    out <== matched + negate - 2 * negate * matched;
+}
+
 // DNF match of one record: clauses AND within a term, terms ORed; gated by the record's flag.
 template PassMatch(F, W, C, M) {
     signal input values[F];
@@ -117,21 +174,25 @@ template PassMatch(F, W, C, M) {
     signal input isSet[C];
     signal input negate[C];
     signal input constants[C][M];
+    signal input lowZero[C];
+    signal input hiIfLow[C];
     signal input starts[C];
     signal output out;
 
+    // carried[c] = starts[c] * running[c - 1]: the term that ended at c - 1 held (so the OR adds it).
     component clause[C];
     signal running[C];
     signal carried[C];
-    signal ended[C];
     var anyTerm = 0;
     for (var c = 0; c < C; c++) {
-        clause[c] = ClauseMatch(F, W, M);
+        clause[c] = PassClauseMatch(F, W, M);
         clause[c].values <== values;
         clause[c].fieldSelectors <== fieldSelectors[c];
         clause[c].isSet <== isSet[c];
         clause[c].negate <== negate[c];
         clause[c].constants <== constants[c];
+        clause[c].lowZero <== lowZero[c];
+        clause[c].hiIfLow <== hiIfLow[c];
         if (c == 0) {
             carried[c] <== 0;
             running[c] <== clause[c].out;
@@ -139,9 +200,9 @@ template PassMatch(F, W, C, M) {
             carried[c] <== starts[c] * running[c - 1];
             running[c] <== clause[c].out * (starts[c] + running[c - 1] - carried[c]);
         }
-        if (c == C - 1) { ended[c] <== running[c]; } else { ended[c] <== starts[c + 1] * running[c]; }
-        anyTerm += ended[c];
+        anyTerm += carried[c];
     }
+    anyTerm += running[C - 1];
     component none = StrictIsZero();
     none.in <== anyTerm;
     out <== flag * (1 - none.out);
@@ -273,6 +334,7 @@ template PassStep(S, F, W, C, M, B, K, KEY, DOMAINS, Q, H, G) {
     // --- Queries: decode every aggregate and clause element --------------------------------------------------
     component aggregate[Q];
     component clause[Q][C];
+    component side[Q][C];
     signal isHistogram[Q];
     for (var q = 0; q < Q; q++) {
         aggregate[q] = DecodePassAggregate(F, W, C);
@@ -282,6 +344,10 @@ template PassStep(S, F, W, C, M, B, K, KEY, DOMAINS, Q, H, G) {
         for (var c = 0; c < C; c++) {
             clause[q][c] = DecodeClause(F, W, M);
             clause[q][c].element <== clauses[q][c];
+            side[q][c] = PassClauseSide(W);
+            side[q][c].isSet <== clause[q][c].isSet;
+            side[q][c].lo <== clause[q][c].constants[0];
+            side[q][c].hi <== clause[q][c].constants[1];
         }
     }
 
@@ -321,6 +387,8 @@ template PassStep(S, F, W, C, M, B, K, KEY, DOMAINS, Q, H, G) {
                 match[i][q].isSet[c] <== clause[q][c].isSet;
                 match[i][q].negate[c] <== clause[q][c].negate;
                 match[i][q].constants[c] <== clause[q][c].constants;
+                match[i][q].lowZero[c] <== side[q][c].lowZero;
+                match[i][q].hiIfLow[c] <== side[q][c].hiIfLow;
             }
             var picked = 0;
             for (var k = 0; k < F; k++) {

@@ -4,7 +4,9 @@
  * Multi-query passes (design.md section 9): the readable pass query (a predicate in disjunctive normal form
  * and an aggregate among count, sum, threshold, avg and histogram), its validation against a schema, its
  * canonical form and description in words, and its lowering to the public elements of the PassStep and
- * PassFinal circuits (C clause slots split into terms by start bits; the pass aggregate element).
+ * PassFinal circuits (C clause slots split into terms by start bits; the pass aggregate element). A pass
+ * clause slot makes one comparison: `passClauses` writes eq/neq as one-value sets, the empty range as an
+ * always-true range negated, and a two-sided between as two slots (design.md 9.2).
  *
  * Pass aggregate element (little-endian): mode (8: 0 count, 1 sum, 2 threshold, 3 avg, 4 histogram,
  * 5 histogram of sums) | sumField (8) | groupField1 (8) | groupField2 (8) | stride (16) | used cells (16) |
@@ -349,8 +351,9 @@ export function lowerPassQuery(
   const clauses: CircuitClause[] = [];
   const starts: boolean[] = [];
   for (const term of resolved.terms) {
-    term.forEach((clause, i) => {
-      clauses.push(lowerClause(clause, circuitShape));
+    const lowered = term.flatMap((clause) => passClauses(lowerClause(clause, circuitShape), shape.width));
+    lowered.forEach((clause, i) => {
+      clauses.push(clause);
       starts.push(i === 0);
     });
   }
@@ -373,6 +376,35 @@ export function lowerPassQuery(
   }
   while (starts.length < shape.clauses) starts.push(false);
   return { clauses, aggregate: lowerPassAggregate(resolved.aggregate, shape, slot, starts) };
+}
+
+/**
+ * A section-3 clause as pass clause slots (design.md 9.2): a pass slot makes one comparison, so a range must
+ * be one-sided (lo = 0 or hi = max). eq / neq ([v, v]) become the one-value set {v} (negated for neq), the
+ * empty range [1, 0] becomes [0, max] negated, and a two-sided range [a, b] (between) takes two slots,
+ * [a, max] and [0, b], in the same term. Sets and one-sided ranges are kept as they are.
+ */
+export function passClauses(clause: CircuitClause, width: number): CircuitClause[] {
+  if (clause.isSet) return [clause];
+  const max = maxValue(width);
+  const [lo, hi] = clause.values as [bigint, bigint];
+  const withRange = (from: bigint, to: bigint, negate: boolean): CircuitClause => ({
+    ...clause,
+    negate,
+    values: clause.values.map((_, m) => (m === 0 ? from : m === 1 ? to : 0n)),
+  });
+  if (lo === hi) return [{ ...clause, isSet: true, values: clause.values.map(() => lo) }];
+  if (lo > hi) return [withRange(0n, max, !clause.negate)];
+  if (lo === 0n || hi === max) return [clause];
+  if (clause.negate) throw new RangeError("passClauses: a negated two-sided range has no one-slot form");
+  return [withRange(lo, max, false), withRange(0n, hi, false)];
+}
+
+/** Clause slots a pass query needs in a circuit of `shape` (at least C of them must be free). */
+export function passClauseSlots(json: unknown, schema: Schema, shape: PassQueryShape): number {
+  const resolved = resolvePassQuery(json, schema);
+  const lowered = resolved.terms.flat().map((clause) => lowerClause(clause, shape));
+  return lowered.reduce((n, clause) => n + passClauses(clause, shape.width).length, 0);
 }
 
 function lowerPassAggregate(

@@ -11,8 +11,8 @@
 import type { PassPublicElements } from "../query/pass.ts";
 import { chunkQueryShape } from "./chunk-shape.ts";
 import { encodeNoiseParams, type NoiseParams, noiseCentre } from "./noise.ts";
-import type { PassShape } from "./pass-shape.ts";
-import { passFinalCircuitId } from "./pass-shape.ts";
+import { type PassShape, passFinalCircuitId } from "./pass-shape.ts";
+import { checkPassChunkLinks, type PassChainCheck, type PassChainStatement } from "./pass-statement.ts";
 
 export interface NoisyPassShape {
   /** The chain's pass shape (PassStep and the state layout). */
@@ -128,4 +128,35 @@ export function noisyPassFinalPublicSignals(
 /** The noisy value of a released cell (released - centre, a signed integer). */
 export function noisyCellValue(released: bigint, params: NoiseParams): bigint {
   return released - noiseCentre(params);
+}
+
+/** What a noisy pass chain must prove: the chain's public values, the seed commitment, params and cells. */
+export interface NoisyPassChainStatement
+  extends Pick<PassChainStatement, "root" | "recordCount" | "chunkSize" | "chunkCount" | "nonce" | "query"> {
+  readonly seedCommitment: bigint;
+  readonly params: CellParams;
+  /** H x G released values (noisy + centre within each table, 0 beyond). */
+  readonly released: readonly (readonly bigint[])[];
+}
+
+/** Checks the chunk and final public signals of a noisy pass chain against its statement (proofs separately). */
+export function checkNoisyPassChainSignals(
+  statement: NoisyPassChainStatement,
+  chunkSignals: readonly (readonly string[])[],
+  finalSignals: readonly string[],
+): PassChainCheck {
+  const links = checkPassChunkLinks(statement, chunkSignals);
+  if (!links.ok) return links;
+  const expected = noisyPassFinalPublicSignals({ ...statement, accIn: links.accOut }, statement.released);
+  if (finalSignals.length !== expected.length) {
+    return { ok: false, at: "final", reason: `the final proof has ${finalSignals.length} public signals` };
+  }
+  const index = expected.findIndex((value, j) => finalSignals[j] !== value);
+  if (index < 0) return { ok: true };
+  const G = statement.params[0]?.length ?? 1;
+  const name =
+    index < statement.params.length * G
+      ? `cell ${index % G} of table ${Math.floor(index / G)} is not the claimed noisy value`
+      : "a public input differs from the statement (root, recordCount, nonce, query, accIn, seedCommitment or params)";
+  return { ok: false, at: "final", reason: `final proof: ${name}` };
 }

@@ -109,6 +109,38 @@ export function checkPassChainSignals(
   chunkSignals: readonly (readonly string[])[],
   finalSignals: readonly string[],
 ): PassChainCheck {
+  const links = checkPassChunkLinks(statement, chunkSignals);
+  if (!links.ok) return links;
+  const expected = passFinalSignals(
+    {
+      root: statement.root,
+      recordCount: statement.recordCount,
+      minGroupSize: statement.minGroupSize,
+      nonce: statement.nonce,
+      query: statement.query,
+      accIn: links.accOut,
+    },
+    statement.outputs,
+  );
+  if (finalSignals.length !== expected.length) {
+    return { ok: false, at: "final", reason: `the final proof has ${finalSignals.length} public signals` };
+  }
+  const index = expected.findIndex((value, j) => finalSignals[j] !== value);
+  if (index >= 0) return { ok: false, at: "final", reason: `final proof: ${finalReason(index, statement)}` };
+  return { ok: true };
+}
+
+/**
+ * Checks the chunk proofs' signals of a pass chain (index, root, nonce, query, accIn from 0) and returns the
+ * last accOut, which the final step (PassFinal or PassFinalNoisy) must open.
+ */
+export function checkPassChunkLinks(
+  statement: Pick<
+    PassChainStatement,
+    "root" | "recordCount" | "chunkSize" | "chunkCount" | "nonce" | "query"
+  >,
+  chunkSignals: readonly (readonly string[])[],
+): { readonly ok: true; readonly accOut: string } | Extract<PassChainCheck, { ok: false }> {
   const { chunkSize, recordCount, chunkCount } = statement;
   if (chunkCount !== Math.max(1, Math.ceil(recordCount / chunkSize))) {
     throw new RangeError(
@@ -131,23 +163,7 @@ export function checkPassChainSignals(
     if (index >= 0) return { ok: false, at: i, reason: `chunk ${i}: ${stepReason(index, expected.length)}` };
     accIn = signals[0] as string;
   }
-  const expected = passFinalSignals(
-    {
-      root: statement.root,
-      recordCount,
-      minGroupSize: statement.minGroupSize,
-      nonce: statement.nonce,
-      query: statement.query,
-      accIn,
-    },
-    statement.outputs,
-  );
-  if (finalSignals.length !== expected.length) {
-    return { ok: false, at: "final", reason: `the final proof has ${finalSignals.length} public signals` };
-  }
-  const index = expected.findIndex((value, j) => finalSignals[j] !== value);
-  if (index >= 0) return { ok: false, at: "final", reason: `final proof: ${finalReason(index, statement)}` };
-  return { ok: true };
+  return { ok: true, accOut: accIn };
 }
 
 function stepReason(index: number, count: number): string {

@@ -189,6 +189,8 @@ export interface PassChainPlan {
   readonly chunks: readonly { input: PassStepCircuitInput; publicSignals: string[] }[];
   readonly final: { input: PassStepCircuitInput; publicSignals: string[] };
   readonly outputs: PassOutputs;
+  /** The last state and its blind (what a final step opens; private). */
+  readonly opening: { readonly state: PassState; readonly blind: bigint };
 }
 
 export interface PassChainRequest {
@@ -236,5 +238,6 @@ export function planPassChain(
       publicSignals: passFinalSignals(finalInputs, outputs),
     },
     outputs,
+    opening,
   };
 }

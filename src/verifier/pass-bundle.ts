@@ -250,7 +250,8 @@ function parseManifestV2(value: unknown): ChunkedManifest {
   }
 }
 
-function parseQueries(value: unknown, schema: Schema, shape: PassShape): PassQuery[] {
+/** The bundle's queries: 1..Q, each canonical for the schema. */
+export function parsePassQueries(value: unknown, schema: Schema, shape: PassShape): PassQuery[] {
   if (!Array.isArray(value) || value.length < 1 || value.length > shape.queries) {
     throw new VerifierInputError(
       "queries",
@@ -356,7 +357,7 @@ export function parsePassBundle(value: unknown): ParsedPassBundle {
   const manifest = parseManifestV2(record.manifest);
   const schema = manifest.schema;
   const shape = parseShape(record);
-  const queries = parseQueries(record.queries, schema, shape);
+  const queries = parsePassQueries(record.queries, schema, shape);
   const answersValue = record.answers;
   if (!Array.isArray(answersValue) || answersValue.length !== queries.length) {
     throw new VerifierInputError("answers", `expected ${queries.length} answers (one per query)`);

@@ -111,3 +111,26 @@ export async function loadPassShape(shape: PassShape): Promise<[LoadedCircuit, L
     loadMain(`${key}:final`, async () => (await mains)[1]),
   ]);
 }
+
+/** A geoeditors-style schema: editors per (wiki, country, activity level); 4 countries x 2 levels = 8 cells. */
+export const RELEASE_TEST_SCHEMA: Schema = parseSchema({
+  fields: [
+    { name: "userId", type: "uint", bits: 16 },
+    { name: "wiki", type: "enum", values: ["enwiki", "frwiki"] },
+    { name: "country", type: "enum", values: ["DE", "FR", "US", "IN"] },
+    { name: "activity", type: "enum", values: ["5 to 99", "100 or more"] },
+    { name: "edits", type: "uint", bits: 16 },
+  ],
+  key: "userId",
+});
+
+/** The release tests' noisy pass: 16 records per chunk, Q = H = 2 tables (one per wiki) of G = 8 cells, 128 coins. */
+export const RELEASE_TEST_SHAPE: NoisyPassShape = {
+  pass: passShapeFor(
+    RELEASE_TEST_SCHEMA,
+    { version: 2, chunkSize: 16, leafRecords: 4, treeDepth: 1 },
+    { clauses: 3, setSize: 3, queries: 2, histogramSlots: 2, cells: 8 },
+  ),
+  maxCoins: 128,
+  maxScaleBits: 2,
+};

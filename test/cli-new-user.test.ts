@@ -1,0 +1,125 @@
+/**
+ * What a new user hit (issue 14, point 8), each a test: schema and query errors in words (not zod's),
+ * a date in a uint column gets a hint and the error names the file, enum values NFC-normalised in schema,
+ * data and queries, a missing key says which circuit and how to make its keys, and `kill -TERM` of
+ * `npm run zktally -- serve` stops the server (npm's shell does not forward signals: the script execs,
+ * and the server also stops when its parent goes).
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { loadDataset } from "../src/dataset/load.ts";
+import { parseSchema } from "../src/dataset/schema.ts";
+import { canonicalQuery } from "../src/query/canonical.ts";
+import { parseQuery } from "../src/query/model.ts";
+import { pinnedEntry } from "../src/setup/keys-manifest.ts";
+import { REPO_ROOT } from "../src/setup/paths.ts";
+import { serveFlags } from "./helpers/cli-output.ts";
+import { TEST_CIRCUIT, tempDir } from "./helpers/service.ts";
+
+const dir = mkdtempSync(path.join(tmpdir(), "zktally-new-user-"));
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const NFC = "Côte d’Ivoire";
+const NFD = NFC.normalize("NFD");
+const schema = parseSchema({
+  fields: [
+    { name: "country", type: "enum", values: [NFC, "FR"] },
+    { name: "monthly_edits", type: "uint", bits: 16 },
+  ],
+});
+
+function messageOf(run: () => unknown): string {
+  try {
+    run();
+  } catch (error) {
+    return (error as Error).message;
+  }
+  throw new Error("expected an error");
+}
+
+describe("what a new user hit", () => {
+  it("schema and query errors are in words", () => {
+    expect(messageOf(() => parseSchema({ fields: [{ name: "x", type: "int" }] }))).toBe(
+      'schema field "x" (fields[0].type): type must be one of uint, enum, bool',
+    );
+    expect(messageOf(() => parseSchema({ fields: [{ name: "x", type: "uint" }] }))).toContain(
+      "bits is required",
+    );
+    expect(
+      messageOf(() =>
+        parseQuery(
+          { predicate: [{ field: "country", op: "equals", value: "FR" }], aggregate: { kind: "count" } },
+          schema,
+        ),
+      ),
+    ).toBe("predicate[0].op: op must be one of eq, neq, lt, lte, gt, gte, between, in");
+  });
+
+  it("a date in a uint column: the file, line and column, and a hint", async () => {
+    const file = path.join(dir, "mine.csv");
+    writeFileSync(file, `country,monthly_edits\nFR,12\nFR,2023-12-25\n`);
+    const error = await loadDataset(file, schema).catch((e: unknown) => e as Error);
+    expect(error.message).toMatch(/^mine\.csv:3: column "monthly_edits": malformed number "2023-12-25"/);
+    expect(error.message).toContain("looks like a date (YYYY-MM-DD)");
+  });
+
+  it("enum values are NFC-normalised in the schema, the data and queries", async () => {
+    expect(parseSchema({ fields: [{ name: "c", type: "enum", values: [NFD] }] }).fields[0]).toEqual({
+      name: "c",
+      type: "enum",
+      values: [NFC],
+    });
+    const file = path.join(dir, "nfd.csv");
+    writeFileSync(file, `country,monthly_edits\n${NFD},1\n${NFC},2\n`);
+    expect((await loadDataset(file, schema)).records.map((record) => record[0])).toEqual([0n, 0n]);
+    const query = canonicalQuery(
+      { predicate: [{ field: "country", op: "eq", value: NFD }], aggregate: { kind: "count" } },
+      schema,
+    );
+    expect(query.predicate[0]?.value).toBe(NFC);
+  });
+
+  it("a missing key names the circuit and says how to make its keys", async () => {
+    const error = await pinnedEntry(dir, TEST_CIRCUIT).catch((e: unknown) => e as Error & { hint?: string });
+    expect(error.message).toBe(
+      `no keys for circuit ${TEST_CIRCUIT} in ${dir} (no ${path.join(dir, "manifest.json")})`,
+    );
+    expect(error.message).not.toMatch(/got none/);
+    expect(error.hint).toContain(`zktally setup --ptau FILE --circuit ${TEST_CIRCUIT}`);
+  });
+
+  it("kill -TERM of `npm run zktally -- serve` stops the server", async () => {
+    const dataDir = tempDir("sigterm");
+    const flags = serveFlags(dataDir);
+    const run = (args: string[]) =>
+      spawn("npm", ["run", "-s", "zktally", "--", ...args], {
+        cwd: REPO_ROOT,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+    const init = run(["serve", "admin", "init", "--dev", ...flags]);
+    expect(await new Promise((resolve) => init.once("exit", resolve))).toBe(0);
+    const npm = run(["serve", "--dev", "--host", "127.0.0.1", "--port", "0", ...flags]);
+    let log = "";
+    const url = await new Promise<string>((resolve, reject) => {
+      npm.stdout.on("data", (chunk: Buffer) => {
+        log += chunk;
+        const match = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(log);
+        if (match) resolve(match[1] as string);
+      });
+      npm.once("exit", (code) => reject(new Error(`serve exited ${code}: ${log}`)));
+    });
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    npm.kill("SIGTERM");
+    // The server itself (npm's grandchild) logs its shutdown and stops answering.
+    for (let i = 0; i < 100 && !log.includes('"msg":"stopped"'); i++)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(log).toContain('"msg":"stopped"');
+    await expect(fetch(`${url}/v1/circuits`)).rejects.toThrow();
+    rmSync(dataDir, { recursive: true, force: true });
+  }, 60_000);
+});

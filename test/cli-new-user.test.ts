@@ -42,6 +42,15 @@ function messageOf(run: () => unknown): string {
   throw new Error("expected an error");
 }
 
+async function rejection(promise: Promise<unknown>): Promise<Error & { hint?: string }> {
+  return promise.then(
+    () => {
+      throw new Error("expected a rejection");
+    },
+    (error: unknown) => error as Error & { hint?: string },
+  );
+}
+
 describe("what a new user hit", () => {
   it("schema and query errors are in words", () => {
     expect(messageOf(() => parseSchema({ fields: [{ name: "x", type: "int" }] }))).toBe(
@@ -63,7 +72,7 @@ describe("what a new user hit", () => {
   it("a date in a uint column: the file, line and column, and a hint", async () => {
     const file = path.join(dir, "mine.csv");
     writeFileSync(file, `country,monthly_edits\nFR,12\nFR,2023-12-25\n`);
-    const error = await loadDataset(file, schema).catch((e: unknown) => e as Error);
+    const error = await rejection(loadDataset(file, schema));
     expect(error.message).toMatch(/^mine\.csv:3: column "monthly_edits": malformed number "2023-12-25"/);
     expect(error.message).toContain("looks like a date (YYYY-MM-DD)");
   });
@@ -85,7 +94,7 @@ describe("what a new user hit", () => {
   });
 
   it("a missing key names the circuit and says how to make its keys", async () => {
-    const error = await pinnedEntry(dir, TEST_CIRCUIT).catch((e: unknown) => e as Error & { hint?: string });
+    const error = await rejection(pinnedEntry(dir, TEST_CIRCUIT));
     expect(error.message).toBe(
       `no keys for circuit ${TEST_CIRCUIT} in ${dir} (no ${path.join(dir, "manifest.json")})`,
     );

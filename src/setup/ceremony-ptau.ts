@@ -21,6 +21,7 @@ import { createHash } from "node:crypto";
 import { createReadStream, existsSync } from "node:fs";
 import path from "node:path";
 import type { Groth16VerificationKey } from "snarkjs";
+import { shapeFromId } from "../circuits/shape.ts";
 import { writeFileAtomic } from "../storage/atomic-write.ts";
 import { type Progress, silentProgress } from "../util/progress.ts";
 import { HERMEZ_PTAU_HASHES, HERMEZ_PTAU_SOURCE, type PublishedPtau } from "./ceremony-ptau-hashes.ts";
@@ -227,6 +228,29 @@ export interface CeremonySetupResult {
 }
 
 /**
+ * The ptau power an aggregate circuit's main file needs at least, from its shape alone (undefined for other
+ * circuits): every record value is range-checked to W bits and every clause makes two (W+1)-bit comparisons
+ * per record, so it has at least N·(F·W + 2·C·(W+1)) constraints.
+ */
+function aggregateFloorPower(mainPath: string): number | undefined {
+  let shape: ReturnType<typeof shapeFromId>;
+  try {
+    shape = shapeFromId(path.basename(mainPath, ".circom"));
+  } catch {
+    return undefined;
+  }
+  const constraints = shape.capacity * (shape.fields * shape.width + 2 * shape.clauses * (shape.width + 1));
+  return requiredPtauPower({ constraints, publicInputs: 0, publicOutputs: 0 });
+}
+
+function ptauTooSmall(id: string, needed: number, ptauPath: string, power: number, how: string): SetupError {
+  return new SetupError(`${id} needs a ptau of power >= ${needed}${how}, ${ptauPath} has power ${power}`, {
+    code: "ptau_too_small",
+    hint: `use a ceremony ptau of power >= ${needed} (powersOfTau28_hez_final_${String(needed).padStart(2, "0")}.ptau), or for development only zktally setup --dev --circuit ${id} (INSECURE keys from a development ptau of the power it needs)`,
+  });
+}
+
+/**
  * Checks the ptau (refusing unknown files unless overridden), compiles every main file, runs phase 2 against
  * the ptau and pins the results; `insecure` in the manifest is `!trusted`.
  */
@@ -247,16 +271,24 @@ export async function setupWithCeremonyPtau(
       ? `${path.basename(ptauPath)} is the published ${ptau.published?.file} (power ${ptau.power})`
       : `${path.basename(ptauPath)} is NOT a published ceremony file: keys will be insecure`,
   );
+  // Before compiling (minutes for a large shape): a ptau too small for an aggregate shape's floor is refused.
+  for (const main of mainPaths) {
+    const floor = aggregateFloorPower(main);
+    if (floor !== undefined && floor > ptau.power)
+      throw ptauTooSmall(
+        path.basename(main, ".circom"),
+        floor,
+        ptauPath,
+        ptau.power,
+        " (from its shape, before compiling)",
+      );
+  }
   const compiled: CompiledCircuit[] = [];
   for (const main of mainPaths)
     compiled.push(await compileCircuit(main, { buildDir: opts.buildDir, progress }));
   for (const circuit of compiled) {
     const needed = requiredPtauPower(circuit);
-    if (needed > ptau.power) {
-      throw new RangeError(
-        `${circuit.id} needs a ptau of power >= ${needed}, ${ptauPath} has power ${ptau.power}`,
-      );
-    }
+    if (needed > ptau.power) throw ptauTooSmall(circuit.id, needed, ptauPath, ptau.power, "");
   }
   const pinnedPtau = { power: ptau.power, sha256: ptau.sha256, insecure: !ptau.trusted };
   const circuits: CeremonySetupCircuit[] = [];

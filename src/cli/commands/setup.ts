@@ -4,7 +4,9 @@
  * `zktally setup --ptau FILE [--allow-unknown-ptau]`: sets up the default circuits (or `--circuit` ones)
  * against a production powers-of-tau file identified by its published BLAKE2b-512 hash, and pins the keys
  * (see setup/ceremony-ptau.ts). An unknown or altered ptau is refused (exit 1) unless overridden; an override
- * marks the keys manifest `insecure: true`. Also exports the circuit-resolution helpers the ceremony and
+ * marks the keys manifest `insecure: true`; a ptau too small for an aggregate shape is refused before it is
+ * compiled. `zktally setup --dev` builds INSECURE development keys from a development ptau of the power the
+ * circuits need (development and tests only). Also exports the circuit-resolution helpers the ceremony and
  * export commands share.
  */
 import path from "node:path";
@@ -12,6 +14,8 @@ import { parseArgs } from "node:util";
 import { shapeFromId } from "../../circuits/shape.ts";
 import { DEFAULT_SHAPES, KEYS_DIR } from "../../config/defaults.ts";
 import { setupWithCeremonyPtau, UntrustedPtauError } from "../../setup/ceremony-ptau.ts";
+import { buildDevKeys } from "../../setup/index.ts";
+import { readKeysManifest } from "../../setup/keys-manifest.ts";
 import { ensureMainFile } from "../../setup/main-files.ts";
 import { REPO_ROOT } from "../../setup/paths.ts";
 import { consoleProgress } from "../../util/progress.ts";
@@ -44,10 +48,32 @@ export async function mainPathsFor(specs: readonly string[] | undefined): Promis
   return Promise.all(DEFAULT_SHAPES.map(ensureMainFile));
 }
 
+/**
+ * `setup --dev`: INSECURE development keys for the circuits, from a development ptau of the power they need
+ * (made once, cached); never into a keys directory that holds production keys.
+ */
+async function setupDev(mains: readonly string[], keysDir: string, replace: boolean): Promise<number> {
+  const pinned = await readKeysManifest(keysDir);
+  if (pinned && !pinned.insecure) {
+    throw new UsageError(
+      `${keysDir} holds production keys: pass --keys DIR to put development keys elsewhere`,
+    );
+  }
+  const result = await buildDevKeys(mains, { keysDir, replace, progress: consoleProgress({ tag: "setup" }) });
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  out(
+    `ptau: development ptau of power ${result.ptau.power} (INSECURE: its toxic waste is known) ${result.ptau.path}`,
+  );
+  for (const circuit of result.circuits) out(`${circuit.compiled.id}: vkey ${circuit.entry.vkeySha256}`);
+  out(`pinned in ${path.join(keysDir, "manifest.json")} (insecure: true; development and tests only)`);
+  return 0;
+}
+
 export const setupCommand: Command = {
   name: "setup",
   usage: [
     "setup --ptau FILE [--allow-unknown-ptau] [--keys DIR] [--circuit ID ...] [--replace]   keys from a published ceremony ptau",
+    "setup --dev [--keys DIR] [--circuit ID ...] [--replace]   INSECURE development keys (a development ptau of the power needed)",
   ],
   async run(args) {
     const { values } = parseArgs({
@@ -58,15 +84,19 @@ export const setupCommand: Command = {
         keys: { type: "string" },
         circuit: { type: "string", multiple: true },
         replace: { type: "boolean", default: false },
+        dev: { type: "boolean", default: false },
       },
       strict: true,
     });
-    if (!values.ptau) throw new UsageError("--ptau FILE is required");
+    if (!values.ptau && !values.dev) {
+      throw new UsageError("--ptau FILE is required (or --dev for INSECURE development keys)");
+    }
     const keysDir = values.keys ?? KEYS_DIR;
     const mains = await mainPathsFor(values.circuit);
+    if (values.dev) return setupDev(mains, keysDir, values.replace);
     let result: Awaited<ReturnType<typeof setupWithCeremonyPtau>>;
     try {
-      result = await setupWithCeremonyPtau(values.ptau, mains, {
+      result = await setupWithCeremonyPtau(values.ptau as string, mains, {
         keysDir,
         allowUnknownPtau: values["allow-unknown-ptau"],
         replace: values.replace,

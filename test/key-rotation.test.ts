@@ -4,6 +4,9 @@
  * `zktally verify --key-chain` accept them from the pinned original key; old bundles keep verifying. A key
  * marked compromised (revoked, signed by its successor) stops verifying manifests unless an audit-log
  * receipt proves they were logged before the revocation: a manifest forged with it afterwards is rejected.
+ * The storage, token and audit log keys rotate over HTTP while the service keeps answering, and bundles from
+ * before still verify after a restart; a dataset committed for a circuit the service no longer serves is
+ * refused with `409 circuit_retired`.
  */
 import { writeFileSync } from "node:fs";
 import path from "node:path";
@@ -12,6 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runVerify } from "../src/cli/verify-command.ts";
 import { buildManifest, type DatasetManifest, manifestHash } from "../src/dataset/manifest.ts";
 import { signManifest } from "../src/dataset/manifest-sign.ts";
+import { DatasetStore } from "../src/service/datasets.ts";
+import { loadServiceKey } from "../src/service/service-keys.ts";
 import { checkManifestKey, resolveKeyChain } from "../src/verifier/key-chain.ts";
 import { verify } from "../src/verifier/verify-bundle.ts";
 import { TEST_KEYS_DIR } from "./helpers/keys.ts";
@@ -21,6 +26,7 @@ import {
   FR_COUNT,
   nonce,
   ROWS_A,
+  SERVICE_SCHEMA,
   startTestService,
   type TestPartner,
   type TestService,
@@ -39,11 +45,14 @@ async function restart(): Promise<void> {
   service = await startTestService({ dataDir });
 }
 
-async function bundle(): Promise<{ manifest: Record<string, unknown> } & Record<string, unknown>> {
-  const accessToken = await token(service, alice);
+async function bundle(
+  partner: TestPartner = alice,
+  datasetId = "ds-r",
+): Promise<{ manifest: Record<string, unknown> } & Record<string, unknown>> {
+  const accessToken = await token(service, partner);
   const submitted = await service.api("POST", "/v1/queries", {
     token: accessToken,
-    body: { datasetId: "ds-r", query: FR_COUNT, nonce: nonce() },
+    body: { datasetId, query: FR_COUNT, nonce: nonce() },
   });
   const job = await waitForJob(service, accessToken, submitted.json.jobId);
   expect(job.state).toBe("done");
@@ -167,5 +176,48 @@ describe("operator key rotation", () => {
     });
     const later = log.receipt(log.size() - 1);
     expect(checkManifestKey(forged, revoked, { receipt: later, logKey: log.logKey }).ok).toBe(false);
+  });
+});
+
+describe("storage, token and log keys rotating under a running service", () => {
+  it("keeps answering, old bundles verify after, and a retired circuit's dataset is refused", async () => {
+    const { ctx } = service.server;
+    const cipher = ctx.datasets.storageCipher;
+    await addDataset(service, "ds-k", ROWS_A);
+    // A dataset committed (by this operator) when the service served another circuit.
+    const retired = new DatasetStore({
+      db: ctx.db,
+      cipher,
+      operatorSecretKey: loadServiceKey(ctx.db, cipher, "operator"),
+      shape: ctx.circuit.shape,
+      circuitId: "aggregate-retired-circuit",
+    });
+    await retired.register({ datasetId: "ds-old", schema: SERVICE_SCHEMA, rows: ROWS_A });
+    const bob = await addPartner(service, "bob", ["datasets:read", "queries:submit"], {
+      datasets: ["ds-k", "ds-old"],
+      fields: ["country"],
+      aggregates: ["count"],
+      minGroupSize: 1,
+    });
+    const adminToken = await token(service, await addPartner(service, "ops-k", ["admin"]));
+    const pinned = ctx.operatorKey;
+    const before = await bundle(bob, "ds-k");
+    for (const key of ["rotate", "rotate-token", "rotate-log"]) {
+      const rotated = await service.api("POST", `/v1/admin/keys/${key}`, { token: adminToken });
+      expect(rotated.status, rotated.text).toBe(200);
+    }
+    const after = await bundle(bob, "ds-k"); // no restart: answered under the new keys
+    await restart();
+    expect(check(before, pinned).valid).toBe(true);
+    expect(check(after, pinned).valid).toBe(true);
+    const refused = await service.api("POST", "/v1/queries", {
+      token: await token(service, bob),
+      body: { datasetId: "ds-old", query: FR_COUNT, nonce: nonce() },
+    });
+    expect(refused.status).toBe(409);
+    expect(refused.json).toMatchObject({
+      error: "circuit_retired",
+      message: expect.stringMatching(/ds-old is committed for a circuit this service no longer serves/),
+    });
   });
 });

@@ -32,8 +32,9 @@ import {
 import { planChain } from "../src/circuits/chunk-witness.ts";
 import { type NoiseParams, type NoisyFinalShape, noiseCentre, planNoise } from "../src/circuits/noise.ts";
 import { noiseDraw, noisyFinalInput } from "../src/circuits/noise-witness.ts";
+import { mulberry32 } from "../src/config/sample-data.ts";
 import { commitChunks } from "../src/dataset/chunk-commit.ts";
-import { domainFromToken } from "../src/dataset/chunk-layout.ts";
+import { domainFromToken, fieldDomain } from "../src/dataset/chunk-layout.ts";
 import { getPoseidon, type PoseidonEx } from "../src/dataset/commitment.ts";
 import { deriveNoiseSecret, noiseSeedCommitment } from "../src/dataset/noise-seed.ts";
 import { parseSchema } from "../src/dataset/schema.ts";
@@ -127,9 +128,7 @@ async function provingRows(
   const layout = { version: 2 as const, chunkSize: 16, leafRecords: 4, treeDepth: 1 };
   const base = {
     layout,
-    domains: BENCH_SCHEMA.fields.map((f) =>
-      domainFromToken(f.type === "uint" ? `u${f.bits}` : f.type === "bool" ? "b" : `e${f.values.length}`),
-    ),
+    domains: BENCH_SCHEMA.fields.map(fieldDomain),
     keyField: 0,
     clauses: 3,
     setSize: 3,
@@ -267,14 +266,8 @@ async function provingRows(
 // --- Reconstruction attack ----------------------------------------------------------------------------
 
 function createRng(seed: number) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
+  return () => next() / 4294967296;
 }
 
 /** Least squares x = argmin |A x - y| (normal equations, Gaussian elimination with a small ridge). */

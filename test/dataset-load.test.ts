@@ -14,6 +14,7 @@ import { EDITOR_COUNT, generateEditorsCsv } from "../examples/wikimedia/generate
 import { DatasetError } from "../src/dataset/errors.ts";
 import { loadDataset, parseCsv, parseJsonl, tokenizeCsv } from "../src/dataset/load.ts";
 import { parseSchema, type Schema } from "../src/dataset/schema.ts";
+import { rejection } from "./helpers/dataset-errors.ts";
 
 const exampleDir = new URL("../examples/wikimedia/", import.meta.url);
 const wikimedia = parseSchema(JSON.parse(readFileSync(new URL("schema.json", exampleDir), "utf8")));
@@ -28,16 +29,6 @@ const small: Schema = parseSchema({
     { name: "ok", type: "bool" },
   ],
 });
-
-function rejection(parse: () => unknown): DatasetError {
-  try {
-    parse();
-  } catch (error) {
-    expect(error).toBeInstanceOf(DatasetError);
-    return error as DatasetError;
-  }
-  throw new Error("expected a DatasetError");
-}
 
 function location(error: DatasetError): [number, string | number, string] {
   return [error.line, error.column, error.reason];

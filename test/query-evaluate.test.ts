@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { maxFieldWidth, parseSchema, type Schema } from "../src/dataset/schema.ts";
+import { decodeValue, maxFieldWidth, parseSchema, type Schema } from "../src/dataset/schema.ts";
 import {
   AGGREGATE_KINDS,
   type AggregateKind,
@@ -247,12 +247,7 @@ describe("property: evaluateQuery agrees with evaluateLowered", () => {
       if (spec === undefined) throw new Error("unreachable");
       const max = fieldMax(spec);
       const edge = rng.pick([0n, max]);
-      const value =
-        spec.type === "uint"
-          ? edge.toString()
-          : spec.type === "bool"
-            ? edge === 1n
-            : spec.values[Number(edge)];
+      const value = spec.type === "uint" ? edge.toString() : decodeValue(spec, edge);
       const op = rng.pick(["eq", "neq", "lt", "lte", "gt", "gte"] as const);
       const query = { predicate: [{ field: spec.name, op, value }], aggregate: { kind: "count" } };
       const expected = evaluateQuery(query, s, data);

@@ -13,12 +13,7 @@ import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { noiseCentre } from "../src/circuits/noise.ts";
-import { noiseDigest, noiseDraw } from "../src/circuits/noise-witness.ts";
 import { runVerify } from "../src/cli/verify-command.ts";
-import { getPoseidon } from "../src/dataset/commitment.ts";
-import { canonicalQuery } from "../src/query/canonical.ts";
-import { evaluateQuery } from "../src/query/evaluate.ts";
 import { terminateCurveWorkers } from "../src/setup/ptau.ts";
 import { parseStrictJson } from "../src/util/strict-json.ts";
 import { type DpChainBundle, verifyAny } from "../src/verifier/index.ts";
@@ -30,6 +25,7 @@ import {
   encodedRecords,
   TEST_CHUNKS,
 } from "./helpers/chunked-service.ts";
+import { twinNoisy } from "./helpers/dp-noise.ts";
 import {
   addPartner,
   ledgerState,
@@ -81,24 +77,6 @@ afterAll(async () => {
   await service?.close();
   await terminateCurveWorkers();
 });
-
-/** The twin's answer: the reference evaluator's plus the noise drawn from the sealed seed (design.md 8.2). */
-async function twinNoisy(bundle: DpChainBundle, query: unknown): Promise<string> {
-  const poseidon = await getPoseidon();
-  const secret = await service.server.ctx.datasets.noiseSecret("editors-dp", 1);
-  const signals = bundle.final.publicSignals.map(BigInt);
-  const clauses = signals.slice(5, signals.length - 3);
-  const params = { coins: bundle.privacy.coins, scaleBits: bundle.privacy.scaleBits };
-  const digest = noiseDigest(poseidon, {
-    root: BigInt(bundle.manifest.root),
-    nonce: BigInt(bundle.nonce),
-    query: { aggregate: signals[4] as bigint, clauses },
-    params,
-  });
-  const exact = evaluateQuery(canonicalQuery(query, CHUNKED_SCHEMA), CHUNKED_SCHEMA, RECORDS).answer;
-  const shift = noiseDraw(poseidon, secret.seed, digest, params).shift;
-  return String((exact as bigint) + shift - noiseCentre(params));
-}
 
 /** `zktally verify` takes the downloaded dp bundle and says its noisy answer and privacy claim. */
 async function verifyFromCommandLine(text: string, operatorKey: string): Promise<void> {
@@ -168,7 +146,9 @@ describe("dp partners in the service", () => {
         expect(result.computedDelta).toBeLessThanOrEqual(1e-6);
         expect(result.statement).toContain(`noisy ${query.aggregate.kind}`);
       }
-      expect(bundle.answer.noisy).toBe(await twinNoisy(bundle, query));
+      expect(bundle.answer.noisy).toBe(
+        await twinNoisy(service.server.ctx, "editors-dp", bundle, query, CHUNKED_SCHEMA, RECORDS),
+      );
       if (index === 1) expect(bundle.chunkCircuitId).toMatch(/-clamp$/);
       if (index === 0) await verifyFromCommandLine(download.text, operatorKey);
       expect(ledgerState(service, jobId)).toBe("charged");

@@ -13,6 +13,7 @@
  * Keyed datasets must be committed in strictly increasing key order (the chunk circuit refuses anything else).
  */
 import type { PoseidonEx } from "./commitment.ts";
+import { DATE_BITS } from "./date.ts";
 import type { FieldSpec, Schema } from "./schema.ts";
 
 /** Capacity tags (int(utf8("zktally/<what>/v2"))), design.md 7.2. */
@@ -53,7 +54,7 @@ export interface FieldDomain {
 }
 
 /**
- * Domain of a schema field (design.md 7.1): uint b -> max 2^b - 1, enum of n -> n - 1, bool -> 1. A value is
+ * Domain of a schema field (design.md 7.1): uint b -> max 2^b - 1, enum of n -> n - 1, bool -> 1, date -> as uint16. A value is
  * packed in bitLength(max) bits (an enum of one value takes none: it is always 0).
  */
 export function fieldDomain(spec: FieldSpec): FieldDomain {
@@ -64,6 +65,9 @@ export function fieldDomain(spec: FieldSpec): FieldDomain {
       return domainOf(BigInt(spec.values.length - 1), `e${spec.values.length}`);
     case "bool":
       return domainOf(1n, "b");
+    case "date":
+      // A date is a DATE_BITS-bit uint to the circuits: same domain, same token, same circuits and keys.
+      return domainOf((1n << BigInt(DATE_BITS)) - 1n, `u${DATE_BITS}`);
   }
 }
 

@@ -3,7 +3,7 @@
  *
  * Dataset schema (design.md section 1): parsing and validation of the schema JSON, field widths, and the
  * encoding of record values to the unsigned integers the circuits see (uint -> itself, enum -> index,
- * bool -> 0/1). `schemaHash` binds a manifest to its schema.
+ * bool -> 0/1, date -> day number since 1970-01-01 in {@link DATE_BITS} bits, dataset/date.ts). `schemaHash` binds a manifest to its schema.
  *
  * Security caveats: field order is the circuit field index, so reordering fields changes every commitment;
  * enum encodings depend on the order of `values`. Encoding is strict on purpose (no trimming, no leading
@@ -13,6 +13,7 @@ import { z } from "zod";
 import { CANONICAL_DECIMAL } from "../core/field.ts";
 import { canonicalJsonSha256 } from "../util/digest.ts";
 import { describeIssue, type ValidationIssue } from "../util/zod-issues.ts";
+import { DATE_BITS, formatDayNumber, MAX_DATE, MIN_DATE, parseIsoDate } from "./date.ts";
 import { formatJsonPath, SchemaError } from "./errors.ts";
 
 export interface UintFieldSpec {
@@ -29,7 +30,12 @@ export interface BoolFieldSpec {
   readonly name: string;
   readonly type: "bool";
 }
-export type FieldSpec = UintFieldSpec | EnumFieldSpec | BoolFieldSpec;
+/** A calendar date: ISO `YYYY-MM-DD` in files and queries, a {@link DATE_BITS}-bit day number in circuits. */
+export interface DateFieldSpec {
+  readonly name: string;
+  readonly type: "date";
+}
+export type FieldSpec = UintFieldSpec | EnumFieldSpec | BoolFieldSpec | DateFieldSpec;
 
 export interface Schema {
   readonly fields: readonly FieldSpec[];
@@ -37,7 +43,10 @@ export interface Schema {
   readonly key?: string;
 }
 
-/** A decoded (display) value: uint as number when safe, else bigint; enum as its string; bool as boolean. */
+/**
+ * A decoded (display) value: uint as number when safe, else bigint; enum as its string; bool as boolean;
+ * date as its ISO string.
+ */
 export type DecodedValue = number | bigint | string | boolean;
 
 /** A value shaped like an ISO date, for the hint when one lands in a uint column. */
@@ -80,11 +89,12 @@ const enumSpec = z.strictObject({
 });
 
 const boolSpec = z.strictObject({ name: fieldName, type: z.literal("bool") });
+const dateSpec = z.strictObject({ name: fieldName, type: z.literal("date") });
 
 const schemaJson = z
   .strictObject({
     fields: z
-      .array(z.discriminatedUnion("type", [uintSpec, enumSpec, boolSpec]))
+      .array(z.discriminatedUnion("type", [uintSpec, enumSpec, boolSpec, dateSpec]))
       .min(1, "a schema needs at least one field")
       .max(MAX_FIELDS, `a schema has at most ${MAX_FIELDS} fields`),
     key: z.string().optional(),
@@ -139,7 +149,10 @@ function schemaIssue(json: unknown, issue: ValidationIssue | undefined): SchemaE
   return new SchemaError(path, describeIssue(issue), where);
 }
 
-/** Bits a field's encoded value occupies: uint -> bits, enum -> ceil(log2(len)) (min 1), bool -> 1. */
+/**
+ * Bits a field's encoded value occupies: uint -> bits, enum -> ceil(log2(len)) (min 1), bool -> 1,
+ * date -> {@link DATE_BITS}.
+ */
 export function fieldWidth(spec: FieldSpec): number {
   switch (spec.type) {
     case "uint":
@@ -149,6 +162,8 @@ export function fieldWidth(spec: FieldSpec): number {
       return Math.max(0, spec.values.length - 1).toString(2).length;
     case "bool":
       return 1;
+    case "date":
+      return DATE_BITS;
   }
 }
 
@@ -195,13 +210,15 @@ export function tryEncodeValue(spec: FieldSpec, raw: unknown): bigint | EncodeFa
       return encodeEnum(spec.values, raw);
     case "bool":
       return encodeBool(raw);
+    case "date":
+      return encodeDate(raw);
   }
 }
 
 /**
  * Encodes one value per design.md section 1. uint: non-negative safe integer, bigint, or decimal string
  * (no sign, leading zeros or whitespace), below 2^bits. enum: one of `values`. bool: true/false or the
- * strings "true"/"false"/"1"/"0". Throws `TypeError` (wrong type) or `RangeError` (bad value), prefixed
+ * strings "true"/"false"/"1"/"0". date: an ISO `YYYY-MM-DD` string. Throws `TypeError` (wrong type) or `RangeError` (bad value), prefixed
  * with `where` (default: `field "<name>"`).
  */
 export function encodeValue(spec: FieldSpec, raw: unknown, where?: string): bigint {
@@ -232,6 +249,8 @@ export function decodeValue(spec: FieldSpec, v: bigint): DecodedValue {
     }
     case "bool":
       return v === 1n;
+    case "date":
+      return formatDayNumber(v);
   }
 }
 
@@ -263,7 +282,7 @@ function parseUint(raw: unknown): bigint | EncodeFailure {
   if (typeof raw === "string") {
     if (!CANONICAL_DECIMAL.test(raw)) {
       const hint = ISO_DATE.test(raw)
-        ? "; it looks like a date (YYYY-MM-DD): a uint holds numbers, so declare the field as a date or store day numbers"
+        ? '; it looks like a date (YYYY-MM-DD): a uint holds numbers, so declare the field as {"type": "date"} or store day numbers'
         : "";
       return {
         kind: "range",
@@ -284,6 +303,17 @@ function encodeEnum(values: readonly string[], raw: unknown): bigint | EncodeFai
   if (index < 0)
     return { kind: "range", reason: `unknown value ${quote(raw)} (expected one of: ${listValues(values)})` };
   return BigInt(index);
+}
+
+function encodeDate(raw: unknown): bigint | EncodeFailure {
+  if (typeof raw !== "string") {
+    return { kind: "type", reason: `expected an ISO date string YYYY-MM-DD, got ${describeType(raw)}` };
+  }
+  const days = parseIsoDate(raw);
+  if (typeof days === "string") {
+    return { kind: "range", reason: `invalid date ${quote(raw)}: ${days} (${MIN_DATE} .. ${MAX_DATE})` };
+  }
+  return BigInt(days);
 }
 
 function encodeBool(raw: unknown): bigint | EncodeFailure {

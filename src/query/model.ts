@@ -14,6 +14,7 @@
  */
 import { z } from "zod";
 import { canonicalDecimalSchema } from "../core/formats.ts";
+import { formatDayNumber } from "../dataset/date.ts";
 import { encodeValue, type FieldSpec, fieldWidth, type Schema } from "../dataset/schema.ts";
 import { describeIssue } from "../util/zod-issues.ts";
 import { formatPath, QueryError } from "./errors.ts";
@@ -259,13 +260,18 @@ export function encodeFieldValue(spec: FieldSpec, raw: ScalarValue, path: string
   return encoded;
 }
 
-/** The readable query value for an encoded value: enum string, boolean, or integer ({@link readableInteger}). */
+/**
+ * The readable query value for an encoded value: enum string, boolean, ISO date, or integer
+ * ({@link readableInteger}).
+ */
 export function readableValue(spec: FieldSpec, encoded: bigint): string | number | boolean {
   switch (spec.type) {
     case "uint":
       return readableInteger(encoded);
     case "bool":
       return encoded === 1n;
+    case "date":
+      return formatDayNumber(encoded);
     case "enum": {
       const value = spec.values[Number(encoded)];
       if (value === undefined)

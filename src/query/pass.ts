@@ -210,7 +210,7 @@ function uintField(schema: Schema, name: string, path: string, what: string): nu
 export function groupSize(spec: FieldSpec): number {
   if (spec.type === "enum") return spec.values.length;
   if (spec.type === "bool") return 2;
-  throw new RangeError(`field "${spec.name}" is a uint; histograms group by enum or bool fields`);
+  throw new RangeError(`field "${spec.name}" is a ${spec.type}; histograms group by enum or bool fields`);
 }
 
 function resolvePassAggregate(
@@ -239,10 +239,10 @@ function resolvePassAggregate(
     case "histogram": {
       const by = aggregate.by.map((name, i) => {
         const [index, spec] = lookup(schema, name, `${path}.by[${i}]`);
-        if (spec.type === "uint") {
+        if (spec.type === "uint" || spec.type === "date") {
           throw new QueryError(
             `${path}.by[${i}]`,
-            `histograms group by enum or bool fields; "${name}" is a uint`,
+            `histograms group by enum or bool fields; "${name}" is a ${spec.type}`,
           );
         }
         return index;

@@ -54,6 +54,7 @@ import {
 import { vkeyHash } from "../setup/phase2.ts";
 import { requiredPtauPower } from "../setup/ptau.ts";
 import { ConflictError } from "../util/errors.ts";
+import type { Progress } from "../util/progress.ts";
 import type { ServiceConfig } from "./config.ts";
 
 /** Query capacity of the chain circuits: the served circuit's clause slots and set size. */
@@ -282,17 +283,22 @@ export async function ensureChainCircuits(
   schema: Schema,
   layout: ChunkLayout,
   slots: QuerySlots,
+  progress?: Progress,
 ): Promise<DpChainCircuits> {
   const ids = chainCircuitIds(schema, layout, slots, config.noise, config.pass);
   if (config.mode === "development") {
-    const build = devBuilds.then(() => buildMissingDevKeys(config, ids));
+    const build = devBuilds.then(() => buildMissingDevKeys(config, ids, progress));
     devBuilds = build.catch(() => {});
     await build;
   }
   return pinnedDpChainCircuits(config, ids);
 }
 
-async function buildMissingDevKeys(config: ServiceConfig, ids: ChainCircuitIds): Promise<void> {
+async function buildMissingDevKeys(
+  config: ServiceConfig,
+  ids: ChainCircuitIds,
+  progress?: Progress,
+): Promise<void> {
   const manifest = await readKeysManifest(config.keysDir);
   const pinned = (id: string) => manifest?.circuits[id] !== undefined;
   const pass = ids.pass;
@@ -327,5 +333,6 @@ async function buildMissingDevKeys(config: ServiceConfig, ids: ChainCircuitIds):
     keysDir: config.keysDir,
     ...(buildDir === undefined ? {} : { buildDir }),
     ...(pinnedPower === undefined ? {} : { minPtauPower: pinnedPower }),
+    ...(progress === undefined ? {} : { progress }),
   });
 }

@@ -18,6 +18,7 @@
  * cannot prevent").
  */
 import { z } from "zod";
+import { DATE_BITS } from "../dataset/date.ts";
 import type { FieldSpec, Schema } from "../dataset/schema.ts";
 import { resolveCanonical } from "../query/canonical.ts";
 import { OPS, type ResolvedClause } from "../query/model.ts";
@@ -86,6 +87,8 @@ export function domainSize(spec: FieldSpec): bigint {
       return BigInt(spec.values.length);
     case "bool":
       return 2n;
+    case "date":
+      return 1n << BigInt(DATE_BITS);
   }
 }
 

@@ -36,6 +36,7 @@ import { proverBackendName, resolveProverChoice } from "../prover/prover-choice.
 import { loadPinnedVkey, pinnedEntry } from "../setup/keys-manifest.ts";
 import { vkeyHash } from "../setup/phase2.ts";
 import { KeyFileError, KeyRing } from "../storage/keyring.ts";
+import type { Progress } from "../util/progress.ts";
 import { createApp } from "./app.ts";
 import { ServiceAudit, verifyStoredLog } from "./audit.ts";
 import {
@@ -93,6 +94,8 @@ export interface ServiceOverrides {
   readonly now?: () => number;
   /** Keys to import at init only (e.g. an existing operator key); ignored once keys are stored. */
   readonly initialKeys?: Partial<Record<ServiceKeyName, Uint8Array>>;
+  /** Progress of development chain-key builds at registration (`npm start` shows it; default silent). */
+  readonly keyProgress?: Progress;
 }
 
 export interface OpenedService {
@@ -200,7 +203,9 @@ export async function openService(
         root: chunkStoreRootOf(config),
         defaults: config.chunks,
         prepareCircuits: async (schema, layout) => {
-          return chainCircuitList(await ensureChainCircuits(config, schema, layout, circuit.shape));
+          return chainCircuitList(
+            await ensureChainCircuits(config, schema, layout, circuit.shape, overrides.keyProgress),
+          );
         },
       },
       now,

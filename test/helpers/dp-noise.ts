@@ -9,11 +9,17 @@
  * Two samplers of that distribution: `derivedShift` is the circuit's own derivation (`noiseDraw`, Poseidon
  * coins from a seed and a query digest), and `sampledShift` draws the same coins from a seeded PRNG, which is
  * ~1000x cheaper; the repeated-trial figures use it (and a test checks the two agree in mean and variance).
+ * `twinNoisy` is the noisy answer a service's dp bundle must carry (reference evaluator plus the twin's noise).
  */
 
 import { type NoiseParams, noiseCentre, planNoise } from "../../src/circuits/noise.ts";
-import { noiseDraw } from "../../src/circuits/noise-witness.ts";
+import { noiseDigest, noiseDraw } from "../../src/circuits/noise-witness.ts";
 import { getPoseidon } from "../../src/dataset/commitment.ts";
+import type { Schema } from "../../src/dataset/schema.ts";
+import { canonicalQuery } from "../../src/query/canonical.ts";
+import { evaluateQuery } from "../../src/query/evaluate.ts";
+import type { ServiceContext } from "../../src/service/context.ts";
+import type { DpChainBundle } from "../../src/verifier/index.ts";
 import type { Rng } from "./random.ts";
 
 /** Generous limits for planning (the circuit's own shape bounds what a service can prove). */
@@ -62,4 +68,29 @@ export function noisy(noise: DpNoise, exact: bigint, shift: bigint): bigint {
 /** The best success probability of any test between two neighbouring worlds, from an even prior. */
 export function dpSuccessBound(epsilon: number, delta: number): number {
   return (Math.exp(epsilon) + delta) / (1 + Math.exp(epsilon));
+}
+
+/** The twin's answer: the reference evaluator's plus the noise drawn from the sealed seed (design.md 8.2). */
+export async function twinNoisy(
+  ctx: ServiceContext,
+  datasetId: string,
+  bundle: DpChainBundle,
+  query: unknown,
+  schema: Schema,
+  records: readonly (readonly bigint[])[],
+): Promise<string> {
+  const poseidon = await getPoseidon();
+  const secret = await ctx.datasets.noiseSecret(datasetId, bundle.manifest.epoch);
+  const signals = bundle.final.publicSignals.map(BigInt);
+  const clauses = signals.slice(5, signals.length - 3);
+  const params = { coins: bundle.privacy.coins, scaleBits: bundle.privacy.scaleBits };
+  const digest = noiseDigest(poseidon, {
+    root: BigInt(bundle.manifest.root),
+    nonce: BigInt(bundle.nonce),
+    query: { aggregate: signals[4] as bigint, clauses },
+    params,
+  });
+  const exact = evaluateQuery(canonicalQuery(query, schema), schema, records).answer;
+  const shift = noiseDraw(poseidon, secret.seed, digest, params).shift;
+  return String((exact as bigint) + shift - noiseCentre(params));
 }

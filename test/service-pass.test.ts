@@ -24,6 +24,7 @@ import { buildRoot } from "../src/setup/paths.ts";
 import { terminateCurveWorkers } from "../src/setup/ptau.ts";
 import { parseStrictJson } from "../src/util/strict-json.ts";
 import { verifyPass } from "../src/verifier/index.ts";
+import { pageVerdict } from "../src/verifier/page/verdict.ts";
 import { passAnswerOf } from "../src/verifier/pass-bundle.ts";
 import {
   CHUNKED_SCHEMA,
@@ -272,6 +273,16 @@ describe("pass queries in the service", () => {
     expect(text).toMatch(/ {7}FR +true +fewer than 3\n/);
     out.length = 0;
     expect(await runInspect([file], output)).toBe(0);
+    // The browser verification page's verdict (computed without the DOM) lists the statement per query.
+    const page = pageVerdict({
+      bundle: bundleText,
+      keys: await readFile(listing, "utf8"),
+      operatorKey,
+      nonce: "",
+      allowInsecureKeys: true,
+    });
+    expect(page.status, page.headline).toBe("valid");
+    expect(page.facts).toContainEqual(["Query 1", expect.stringContaining(`FR/true fewer than ${K}`)]);
     expect(out.join("")).toMatch(/^NOT VERIFIED[\s\S]* {7}DE +false +4\n[\s\S]*final {6}passfinal-q3-h2-g16/);
   });
 });

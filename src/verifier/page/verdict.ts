@@ -2,19 +2,22 @@
  * @module verifier/page/verdict
  *
  * What the browser verification page shows, computed without the DOM: `pageVerdict(input)` verifies the
- * pasted or dropped bundle (v1 or v2 chain) with the SDK against the trust anchors the page holds (the keys
+ * pasted or dropped bundle (v1, v2 chain, v3 dp-chain or a pass bundle) with the SDK against the trust anchors the page holds (the keys
  * as the service's `GET /v1/circuits` answers them, the operator's public key, optionally the nonce the
  * partner sent) and returns the verdict in words plus the facts to list: statement, answer, dataset and
  * epoch, key hash(es), and the INSECURE development setup warning whenever the keys are marked insecure
- * (refused unless the page's box is ticked). Everything runs in the page; nothing is sent anywhere.
+ * (refused unless the page's box is ticked). A pass bundle lists one statement per query (its answer in
+ * words, a histogram's hidden cells as "fewer than k") instead of one statement and answer. Everything runs in the page; nothing is sent anywhere.
  *
  * Statuses: `valid`, `invalid` (a check failed), `malformed` (the bundle, keys or operator key is not what it
  * should be), `refused` (insecure keys not accepted).
  */
+import { frozenJsonCopy } from "../bundle.ts";
 import { keysFromCircuitListing } from "../circuit-listing.ts";
 import { groupDigits } from "../describe.ts";
 import { InsecureKeysError, VerifierInputError } from "../errors.ts";
 import { verifyAny } from "../verify-chain.ts";
+import { isPassBundle, type PassVerified, verifyPass } from "../verify-pass.ts";
 
 export type PageStatus = "valid" | "invalid" | "malformed" | "refused";
 
@@ -64,7 +67,10 @@ export function answerInWords(answer: unknown, minGroupSize: number): string {
   return JSON.stringify(value);
 }
 
-function factsOf(result: Extract<ReturnType<typeof verifyAny>, { valid: true }>): [string, string][] {
+type Verified = Extract<ReturnType<typeof verifyAny>, { valid: true }> | PassVerified;
+
+function factsOf(result: Verified): [string, string][] {
+  if ("statements" in result) return passFactsOf(result);
   const facts: [string, string][] = [
     ["Statement", result.statement],
     ["Answer", answerInWords(result.answer, "minGroupSize" in result ? result.minGroupSize : 0)],
@@ -85,13 +91,31 @@ function factsOf(result: Extract<ReturnType<typeof verifyAny>, { valid: true }>)
   } else {
     facts.push(["Key hash", result.vkeyHash], ["Circuit", result.circuitId]);
   }
-  facts.push(
+  return [...facts, ...originFacts(result)];
+}
+
+/** A pass bundle: every query's statement (with its answer), then the chain's facts. */
+function passFactsOf(result: PassVerified): [string, string][] {
+  return [
+    ...result.statements.map((statement, q): [string, string] => [`Query ${q + 1}`, statement]),
+    ["Dataset", result.datasetId],
+    ["Epoch", String(result.epoch)],
+    ["Minimum group size", String(result.minGroupSize)],
+    ["Chunks", `${result.chunkCount} chunk proofs and a final proof`],
+    ["Chunk key hash", result.stepVkeyHash],
+    ["Final key hash", result.finalVkeyHash],
+    ["Circuits", `${result.stepCircuitId}, ${result.finalCircuitId}`],
+    ...originFacts(result),
+  ];
+}
+
+function originFacts(result: Verified): [string, string][] {
+  return [
     ["Operator key", result.operatorKey],
     ["Manifest hash", result.manifestHash],
     ["Nonce", result.nonce],
     ["Created", result.createdAt],
-  );
-  return facts;
+  ];
 }
 
 /** What the bundle says about itself, before any check (shown with non-valid verdicts when readable). */
@@ -116,12 +140,14 @@ function verdictOf(input: PageInput): PageVerdict {
     throw new VerifierInputError("keys", "paste the verification keys (the GET /v1/circuits answer)");
   const listed = keysFromCircuitListing(input.keys, "keys");
   const nonce = input.nonce.trim();
-  const result = verifyAny(input.bundle, {
+  const bundle = frozenJsonCopy(input.bundle);
+  const options = {
     ...listed,
     operatorKey: input.operatorKey.trim(),
     ...(nonce === "" ? {} : { expectedNonce: nonce }),
     allowInsecureKeys: input.allowInsecureKeys,
-  });
+  };
+  const result = isPassBundle(bundle) ? verifyPass(bundle, options) : verifyAny(bundle, options);
   const insecure = listed.keysManifest.insecure ? { insecureWarning: INSECURE_WARNING } : {};
   if (!result.valid) {
     const at = "at" in result && result.at !== undefined ? ` (chunk ${result.at})` : "";

@@ -139,6 +139,26 @@ describe("AuditLog.rotateKey and verifyAuditLog", () => {
     expect(() => log.rotateKey(FIRST, subject)).toThrow(/never reused/);
   });
 
+  it("a rotation whose transaction fails changes nothing", () => {
+    const db = new Database(":memory:");
+    const log = new AuditLog(db, FIRST);
+    log.append(event(0));
+    expect(() =>
+      log.rotateKey(SECOND, subject, () => {
+        throw new Error("disk full");
+      }),
+    ).toThrow("disk full");
+    expect(log.logKey).toBe(firstKey);
+    expect(log.size()).toBe(1);
+    log.append(event(1));
+    expect(log.treeHead().logKey).toBe(firstKey);
+    expect(verifyAuditLog(readRawEntries(db), readRawHeads(db), firstKey)).toMatchObject({
+      ok: true,
+      rotations: [],
+    });
+    expect(() => new AuditLog(db, SECOND)).toThrow(AuditIntegrityError);
+  });
+
   it("the database is only extended under its current key", () => {
     const { db } = rotatedLog();
     expect(() => new AuditLog(db, FIRST)).toThrow(AuditIntegrityError);

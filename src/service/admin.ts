@@ -243,9 +243,9 @@ export class AdminOps {
     const subject = this.subject(actor, "keys.rotate-log", requestId);
     const secret = new Uint8Array(randomBytes(32));
     try {
-      const { oldLogKey, newLogKey, receipt, treeHead } = this.ctx.audit.log.rotateKey(
-        { secretKey: secret },
+      const { oldLogKey, newLogKey, receipt, treeHead } = this.ctx.audit.rotateKey(
         subject,
+        { secretKey: secret },
         () => replaceServiceKey(this.ctx.db, this.ctx.datasets.storageCipher, "audit", secret),
       );
       return { oldLogKey, newLogKey, index: receipt.index, treeHead };

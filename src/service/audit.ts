@@ -17,7 +17,7 @@
  * nonce, bundle hash, error codes). Never secrets, tokens, records or answers' private inputs; the audit
  * module itself refuses secret-looking fields.
  */
-import type { AuditLog } from "../audit/log.ts";
+import type { AuditLog, LogKeyRotated } from "../audit/log.ts";
 import { readLatestHead, readRawEntries, readRawHeads } from "../audit/store.ts";
 import type { AuditReceipt, DetailValue } from "../audit/types.ts";
 import { type LogVerification, verifyAuditLog } from "../audit/verify.ts";
@@ -69,9 +69,26 @@ export class ServiceAudit {
     try {
       return this.log.append({ ...subject, decision, ...(details === undefined ? {} : { details }) });
     } catch (error) {
-      this.logger.error({ err: errorFields(error), action: subject.action }, "audit log write failed");
-      throw new AuditUnavailableError(error);
+      throw this.unavailable(error, subject);
     }
+  }
+
+  /**
+   * Rotates the log's signing key (`AuditLog.rotateKey`, audit/log-keys); `within` runs in its transaction.
+   * A failed write is `AuditUnavailableError`, as for `append`; a `ZktallyError` from `within` passes through.
+   */
+  rotateKey(subject: AuditSubject, signer: { secretKey: Uint8Array }, within: () => void): LogKeyRotated {
+    try {
+      return this.log.rotateKey(signer, subject, within);
+    } catch (error) {
+      if (isZktallyError(error)) throw error;
+      throw this.unavailable(error, subject);
+    }
+  }
+
+  private unavailable(error: unknown, subject: AuditSubject): AuditUnavailableError {
+    this.logger.error({ err: errorFields(error), action: subject.action }, "audit log write failed");
+    return new AuditUnavailableError(error);
   }
 
   /**

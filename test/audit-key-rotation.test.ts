@@ -276,7 +276,7 @@ describe("log key rotation over real HTTP, across a restart and offline", () => 
 
     const verify = monitorOutput();
     expect(await runAudit(["verify", "--db", dbFile, "--log-key", first], verify.output)).toBe(0);
-    expect(verify.text()).toContain("OK  audit log intact");
+    expect(verify.text()).toContain(`1 key rotation(s) followed to ${rotated.json.newLogKey}`);
     const pinnedNew = ["verify", "--db", dbFile, "--log-key", rotated.json.newLogKey];
     expect(await runAudit(pinnedNew, monitorOutput().output)).toBe(1);
 

@@ -2,7 +2,8 @@
  * @module cli/commands/audit
  *
  * `zktally audit verify --db FILE [--log-key HEX] [--heads FILE] [--json]` recomputes the audit log in a
- * SQLite database against its signed tree heads (and any heads kept elsewhere): exit 0 intact, 1 tampered
+ * SQLite database against its signed tree heads (and any heads kept elsewhere), following the log key
+ * rotations recorded in it from the first key (`--log-key`, audit/log-keys): exit 0 intact, 1 tampered
  * (printing the first bad entry index and why), 2 bad usage or unreadable input.
  * `zktally audit head --db FILE` prints the latest signed tree head as JSON, for publishing.
  * `zktally audit monitor URL` follows a service's public transparency log (cli/commands/audit-monitor.ts).
@@ -87,9 +88,13 @@ async function runAuditVerify(args: string[], output: Output): Promise<number> {
   if (values.json) {
     output.out(`${JSON.stringify({ ...result, logKey, externalHeads: external.length })}\n`);
   } else if (result.ok) {
+    const rotated =
+      result.rotations.length === 0
+        ? ""
+        : `, ${result.rotations.length} key rotation(s) followed to ${result.logKey}`;
     output.out(
       `OK  audit log intact: ${result.treeSize} entries, root ${result.rootHash}, ` +
-        `${result.headsChecked} signed heads checked (${external.length} external), log key ${logKey}\n`,
+        `${result.headsChecked} signed heads checked (${external.length} external), log key ${logKey}${rotated}\n`,
     );
   } else {
     output.out(`TAMPERED  at entry ${result.index}: ${printable(result.reason)}\n`);

@@ -6,7 +6,8 @@
  * local prover pool as pass bundles that the SDK's verifyPass accepts with the keys of /v1/circuits and the
  * reference evaluator's answers; cells below k come back hidden ("fewer than k"). A batch whose second query
  * the policy does not allow is refused as a whole with a precise error, budgets count every query of a batch
- * (atomically: a batch larger than what is left is refused whole), the audit log has one entry per query,
+ * (atomically: a batch larger than what is left is refused whole, and of 20 concurrent batches of 3 against
+ * a budget of 10 exactly 3 are admitted), the audit log has one entry per query,
  * and `zktally verify` / `inspect` print the histogram as a table.
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -85,6 +86,8 @@ beforeAll(async () => {
       chunks: TEST_CHUNKS,
       pass: PASS_CONFIG,
       requestTimeoutMs: 600_000,
+      // waitForJob polls every 50 ms: a slow proof must not hit the per-client limit.
+      rateLimit: { windowMs: 60_000, max: 100_000 },
     },
   });
   const admin = await token(service, await addPartner(service, "ops", ["admin"]));
@@ -243,6 +246,47 @@ describe("pass queries in the service", () => {
     expect(refused.json.error).toBe("budget_exhausted");
     expect(refused.json.message).toMatch(/has 1 left; this request asks 2 queries/);
     expect(await budgetUsed()).toBe(4);
+  });
+
+  it("20 concurrent batches of 3 against a budget of 10: exactly 3 admitted, none in part", async () => {
+    // A second service on the same data keys (already pinned: no build) that only admits (no prover).
+    const admitting = await startTestService({
+      config: {
+        keysDir,
+        chunks: TEST_CHUNKS,
+        pass: PASS_CONFIG,
+        jobs: { concurrency: 0, maxQueuedPerPartner: 100 },
+      },
+    });
+    try {
+      const admin = await token(admitting, await addPartner(admitting, "ops", ["admin"]));
+      const registered = await admitting.api("POST", "/v1/admin/datasets", {
+        token: admin,
+        body: { datasetId: DATASET, schema: CHUNKED_SCHEMA_JSON, rows: ROWS, chunked: true },
+      });
+      expect(registered.status, registered.text).toBe(201);
+      const racer = await addPartner(admitting, "racer", ["queries:submit"], {
+        datasets: [DATASET],
+        fields: ["country", "edits", "bot"],
+        aggregates: ["count", "threshold", "avg", "histogram"],
+        budget: { queries: 10, periodSeconds: 86_400 },
+      });
+      const racerToken = await token(admitting, racer, "queries:submit");
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          admitting.api("POST", "/v1/passes", {
+            token: racerToken,
+            body: { datasetId: DATASET, queries: BATCH, nonce: nonce() },
+          }),
+        ),
+      );
+      const statuses = answers.map((answer) => answer.status).sort();
+      expect(statuses).toEqual([...Array(3).fill(202), ...Array(17).fill(429)]);
+      const budget = (await admitting.api("GET", "/v1/budget", { token: racerToken })).json;
+      expect(budget).toMatchObject({ used: 9, remaining: 1 });
+    } finally {
+      await admitting.close();
+    }
   });
 
   it("production mode without pinned pass keys refuses registration (circuit_keys_missing)", async () => {

@@ -72,6 +72,11 @@ describe("zktally (commander)", () => {
     const partner = await cli("partner", "add", "--id", "p");
     expect(partner.code).toBe(2);
     expect(partner.text).toContain("zktally partner add: required option '--scopes <list>' not specified");
+    const demo = await cli("demo", "--data", "mine.csv");
+    expect(demo.code).toBe(2);
+    expect(demo.text).toContain(
+      "demo runs on the embedded sample only; for your own data: zktally init FILE",
+    );
     const unknown = await cli("frobnicate");
     expect(unknown.code).toBe(2);
     expect(unknown.text).toContain("unknown command 'frobnicate'");

@@ -1,6 +1,6 @@
 /**
  * The operator's commands on a fresh data directory, in process (src/cli/run.ts): `zktally init` proposes a
- * schema from a sample (enum values NFC-normalised, uint bits from the largest value, the id column as key)
+ * schema from a sample (enum values NFC-normalised, uint bits from the largest value, a date column, the id column as key)
  * and writes the config; `commit` refuses an uninitialised (mistyped) data directory unless `--init`,
  * names the file and line of a bad row, refuses a header-only file, and commits; `partner add|rotate|policy`
  * (a policy without budget keeps the budget). One happy path and one bad input (exit code, message) each.
@@ -32,7 +32,7 @@ const sample = path.join(dir, "mine.csv");
 const config = path.join(dir, "zktally.config.json");
 writeFileSync(
   sample,
-  `userId,country,monthly_edits,bot\n101,FR,27,false\n102,${NFD_COTE},3000,true\n103,"Côte d’Ivoire",5,false\n`,
+  `userId,country,monthly_edits,registered\n101,FR,27,2021-03-04\n102,${NFD_COTE},3000,2019-12-31\n103,"Côte d’Ivoire",5,2024-02-29\n`,
 );
 
 describe("zktally init / commit / partner", () => {
@@ -47,7 +47,7 @@ describe("zktally init / commit / partner", () => {
         { name: "userId", type: "uint", bits: 7 },
         { name: "country", type: "enum", values: ["Côte d’Ivoire", "FR"] },
         { name: "monthly_edits", type: "uint", bits: 12 },
-        { name: "bot", type: "bool" },
+        { name: "registered", type: "date" },
       ],
       key: "userId",
     });
@@ -67,7 +67,7 @@ describe("zktally init / commit / partner", () => {
     expect(refused.text).toContain(`data directory ${dataDir} is not initialised`);
     expect(refused.text).toContain("pass --init");
     const committed = await cli("commit", "--config", config, "--init", "--dev", ...flags);
-    expect(committed.code).toBe(0);
+    expect(committed.code, committed.text).toBe(0);
     expect(committed.text).toMatch(/committed mine epoch 1: 3 records, root \d+/);
     const json = await cli("commit", "--config", config, "--json", ...flags);
     expect(json.code).toBe(0);
@@ -80,13 +80,13 @@ describe("zktally init / commit / partner", () => {
 
   it("commit names the file and line of a bad row, and refuses a header-only file", async () => {
     const bad = path.join(dir, "bad.csv");
-    writeFileSync(bad, "userId,country,monthly_edits,bot\n104,FR,2023-12-25,false\n");
+    writeFileSync(bad, "userId,country,monthly_edits,registered\n104,FR,2023-12-25,2020-01-01\n");
     const rejected = await cli("commit", "--config", config, "--data", bad, ...flags);
     expect(rejected.code).toBe(2);
     expect(rejected.text).toContain('bad.csv:2: column "monthly_edits": malformed number "2023-12-25"');
     expect(rejected.text).toContain("it looks like a date (YYYY-MM-DD)");
     const headerOnly = path.join(dir, "header.csv");
-    writeFileSync(headerOnly, "userId,country,monthly_edits,bot\n");
+    writeFileSync(headerOnly, "userId,country,monthly_edits,registered\n");
     const empty = await cli("commit", "--config", config, "--data", headerOnly, ...flags);
     expect(empty.code).toBe(2);
     expect(empty.text).toContain("header.csv: no records");
@@ -118,11 +118,11 @@ describe("zktally init / commit / partner", () => {
       "--id",
       "alice",
       "--policy",
-      '{"datasets":["mine"],"fields":["bot"]}',
+      '{"datasets":["mine"],"fields":["registered"]}',
       ...flags,
     );
     expect(updated.code).toBe(0);
-    expect(JSON.parse(updated.text).policy).toMatchObject({ fields: ["bot"], budget });
+    expect(JSON.parse(updated.text).policy).toMatchObject({ fields: ["registered"], budget });
     const unknown = await cli("partner", "rotate", "--id", "mallory", ...flags);
     expect(unknown.code).toBe(2);
     expect(unknown.text).toMatch(/partner.*not found/);

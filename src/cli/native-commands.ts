@@ -22,7 +22,7 @@ function declareInit(program: Commander, outcome: Outcome): void {
     .command("init")
     .summary("propose a schema from a sample CSV/JSONL file and write a config file")
     .description(
-      "Reads a sample CSV (with a header) or JSONL file, proposes a schema (bool, uint with the bits of the largest value, enum of the values found, NFC-normalised; a uint id column as key) and writes a config file for `zktally commit`.",
+      "Reads a sample CSV (with a header) or JSONL file, proposes a schema (bool, uint with the bits of the largest value, date for YYYY-MM-DD columns, enum of the values found, NFC-normalised; a uint id column as key) and writes a config file for `zktally commit`.",
     )
     .argument("<sample>", "the sample .csv or .jsonl file")
     .option("--id <dataset>", "dataset id (default: from the file name)")

@@ -2,7 +2,8 @@
  * @module dataset/propose
  *
  * `zktally init`: proposes a schema from a sample CSV or JSONL file. Per column: `bool` when every value is
- * true/false, `uint` when every value is a canonical decimal (bits from the largest value), `enum` of the
+ * true/false, `uint` when every value is a canonical decimal (bits from the largest value), `date` when every
+ * value is an ISO YYYY-MM-DD date, `enum` of the
  * distinct values found (NFC-normalised, sorted by code point) otherwise; the key is `--key`, or else a
  * uint column named like an id whose values are all distinct. The proposal is validated by `parseSchema`.
  *
@@ -17,7 +18,14 @@ import { InputError } from "../util/errors.ts";
 import { parseStrictJson } from "../util/strict-json.ts";
 import { DatasetError } from "./errors.ts";
 import { tokenizeCsv } from "./load.ts";
-import { type FieldSpec, MAX_UINT_BITS, parseSchema, type Schema } from "./schema.ts";
+import {
+  type EncodeFailure,
+  type FieldSpec,
+  MAX_UINT_BITS,
+  parseSchema,
+  type Schema,
+  tryEncodeValue,
+} from "./schema.ts";
 
 /** The sample as text cells: one array per row, in column order. */
 export interface Sample {
@@ -93,9 +101,11 @@ function proposeField(name: string, values: readonly string[], sample: Sample, m
     return { name, type: "uint", bits };
   }
   if (values.every((value) => DATE.test(value))) {
-    throw fail(
-      "holds dates (YYYY-MM-DD); store them as day numbers in a uint column, or leave the column out",
-    );
+    const date: FieldSpec = { name, type: "date" };
+    const bad = values.find((value) => typeof tryEncodeValue(date, value) !== "bigint");
+    if (bad === undefined) return date;
+    const failure = tryEncodeValue(date, bad) as EncodeFailure;
+    throw fail(`holds dates (YYYY-MM-DD), but not every value is a valid one: ${failure.reason}`);
   }
   if (values.some((value) => value === "")) throw fail("has empty cells: an enum value must be non-empty");
   const distinct = [...new Set(values.map((value) => value.normalize("NFC")))].sort();

@@ -26,7 +26,7 @@ import { terminateCurveWorkers } from "../src/setup/ptau.ts";
 import { parseStrictJson } from "../src/util/strict-json.ts";
 import { verifyPass } from "../src/verifier/index.ts";
 import { pageVerdict } from "../src/verifier/page/verdict.ts";
-import { passAnswerOf } from "../src/verifier/pass-bundle.ts";
+import { passAnswerInWords, passAnswerOf } from "../src/verifier/pass-bundle.ts";
 import {
   CHUNKED_SCHEMA,
   CHUNKED_SCHEMA_JSON,
@@ -102,6 +102,7 @@ beforeAll(async () => {
     aggregates: ["count", "threshold", "avg", "histogram"],
     minGroupSize: K,
     budget: { queries: 5, periodSeconds: 86_400 },
+    publicAnswers: true,
   });
   partnerToken = await token(service, partner, SCOPES);
 }, 900_000);
@@ -151,7 +152,7 @@ async function provenPass(queries: readonly PassQuery[]) {
     ),
   );
   expect(ledgerState(service, job.jobId)).toBe("charged");
-  return { result, text, requestId: submitted.json.requestId as string };
+  return { result, text, requestId: submitted.json.requestId as string, jobId: job.jobId as string };
 }
 
 describe("pass queries in the service", () => {
@@ -186,7 +187,7 @@ describe("pass queries in the service", () => {
 
   it("answers a batch of 3 queries in one proof, charged and audited once per query", async () => {
     const before = await budgetUsed();
-    const { result, requestId } = await provenPass(BATCH);
+    const { result, requestId, jobId } = await provenPass(BATCH);
     expect(result.answers.map((answer) => answer.kind)).toEqual(["avg", "histogram", "threshold"]);
     expect(await budgetUsed()).toBe(before + 3);
     const receipts = await service.api("GET", `/v1/receipts/${requestId}`, { token: partnerToken });
@@ -200,8 +201,15 @@ describe("pass queries in the service", () => {
     expect(new Set(submitted.map((e: { details: { queryHash: string } }) => e.details.queryHash)).size).toBe(
       3,
     );
-    const page = (await service.api("GET", "/v1/transparency/entries")).json.entries;
-    const statements = page.flatMap((e: { view?: { statement?: string } }) => e.view?.statement ?? []);
+    type Published = {
+      entry: { action: string; details?: { jobId?: string } };
+      view?: Record<string, string>;
+    };
+    const page = (await service.api("GET", "/v1/transparency/entries")).json.entries as Published[];
+    const statements = page.flatMap((e) => e.view?.statement ?? []);
+    // The policy publishes answers: each query.answer entry shows its own query's answer in words.
+    const shown = page.filter((e) => e.entry.action === "query.answer" && e.entry.details?.jobId === jobId);
+    expect(shown.map((e) => e.view?.answer)).toEqual(result.answers.map((a) => passAnswerInWords(a, K)));
     expect(
       statements.filter((s: string) => /^average of edits where \(.+\) OR \(.+\)$/.test(s)),
     ).toHaveLength(1);

@@ -10,19 +10,22 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { runCli } from "../src/cli/run.ts";
 import { loadDataset } from "../src/dataset/load.ts";
 import { parseSchema } from "../src/dataset/schema.ts";
 import { canonicalQuery } from "../src/query/canonical.ts";
 import { parseQuery } from "../src/query/model.ts";
 import { pinnedEntry } from "../src/setup/keys-manifest.ts";
 import { REPO_ROOT } from "../src/setup/paths.ts";
-import { serveFlags } from "./helpers/cli-output.ts";
+import { captureCliOutput, serveFlags } from "./helpers/cli-output.ts";
 import { TEST_CIRCUIT, tempDir } from "./helpers/service.ts";
 
 const dir = mkdtempSync(path.join(tmpdir(), "zktally-new-user-"));
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
+
+captureCliOutput();
 
 const NFC = "Côte d’Ivoire";
 const NFD = NFC.normalize("NFD");
@@ -102,33 +105,39 @@ describe("what a new user hit", () => {
     expect(error.hint).toContain(`zktally setup --ptau FILE --circuit ${TEST_CIRCUIT}`);
   });
 
-  it("kill -TERM of `npm run zktally -- serve` stops the server", async () => {
+  it("kill -TERM of `npm run zktally -- serve`, or of the shell npx runs it in, stops the server", async () => {
     const dataDir = tempDir("sigterm");
     const flags = serveFlags(dataDir);
-    const run = (args: string[]) =>
-      spawn("npm", ["run", "-s", "zktally", "--", ...args], {
-        cwd: REPO_ROOT,
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-    const init = run(["serve", "admin", "init", "--dev", ...flags]);
-    expect(await new Promise((resolve) => init.once("exit", resolve))).toBe(0);
-    const npm = run(["serve", "--dev", "--host", "127.0.0.1", "--port", "0", ...flags]);
-    let log = "";
-    const url = await new Promise<string>((resolve, reject) => {
-      npm.stdout.on("data", (chunk: Buffer) => {
-        log += chunk;
-        const match = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(log);
-        if (match) resolve(match[1] as string);
-      });
-      npm.once("exit", (code) => reject(new Error(`serve exited ${code}: ${log}`)));
-    });
-    expect((await fetch(`${url}/healthz`)).status).toBe(200);
-    npm.kill("SIGTERM");
-    // The server itself (npm's grandchild) logs its shutdown and stops answering.
-    for (let i = 0; i < 100 && !log.includes('"msg":"stopped"'); i++)
-      await new Promise((r) => setTimeout(r, 100));
-    expect(log).toContain('"msg":"stopped"');
-    await expect(fetch(`${url}/v1/circuits`)).rejects.toThrow();
+    const spawned = (command: string, args: string[], env: NodeJS.ProcessEnv = process.env) =>
+      spawn(command, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"], env });
+    expect(await runCli(["serve", "admin", "init", "--dev", ...flags])).toBe(0);
+    const serve = ["serve", "--dev", "--host", "127.0.0.1", "--port", "0", ...flags];
+    // npm run: the script execs tsx, which passes the signal on.
+    await stopsOnTerm(spawned("npm", ["run", "-s", "zktally", "--", ...serve]));
+    // npx runs the bin in `sh -c`, which exits on the signal without passing it on: the server, reparented,
+    // stops by itself (cli/stop-signal.ts). `; exit` keeps sh from exec'ing node.
+    const command = `node --import tsx src/cli/main.ts ${serve.join(" ")}; exit $?`;
+    await stopsOnTerm(spawned("sh", ["-c", command], { ...process.env, npm_command: "exec" }));
     rmSync(dataDir, { recursive: true, force: true });
-  }, 60_000);
+  }, 90_000);
 });
+
+/** Waits for the server's URL, sends SIGTERM to `parent` and expects the server to log its stop and go. */
+async function stopsOnTerm(parent: ReturnType<typeof spawn>): Promise<void> {
+  let log = "";
+  const url = await new Promise<string>((resolve, reject) => {
+    parent.stdout?.on("data", (chunk: Buffer) => {
+      log += chunk;
+      const match = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(log);
+      if (match) resolve(match[1] as string);
+    });
+    parent.once("exit", (code) => reject(new Error(`serve exited ${code}: ${log}`)));
+  });
+  expect((await fetch(`${url}/healthz`)).status).toBe(200);
+  parent.kill("SIGTERM");
+  // The server (the parent's child or grandchild) logs its shutdown and stops answering.
+  for (let i = 0; i < 100 && !log.includes('"msg":"stopped"'); i++)
+    await new Promise((r) => setTimeout(r, 100));
+  expect(log).toContain('"msg":"stopped"');
+  await expect(fetch(`${url}/v1/circuits`)).rejects.toThrow();
+}

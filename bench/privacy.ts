@@ -185,6 +185,7 @@ async function provingRows(
       keyFloor: BigInt(state.keyFloor),
       count: BigInt(state.count),
       sum: BigInt(state.sum),
+      max: BigInt(state.max),
     },
     blind: BigInt(state.blind),
   };

@@ -10,6 +10,9 @@
  * - What they cannot prevent (docs/privacy.md): two wide ranges that differ by one value, each allowed by the
  *   minimum width on both sides, isolate the record with that value (an attacker who knows X's edit count
  *   learns X's bot bit).
+ * - Sums: one record can make most of an answered sum (here the US record, 56% of sum(edits | country !=
+ *   FR)); under the policy's dominance share (50) that sum comes back as a proven "suppressed", admitted and
+ *   verified like any answer (suppression is in the proof, not a refusal).
  * The dp side (the attacker's estimate under noise) is measured in attack-differencing-dp.test.ts.
  */
 
@@ -54,8 +57,8 @@ function submit(accessToken: string, predicate: Clause[], aggregate: Record<stri
   });
 }
 
-/** Submits, waits, verifies the bundle with the SDK and returns its (unsuppressed) answer. */
-async function provenAnswer(accessToken: string, predicate: Clause[], aggregate: Record<string, unknown>) {
+/** Submits, waits, verifies the bundle with the SDK and returns it with the verification result. */
+async function provenBundle(accessToken: string, predicate: Clause[], aggregate: Record<string, unknown>) {
   const submitted = await submit(accessToken, predicate, aggregate);
   expect(submitted.status, submitted.text).toBe(202);
   const job = await waitForJob(service, accessToken, submitted.json.jobId);
@@ -68,6 +71,12 @@ async function provenAnswer(accessToken: string, predicate: Clause[], aggregate:
     allowInsecureKeys: true,
   });
   expect(result.valid, JSON.stringify(result)).toBe(true);
+  return { bundle, result };
+}
+
+/** Submits, waits, verifies the bundle with the SDK and returns its (unsuppressed) answer. */
+async function provenAnswer(accessToken: string, predicate: Clause[], aggregate: Record<string, unknown>) {
+  const { bundle } = await provenBundle(accessToken, predicate, aggregate);
   expect(bundle.answer.suppressed).toBe(false);
   return BigInt(bundle.answer.value);
 }
@@ -172,5 +181,36 @@ describe("the structural controls refuse it", () => {
     );
     // The two allowed answers differ by the humans with exactly x edits: none, so the target is a bot.
     expect(from - after).toBe(0n);
+  });
+});
+
+describe("the dominance rule for sums", () => {
+  const notFrench: Clause[] = [{ field: "country", op: "neq", value: "FR" }];
+  const sum = { kind: "sum", field: "edits" };
+
+  it("a sum that one record makes most of comes back proven suppressed under the rule", async () => {
+    const policy = { datasets: ["ds-a"], fields: FIELDS, aggregates: ["count", "sum"], minGroupSize: 2 };
+    const loose = await token(service, await addPartner(service, "no-dominance", SCOPES, policy));
+    // 17,320 (DE) + 22,360 (US): the US record is 56% of the answer.
+    expect(await provenAnswer(loose, notFrench, sum)).toBe(39_680n);
+
+    const guardedPartner = await addPartner(service, "dominance", SCOPES, { ...policy, dominanceShare: 50 });
+    const guarded = await token(service, guardedPartner);
+    const { bundle, result } = await provenBundle(guarded, notFrench, sum);
+    expect(bundle.answer).toEqual({ kind: "sum", suppressed: true, value: null });
+    expect(bundle.dominanceShare).toBe(50);
+    expect(result.valid && result.dominanceShare).toBe(50);
+    expect(bundle.statement).toContain("one record would make more than 50% of the sum");
+    // The same proof cannot pass as one without the rule (the share is bound in the public signals).
+    const { dominanceShare: _, ...withoutRule } = bundle;
+    const stripped = verify(withoutRule, {
+      keys,
+      keysManifest,
+      operatorKey: service.server.ctx.operatorKey,
+      allowInsecureKeys: true,
+    });
+    expect(stripped.valid).toBe(false);
+    // Sums without a dominant record are answered as before (the largest French record is 35% of 88,919).
+    expect(await provenAnswer(guarded, [{ field: "country", op: "eq", value: "FR" }], sum)).toBe(88_919n);
   });
 });

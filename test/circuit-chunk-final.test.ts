@@ -50,7 +50,7 @@ function statement(
 }
 
 const publicOf = (w: readonly bigint[]) => w.slice(1, 1 + circuit.nPublic).map(String);
-const state = { realSeen: 40n, keyFloor: 1000n, count: 12n, sum: 3456n };
+const state = { realSeen: 40n, keyFloor: 1000n, count: 12n, sum: 3456n, max: 400n };
 
 describe("final step: honest witnesses", () => {
   it("lays out public signals as documented", () => {
@@ -114,7 +114,7 @@ describe("final step: edited witnesses violate constraints", () => {
   });
 
   it("rejects an accumulator opened to another value", async () => {
-    for (const name of ["count", "sum", "realSeen", "keyFloor", "blind"]) {
+    for (const name of ["count", "sum", "max", "realSeen", "keyFloor", "blind"]) {
       expect(
         await forgeable({ ...honest.input, [name]: String(BigInt(honest.input[name] as string) + 1n) }),
         name,
@@ -135,9 +135,11 @@ describe("final step: edited witnesses violate constraints", () => {
     violates({ [wire(circuit, "suppressed")]: 1n });
   });
 
-  it("rejects modes other than count, sum and threshold, and group sizes past 32 bits", async () => {
+  it("rejects modes other than count, sum and threshold, and policy elements past g | share <= 100", async () => {
     expect(await forgeable({ ...honest.input, aggregate: "3" })).toBe(false);
-    expect(await forgeable({ ...honest.input, minGroupSize: String(2n ** 32n) })).toBe(false);
+    // The element packs g (32 bits) | dominanceShare << 32 (7 bits, at most 100): past that it fails.
+    expect(await forgeable({ ...honest.input, minGroupSize: String(2n ** 39n) })).toBe(false);
+    expect(await forgeable({ ...honest.input, minGroupSize: String(101n << 32n) })).toBe(false);
   });
 
   it("binds every public input (each one edited alone fails)", () => {

@@ -321,11 +321,12 @@ describe("chunk circuit: edited witnesses and chains are rejected", () => {
     violates(1, { [chunkWire("accOut")]: 5n });
     // Chunk 0 must start from the zero state, even with a matching commitment for another one.
     const input = structuredClone(honest.plan.chunks[0]?.input) as ChunkStepCircuitInput;
-    const head = { state: { realSeen: 0n, keyFloor: 0n, count: 3n, sum: 300n }, blind: 5n };
+    const head = { state: { realSeen: 0n, keyFloor: 0n, count: 3n, sum: 300n, max: 100n }, blind: 5n };
     const forged = {
       ...input,
       countIn: "3",
       sumIn: "300",
+      maxIn: "100",
       blindIn: "5",
       accIn: accumulatorCommitment(poseidon, head).toString(),
     };
@@ -602,13 +603,14 @@ describe("chunk circuit without a key, with a padding field", () => {
     // Hiding the all-zero last record of chunk 0 gives a valid chunk 0 (3 real records) ...
     expect(await forgeable(circuit, hide(3))).toBe(true);
     // ... but then chunk 1 may not start with a real record (realSeenIn != chunkIndex * S).
-    const short = { state: { realSeen: 3n, keyFloor: 0n, count: 3n, sum: 216n }, blind: 11n };
+    const short = { state: { realSeen: 3n, keyFloor: 0n, count: 3n, sum: 216n, max: 72n }, blind: 11n };
     const chunk1 = honest.plan.chunks[1]?.input as ChunkStepCircuitInput;
     const afterShort = {
       ...chunk1,
       realSeenIn: "3",
       countIn: "3",
       sumIn: "216",
+      maxIn: "72",
       blindIn: "11",
       accIn: accumulatorCommitment(poseidon, short).toString(),
     };
@@ -626,6 +628,7 @@ describe("chunk circuit without a key, with a padding field", () => {
         keyFloor: 0n,
         count: BigInt(honestFinal.count),
         sum: BigInt(honestFinal.sum),
+        max: BigInt(honestFinal.max),
       },
       blind: 13n,
     };

@@ -46,7 +46,7 @@ function query(mode: 0 | 1, clamp?: readonly [bigint, bigint]): QueryPublicEleme
   return { aggregate, clauses: [11n, 22n, 33n] };
 }
 
-const state = { realSeen: 40n, keyFloor: 1000n, count: 12n, sum: 3456n };
+const state = { realSeen: 40n, keyFloor: 1000n, count: 12n, sum: 3456n, max: 400n };
 
 function statement(options: { nonce?: bigint; params?: NoiseParams; mode?: 0 | 1; seed?: NoiseSecret } = {}) {
   const opening: AccumulatorOpening = { state, blind: 123456789n };

@@ -687,7 +687,8 @@ rejectedCases.push(
     name: 'minGroupSize "2" (a string)',
     bundle: () => withValue(fixture.bundle("sum"), ["minGroupSize"], "2"),
     sdk: { field: "minGroupSize", reason: /expected an integer/ },
-    reference: "accepts", // the reference stringifies whatever it gets
+    // The reference packs g with the dominance share (suppressionElement), which takes integers only.
+    reference: "rejects",
   },
   {
     name: "format of a future version",

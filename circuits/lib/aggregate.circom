@@ -15,12 +15,15 @@ pragma circom 2.1.6;
 // - Every record value is range-checked to W bits; flags are boolean and non-increasing (padding only after the
 //   real records), and their sum is the public recordCount, so padding can neither be counted nor hide a record.
 // - Sums are at most N * (2^W - 1) < 2^252: no wrap-around (asserted below).
-// - Small-cell suppression is proven: when 0 < minGroupSize and count or recordCount - count is below it, the
-//   answer output is forced to 0 and suppressed to 1.
+// - Suppression is proven (circuits/lib/suppression.circom): the minGroupSize element packs g | share << 32;
+//   when 0 < g and count or recordCount - count is below g, or (sums, 0 < share) one matching record's
+//   contribution exceeds share percent of the sum, the answer output is forced to 0 and suppressed to 1.
+//   Contributions are < 2^W (MaxOf's bound) and the sum < 2^(W + log2ceil(N + 1)) (Dominated's bound).
 
 include "../../node_modules/circomlib/circuits/bitify.circom";
 include "./commitment.circom";
 include "./query.circom";
+include "./suppression.circom";
 
 // Width of the counters compared against minGroupSize and the threshold k.
 function counterBits(W) { return W > 32 ? W : 32; }
@@ -64,8 +67,9 @@ template Aggregate(N, F, W, C, M, B, A) {
             valueBits[i][k] = Num2Bits(W);
             valueBits[i][k].in <== values[i][k];
         }
-        flags[i] * (flags[i] - 1) === 0;
-        if (i > 0) { flags[i] * (1 - flags[i - 1]) === 0; }
+        // Boolean and non-increasing in one constraint (flags[i - 1] is boolean: 1 leaves flags[i] boolean,
+        // 0 forces flags[i]^2 = 0).
+        if (i == 0) { flags[i] * (flags[i] - 1) === 0; } else { flags[i] * (flags[i] - flags[i - 1]) === 0; }
         realRecords += flags[i];
         pack[i] = PackRecord(F, W);
         pack[i].values <== values[i];
@@ -134,20 +138,19 @@ template Aggregate(N, F, W, C, M, B, A) {
         sum += contribution[i];
     }
 
-    // --- Suppression and answer --------------------------------------------------------------------------
+    // --- Suppression (small cells, dominated sums) and answer ----------------------------------------------
     var CB = counterBits(W);
-    component groupBits = Num2Bits(CB);
-    groupBits.in <== minGroupSize;
-    component groupOff = StrictIsZero();
-    groupOff.in <== minGroupSize;
-    component countSmall = LessEq(CB);      // count + 1 <= g  <=>  count < g
-    countSmall.a <== count + 1;
-    countSmall.b <== minGroupSize;
-    component complementSmall = LessEq(CB); // recordCount - count < g
-    complementSmall.a <== recordCount - count + 1;
-    complementSmall.b <== minGroupSize;
-    signal eitherSmall <== countSmall.out + complementSmall.out - countSmall.out * complementSmall.out;
-    suppressed <== (1 - groupOff.out) * eitherSmall;
+    component maxContribution = MaxOf(N, W);
+    maxContribution.prior <== 0;
+    maxContribution.values <== contribution;
+    component suppression = Suppression(CB, W, W + log2ceil(N + 1));
+    suppression.policy <== minGroupSize;
+    suppression.recordCount <== recordCount;
+    suppression.count <== count;
+    suppression.sum <== sum;
+    suppression.max <== maxContribution.out;
+    suppression.isSum <== modeIs.selectors[1];
+    suppressed <== suppression.suppressed;
 
     component met = LessEq(CB);             // threshold <= count
     met.a <== threshold;

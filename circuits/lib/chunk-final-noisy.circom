@@ -13,7 +13,8 @@ pragma circom 2.1.6;
 // Security notes
 // - released = answer + shift, shift in [0, 2^j (n + 1)): the verifier subtracts the public centre; the
 //   answer itself is never output. There is no suppression: a withholding decision on the noisy value is
-//   post-processing, made outside the circuit.
+//   post-processing, made outside the circuit. The accumulator's max (the dominance rule's input) is
+//   opened but not used: clamping bounds each record's influence instead.
 // - The aggregate element is decomposed to 16 + 3W bits (mode, sumField, k, clamp lo, clamp hi); only count
 //   (mode 0) and sum (mode 1) are accepted. Clamping is enforced by the chain's chunk circuit (ChunkStep with
 //   CLAMP = 1), which refuses an element whose clamp bits it would not apply; here the element only selects
@@ -42,14 +43,15 @@ template ChunkFinalNoisy(C, W, NMAX, JMAX) {
     signal input keyFloor;
     signal input count;
     signal input sum;
+    signal input max;
     signal input blind;
     signal input seed;
     signal input seedBlind;
     signal input active[NMAX];
     signal input scale[JMAX];
 
-    component opened = AccCommit(4);
-    opened.state <== [realSeen, keyFloor, count, sum];
+    component opened = AccCommit(5);
+    opened.state <== [realSeen, keyFloor, count, sum, max];
     opened.blind <== blind;
     opened.out === accIn;
     component recordBits = Num2Bits(32);

@@ -11,7 +11,9 @@ pragma circom 2.1.6;
 //
 // Security notes
 // - realSeen = recordCount: every real record of the manifest went through the chain exactly once.
-// - count <= realSeen < 2^32 by construction of the chain, so the 32-bit comparisons are exact.
+// - count <= realSeen < 2^32 by construction of the chain, so the 32-bit comparisons are exact; the chain
+//   keeps max < 2^W and sum < 2^W * 2^32 (at most 2^32 records of W-bit contributions), the bounds Dominated
+//   needs. The minGroupSize element packs g | dominanceShare << 32 (suppression.circom).
 // - root, nonce and the clauses are not used here except to bind the statement (squared below); the chain's
 //   chunk proofs use them, and the noise of the privacy issue will derive from them.
 
@@ -19,6 +21,7 @@ include "../../node_modules/circomlib/circuits/bitify.circom";
 include "./chunk-commitment.circom";
 include "./gadgets.circom";
 include "./query.circom";
+include "./suppression.circom";
 
 template ChunkFinal(C, W) {
     assert(C >= 1 && W >= 1 && W <= 64);
@@ -37,10 +40,11 @@ template ChunkFinal(C, W) {
     signal input keyFloor;
     signal input count;
     signal input sum;
+    signal input max;
     signal input blind;
 
-    component opened = AccCommit(4);
-    opened.state <== [realSeen, keyFloor, count, sum];
+    component opened = AccCommit(5);
+    opened.state <== [realSeen, keyFloor, count, sum, max];
     opened.blind <== blind;
     opened.out === accIn;
 
@@ -58,20 +62,16 @@ template ChunkFinal(C, W) {
     component modeIs = OneHot(3); // 0 count, 1 sum, 2 threshold; rejects any other mode
     modeIs.index <== mode;
 
-    // --- Suppression and answer (as Aggregate, design.md section 4) -------------------------------------
+    // --- Suppression (small cells, dominated sums; circuits/lib/suppression.circom) and answer -----------
     var CB = W > 32 ? W : 32;
-    component groupBits = Num2Bits(CB);
-    groupBits.in <== minGroupSize;
-    component groupOff = StrictIsZero();
-    groupOff.in <== minGroupSize;
-    component countSmall = LessEq(CB);      // count + 1 <= g  <=>  count < g
-    countSmall.a <== count + 1;
-    countSmall.b <== minGroupSize;
-    component complementSmall = LessEq(CB); // recordCount - count < g
-    complementSmall.a <== recordCount - count + 1;
-    complementSmall.b <== minGroupSize;
-    signal eitherSmall <== countSmall.out + complementSmall.out - countSmall.out * complementSmall.out;
-    suppressed <== (1 - groupOff.out) * eitherSmall;
+    component suppression = Suppression(CB, W, W + 32);
+    suppression.policy <== minGroupSize;
+    suppression.recordCount <== recordCount;
+    suppression.count <== count;
+    suppression.sum <== sum;
+    suppression.max <== max;
+    suppression.isSum <== modeIs.selectors[1];
+    suppressed <== suppression.suppressed;
 
     component met = LessEq(CB);             // threshold <= count
     met.a <== threshold;

@@ -28,14 +28,18 @@ pragma circom 2.1.6;
 // - CLAMP = 1: lo <= hi is enforced once; both are W-bit, as is every summed value, so the two W-bit
 //   comparisons per record are exact. A clamped element never fits the 16 + W bits of a CLAMP = 0 circuit.
 // - Chunk 0 must open accIn to the all-zero state with blind 0. accOut hides the new state (fresh blindOut).
+// - max: each contribution is a W-bit value (a W-bit field value, or clamped between W-bit bounds) or 0, and
+//   maxIn is 0 at chunk 0 and a MaxOf output after, so MaxOf's inputs are all < 2^W and max stays < 2^W.
 
 include "../../node_modules/circomlib/circuits/bitify.circom";
 include "./chunk-commitment.circom";
 include "./gadgets.circom";
 include "./query.circom";
+include "./suppression.circom";
 
-// Accumulator state layout (design.md 7.3): realSeen, keyFloor, count, sum.
-function ACC_STATE_SIZE() { return 4; }
+// Accumulator state layout (design.md 7.3): realSeen, keyFloor, count, sum, max (the largest contribution
+// of one matching record so far, for the dominance rule of the final step).
+function ACC_STATE_SIZE() { return 5; }
 
 // Match of one record under C decoded clauses (AND), gated by the record's flag.
 template RecordMatch(F, W, C, M) {
@@ -108,12 +112,13 @@ template ChunkStep(S, F, W, C, M, B, K, KEY, DOMAINS, CLAMP) {
     signal input keyFloorIn;
     signal input countIn;
     signal input sumIn;
+    signal input maxIn;
     signal input blindIn;
     signal input blindOut;
 
     // --- Incoming accumulator: opened, and the fixed zero state for chunk 0 ------------------------------
     component opened = AccCommit(ACC_STATE_SIZE());
-    opened.state <== [realSeenIn, keyFloorIn, countIn, sumIn];
+    opened.state <== [realSeenIn, keyFloorIn, countIn, sumIn, maxIn];
     opened.blind <== blindIn;
     opened.out === accIn;
     component first = StrictIsZero();
@@ -122,6 +127,7 @@ template ChunkStep(S, F, W, C, M, B, K, KEY, DOMAINS, CLAMP) {
     first.out * keyFloorIn === 0;
     first.out * countIn === 0;
     first.out * sumIn === 0;
+    first.out * maxIn === 0;
     first.out * blindIn === 0;
 
     // --- Records: schema domains, flags, padding --------------------------------------------------------
@@ -136,8 +142,9 @@ template ChunkStep(S, F, W, C, M, B, K, KEY, DOMAINS, CLAMP) {
                 others += values[i][k];
             }
         }
-        flags[i] * (flags[i] - 1) === 0;
-        if (i > 0) { flags[i] * (1 - flags[i - 1]) === 0; }
+        // Boolean and non-increasing in one constraint (flags[i - 1] is boolean: 1 leaves flags[i] boolean,
+        // 0 forces flags[i]^2 = 0).
+        if (i == 0) { flags[i] * (flags[i] - 1) === 0; } else { flags[i] * (flags[i] - flags[i - 1]) === 0; }
         // Padding slots are all zero (the non-key values are non-negative, so their sum is 0 only if each is).
         (1 - flags[i]) * others === 0;
         if (KEY < F) { (1 - flags[i]) * values[i][KEY] === 0; }
@@ -244,9 +251,14 @@ template ChunkStep(S, F, W, C, M, B, K, KEY, DOMAINS, CLAMP) {
         sum += contribution[i];
     }
 
+    // --- Largest contribution (dominance rule): maxIn is the chain's so far, every contribution is < 2^W ----
+    component maxOut = MaxOf(S, W);
+    maxOut.prior <== maxIn;
+    maxOut.values <== contribution;
+
     // --- Outgoing accumulator ----------------------------------------------------------------------------
     component next = AccCommit(ACC_STATE_SIZE());
-    next.state <== [realSeenIn + realRecords, keyFloorOut, countIn + count, sumIn + sum];
+    next.state <== [realSeenIn + realRecords, keyFloorOut, countIn + count, sumIn + sum, maxOut.out];
     next.blind <== blindOut;
     accOut <== next.out;
 

@@ -13,8 +13,13 @@
 import { FIELD_ORDER } from "../core/field.ts";
 import type { RecordSlots } from "../dataset/commitment.ts";
 import { evaluateLowered } from "../query/evaluate.ts";
-import { decodeAggregateElement, decodeClauseElement, type LoweredQuery } from "../query/lower.ts";
-import type { AggregateOutputs, AggregatePublicInputs } from "./public-signals.ts";
+import {
+  checkDominanceShare,
+  decodeAggregateElement,
+  decodeClauseElement,
+  type LoweredQuery,
+} from "../query/lower.ts";
+import { type AggregateOutputs, type AggregatePublicInputs, suppressionElement } from "./public-signals.ts";
 import type { AggregateShape } from "./shape.ts";
 
 /** Circuit input in the exact shape and names `Aggregate` declares (decimal strings). */
@@ -33,7 +38,7 @@ export function statementCircuitInput(inputs: AggregatePublicInputs): StatementC
   return {
     root: inputs.root.toString(),
     recordCount: String(inputs.recordCount),
-    minGroupSize: String(inputs.minGroupSize),
+    minGroupSize: suppressionElement(inputs.minGroupSize, inputs.dominanceShare ?? 0).toString(),
     nonce: inputs.nonce.toString(),
     aggregate: inputs.query.aggregate.toString(),
     clauses: inputs.query.clauses.map(String),
@@ -67,6 +72,7 @@ export function checkPublicInputs(shape: AggregateShape, inputs: AggregatePublic
   ) {
     throw new RangeError(`minGroupSize must be an integer in 0..2^32-1 (got ${inputs.minGroupSize})`);
   }
+  checkDominanceShare(inputs.dominanceShare ?? 0);
   if (inputs.query.clauses.length !== shape.clauses) {
     throw new RangeError(`expected ${shape.clauses} clause elements, got ${inputs.query.clauses.length}`);
   }
@@ -109,6 +115,9 @@ export function expectedOutputs(
     clauses: inputs.query.clauses.map((element) => decodeClauseElement(element, shape.width, shape.setSize)),
   };
   const realRecords = slots.values.slice(0, inputs.recordCount);
-  const result = evaluateLowered(lowered, realRecords, inputs.recordCount, inputs.minGroupSize);
+  const result = evaluateLowered(lowered, realRecords, inputs.recordCount, {
+    minGroupSize: inputs.minGroupSize,
+    dominanceShare: inputs.dominanceShare ?? 0,
+  });
   return { suppressed: result.suppressed, answer: result.answer };
 }

@@ -20,11 +20,12 @@ import {
 } from "./public-signals.ts";
 
 /**
- * accIn of chunk 0: PoseidonEx([0, 0, 0, 0, 0], TAG_ACC2), the all-zero state with blind 0 (design.md 7.3).
- * The chunk circuit enforces it for chunk 0; verifiers may compare it without hashing.
+ * accIn of chunk 0: PoseidonEx([0, 0, 0, 0, 0, 0], TAG_ACC2), the all-zero state (realSeen, keyFloor, count,
+ * sum, max) with blind 0 (design.md 7.3). The chunk circuit enforces it for chunk 0; verifiers may compare it
+ * without hashing.
  */
 export const INITIAL_ACC_COMMITMENT =
-  "21368075454434217528657101696651607521035549331764524826137921126841188254659";
+  "16517511144021923413086259132990348163047685313969015214653099260590187684359";
 
 export interface ChunkStepPublicInputs {
   readonly root: bigint;
@@ -69,6 +70,8 @@ export interface ChainStatement {
   /** manifest.chunkCount; must be max(1, ceil(recordCount / S)). */
   readonly chunkCount: number;
   readonly minGroupSize: number;
+  /** Dominance share (percent, sums; 0 or absent = no rule), packed into the minGroupSize element. */
+  readonly dominanceShare?: number;
   readonly nonce: bigint;
   readonly query: QueryPublicElements;
   readonly outputs: FinalOutputs;
@@ -98,6 +101,7 @@ export function checkChainSignals(
       root: statement.root,
       recordCount,
       minGroupSize: statement.minGroupSize,
+      dominanceShare: statement.dominanceShare ?? 0,
       nonce: statement.nonce,
       query: statement.query,
       accIn: 0n,
@@ -175,6 +179,14 @@ function chunkSignalReason(index: number): string {
 }
 
 function finalSignalReason(index: number, clauses: number): string {
-  const names = ["suppressed", "answer", "root", "recordCount", "minGroupSize", "nonce", "aggregate"];
+  const names = [
+    "suppressed",
+    "answer",
+    "root",
+    "recordCount",
+    "minGroupSize or dominanceShare",
+    "nonce",
+    "aggregate",
+  ];
   return `${names[index] ?? (index < 7 + clauses ? `clauses[${index - 7}]` : "accIn")} differs from the statement`;
 }

@@ -16,7 +16,7 @@ import { FIELD_ORDER } from "../core/field.ts";
 import type { ChunkedCommitment, CommittedChunk } from "../dataset/chunk-commit.ts";
 import { TAG_ACC2 } from "../dataset/chunk-layout.ts";
 import type { PoseidonEx } from "../dataset/commitment.ts";
-import { loweredOutputs, loweredTotals } from "../query/evaluate.ts";
+import { largerOf, loweredOutputs, loweredTotals } from "../query/evaluate.ts";
 import {
   decodeAggregateElement,
   decodeClauseElement,
@@ -40,6 +40,8 @@ export interface AccumulatorState {
   readonly keyFloor: bigint;
   readonly count: bigint;
   readonly sum: bigint;
+  /** The largest contribution of one matching record so far (the dominance rule's input, design.md 7.3). */
+  readonly max: bigint;
 }
 
 export interface AccumulatorOpening {
@@ -52,6 +54,7 @@ export const INITIAL_ACCUMULATOR: AccumulatorState = Object.freeze({
   keyFloor: 0n,
   count: 0n,
   sum: 0n,
+  max: 0n,
 });
 
 /** The chain starts from the zero state with blind 0 (a public constant, design.md 7.3). */
@@ -61,10 +64,10 @@ export const INITIAL_OPENING: AccumulatorOpening = Object.freeze({ state: INITIA
 const BLIND_BYTES = 31;
 
 export function accumulatorElements(state: AccumulatorState): bigint[] {
-  return [state.realSeen, state.keyFloor, state.count, state.sum];
+  return [state.realSeen, state.keyFloor, state.count, state.sum, state.max];
 }
 
-/** acc = PoseidonEx([realSeen, keyFloor, count, sum, blind], TAG_ACC2). */
+/** acc = PoseidonEx([realSeen, keyFloor, count, sum, max, blind], TAG_ACC2). */
 export function accumulatorCommitment(poseidon: PoseidonEx, opening: AccumulatorOpening): bigint {
   return poseidon([...accumulatorElements(opening.state), opening.blind], TAG_ACC2);
 }
@@ -122,12 +125,13 @@ export function nextAccumulator(
   if (lowered.aggregate.clamp !== undefined && shape.clamp !== true) {
     throw new RangeError("a clamped sum needs the clamped chunk circuit (CLAMP = 1, design.md 8.3)");
   }
-  const { count, sum } = loweredTotals(lowered, real);
+  const { count, sum, max } = loweredTotals(lowered, real);
   return {
     realSeen: state.realSeen + BigInt(real.length),
     keyFloor,
     count: state.count + BigInt(count),
     sum: state.sum + sum,
+    max: largerOf(state.max, max),
   };
 }
 
@@ -147,6 +151,7 @@ export interface ChunkStepCircuitInput {
   keyFloorIn: string;
   countIn: string;
   sumIn: string;
+  maxIn: string;
   blindIn: string;
   blindOut: string;
   [signal: string]: unknown;
@@ -190,6 +195,7 @@ export function chunkStepInput(
     keyFloorIn: state.keyFloor.toString(),
     countIn: state.count.toString(),
     sumIn: state.sum.toString(),
+    maxIn: state.max.toString(),
     blindIn: opening.blind.toString(),
     blindOut: blindOut.toString(),
   };
@@ -202,6 +208,7 @@ export interface FinalCircuitInput extends StatementCircuitInput {
   keyFloor: string;
   count: string;
   sum: string;
+  max: string;
   blind: string;
   [signal: string]: unknown;
 }
@@ -215,6 +222,7 @@ export function finalStepInput(inputs: FinalPublicInputs, opening: AccumulatorOp
     keyFloor: state.keyFloor.toString(),
     count: state.count.toString(),
     sum: state.sum.toString(),
+    max: state.max.toString(),
     blind: opening.blind.toString(),
   };
 }
@@ -222,7 +230,7 @@ export function finalStepInput(inputs: FinalPublicInputs, opening: AccumulatorOp
 /** The final step's outputs from the last state (reference semantics, query/evaluate.ts). */
 export function finalOutputs(
   shape: FinalShape,
-  inputs: Pick<FinalPublicInputs, "recordCount" | "minGroupSize" | "query">,
+  inputs: Pick<FinalPublicInputs, "recordCount" | "minGroupSize" | "dominanceShare" | "query">,
   state: AccumulatorState,
 ): FinalOutputs {
   if (state.realSeen !== BigInt(inputs.recordCount)) {
@@ -233,10 +241,9 @@ export function finalOutputs(
   const aggregate = decodeAggregateElement(inputs.query.aggregate, shape.width);
   return loweredOutputs(
     { aggregate },
-    Number(state.count),
-    state.sum,
+    { count: Number(state.count), sum: state.sum, max: state.max },
     inputs.recordCount,
-    inputs.minGroupSize,
+    { minGroupSize: inputs.minGroupSize, dominanceShare: inputs.dominanceShare ?? 0 },
   );
 }
 
@@ -251,6 +258,8 @@ export interface ChainRequest {
   readonly nonce: bigint;
   readonly query: QueryPublicElements;
   readonly minGroupSize: number;
+  /** Dominance share (percent, sums; 0 or absent = no rule), packed into the final's minGroupSize element. */
+  readonly dominanceShare?: number;
   /** One blind per chunk (accOut of chunk i); fresh random blinds when omitted. */
   readonly blinds?: readonly bigint[];
 }
@@ -290,6 +299,7 @@ export function planChain(
     root: committed.root,
     recordCount: committed.recordCount,
     minGroupSize: request.minGroupSize,
+    ...(request.dominanceShare ? { dominanceShare: request.dominanceShare } : {}),
     nonce: request.nonce,
     query: request.query,
     accIn,

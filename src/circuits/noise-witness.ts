@@ -91,6 +91,7 @@ export interface NoisyFinalCircuitInput {
   keyFloor: string;
   count: string;
   sum: string;
+  max: string;
   blind: string;
   seed: string;
   seedBlind: string;
@@ -135,6 +136,7 @@ export function noisyFinalInput(
     keyFloor: state.keyFloor.toString(),
     count: state.count.toString(),
     sum: state.sum.toString(),
+    max: state.max.toString(),
     blind: opening.blind.toString(),
     seed: secret.seed.toString(),
     seedBlind: secret.blind.toString(),

@@ -16,7 +16,7 @@ import { encodeClauseElement, maxValue } from "../query/lower.ts";
 import type { LoweredPassQuery, PassPublicElements } from "../query/pass.ts";
 import { passSlotOutputs, passTotals, type SlotTotals } from "../query/pass-evaluate.ts";
 import { chunkQueryShape } from "./chunk-shape.ts";
-import { type ChunkWitnessData, nextAccumulator, randomBlind } from "./chunk-witness.ts";
+import { type ChunkWitnessData, INITIAL_ACCUMULATOR, nextAccumulator, randomBlind } from "./chunk-witness.ts";
 import type { PassShape } from "./pass-shape.ts";
 import {
   loweredPassFromPublic,
@@ -85,7 +85,7 @@ function chunkBookkeeping(
   return nextAccumulator(
     shape.chunk,
     { aggregate: 0n, clauses: new Array<bigint>(clauses).fill(unused) },
-    { realSeen: state.realSeen, keyFloor: state.keyFloor, count: 0n, sum: 0n },
+    { ...INITIAL_ACCUMULATOR, realSeen: state.realSeen, keyFloor: state.keyFloor },
     chunk,
   );
 }

@@ -31,6 +31,8 @@ export interface Statement {
   readonly query: Query;
   readonly answer: ClaimedAnswer;
   readonly minGroupSize: number;
+  /** Dominance share (percent, 0..100; absent = 0, no rule), packed into the minGroupSize signal. */
+  readonly dominanceShare?: number;
   /** Canonical decimal string or bigint below r. */
   readonly nonce: string | bigint;
 }
@@ -56,6 +58,7 @@ export function expectedPublicSignals(statement: Statement): string[] {
     root: parseCanonical(statement.manifest.root, "manifest.root"),
     recordCount: statement.manifest.recordCount,
     minGroupSize: statement.minGroupSize,
+    dominanceShare: statement.dominanceShare ?? 0,
     nonce,
     query: encodeQueryPublic(statement.query, schema, shape),
   };

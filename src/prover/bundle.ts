@@ -24,7 +24,7 @@ import { describeStatement } from "../verifier/describe.ts";
 import type { DpChainBundle } from "../verifier/dp-chain.ts";
 import type { PassBundle } from "../verifier/pass-bundle.ts";
 import { ProverError } from "./backend.ts";
-import type { QueryProof } from "./prove-query.ts";
+import { dominanceField, type QueryProof } from "./prove-query.ts";
 
 /**
  * Builds the bundle of `queryProof` over the dataset described by `manifest`, naming the key by
@@ -48,11 +48,13 @@ export function makeBundle(
       query: queryProof.query,
       answer: queryProof.answer,
       minGroupSize: queryProof.minGroupSize,
+      ...dominanceField(queryProof.dominanceShare),
     }),
     answer: queryProof.answer,
     circuitId: queryProof.circuitId,
     vkeyHash,
     minGroupSize: queryProof.minGroupSize,
+    ...dominanceField(queryProof.dominanceShare),
     nonce: queryProof.nonce,
     publicSignals: queryProof.publicSignals,
     proof: queryProof.proof,

@@ -39,7 +39,11 @@ export interface PlannedChain {
 }
 
 /** Plans the chunk half of a chain; a clamped sum selects the clamped chunk circuit (design.md 8.3). */
-export async function planChainTasks(request: ChainPlanRequest, minGroupSize: number): Promise<PlannedChain> {
+export async function planChainTasks(
+  request: ChainPlanRequest,
+  minGroupSize: number,
+  dominanceShare = 0,
+): Promise<PlannedChain> {
   const { manifest, committed } = request;
   if (String(committed.root) !== manifest.root || committed.recordCount !== manifest.recordCount) {
     throw new ProverError(
@@ -55,6 +59,7 @@ export async function planChainTasks(request: ChainPlanRequest, minGroupSize: nu
     nonce: request.nonce,
     query: encoded,
     minGroupSize,
+    dominanceShare,
     ...(request.blinds === undefined ? {} : { blinds: request.blinds }),
   });
   const id = chunkCircuitId(shape);

@@ -26,7 +26,7 @@ import { type ProveResult, type ProverBackend, ProverError } from "./backend.ts"
 import { planChainTasks } from "./chain-plan.ts";
 import { type ChunkProgressListener, type ChunkProver, type ChunkTask, proveChunkTasks } from "./chunks.ts";
 import { type ChainNoiseOptions, proveNoisyChain } from "./prove-noisy-chain.ts";
-import { type ReadableAnswer, readableAnswer } from "./prove-query.ts";
+import { dominanceField, type ReadableAnswer, readableAnswer } from "./prove-query.ts";
 
 export interface ProveChainRequest {
   /** The signed version-2 manifest of the dataset. */
@@ -38,6 +38,8 @@ export interface ProveChainRequest {
   readonly query: unknown;
   readonly nonce: bigint;
   readonly minGroupSize: number;
+  /** Dominance share (percent, sums; 0 or absent = off): a dominated sum is suppressed, proven. */
+  readonly dominanceShare?: number;
   /** Clause slots and set size of the chunk circuit to use. */
   readonly querySlots: { readonly clauses: number; readonly setSize: number };
   /** Hex SHA-256 of the canonical JSON of each pinned verification key. */
@@ -63,6 +65,8 @@ export interface BuildChainBundleInput {
   readonly query: Query;
   readonly answer: ReadableAnswer;
   readonly minGroupSize: number;
+  /** Absent or 0: no dominance rule (the bundle then has no dominanceShare field). */
+  readonly dominanceShare?: number;
   readonly nonce: bigint | string;
   readonly chunkCircuitId: string;
   readonly chunkVkeyHash: string;
@@ -91,9 +95,11 @@ export function buildChainBundle(input: BuildChainBundleInput): ChainBundle {
       query: input.query,
       answer: input.answer,
       minGroupSize: input.minGroupSize,
+      ...dominanceField(input.dominanceShare),
     }),
     answer: input.answer,
     minGroupSize: input.minGroupSize,
+    ...dominanceField(input.dominanceShare),
     nonce: String(input.nonce),
     chunkCircuitId: input.chunkCircuitId,
     chunkVkeyHash: input.chunkVkeyHash,
@@ -129,7 +135,8 @@ export async function proveChain(
 ): Promise<ChainBundle>;
 export async function proveChain(request: ProveChainRequest): Promise<ChainBundle | DpChainBundle> {
   if (request.noise !== undefined) return proveNoisyChain({ ...request, noise: request.noise });
-  const planned = await planChainTasks(request, request.minGroupSize);
+  const dominanceShare = request.dominanceShare ?? 0;
+  const planned = await planChainTasks(request, request.minGroupSize, dominanceShare);
   const { query, plan } = planned;
   if (planned.shape.clamp === true) {
     throw new QueryError(
@@ -140,7 +147,10 @@ export async function proveChain(request: ProveChainRequest): Promise<ChainBundl
   const schema = request.manifest.schema;
   const manifest = request.manifest;
   const ids = { chunk: planned.chunkCircuitId, final: finalCircuitId(finalShapeOf(planned.shape)) };
-  const reference = evaluateQuery(query, schema, request.records, { minGroupSize: request.minGroupSize });
+  const reference = evaluateQuery(query, schema, request.records, {
+    minGroupSize: request.minGroupSize,
+    dominanceShare,
+  });
   const referenceAnswer = typeof reference.answer === "boolean" ? BigInt(reference.answer) : reference.answer;
   if (
     plan.outputs.answer !== referenceAnswer ||
@@ -162,6 +172,7 @@ export async function proveChain(request: ProveChainRequest): Promise<ChainBundl
     query,
     answer: readableAnswer(query.aggregate.kind, plan.outputs.suppressed, plan.outputs.answer),
     minGroupSize: request.minGroupSize,
+    ...dominanceField(dominanceShare),
     nonce: request.nonce,
     chunkCircuitId: ids.chunk,
     chunkVkeyHash: request.vkeyHashes.chunk,

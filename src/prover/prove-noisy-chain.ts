@@ -186,7 +186,13 @@ export async function proveNoisyChain(request: NoisyChainRequest): Promise<DpCha
 function openingOf(input: Record<string, unknown>) {
   const big = (name: string) => BigInt(input[name] as string);
   return {
-    state: { realSeen: big("realSeen"), keyFloor: big("keyFloor"), count: big("count"), sum: big("sum") },
+    state: {
+      realSeen: big("realSeen"),
+      keyFloor: big("keyFloor"),
+      count: big("count"),
+      sum: big("sum"),
+      max: big("max"),
+    },
     blind: big("blind"),
   };
 }

@@ -40,6 +40,8 @@ export interface QueryProof {
   readonly statement: string;
   readonly answer: ReadableAnswer;
   readonly minGroupSize: number;
+  /** Dominance share of the statement (percent, sums); absent = 0, no dominance rule. */
+  readonly dominanceShare?: number;
   readonly nonce: string;
   readonly publicSignals: string[];
   readonly proof: Groth16Proof;
@@ -53,8 +55,18 @@ export interface ProveQueryRequest {
   readonly query: unknown;
   /** Minimum group size g set by policy (0 = off). */
   readonly minGroupSize: number;
+  /**
+   * Dominance share d set by policy (percent, 0 = off): a sum where one matching record contributes more than
+   * d% of it is suppressed, proven in the circuit.
+   */
+  readonly dominanceShare?: number;
   /** The partner's request nonce, a field element. */
   readonly nonce: bigint;
+}
+
+/** The optional dominanceShare field of a bundle or statement: present only when the rule is on. */
+export function dominanceField(share: number | undefined): { dominanceShare?: number } {
+  return share !== undefined && share > 0 ? { dominanceShare: share } : {};
 }
 
 /** Interprets the circuit outputs (public signals 0 and 1) for an aggregate kind. */
@@ -85,6 +97,7 @@ export interface QueryProofPlan {
  */
 export function planQueryProof(request: ProveQueryRequest): QueryProofPlan {
   const { dataset, shape, minGroupSize, nonce } = request;
+  const dominanceShare = request.dominanceShare ?? 0;
   const { schema, commitment } = dataset;
   assertLayoutOf(shape, commitment.layout, "dataset");
   const query = canonicalQuery(request.query, schema);
@@ -92,11 +105,12 @@ export function planQueryProof(request: ProveQueryRequest): QueryProofPlan {
     root: commitment.root,
     recordCount: commitment.recordCount,
     minGroupSize,
+    dominanceShare,
     nonce,
     query: encodeQueryPublic(query, schema, shape),
   };
   const predicted = expectedOutputs(shape, commitment.slots, inputs);
-  const reference = evaluateQuery(query, schema, dataset.records, { minGroupSize });
+  const reference = evaluateQuery(query, schema, dataset.records, { minGroupSize, dominanceShare });
   const referenceAnswer = typeof reference.answer === "boolean" ? BigInt(reference.answer) : reference.answer;
   if (predicted.answer !== referenceAnswer || predicted.suppressed !== (reference.suppressed ? 1n : 0n)) {
     throw new ProverError("internal error: lowered and reference semantics disagree; refusing to prove");
@@ -126,6 +140,7 @@ export function planQueryProof(request: ProveQueryRequest): QueryProofPlan {
         statement: describeQuery(query, schema),
         answer: readableAnswer(query.aggregate.kind, predicted.suppressed, predicted.answer),
         minGroupSize,
+        ...dominanceField(dominanceShare),
         nonce: nonce.toString(),
         publicSignals: result.publicSignals,
         proof: result.proof,

@@ -12,6 +12,9 @@
  * key (0 or 1), so g >= 2 always suppresses it and g = 1 is refused (its suppression would be the answer:
  * query/lower.ts, `assertMembershipGroupSize`).
  *
+ * Dominance (sums only): with dominance share d > 0 (a percentage) a sum is also suppressed when one matching
+ * record contributes more than d% of it, 100 * max > d * sum (`isDominated`; circuits/lib/suppression.circom).
+ *
  * Security caveats: the returned `count` of `evaluateQuery` is the true match count even when the answer
  * is suppressed; it is for the operator's own checks and tests, and must never be shown to a requester.
  * Records are private data: nothing here logs them or puts them into error messages.
@@ -19,13 +22,34 @@
 import type { FieldSpec, Schema } from "../dataset/schema.ts";
 import { fieldWidth } from "../dataset/schema.ts";
 import { resolveCanonical } from "./canonical.ts";
-import { AGGREGATE_MODE, type AggregateMode, assertMembershipGroupSize, type LoweredQuery } from "./lower.ts";
+import {
+  AGGREGATE_MODE,
+  type AggregateMode,
+  assertMembershipGroupSize,
+  checkDominanceShare,
+  type LoweredQuery,
+} from "./lower.ts";
 import type { AggregateKind, QueryLimits, ResolvedClause } from "./model.ts";
 
 export interface EvaluateOptions {
   /** Minimum group size g; 0 or absent = no suppression. */
   minGroupSize?: number;
+  /** Dominance share d (percent, sums only); 0 or absent = no dominance rule. */
+  dominanceShare?: number;
   limits?: QueryLimits;
+}
+
+/** The suppression policy of a statement: minimum group size g and dominance share d (0 = off each). */
+export interface SuppressionPolicy {
+  readonly minGroupSize: number;
+  readonly dominanceShare?: number;
+}
+
+/** Per-query totals with circuit semantics: matches, their sum and the largest single contribution. */
+export interface LoweredTotals {
+  readonly count: number;
+  readonly sum: bigint;
+  readonly max: bigint;
 }
 
 export interface QueryResult {
@@ -54,6 +78,7 @@ export function evaluateQuery(
   opts: EvaluateOptions = {},
 ): QueryResult {
   const minGroupSize = checkMinGroupSize(opts.minGroupSize ?? 0);
+  const dominanceShare = checkDominanceShare(opts.dominanceShare ?? 0);
   const resolved = resolveCanonical(query, schema, opts.limits);
   checkRecords(schema, records);
   const aggregate = resolved.aggregate;
@@ -69,11 +94,15 @@ export function evaluateQuery(
     case "count":
       return { kind: "count", answer: suppressed ? 0n : BigInt(count), count, suppressed };
     case "sum": {
-      const sum = matching.reduce(
-        (total, row) => total + clamped(row[aggregate.fieldIndex] as bigint, aggregate.clamp),
-        0n,
-      );
-      return { kind: "sum", answer: suppressed ? 0n : sum, count, suppressed };
+      let sum = 0n;
+      let max = 0n;
+      for (const row of matching) {
+        const part = clamped(row[aggregate.fieldIndex] as bigint, aggregate.clamp);
+        sum += part;
+        max = largerOf(max, part);
+      }
+      const hidden = suppressed || isDominated(max, sum, dominanceShare);
+      return { kind: "sum", answer: hidden ? 0n : sum, count, suppressed: hidden };
     }
     case "threshold":
       return { kind: "threshold", answer: !suppressed && BigInt(count) >= aggregate.k, count, suppressed };
@@ -110,6 +139,20 @@ export function isSuppressed(count: number, recordCount: number, minGroupSize: n
   return minGroupSize > 0 && (count < minGroupSize || recordCount - count < minGroupSize);
 }
 
+/** The larger of two bigints (Math.max takes numbers only). */
+export function largerOf(a: bigint, b: bigint): bigint {
+  if (a >= b) return a;
+  return b;
+}
+
+/**
+ * The dominance rule: one contribution `max` is more than `share` percent of `sum` (100 * max > share * sum).
+ * Share 0 switches the rule off; a sum of 0 is never dominated.
+ */
+export function isDominated(max: bigint, sum: bigint, share: number): boolean {
+  return share > 0 && 100n * max > BigInt(share) * sum;
+}
+
 /**
  * Evaluates a lowered query with circuit semantics over slots `records[0 .. recordCount-1]` (later rows are
  * padding, ignored like flag-0 slots). A missing column reads as 0, as the circuit's padded fields do.
@@ -118,44 +161,49 @@ export function evaluateLowered(
   lowered: LoweredQuery,
   records: readonly (readonly bigint[])[],
   recordCount: number,
-  minGroupSize: number,
+  policy: number | SuppressionPolicy,
 ): LoweredResult {
-  checkMinGroupSize(minGroupSize);
   if (!Number.isSafeInteger(recordCount) || recordCount < 0 || recordCount > records.length) {
     throw new RangeError(`recordCount must be an integer in 0..${records.length}, got ${recordCount}`);
   }
-  const { count, sum } = loweredTotals(lowered, records.slice(0, recordCount));
-  return loweredOutputs(lowered, count, sum, recordCount, minGroupSize);
+  const totals = loweredTotals(lowered, records.slice(0, recordCount));
+  return loweredOutputs(lowered, totals, recordCount, policy);
 }
 
-/** Matching records and the sum of the summed field over them, with circuit semantics (all rows real). */
-export function loweredTotals(
-  lowered: LoweredQuery,
-  records: readonly (readonly bigint[])[],
-): { count: number; sum: bigint } {
+/**
+ * Matching records, the sum of the summed field over them and its largest single contribution, with circuit
+ * semantics (all rows real; the circuit tracks the maximum whatever the mode).
+ */
+export function loweredTotals(lowered: LoweredQuery, records: readonly (readonly bigint[])[]): LoweredTotals {
   const { sumField, clamp } = lowered.aggregate;
   let count = 0;
   let sum = 0n;
+  let max = 0n;
   for (const row of records) {
     if (!lowered.clauses.every((clause) => circuitClauseHolds(clause, row[clause.fieldIndex] ?? 0n)))
       continue;
+    const part = clamped(row[sumField] ?? 0n, clamp);
     count += 1;
-    sum += clamped(row[sumField] ?? 0n, clamp);
+    sum += part;
+    max = largerOf(max, part);
   }
-  return { count, sum };
+  return { count, sum, max };
 }
 
-/** The circuit outputs (suppressed, answer) from the totals over all real records. */
+/** The circuit outputs (suppressed, answer) from the totals over all real records and the policy. */
 export function loweredOutputs(
   lowered: Pick<LoweredQuery, "aggregate">,
-  count: number,
-  sum: bigint,
+  totals: LoweredTotals,
   recordCount: number,
-  minGroupSize: number,
+  policy: number | SuppressionPolicy,
 ): LoweredResult {
+  const { minGroupSize, dominanceShare = 0 } = typeof policy === "number" ? { minGroupSize: policy } : policy;
   checkMinGroupSize(minGroupSize);
-  if (isSuppressed(count, recordCount, minGroupSize)) return { suppressed: 1n, answer: 0n };
+  checkDominanceShare(dominanceShare);
   const { mode, k } = lowered.aggregate;
+  const { count, sum, max } = totals;
+  const dominated = mode === AGGREGATE_MODE.sum && isDominated(max, sum, dominanceShare);
+  if (dominated || isSuppressed(count, recordCount, minGroupSize)) return { suppressed: 1n, answer: 0n };
   return { suppressed: 0n, answer: aggregateAnswer(mode, count, sum, k) };
 }
 

@@ -62,6 +62,19 @@ export function assertMembershipGroupSize(kind: ResolvedAggregate["kind"], minGr
   );
 }
 
+/** Largest dominance share (a percentage of a sum; 0 = no dominance rule, design.md section 4). */
+export const DOMINANCE_SHARE_MAX = 100;
+
+/** A dominance share is an integer percentage 0..100 (0 = no rule); throws RangeError otherwise. */
+export function checkDominanceShare(share: number): number {
+  if (!Number.isSafeInteger(share) || share < 0 || share > DOMINANCE_SHARE_MAX) {
+    throw new RangeError(
+      `dominanceShare must be an integer percentage in 0..${DOMINANCE_SHARE_MAX} (got ${share})`,
+    );
+  }
+  return share;
+}
+
 /** Parameters of the circuit a query is lowered for (design.md section 4: F, W, C, M). */
 export interface CircuitShape {
   /** F: number of record fields (schemas with fewer are zero-padded). */

@@ -197,6 +197,11 @@ const MIGRATIONS: readonly string[] = [
     retire_at INTEGER NOT NULL
   ) STRICT;
   `,
+  // The dominance share a job's sum is proven under (policy dominanceShare, docs/privacy.md); 0 = no rule.
+  `
+  ALTER TABLE jobs ADD COLUMN dominance_share INTEGER NOT NULL DEFAULT 0
+    CHECK (dominance_share BETWEEN 0 AND 100);
+  `,
 ];
 
 /**

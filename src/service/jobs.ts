@@ -51,6 +51,8 @@ export interface JobRow {
   query_hash: string;
   nonce: string;
   min_group_size: number;
+  /** Dominance share the answer is proven under (percent, sums; 0 = no dominance rule). */
+  dominance_share: number;
   state: JobState;
   phase: string;
   attempts: number;
@@ -91,6 +93,8 @@ export interface AdmittedQuery {
   readonly queryHash: string;
   readonly nonce: string;
   readonly minGroupSize: number;
+  /** Dominance share (percent, sums; 0 = off), from the policy and the query kind only. */
+  readonly dominanceShare: number;
   /** What the answer costs the partner's budgets (budgets.ts). */
   readonly charge: Charge;
   /** The query in words for the public transparency log (service/transparency.ts). */
@@ -170,6 +174,7 @@ export class JobStore {
         queryHash: admitted.queryHash,
         nonce: admitted.nonce,
         minGroupSize: admitted.minGroupSize,
+        ...(admitted.dominanceShare > 0 ? { dominanceShare: admitted.dominanceShare } : {}),
         ...chargeDetails(admitted.charge, this.budgets.privacy(partner, admitted.datasetId, now)),
         ...(admitted.statement === undefined ? {} : { statement: admitted.statement }),
       };
@@ -222,8 +227,8 @@ export class JobStore {
       statement(
         this.db,
         `INSERT INTO jobs (job_id, partner_id, request_id, dataset_id, epoch, circuit_id, query, query_hash, nonce,
-             min_group_size, state, phase, attempts, available_at, created_at, updated_at, dp, kind)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 'queued', 0, ?, ?, ?, ?, ?)`,
+             min_group_size, dominance_share, state, phase, attempts, available_at, created_at, updated_at, dp, kind)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 'queued', 0, ?, ?, ?, ?, ?)`,
       ).run(
         jobId,
         partnerId,
@@ -235,6 +240,7 @@ export class JobStore {
         admitted.queryHash,
         admitted.nonce,
         admitted.minGroupSize,
+        admitted.dominanceShare,
         now,
         now,
         now,

@@ -3,7 +3,9 @@
  *
  * A partner's policy: which datasets it may query, which fields its queries may name, which aggregate kinds
  * it may ask for, the minimum group size k handed to the circuit (answers about fewer than k records, or all
- * but fewer than k, come back as a *proven* "suppressed"), and a query budget per period.
+ * but fewer than k, come back as a *proven* "suppressed"), the dominance share d for sums (a sum where one
+ * record makes more than d% of it is suppressed, proven too), and a query budget per period. Suppression is in
+ * the proof, never a refusal: admission does not depend on whether the answer would be suppressed.
  *
  * `checkQueryAgainstPolicy` is the admission rule. It looks only at the canonical query, the dataset's
  * public schema and the policy, so whether a query is refused can never depend on the data (a refusal that
@@ -36,7 +38,7 @@ import { DATASET_ID_PATTERN } from "../core/formats.ts";
 import type { Schema } from "../dataset/schema.ts";
 import { canonicalQuery } from "../query/canonical.ts";
 import { QueryError } from "../query/errors.ts";
-import { MEMBERSHIP_SUPPRESSING_GROUP_SIZE } from "../query/lower.ts";
+import { DOMINANCE_SHARE_MAX, MEMBERSHIP_SUPPRESSING_GROUP_SIZE } from "../query/lower.ts";
 import { AGGREGATE_KINDS, type AggregateKind, type Query, querySchema } from "../query/model.ts";
 import { AccessError, ConflictError, InputError } from "../util/errors.ts";
 import { checkStructuralControls, structuralControlsShape } from "./policy-controls.ts";
@@ -85,6 +87,11 @@ export const policySchema = z.strictObject({
     .default(["count", "threshold"]),
   /** Minimum group size g passed to the circuit for count, sum and threshold (0 = off). */
   minGroupSize: z.int().min(0).max(MAX_GROUP_SIZE).default(5),
+  /**
+   * Dominance rule for exact sums (percent, 0 = off, the default): a sum where one matching record contributes
+   * more than this share of the total comes back as a proven "suppressed" (50 is the usual choice).
+   */
+  dominanceShare: z.int().min(0).max(DOMINANCE_SHARE_MAX).default(0),
   /** Membership (when "membership" is in `aggregates`): suppressed unless `suppress` is explicitly false. */
   membership: z.strictObject({ suppress: z.boolean().default(true) }).default({ suppress: true }),
   ...structuralControlsShape,
@@ -196,4 +203,13 @@ export function minGroupSizeFor(query: Query, policy: Policy): number {
   if (policy.mode === "dp") return 0;
   if (query.aggregate.kind !== "membership") return policy.minGroupSize;
   return policy.membership.suppress ? Math.max(policy.minGroupSize, MEMBERSHIP_SUPPRESSING_GROUP_SIZE) : 0;
+}
+
+/**
+ * The dominance share a query is proven under: the policy's d for exact sums, 0 otherwise (the rule only
+ * applies to sums; dp sums are clamped and noisy instead). Depends on the policy and the query kind only.
+ */
+export function dominanceShareFor(query: Query, policy: Policy): number {
+  if (policy.mode === "dp" || query.aggregate.kind !== "sum") return 0;
+  return policy.dominanceShare;
 }

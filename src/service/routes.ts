@@ -37,7 +37,12 @@ import type { AdmittedQuery, Submitted } from "./jobs.ts";
 import { routeMounter } from "./mount.ts";
 import type { Partner } from "./partners.ts";
 import { admitPass } from "./pass-admission.ts";
-import { checkQueryAgainstPolicy, minGroupSizeFor, withRequiredClauses } from "./policy.ts";
+import {
+  checkQueryAgainstPolicy,
+  dominanceShareFor,
+  minGroupSizeFor,
+  withRequiredClauses,
+} from "./policy.ts";
 import type { Scope } from "./tokens.ts";
 import { publicStatement, treeHeadView } from "./transparency.ts";
 import { circuitListing, entryView, jobBundleUrl, jobStatusUrl, jobView } from "./views.ts";
@@ -78,6 +83,7 @@ export function admitQuery(
     queryHash: queryHash(query, schema),
     nonce: submission.nonce,
     minGroupSize: minGroupSizeFor(query, partner.policy),
+    dominanceShare: dominanceShareFor(query, partner.policy),
     charge: chargeFor(partner.policy, dataset.datasetId),
     statement: publicStatement(query, schema),
   };

@@ -246,6 +246,7 @@ export class JobRunner {
       shape: this.options.shape,
       query: JSON.parse(job.query),
       minGroupSize: job.min_group_size,
+      dominanceShare: job.dominance_share,
       nonce: BigInt(job.nonce),
     });
     jobs.setChunkProgress(job, this.owner, { done: 0, total: plan.tasks.length, etaMs: undefined });
@@ -270,6 +271,7 @@ export class JobRunner {
       query: JSON.parse(job.query),
       nonce: BigInt(job.nonce),
       minGroupSize: job.min_group_size,
+      dominanceShare: job.dominance_share,
       querySlots: { clauses: shape.clauses, setSize: shape.setSize },
       prover: this.options.prover,
       jobId: chunkJobId(job),

@@ -28,7 +28,12 @@ import { type DatasetManifest, parseManifest } from "../dataset/manifest.ts";
 import type { Schema } from "../dataset/schema.ts";
 import { canonicalQuery, queryHash } from "../query/canonical.ts";
 import { QueryError } from "../query/errors.ts";
-import { assertMembershipGroupSize, type CircuitShape, encodeQueryPublic } from "../query/lower.ts";
+import {
+  assertMembershipGroupSize,
+  type CircuitShape,
+  DOMINANCE_SHARE_MAX,
+  encodeQueryPublic,
+} from "../query/lower.ts";
 import type { AggregateKind, Query } from "../query/model.ts";
 import { canonicalJson } from "../util/canonical-json.ts";
 import { InputError } from "../util/errors.ts";
@@ -61,6 +66,8 @@ export interface ProofBundle {
   readonly circuitId: string;
   readonly vkeyHash: string;
   readonly minGroupSize: number;
+  /** Dominance share (percent 1..100, sums); absent = no dominance rule (docs/bundle.md). */
+  readonly dominanceShare?: number;
   readonly nonce: string;
   readonly publicSignals: readonly string[];
   readonly proof: SnarkjsProof;
@@ -114,6 +121,7 @@ export function expectFields(
   value: unknown,
   path: string,
   fields: readonly string[],
+  optional: readonly string[] = [],
 ): Record<string, unknown> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new VerifierInputError(path, `expected an object, got ${describeValue(value)}`);
@@ -128,7 +136,9 @@ export function expectFields(
     if (!Object.hasOwn(record, key)) throw new VerifierInputError(at(key), "missing field");
   }
   for (const key of Object.keys(record)) {
-    if (!fields.includes(key)) throw new VerifierInputError(at(key), "unexpected field");
+    if (!fields.includes(key) && !optional.includes(key)) {
+      throw new VerifierInputError(at(key), "unexpected field");
+    }
   }
   return record;
 }
@@ -263,6 +273,24 @@ export function parseMinGroupSize(value: unknown, kind: AggregateKind): number {
   return value;
 }
 
+/** Optional bundle fields (absent means their default). @internal shared with chain-bundle.ts. */
+export const OPTIONAL_BUNDLE_FIELDS = ["dominanceShare"] as const;
+
+/**
+ * The dominance share when present: an integer percentage 1..100 (the rule off is the field's absence, so
+ * each statement has one encoding). @internal shared with chain-bundle.ts.
+ */
+export function parseDominanceShare(value: unknown): number {
+  if (value === undefined) return 0;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1 || value > DOMINANCE_SHARE_MAX) {
+    throw new VerifierInputError(
+      "dominanceShare",
+      `expected an integer percentage 1..${DOMINANCE_SHARE_MAX} (omit the field for no dominance rule), got ${describeValue(value)}`,
+    );
+  }
+  return value;
+}
+
 function parseSignals(value: unknown, shape: AggregateShape, circuitId: string): bigint[] {
   const expected = FIXED_SIGNAL_COUNT + shape.clauses;
   if (!Array.isArray(value)) {
@@ -353,7 +381,7 @@ export function parseBundle(value: unknown): ParsedBundle {
   if (typeof snapshot === "object" && snapshot !== null && !Array.isArray(snapshot) && "format" in snapshot) {
     parseFormat(snapshot.format); // a newer format is named as such, not as a list of unexpected fields
   }
-  const record = expectFields(snapshot, "bundle", BUNDLE_FIELDS);
+  const record = expectFields(snapshot, "bundle", BUNDLE_FIELDS, OPTIONAL_BUNDLE_FIELDS);
   parseFormat(record.format);
   const shape = parseCircuitId(record.circuitId);
   const manifest = parseBundleManifest(record.manifest);
@@ -362,6 +390,7 @@ export function parseBundle(value: unknown): ParsedBundle {
   parseStatementText(record.statement);
   parseVkeyHash(record.vkeyHash);
   parseMinGroupSize(record.minGroupSize, query.aggregate.kind);
+  parseDominanceShare(record.dominanceShare);
   const nonce = parseScalar(record.nonce, "nonce");
   const signals = parseSignals(record.publicSignals, shape, record.circuitId as string);
   const proof = parseProof(record.proof, "proof");

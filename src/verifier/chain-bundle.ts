@@ -38,9 +38,11 @@ import {
   expectFields,
   expectString,
   frozenJsonCopy,
+  OPTIONAL_BUNDLE_FIELDS,
   parseAnswer,
   parseBundleQuery,
   parseCreatedAt,
+  parseDominanceShare,
   parseMinGroupSize,
   parseStatementText,
   parseVkeyHash,
@@ -65,6 +67,8 @@ export interface ChainBundle {
   readonly statement: string;
   readonly answer: BundleAnswer;
   readonly minGroupSize: number;
+  /** Dominance share (percent 1..100, sums); absent = no dominance rule (docs/bundle.md). */
+  readonly dominanceShare?: number;
   readonly nonce: string;
   readonly chunkCircuitId: string;
   readonly chunkVkeyHash: string;
@@ -187,7 +191,7 @@ export function parseChunks(value: unknown, clauses: number): [bigint[][], Parse
  */
 export function parseChainBundle(value: unknown): ParsedChainBundle {
   const snapshot = frozenJsonCopy(value);
-  const record = expectFields(snapshot, "bundle", CHAIN_FIELDS);
+  const record = expectFields(snapshot, "bundle", CHAIN_FIELDS, OPTIONAL_BUNDLE_FIELDS);
   if (record.format !== CHAIN_BUNDLE_FORMAT) {
     throw new VerifierInputError(
       "format",
@@ -205,6 +209,7 @@ export function parseChainBundle(value: unknown): ParsedChainBundle {
   parseAnswer(record.answer, query.aggregate.kind);
   parseStatementText(record.statement);
   parseMinGroupSize(record.minGroupSize, query.aggregate.kind);
+  parseDominanceShare(record.dominanceShare);
   const nonce = parseScalar(record.nonce, "nonce");
   parseVkeyHash(record.chunkVkeyHash, "chunkVkeyHash");
   parseVkeyHash(record.finalVkeyHash, "finalVkeyHash");

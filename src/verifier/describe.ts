@@ -26,6 +26,8 @@ export interface StatementParts {
   readonly query: Query;
   readonly answer: BundleAnswer;
   readonly minGroupSize: number;
+  /** Dominance share d (percent; sums only). Absent or 0: no dominance rule, and the sentence says nothing. */
+  readonly dominanceShare?: number;
 }
 
 const COUNT_PREFIX = "count of records where ";
@@ -99,18 +101,41 @@ function claim(parts: StatementParts): string {
   }
 }
 
+/** The dominance share that applies to the statement: d for a sum with d > 0, else 0 (no words). */
+export function appliedDominanceShare(parts: Pick<StatementParts, "query" | "dominanceShare">): number {
+  return parts.query.aggregate.kind === "sum" ? (parts.dominanceShare ?? 0) : 0;
+}
+
+/** Why an answer can be suppressed, in words: the minimum group size, the dominance rule, or both. */
+export function suppressionRules(minGroupSize: number, dominanceShare: number): string {
+  const rules: string[] = [];
+  if (minGroupSize > 0 || dominanceShare === 0)
+    rules.push(`the minimum group size ${groupDigits(minGroupSize)}`);
+  if (dominanceShare > 0) {
+    rules.push(`the dominance rule (one record would make more than ${dominanceShare}% of the sum)`);
+  }
+  return rules.join(" or ");
+}
+
 /**
  * The statement in words: `dataset <id> epoch <n>: <claim>`, with ` (minimum group size g)` appended
- * when g > 0, or `answer suppressed by the minimum group size g: <query>` for a suppressed answer.
- * A membership statement has g = 0 (answered, no suffix) or g >= 2 (always suppressed): parseBundle
- * refuses g = 1, under which "suppressed" would mean "no record" (query/lower.ts).
+ * when g > 0, or `answer suppressed by the minimum group size g: <query>` for a suppressed answer. A sum
+ * under a dominance share d > 0 says so: ` (..., no record more than d% of the sum)` when answered,
+ * `answer suppressed by the minimum group size g or the dominance rule (...)` when not (one flag: which rule
+ * applied is not revealed). A membership statement has g = 0 (answered, no suffix) or g >= 2 (always
+ * suppressed): parseBundle refuses g = 1, under which "suppressed" would mean "no record" (query/lower.ts).
  */
 export function describeStatement(parts: StatementParts): string {
   const prefix = `dataset ${parts.manifest.datasetId} epoch ${parts.manifest.epoch}: `;
   const g = parts.minGroupSize;
+  const d = appliedDominanceShare(parts);
   if (parts.answer.suppressed) {
-    return `${prefix}answer suppressed by the minimum group size ${groupDigits(g)}: ${describeQuery(parts.query, parts.schema)}`;
+    return `${prefix}answer suppressed by ${suppressionRules(g, d)}: ${describeQuery(parts.query, parts.schema)}`;
   }
-  const policy = g > 0 ? ` (minimum group size ${groupDigits(g)})` : "";
+  const rules = [
+    ...(g > 0 ? [`minimum group size ${groupDigits(g)}`] : []),
+    ...(d > 0 ? [`no record more than ${d}% of the sum`] : []),
+  ];
+  const policy = rules.length > 0 ? ` (${rules.join(", ")})` : "";
   return `${prefix}${claim(parts)}${policy}`;
 }

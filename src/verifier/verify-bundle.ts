@@ -110,6 +110,8 @@ export interface VerifiedStatement {
   readonly queryHash: string;
   readonly answer: BundleAnswer;
   readonly minGroupSize: number;
+  /** The dominance share the proof binds (percent, sums); 0 = no dominance rule. */
+  readonly dominanceShare: number;
   readonly nonce: string;
   readonly manifestHash: string;
   readonly operatorKey: string;
@@ -421,6 +423,7 @@ function statementOf(parsed: ParsedBundle): string {
     query: bundle.query,
     answer: bundle.answer,
     minGroupSize: bundle.minGroupSize,
+    dominanceShare: bundle.dominanceShare ?? 0,
   });
 }
 
@@ -496,6 +499,7 @@ function checkAllButPairing(parsed: ParsedBundle, options: VerifyOptions): Pendi
     queryHash: parsed.queryHash,
     answer: bundle.answer,
     minGroupSize: bundle.minGroupSize,
+    dominanceShare: bundle.dominanceShare ?? 0,
     nonce: bundle.nonce,
     manifestHash: manifestHash(bundle.manifest),
     operatorKey: bundle.manifest.operatorKey,

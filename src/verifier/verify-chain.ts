@@ -127,6 +127,7 @@ function chainStatement(parsed: ParsedChainBundle): ChainStatement {
     chunkSize: bundle.manifest.layout.chunkSize,
     chunkCount: bundle.manifest.chunkCount,
     minGroupSize: bundle.minGroupSize,
+    dominanceShare: bundle.dominanceShare ?? 0,
     nonce: parsed.nonce,
     query: parsed.encodedQuery,
     outputs: claimedOutputs(bundle.query, bundle.answer),
@@ -211,6 +212,7 @@ export function verifyChain(bundle: unknown, options: VerifyOptions, rng?: Rando
     query: chain.query,
     answer: chain.answer,
     minGroupSize: chain.minGroupSize,
+    dominanceShare: chain.dominanceShare ?? 0,
   });
   if (chain.statement !== statement) {
     return rejectChain(
@@ -235,6 +237,7 @@ export function verifyChain(bundle: unknown, options: VerifyOptions, rng?: Rando
     queryHash: parsed.queryHash,
     answer: chain.answer,
     minGroupSize: chain.minGroupSize,
+    dominanceShare: chain.dominanceShare ?? 0,
     nonce: chain.nonce,
     manifestHash: manifestHash(chain.manifest),
     operatorKey: chain.manifest.operatorKey,

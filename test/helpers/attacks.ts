@@ -18,7 +18,12 @@ import { canonicalQuery, queryHash } from "../../src/query/canonical.ts";
 import { evaluateQuery } from "../../src/query/evaluate.ts";
 import { chargeFor } from "../../src/service/budgets.ts";
 import type { Partner } from "../../src/service/partners.ts";
-import { checkQueryAgainstPolicy, minGroupSizeFor, withRequiredClauses } from "../../src/service/policy.ts";
+import {
+  checkQueryAgainstPolicy,
+  dominanceShareFor,
+  minGroupSizeFor,
+  withRequiredClauses,
+} from "../../src/service/policy.ts";
 import { canonicalJson } from "../../src/util/canonical-json.ts";
 import type { Rng } from "./random.ts";
 import type { Row } from "./service.ts";
@@ -51,7 +56,7 @@ export type Outcome =
 /**
  * One query through the service's admission (policy, controls, required clauses, budgets, audit) for
  * `partner`, answered by the reference evaluator over `records` under the policy's group size; a refusal
- * returns its code. `noise` (dp mode) adds the mechanism's noise to the exact answer.
+ * returns its code, a suppressed answer (group size or dominance rule) `suppressed`. `noise` (dp mode) adds the mechanism's noise to the exact answer.
  */
 export function admitThenAnswer(
   service: TestService,
@@ -79,6 +84,7 @@ export function admitThenAnswer(
         queryHash: queryHash(proven, SCHEMA),
         nonce,
         minGroupSize: minGroupSizeFor(proven, partner.policy),
+        dominanceShare: dominanceShareFor(proven, partner.policy),
         charge: chargeFor(partner.policy, standIn.datasetId),
       },
     );
@@ -89,6 +95,7 @@ export function admitThenAnswer(
   }
   const result = evaluateQuery(proven, SCHEMA, records, {
     minGroupSize: minGroupSizeFor(proven, partner.policy),
+    dominanceShare: dominanceShareFor(proven, partner.policy),
   });
   if (result.suppressed) return { admitted: false, code: "suppressed" };
   const exact = result.answer as bigint;

@@ -50,12 +50,19 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** An answer in words: a grouped number, yes/no, or suppressed. */
-export function answerInWords(answer: unknown, minGroupSize: number): string {
+/** Why an answer is suppressed, in words: the group-size rule, the dominance rule of sums, or either. */
+function suppressedInWords(kind: unknown, minGroupSize: number, dominanceShare: number): string {
+  const small = `fewer than ${minGroupSize} records matched (or all but fewer)`;
+  if (kind !== "sum" || dominanceShare === 0) return `suppressed: ${small}, so no answer is revealed`;
+  const dominated = `one record would make more than ${dominanceShare}% of the sum`;
+  const why = minGroupSize > 0 ? `${small}, or ${dominated}` : dominated;
+  return `suppressed: ${why}, so no answer is revealed`;
+}
+
+/** An answer in words: a grouped number, yes/no, or suppressed (and why). */
+export function answerInWords(answer: unknown, minGroupSize: number, dominanceShare = 0): string {
   if (!isRecord(answer)) return JSON.stringify(answer);
-  if (answer.suppressed === true) {
-    return `suppressed: fewer than ${minGroupSize} records matched (or all but fewer), so no answer is revealed`;
-  }
+  if (answer.suppressed === true) return suppressedInWords(answer.kind, minGroupSize, dominanceShare);
   if (typeof answer.noisy === "string")
     return `${answer.noisy} (noisy: differentially private, noise proven)`;
   const { kind, value } = answer;
@@ -73,7 +80,12 @@ function factsOf(result: Verified): [string, string][] {
   if ("statements" in result) return passFactsOf(result);
   const facts: [string, string][] = [
     ["Statement", result.statement],
-    ["Answer", answerInWords(result.answer, "minGroupSize" in result ? result.minGroupSize : 0)],
+    [
+      "Answer",
+      "minGroupSize" in result
+        ? answerInWords(result.answer, result.minGroupSize, result.dominanceShare)
+        : answerInWords(result.answer, 0),
+    ],
     ["Dataset", result.datasetId],
     ["Epoch", String(result.epoch)],
   ];

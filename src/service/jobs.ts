@@ -93,8 +93,8 @@ export interface AdmittedQuery {
   readonly queryHash: string;
   readonly nonce: string;
   readonly minGroupSize: number;
-  /** Dominance share (percent, sums; 0 = off), from the policy and the query kind only. */
-  readonly dominanceShare: number;
+  /** Dominance share (percent, sums; absent or 0 = off, as for passes), from the policy and query kind only. */
+  readonly dominanceShare?: number;
   /** What the answer costs the partner's budgets (budgets.ts). */
   readonly charge: Charge;
   /** The query in words for the public transparency log (service/transparency.ts). */
@@ -174,7 +174,7 @@ export class JobStore {
         queryHash: admitted.queryHash,
         nonce: admitted.nonce,
         minGroupSize: admitted.minGroupSize,
-        ...(admitted.dominanceShare > 0 ? { dominanceShare: admitted.dominanceShare } : {}),
+        ...(admitted.dominanceShare ? { dominanceShare: admitted.dominanceShare } : {}),
         ...chargeDetails(admitted.charge, this.budgets.privacy(partner, admitted.datasetId, now)),
         ...(admitted.statement === undefined ? {} : { statement: admitted.statement }),
       };
@@ -240,7 +240,7 @@ export class JobStore {
         admitted.queryHash,
         admitted.nonce,
         admitted.minGroupSize,
-        admitted.dominanceShare,
+        admitted.dominanceShare ?? 0,
         now,
         now,
         now,

@@ -45,6 +45,10 @@ describe("zktally setup", () => {
 
   it("--dev builds INSECURE development keys of a circuit into the keys directory", async () => {
     const { code, text } = await cli("setup", "--dev", "--circuit", TEST_CIRCUIT, "--keys", keysDir);
+    const json = await cli("setup", "--dev", "--circuit", TEST_CIRCUIT, "--keys", keysDir, "--json");
+    // stdout's one JSON line (progress lines go to stderr, captured here too).
+    const line = json.text.split("\n").find((text) => text.startsWith("{")) as string;
+    expect(JSON.parse(line)).toMatchObject({ insecure: true, circuits: [{ circuitId: TEST_CIRCUIT }] });
     expect(code, text).toBe(0);
     expect(text).toMatch(/ptau: development ptau of power \d+ \(INSECURE/);
     const manifest = JSON.parse(readFileSync(path.join(keysDir, "manifest.json"), "utf8"));

@@ -48,11 +48,48 @@ export async function mainPathsFor(specs: readonly string[] | undefined): Promis
   return Promise.all(DEFAULT_SHAPES.map(ensureMainFile));
 }
 
+interface SetupReport {
+  readonly ptau: { readonly power: number; readonly trusted: boolean; readonly line: string };
+  readonly circuits: readonly {
+    readonly compiled: { readonly id: string };
+    readonly entry: { readonly vkeySha256: string };
+  }[];
+  readonly keysDir: string;
+  readonly insecure: boolean;
+  readonly note: string;
+}
+
+/** What a setup pinned: lines, or with `--json` one object (ptau, circuits and key hashes, manifest). */
+function printSetup(report: SetupReport, json: boolean): number {
+  const circuits = report.circuits.map((c) => ({ circuitId: c.compiled.id, vkeySha256: c.entry.vkeySha256 }));
+  const manifest = path.join(report.keysDir, "manifest.json");
+  if (json) {
+    const ptau = { power: report.ptau.power, trusted: report.ptau.trusted };
+    process.stdout.write(
+      `${JSON.stringify({ ptau, circuits, keysManifest: manifest, insecure: report.insecure })}\n`,
+    );
+    return 0;
+  }
+  const lines = [
+    report.ptau.line,
+    ...circuits.map((c) => `${c.circuitId}: vkey ${c.vkeySha256}`),
+    `pinned in ${manifest} (insecure: ${report.insecure})`,
+    report.note,
+  ];
+  process.stdout.write(`${lines.join("\n")}\n`);
+  return 0;
+}
+
 /**
  * `setup --dev`: INSECURE development keys for the circuits, from a development ptau of the power they need
  * (made once, cached); never into a keys directory that holds production keys.
  */
-async function setupDev(mains: readonly string[], keysDir: string, replace: boolean): Promise<number> {
+async function setupDev(
+  mains: readonly string[],
+  keysDir: string,
+  replace: boolean,
+  json: boolean,
+): Promise<number> {
   const pinned = await readKeysManifest(keysDir);
   if (pinned && !pinned.insecure) {
     throw new UsageError(
@@ -60,20 +97,24 @@ async function setupDev(mains: readonly string[], keysDir: string, replace: bool
     );
   }
   const result = await buildDevKeys(mains, { keysDir, replace, progress: consoleProgress({ tag: "setup" }) });
-  const out = (line: string) => process.stdout.write(`${line}\n`);
-  out(
-    `ptau: development ptau of power ${result.ptau.power} (INSECURE: its toxic waste is known) ${result.ptau.path}`,
+  const line = `ptau: development ptau of power ${result.ptau.power} (INSECURE: its toxic waste is known) ${result.ptau.path}`;
+  return printSetup(
+    {
+      ptau: { power: result.ptau.power, trusted: false, line },
+      circuits: result.circuits,
+      keysDir,
+      insecure: true,
+      note: "note: development and tests only: whoever ran this setup can forge proofs.",
+    },
+    json,
   );
-  for (const circuit of result.circuits) out(`${circuit.compiled.id}: vkey ${circuit.entry.vkeySha256}`);
-  out(`pinned in ${path.join(keysDir, "manifest.json")} (insecure: true; development and tests only)`);
-  return 0;
 }
 
 export const setupCommand: Command = {
   name: "setup",
   usage: [
-    "setup --ptau FILE [--allow-unknown-ptau] [--keys DIR] [--circuit ID ...] [--replace]   keys from a published ceremony ptau",
-    "setup --dev [--keys DIR] [--circuit ID ...] [--replace]   INSECURE development keys (a development ptau of the power needed)",
+    "setup --ptau FILE [--allow-unknown-ptau] [--keys DIR] [--circuit ID ...] [--replace] [--json]   keys from a published ceremony ptau",
+    "setup --dev [--keys DIR] [--circuit ID ...] [--replace] [--json]   INSECURE development keys (a development ptau of the power needed)",
   ],
   async run(args) {
     const { values } = parseArgs({
@@ -85,6 +126,7 @@ export const setupCommand: Command = {
         circuit: { type: "string", multiple: true },
         replace: { type: "boolean", default: false },
         dev: { type: "boolean", default: false },
+        json: { type: "boolean", default: false },
       },
       strict: true,
     });
@@ -93,7 +135,7 @@ export const setupCommand: Command = {
     }
     const keysDir = values.keys ?? KEYS_DIR;
     const mains = await mainPathsFor(values.circuit);
-    if (values.dev) return setupDev(mains, keysDir, values.replace);
+    if (values.dev) return setupDev(mains, keysDir, values.replace, values.json);
     let result: Awaited<ReturnType<typeof setupWithCeremonyPtau>>;
     try {
       result = await setupWithCeremonyPtau(values.ptau as string, mains, {
@@ -108,15 +150,18 @@ export const setupCommand: Command = {
       return 1;
     }
     const { ptau } = result;
-    const out = (line: string) => process.stdout.write(`${line}\n`);
-    out(
-      ptau.trusted
-        ? `ptau: published ${ptau.published?.file} (power ${ptau.power}, blake2b ${ptau.blake2b512.slice(0, 16)}…)`
-        : `ptau: NOT a published ceremony file (override): keys are INSECURE`,
+    const line = ptau.trusted
+      ? `ptau: published ${ptau.published?.file} (power ${ptau.power}, blake2b ${ptau.blake2b512.slice(0, 16)}…)`
+      : `ptau: NOT a published ceremony file (override): keys are INSECURE`;
+    return printSetup(
+      {
+        ptau: { power: ptau.power, trusted: ptau.trusted, line },
+        circuits: result.circuits,
+        keysDir,
+        insecure: result.manifest.insecure,
+        note: "note: phase 2 ran on this machine only; use `zktally ceremony` for a multi-party phase 2.",
+      },
+      values.json,
     );
-    for (const circuit of result.circuits) out(`${circuit.compiled.id}: vkey ${circuit.entry.vkeySha256}`);
-    out(`pinned in ${path.join(keysDir, "manifest.json")} (insecure: ${result.manifest.insecure})`);
-    out("note: phase 2 ran on this machine only; use `zktally ceremony` for a multi-party phase 2.");
-    return 0;
   },
 };

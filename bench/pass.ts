@@ -6,7 +6,7 @@
  * depth 1. Each circuit is compiled (constraints from the r1cs), gets INSECURE development keys, and proves one
  * chunk of random records three times with each backend (median; the native prover when built, and snarkjs).
  * Prints a table and ends with `8 queries in one pass / 8 proofs: X` (proving-time ratio of the first backend,
- * the native prover when built; target <= 0.6).
+ * the native prover when built; target <= 0.6). `-- --no-histograms` runs only the 1-query and Q = 8 rows.
  */
 import { join } from "node:path";
 import { type PassShape, passCircuitId, passQueryShape, passShapeFor } from "../src/circuits/pass-shape.ts";
@@ -166,9 +166,14 @@ function tableLines(backends: readonly ProverBackend[], measured: readonly Measu
   ];
 }
 
+/** `--no-histograms`: only the 1-query and Q = 8 rows (the ratio line), for a quick run. */
+const SELECTED = process.argv.includes("--no-histograms") ? ROWS.slice(0, 2) : ROWS;
+
 async function main(): Promise<void> {
   const keysDir = join(buildRoot(), "bench-pass-keys");
-  const mains = (await Promise.all(ROWS.map((row) => ensurePassMainFiles(row.shape)))).map(([step]) => step);
+  const mains = (await Promise.all(SELECTED.map((row) => ensurePassMainFiles(row.shape)))).map(
+    ([step]) => step,
+  );
   const built = await buildDevKeys(mains, { keysDir, replace: true, progress: consoleProgress() });
   const constraints = new Map(
     built.circuits.map((circuit) => [circuit.compiled.id, circuit.compiled.constraints]),
@@ -188,7 +193,7 @@ async function main(): Promise<void> {
     epoch: 1,
   });
   const measured: Measured[] = [];
-  for (const row of ROWS) {
+  for (const row of SELECTED) {
     const query = encodePassPublic(row.queries, SCHEMA, passQueryShape(row.shape));
     const plan = planPassChain(poseidon, row.shape, committed, { nonce: 1n, query, minGroupSize: 0 });
     const id = passCircuitId(row.shape);

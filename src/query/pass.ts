@@ -400,7 +400,7 @@ export function passClauses(clause: CircuitClause, width: number): CircuitClause
   return [withRange(lo, max, false), withRange(0n, hi, false)];
 }
 
-/** Clause slots a pass query needs in a circuit of `shape` (at least C of them must be free). */
+/** Clause slots a pass query needs after `passClauses` (it fits a circuit of C slots when this is <= C). */
 export function passClauseSlots(json: unknown, schema: Schema, shape: PassQueryShape): number {
   const resolved = resolvePassQuery(json, schema);
   const lowered = resolved.terms.flat().map((clause) => lowerClause(clause, shape));

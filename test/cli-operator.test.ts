@@ -8,8 +8,7 @@
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { runCli } from "../src/cli/run.ts";
-import { captureCliOutput, serveFlags } from "./helpers/cli-output.ts";
+import { captureCliOutput, cliRunner, serveFlags } from "./helpers/cli-output.ts";
 import { tempDir } from "./helpers/service.ts";
 
 const dir = tempDir("cli-operator");
@@ -20,11 +19,7 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function cli(...argv: string[]): Promise<{ code: number; text: string }> {
-  captured.clear();
-  const code = await runCli(argv);
-  return { code, text: captured.text() };
-}
+const cli = cliRunner(captured);
 
 /** "Côte d’Ivoire" in decomposed form (o + U+0302), as some tools write it. */
 const NFD_COTE = "Côte d’Ivoire".normalize("NFD");

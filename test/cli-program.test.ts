@@ -5,16 +5,11 @@
  * bash and zsh completion scripts (an unknown shell: exit 2).
  */
 import { describe, expect, it } from "vitest";
-import { runCli } from "../src/cli/run.ts";
-import { captureCliOutput } from "./helpers/cli-output.ts";
+import { captureCliOutput, cliRunner } from "./helpers/cli-output.ts";
 
 const captured = captureCliOutput();
 
-async function cli(...argv: string[]): Promise<{ code: number; text: string }> {
-  captured.clear();
-  const code = await runCli(argv);
-  return { code, text: captured.text() };
-}
+const cli = cliRunner(captured);
 
 const COMMANDS = [
   "demo",

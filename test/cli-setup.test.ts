@@ -7,9 +7,8 @@
 import { readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { runCli } from "../src/cli/run.ts";
 import { buildRoot } from "../src/setup/paths.ts";
-import { captureCliOutput } from "./helpers/cli-output.ts";
+import { captureCliOutput, cliRunner } from "./helpers/cli-output.ts";
 import { TEST_CIRCUIT, tempDir } from "./helpers/service.ts";
 
 const captured = captureCliOutput();
@@ -18,11 +17,7 @@ afterAll(() => {
   rmSync(keysDir, { recursive: true, force: true });
 });
 
-async function cli(...argv: string[]): Promise<{ code: number; text: string }> {
-  captured.clear();
-  const code = await runCli(argv);
-  return { code, text: captured.text() };
-}
+const cli = cliRunner(captured);
 
 describe("zktally setup", () => {
   it("refuses a ptau too small for the shape before compiling", async () => {

@@ -10,6 +10,10 @@
  * Every implementation is imported lazily, when its command runs, so `zktally verify`, `inspect`,
  * `--version` and `--help` load no operator code (snarkjs, express, SQLite). A usage error prints only the
  * usage of the command it concerns and exits 2 ({@link EXIT}).
+ *
+ * Adding a command: a module exporting a `Command` (cli/command.ts) gets an entry in `DELEGATED` below (it
+ * then also appears in `--help` and the shell completion); one declared with commander's options goes in
+ * cli/native-commands.ts.
  */
 import { Command as Commander, CommanderError, Help } from "commander";
 import type { Command } from "./command.ts";

@@ -13,6 +13,7 @@
 import { randomBytes } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { FIELD_ORDER } from "../core/field.ts";
+import type { JobView } from "../service/views.ts";
 import { JsonTextError, parseStrictJson } from "../util/strict-json.ts";
 import { keysFromCircuitListing } from "../verifier/circuit-listing.ts";
 import { InsecureKeysError, VerifierInputError } from "../verifier/errors.ts";
@@ -40,19 +41,6 @@ export interface QueryOptions {
   readonly json?: boolean;
   readonly pollMs: string;
   readonly timeout: string;
-}
-
-interface JobView {
-  readonly jobId: string;
-  readonly state: "queued" | "running" | "done" | "failed";
-  readonly progress: {
-    readonly phase: string;
-    readonly percent: number;
-    readonly queuePosition?: number;
-    readonly chunks?: { readonly done: number; readonly total: number };
-    readonly etaSeconds?: number;
-  };
-  readonly error?: { readonly code: string; readonly message: string };
 }
 
 /** A uniformly distributed canonical decimal nonce below r (512 random bits reduced: bias below 2^-250). */

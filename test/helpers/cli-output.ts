@@ -2,9 +2,11 @@
  * @module test/helpers/cli-output
  *
  * For tests that run CLI commands in process: captures what they write to stdout and stderr (installed
- * before and removed after each test), and the flags that point `zktally serve` at the test circuit.
+ * before and removed after each test), the flags that point `zktally serve` at the test circuit, and a
+ * runner of the whole command line in process.
  */
 import { afterEach, beforeEach, vi } from "vitest";
+import { runCli } from "../../src/cli/run.ts";
 import { TEST_KEYS_DIR } from "./keys.ts";
 import { TEST_CIRCUIT } from "./service.ts";
 
@@ -48,5 +50,14 @@ export function captureCliOutput(): CapturedOutput {
     clear: () => {
       chunks = [];
     },
+  };
+}
+
+/** Runs `zktally ...argv` in process (cli/run.ts) and returns its exit code and everything it printed. */
+export function cliRunner(captured: CapturedOutput) {
+  return async (...argv: string[]): Promise<{ code: number; text: string }> => {
+    captured.clear();
+    const code = await runCli(argv);
+    return { code, text: captured.text() };
   };
 }

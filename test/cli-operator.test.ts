@@ -3,7 +3,8 @@
  * schema from a sample (enum values NFC-normalised, uint bits from the largest value, a date column, the id column as key)
  * and writes the config; `commit` refuses an uninitialised (mistyped) data directory unless `--init`,
  * names the file and line of a bad row, refuses a header-only file, and commits; `partner add|rotate|policy`
- * (a policy without budget keeps the budget). One happy path and one bad input (exit code, message) each.
+ * (a policy without budget keeps the budget), `erase`. One happy path and one bad input (exit code, message)
+ * each.
  */
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -85,6 +86,15 @@ describe("zktally init / commit / partner", () => {
     const empty = await cli("commit", "--config", config, "--data", headerOnly, ...flags);
     expect(empty.code).toBe(2);
     expect(empty.text).toContain("header.csv: no records");
+  });
+
+  it("erase removes a person's record in a new epoch (--force); without a key it is a usage error", async () => {
+    const erased = await cli("erase", "--dataset", "mine", "--key", "101", "--force", ...flags);
+    expect(erased.code, erased.text).toBe(0);
+    expect(JSON.parse(erased.text)).toMatchObject({ datasetId: "mine", applied: true, erased: 1 });
+    const usage = await cli("erase", "--dataset", "mine", ...flags);
+    expect(usage.code).toBe(2);
+    expect(usage.text).toContain("zktally erase: erase needs at least one --key K");
   });
 
   it("partner add, rotate and policy (a policy without budget keeps the budget); an unknown partner exits 2", async () => {

@@ -72,6 +72,9 @@ describe("zktally (commander)", () => {
     expect(demo.text).toContain(
       "demo runs on the embedded sample only; for your own data: zktally init FILE",
     );
+    const worker = await cli("worker", "--redis", "redis://127.0.0.1:1", "--provers", "0", "--keys", "keys");
+    expect(worker.code).toBe(2);
+    expect(worker.text).toContain("zktally worker: --provers must be at least 1");
     const unknown = await cli("frobnicate");
     expect(unknown.code).toBe(2);
     expect(unknown.text).toContain("unknown command 'frobnicate'");

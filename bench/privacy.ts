@@ -9,9 +9,11 @@
  * 2. Proving time (snarkjs, median of --runs, INSECURE development keys of the test shapes, built once into
  *    build/bench-privacy): exact final vs noisy final (NMAX = 512), plain vs clamped chunk (S = 16); the
  *    default NMAX = 8192 final is projected from the measured time per constraint (said so in the table).
- * 3. A 64-cell histogram: measured only if the histogram issue has landed (it has not: the table says so).
- * 4. A geoeditors-style release over 2^14 records, projected from the per-proof figures: 64 noisy cells,
- *    each a chain of 2^14 / 128 chunk proofs (S = 128, 89,849 constraints) plus one noisy final step.
+ * 3. A 64-cell noisy histogram (docs/privacy.md "Noisy histogram cells"): constraints (compiled) of the plain
+ *    PassFinal and of PassFinalNoisy (NMAX = 256, enough for epsilon = 1 at delta = 1e-9) for the bench:pass
+ *    shape Q = H = 1, G = 64; the proving time noise adds is projected from the measured marginal rate.
+ * 4. A geoeditors-style release over 2^14 records (one 64-cell table), projected from the per-proof figures:
+ *    one pass chain of 2^14 / 32 PassStep proofs (S = 32, G = 64, compiled) plus one PassFinalNoisy.
  * 5. The reconstruction attack: 100 synthetic records with a secret bit each, random subset-count queries
  *    answered with this mechanism's noise (the TypeScript twin's draw from a seed, random digests), least
  *    squares, bits recovered; exact answers for comparison. The last line is the dp run under a budget of
@@ -32,6 +34,8 @@ import {
 import { planChain } from "../src/circuits/chunk-witness.ts";
 import { type NoiseParams, type NoisyFinalShape, noiseCentre, planNoise } from "../src/circuits/noise.ts";
 import { noiseDraw, noisyFinalInput } from "../src/circuits/noise-witness.ts";
+import type { NoisyPassShape } from "../src/circuits/pass-noise.ts";
+import { passShapeFromId } from "../src/circuits/pass-shape.ts";
 import { mulberry32 } from "../src/config/sample-data.ts";
 import { commitChunks } from "../src/dataset/chunk-commit.ts";
 import { domainFromToken, fieldDomain } from "../src/dataset/chunk-layout.ts";
@@ -48,6 +52,8 @@ import {
   ensureChunkMainFile,
   ensureFinalMainFile,
   ensureNoisyFinalMainFile,
+  ensureNoisyPassFinalMainFile,
+  ensurePassMainFiles,
 } from "../src/setup/main-files.ts";
 import { buildRoot } from "../src/setup/paths.ts";
 import { terminateCurveWorkers } from "../src/setup/ptau.ts";
@@ -58,9 +64,10 @@ const { values } = parseArgs({
 });
 const RUNS = Math.max(1, Number(values.runs));
 const STANDARD_DOMAINS = Array.from({ length: 8 }, () => domainFromToken("u32"));
-const DEFAULT_CHUNK_CONSTRAINTS = 89_849; // S = 128 standard shape, design.md 7.6
 const RELEASE_RECORDS = 2 ** 14;
 const RELEASE_CELLS = 64;
+/** bench:pass's G = 64 histogram pass (S = 32, 9 fields, C = M = 4). */
+const HISTOGRAM_PASS = "pass-q1-h1-g64-s32-b16-t1-c4-m4-k0-u32.u32.u32.u32.u32.e8.e32.e128.b";
 
 const rows: string[][] = [];
 const row = (...cells: (string | number)[]) => rows.push(cells.map(String));
@@ -124,7 +131,7 @@ const BENCH_SCHEMA = parseSchema({
 async function provingRows(
   poseidon: PoseidonEx,
   n8192: number | undefined,
-): Promise<{ chunk: number; final: number }> {
+): Promise<{ fixed: number; perConstraint: number }> {
   const layout = { version: 2 as const, chunkSize: 16, leafRecords: 4, treeDepth: 1 };
   const base = {
     layout,
@@ -258,10 +265,9 @@ async function provingRows(
     `${params.coins}, s = 1`,
     `centre ${noiseCentre(params)}`,
   );
-  // A chunk proof: the S = 16 proof's fixed part (its time less the marginal cost of its constraints) plus
-  // the marginal cost of 89,849 constraints.
+  // A proof's fixed part: the S = 16 chunk proof's time less the marginal cost of its constraints.
   const fixed = Math.max(0, tPlain - (constraints[0] as number) * perConstraint);
-  return { chunk: fixed + perConstraint * DEFAULT_CHUNK_CONSTRAINTS, final: projected ?? tNoisy };
+  return { fixed, perConstraint };
 }
 
 // --- Reconstruction attack ----------------------------------------------------------------------------
@@ -368,19 +374,53 @@ function attackRows(poseidon: PoseidonEx): number {
   return budgeted;
 }
 
+/** Constraints of the 64-cell pass: its step, its plain final and its noisy final. */
+async function histogramConstraints(): Promise<{ step: number; plain: number; noisy: number }> {
+  const pass = passShapeFromId(HISTOGRAM_PASS);
+  const [stepMain, plainMain] = await ensurePassMainFiles(pass);
+  const noisyShape: NoisyPassShape = { pass, maxCoins: 256, maxScaleBits: 8 };
+  return {
+    step: await constraintsOf(Promise.resolve(stepMain)),
+    plain: await constraintsOf(Promise.resolve(plainMain)),
+    noisy: await constraintsOf(ensureNoisyPassFinalMainFile(noisyShape)),
+  };
+}
+
+/** The 64-cell histogram rows and the 2^14-record release (projected), from the per-constraint rate. */
+function histogramRows(
+  counts: { step: number; plain: number; noisy: number },
+  perProof: { fixed: number; perConstraint: number },
+): void {
+  const { fixed, perConstraint } = perProof;
+  const extra = counts.noisy - counts.plain;
+  row("constraints", `64-cell histogram: plain pass final (G = ${RELEASE_CELLS})`, counts.plain, "");
+  row(
+    "constraints",
+    "64-cell histogram: noisy pass final, NMAX = 256",
+    counts.noisy,
+    `+${extra} (${(extra / RELEASE_CELLS).toFixed(0)} per cell)`,
+  );
+  row(
+    "prove (projected)",
+    "64-cell histogram: noise added to the final proof",
+    `+${((extra * perConstraint) / 1000).toFixed(1)} s`,
+    `projected: ${(perConstraint * 1000).toFixed(0)} us per extra constraint (measured marginal rate)`,
+  );
+  const chunks = RELEASE_RECORDS / 32;
+  const release = chunks * (fixed + counts.step * perConstraint) + fixed + counts.noisy * perConstraint;
+  row(
+    "release (projected)",
+    `${RELEASE_CELLS} noisy cells over 2^14 records: one pass chain of ${chunks} PassStep proofs (S = 32, ${counts.step} constraints) + 1 noisy final`,
+    `${(release / 1000 / 60).toFixed(1)} min`,
+    "projected from the measured fixed cost and marginal rate, one snarkjs prover",
+  );
+}
+
 async function main(): Promise<void> {
   const poseidon = await getPoseidon();
   const n8192 = values["skip-compile"] ? undefined : await constraintRows();
   const perProof = await provingRows(poseidon, n8192);
-  row("histogram", "64-cell noisy histogram", "not measured", "the histogram issue has not landed on main");
-  const chunks = RELEASE_RECORDS / 128;
-  const release = RELEASE_CELLS * (chunks * perProof.chunk + perProof.final);
-  row(
-    "release (projected)",
-    `${RELEASE_CELLS} noisy cells over 2^14 records: ${RELEASE_CELLS} chains of ${chunks} chunk proofs (S = 128) + 1 noisy final`,
-    `${(release / 1000 / 60).toFixed(1)} min`,
-    `projected: ${(perProof.chunk / 1000).toFixed(2)} s per S = 128 chunk, ${(perProof.final / 1000).toFixed(2)} s per final, one prover`,
-  );
+  histogramRows(await histogramConstraints(), perProof);
   const budgeted = attackRows(poseidon);
   const load = (await readFile("/proc/loadavg", "utf8").catch(() => "n/a")).split(" ").slice(0, 3).join(" ");
   row(

@@ -48,8 +48,10 @@ const LAYERS: Readonly<Record<string, readonly string[]>> = {
   prover: ["setup", "storage", ...MODEL],
   // BullMQ coordinator and worker: move chunk tasks over Redis, prove with a prover backend.
   distributed: ["prover", "storage", ...MODEL],
+  // Geoeditors-style releases: proven noisy tables (prover) checked by the verifier's release rules.
+  release: ["prover", "setup", "storage", ...MODEL],
   service: ["distributed", ...OPERATOR],
-  cli: ["service", "distributed", ...OPERATOR],
+  cli: ["service", "distributed", "release", ...OPERATOR],
   // The package root (src/index.ts) re-exports the public API.
   ".": ["prover", "setup", "storage", ...MODEL],
 };
@@ -59,7 +61,7 @@ const OPERATOR_ONLY = [
   /^src\/circuits\/aggregate-witness\.ts$/, // witness builder: every record and salt in clear
   /^src\/query\/evaluate\.ts$/, // reference evaluator over private records
   /^src\/dataset\/(salt|commitment|committed|chunk-commit|chunked|load|manifest-sign)\.ts$/, // salts, commitments, loading, signing
-  /^src\/(setup|prover|service|storage|cli|config)\//,
+  /^src\/(setup|prover|service|storage|cli|config|release)\//,
   /^src\/audit\/store\.ts$/,
   /^node:/,
   new RegExp(`^(${builtinModules.filter((name) => !name.startsWith("_")).join("|")})(/|$)`),

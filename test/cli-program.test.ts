@@ -20,6 +20,7 @@ const COMMANDS = [
   "export",
   "audit",
   "serve",
+  "release",
   "erase",
   "worker",
   "init",

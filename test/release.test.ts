@@ -8,12 +8,15 @@
  * edited, a cell moved to another tier, a country's tier changed, a tier's epsilon understated, a statement
  * edited, and a manifest committing to another seed.
  */
-import { readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { noiseCentre, noiseDelta } from "../src/circuits/noise.ts";
 import { noisyPassFinalCircuitId } from "../src/circuits/pass-noise.ts";
 import { passCircuitId } from "../src/circuits/pass-shape.ts";
+import { releaseCommand } from "../src/cli/commands/release.ts";
+import { runVerify } from "../src/cli/verify-command.ts";
 import { type ChunkedCommitment, commitChunks } from "../src/dataset/chunk-commit.ts";
 import { getPoseidon } from "../src/dataset/commitment.ts";
 import { buildChunkedManifest, type ChunkedManifest } from "../src/dataset/manifest.ts";
@@ -251,6 +254,33 @@ describe("an edited release is rejected", () => {
   });
 });
 
+describe("zktally verify on a release", () => {
+  it("prints VALID with the rows and tiers; exit 1 when the TSV is edited", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "zktally-release-"));
+    try {
+      const file = join(dir, "release.json");
+      await writeFile(file, JSON.stringify(release.document));
+      await writeFile(join(dir, "release.tsv"), release.tsv);
+      const written: string[] = [];
+      const write = (t: string) => {
+        written.push(t);
+      };
+      const output = { out: write, err: write };
+      const args = [file, "--keys", keysDir, "--operator-key", OPERATOR_KEY, "--allow-insecure-keys"];
+      expect(await runVerify(args, output), written.join("")).toBe(0);
+      const text = written.join("");
+      expect(text).toContain(`VALID  release of dataset geoeditors epoch 1: ${release.rows} rows`);
+      expect(text).toContain("high (1.1, 0.000001)");
+      await writeFile(join(dir, "edited.tsv"), release.tsv.replace(/\t(\d+)\n/, "\t999\n"));
+      written.length = 0;
+      expect(await runVerify([...args, "--tsv", join(dir, "edited.tsv")], output)).toBe(1);
+      expect(written.join("")).toContain("INVALID");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("release helpers", () => {
   it("parses risk lists (JSON and TSV), names an unknown country or tier", () => {
     expect(risk.countryTiers).toEqual({ DE: "low", FR: "low", US: "low", IN: "high" });
@@ -263,6 +293,10 @@ describe("release helpers", () => {
     expect(tsv.countryTiers).toEqual({ DE: "low", FR: "low", US: "medium", IN: "high" });
     expect(() => parseRiskList("XX\thigh\n", COUNTRIES)).toThrow(RiskListError);
     expect(() => parseRiskList("IN\textreme\n", COUNTRIES)).toThrow(/extreme/);
+  });
+
+  it("zktally release names a missing argument (usage error)", async () => {
+    await expect(releaseCommand.run(["--id", "x"])).rejects.toThrow(/--schema FILE/);
   });
 
   it("packs wiki tables H to a pass, padding the last by repetition", () => {

@@ -96,6 +96,11 @@ const DELEGATED: readonly DelegatedCommand[] = [
     load: operator(async () => (await import("./commands/serve.ts")).serveCommand),
   },
   {
+    name: "release",
+    summary: "a geoeditors-style release: noisy cells proven, epsilon by country risk, TSV",
+    load: operator(async () => (await import("./commands/release.ts")).releaseCommand),
+  },
+  {
     name: "erase",
     summary: "erase persons' records (queued, then a new epoch)",
     load: operator(async () => (await import("./commands/erase.ts")).eraseCommand),

@@ -37,10 +37,24 @@ import {
   isDpChainBundle,
   parseDpChainBundle,
 } from "../verifier/dp-chain.ts";
+import {
+  type DpHistogramVerified,
+  type DpHistogramVerifyResult,
+  isDpHistogramBundle,
+  parseDpHistogramBundle,
+  verifyDpHistogram,
+} from "../verifier/dp-histogram.ts";
 import { InsecureKeysError, VerifierInputError } from "../verifier/errors.ts";
 import { checkAgainstHistory, verifyHistory } from "../verifier/history.ts";
 import { checkManifestKey, resolveKeyChain } from "../verifier/key-chain.ts";
 import { describePassAnswer, type PassAnswer, parsePassBundle } from "../verifier/pass-bundle.ts";
+import {
+  isReleaseDocument,
+  parseRelease,
+  type ReleaseVerified,
+  type ReleaseVerifyResult,
+  verifyRelease,
+} from "../verifier/release.ts";
 import type { BundleVerified, BundleVerifyResult } from "../verifier/verify-bundle.ts";
 import {
   type ChainVerified,
@@ -153,6 +167,13 @@ async function readPinnedKeys(keysPath: string, circuitIds: readonly string[]): 
 
 /** The circuits a bundle of either format names (parsed strictly: malformed input throws). */
 function circuitsOf(bundle: unknown): string[] {
+  if (isReleaseDocument(bundle)) {
+    return parseRelease(bundle).document.bundles.flatMap((dp) => [dp.stepCircuitId, dp.finalCircuitId]);
+  }
+  if (isDpHistogramBundle(bundle)) {
+    const dp = parseDpHistogramBundle(bundle).bundle;
+    return [dp.stepCircuitId, dp.finalCircuitId];
+  }
   if (isDpChainBundle(bundle)) {
     const dp = parseDpChainBundle(bundle).bundle;
     return [dp.chunkCircuitId, dp.finalCircuitId];
@@ -191,6 +212,26 @@ function passLines(result: PassVerified): string[] {
   ];
 }
 
+/** A verified dp-histogram bundle: one VALID line per table, then the chain's facts. */
+function histogramLines(result: DpHistogramVerified): string[] {
+  return [
+    ...result.statements.map((statement, q) => `VALID  [${q}] ${printable(statement)}`),
+    `  dataset    ${printable(result.datasetId)} epoch ${result.epoch}`,
+    `  chunks     ${result.chunkCount} (circuit ${result.stepCircuitId}, key ${result.stepVkeyHash})`,
+    `  final      ${result.finalCircuitId}, key ${result.finalVkeyHash}`,
+  ];
+}
+
+/** A verified release: its table, its tiers, then each bundle's tables. */
+function releaseLines(result: ReleaseVerified): string[] {
+  const tiers = result.tiers.map((tier) => `${tier.name} (${tier.epsilon}, ${tier.delta})`);
+  return [
+    `VALID  release of dataset ${printable(result.datasetId)} epoch ${result.epoch}: ${result.rows} rows, ${result.withheld} cells withheld below ${result.threshold} (noisy)`,
+    `  tiers      ${printable(tiers.join(", "))}`,
+    ...result.bundles.flatMap((bundle) => histogramLines(bundle).map((line) => `  ${line}`)),
+  ];
+}
+
 /** How one bundle's outcome is printed: JSON lines carry `file` when several bundles are checked. */
 export interface Report {
   readonly json: boolean;
@@ -203,7 +244,14 @@ function jsonLine(report: Report, body: object): string {
 }
 
 export function writeResult(
-  result: BundleVerifyResult | ChainVerifyResult | DpChainVerifyResult | PassVerifyResult | HistoryRejection,
+  result:
+    | BundleVerifyResult
+    | ChainVerifyResult
+    | DpChainVerifyResult
+    | PassVerifyResult
+    | DpHistogramVerifyResult
+    | ReleaseVerifyResult
+    | HistoryRejection,
   report: Report,
 ): number {
   const { output } = report;
@@ -216,10 +264,16 @@ export function writeResult(
     output.out(`INVALID  ${printable(result.reason)} [check: ${result.check}]${at}\n`);
     return VERIFY_EXIT.invalid;
   }
+  if ("kind" in result && result.kind === "release") {
+    output.out(`${releaseLines(result).join("\n")}\n`);
+    return VERIFY_EXIT.valid;
+  }
   const lines = [
-    ...("statements" in result
-      ? passLines(result)
-      : [`VALID  ${printable(result.statement)}`, ...validLines(result)]),
+    ...("kind" in result && result.kind === "dp-histogram"
+      ? histogramLines(result)
+      : "statements" in result
+        ? passLines(result)
+        : [`VALID  ${printable(result.statement)}`, ...validLines(result)]),
     `  manifest   ${result.manifestHash}`,
     `  operator   ${result.operatorKey}`,
     `  nonce      ${result.nonce}`,
@@ -265,6 +319,7 @@ const VERIFY_OPTIONS = {
   manifest: { type: "string" },
   "operator-key": { type: "string" },
   nonce: { type: "string" },
+  tsv: { type: "string" },
   history: { type: "string" },
   "key-chain": { type: "string" },
   "manifest-receipt": { type: "string" },
@@ -335,14 +390,17 @@ async function verifyFile(bundleFile: string, values: VerifyValues, report: Repo
       return writeResult({ valid: false, check: "key-chain", reason: chain.reason }, report);
     }
     const operatorKey = chain?.key ?? values["operator-key"];
-    const result = verifyWithSdk(bundle, {
+    const options = {
       keys,
       keysManifest,
       ...(operatorKey === undefined ? {} : { operatorKey }),
       ...(manifest === undefined ? {} : { manifest }),
       ...(values.nonce === undefined ? {} : { expectedNonce: values.nonce }),
       allowInsecureKeys: values["allow-insecure-keys"],
-    });
+    };
+    const noisy = await verifyNoisyTables(bundle, bundleFile, values, options);
+    if (noisy !== undefined) return writeResult(noisy, report);
+    const result = verifyWithSdk(bundle, options);
     if (values.history === undefined || !result.valid) return writeResult(result, report);
     if ("statements" in result) {
       const reason = "--history is not supported for pass bundles yet";
@@ -357,6 +415,22 @@ async function verifyFile(bundleFile: string, values: VerifyValues, report: Repo
     }
     throw error;
   }
+}
+
+/** A release (with its TSV: `--tsv`, or the release file with .tsv) or a dp-histogram bundle; else undefined. */
+async function verifyNoisyTables(
+  bundle: unknown,
+  bundleFile: string,
+  values: VerifyValues,
+  options: Parameters<typeof verifyDpHistogram>[1],
+): Promise<ReleaseVerifyResult | DpHistogramVerifyResult | undefined> {
+  if (isDpHistogramBundle(bundle)) return verifyDpHistogram(bundle, options);
+  if (!isReleaseDocument(bundle)) return undefined;
+  const tsvFile = values.tsv ?? bundleFile.replace(/(\.json)?$/, ".tsv");
+  const tsv = await readFile(tsvFile, "utf8").catch((error: NodeJS.ErrnoException) => {
+    throw new InputFileError(`release TSV ${tsvFile}: cannot read (${error.code ?? "error"})`);
+  });
+  return verifyRelease(bundle, tsv, options);
 }
 
 type Verified = BundleVerified | ChainVerified | DpChainVerified;
@@ -577,13 +651,15 @@ export const verifyCommand: Command = {
   ],
   help: `usage: zktally verify BUNDLE... --keys DIR|FILE (--operator-key HEX | --manifest FILE) [options]
 
-Checks proof bundles (zktally-bundle/v1 and v2) offline with the verifier SDK and says what each proves.
+Checks proof bundles (zktally-bundle/v1, v2 and v3) and releases (zktally-release/v1) offline with the verifier SDK and says what each proves.
 
   --keys DIR|FILE        the pinned verification keys: a keys directory (manifest.json and
                          <circuitId>.vkey.json files), or the service's GET /v1/circuits answer saved to a file
   --operator-key HEX     the operator's Ed25519 public key (64 hex characters) the manifest must be signed with
   --manifest FILE        the pinned signed dataset manifest the bundle's must equal
   --nonce N              the nonce you sent with the query (rejects a bundle answering another request)
+  --tsv FILE             a release's TSV (default: the release file with .tsv for .json): its rows must be
+                         exactly the proven cells at or above the release threshold
   --history FILE         the dataset's manifest history (GET /v1/datasets/ID/history): the bundle's manifest
                          must lie on its epoch chain; a later epoch is reported as a warning
   --allow-insecure-keys  accept development keys (a demo or test setup only: whoever ran it can forge proofs)

@@ -7,7 +7,8 @@
  * bundle's manifest on it; `resolveKeyChain` follows operator key rotations and revocations from a pinned key
  * and `checkManifestKey` says whether a manifest's key is accepted; `verifyChain` checks a `zktally-bundle/v2` chain bundle (one proof per chunk plus a final proof,
  * naming the first bad chunk), `verifyDpChain` a `zktally-bundle/v3` differentially private chain bundle
- * (noise proven in the final step, its (epsilon, delta) recomputed) and `verifyAny` takes any format. Underneath: Groth16 verification on bn254 with `@noble/curves`, safe to bundle for browsers
+ * (noise proven in the final step, its (epsilon, delta) recomputed), `verifyDpHistogram` a dp-histogram bundle (noisy
+ * cells, per-cell tiers), `verifyRelease` a geoeditors-style release and its TSV, and `verifyAny` takes any format. Underneath: Groth16 verification on bn254 with `@noble/curves`, safe to bundle for browsers
  * (no `node:` imports, no snarkjs; test/verifier-browser.test.ts walks the import graph). Inputs are
  * parsed strictly and malformed input throws {@link VerifierInputError} naming the offending field,
  * while a well-formed but invalid proof makes the verify functions return `false` (`verifyGroth16*`)
@@ -60,6 +61,19 @@ export {
   parseDpChainBundle,
   verifyDpChain,
 } from "./dp-chain.ts";
+export {
+  type DpHistogramBundle,
+  type DpHistogramRejected,
+  type DpHistogramVerified,
+  type DpHistogramVerifyResult,
+  describeNoisyHistogram,
+  type HistogramPrivacy,
+  isDpHistogramBundle,
+  type NoisyHistogramAnswer,
+  type PrivacyTier,
+  parseDpHistogramBundle,
+  verifyDpHistogram,
+} from "./dp-histogram.ts";
 export { InsecureKeysError, VerifierInputError } from "./errors.ts";
 export { verifyGroth16 } from "./groth16.ts";
 export {
@@ -110,6 +124,17 @@ export {
   passAnswerInWords,
 } from "./pass-bundle.ts";
 export type { G1Point, G2Point } from "./points.ts";
+export {
+  isReleaseDocument,
+  RELEASE_FORMAT,
+  RELEASE_TSV_HEADER,
+  type ReleaseDocument,
+  type ReleaseVerified,
+  type ReleaseVerifyResult,
+  releaseCells,
+  releaseTsv,
+  verifyRelease,
+} from "./release.ts";
 export { isInG2Subgroup } from "./subgroup.ts";
 export {
   type BundleRejected,

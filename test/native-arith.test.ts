@@ -1,7 +1,8 @@
 /**
  * Native prover arithmetic against known answers: the binary's `vectors` mode prints inputs and its own
  * results for Fr/Fq/Fq2 arithmetic, G1/G2 scalar multiplication and doubling, MSMs (with infinity,
- * repeated and negated points, scalars 0, 1 and r-1, every window size from 2 to 16), roots of unity and
+ * repeated and negated points, scalars 0, 1 and r-1, every window size from 2 to 16; scalar classes: 0, 1,
+ * small, 64-bit and full-size mixed, at most 32 bits, only 0 and 1, only 0), roots of unity and
  * NTTs; every result is recomputed here with bigint arithmetic, @noble/curves and snarkjs's ffjavascript.
  * The vectors are produced four times: default (batch-affine buckets, all cores), Jacobian buckets, GLV on
  * G1, and 5 threads (more MSM slices and NTT stages split across threads); all must give the known
@@ -35,6 +36,7 @@ type Vectors = {
   g2: [string, ...(string[] | null)[]][];
   msm: {
     group: "G1" | "G2";
+    kind: string;
     dlogs: string[];
     scalars: string[];
     results: { window: number; point: string[] | null }[];
@@ -50,6 +52,8 @@ const CONFIGS: Record<string, Record<string, string>> = {
   GLV: { ZKTALLY_MSM_GLV: "1" },
   "5 threads": { ZKTALLY_PROVER_THREADS: "5" },
 };
+/** The MSM vectors (group and scalar kind, see vector_scalar in native/prover/main.cpp). */
+const MSM_VECTORS = ["G1 mixed", "G2 mixed", "G1 classes", "G2 classes", "G1 small", "G1 ones", "G2 ones", "G1 zeros"];
 let v: Vectors;
 const variants = new Map<string, Vectors>();
 // biome-ignore lint/suspicious/noExplicitAny: ffjavascript's curve object is untyped
@@ -147,7 +151,7 @@ describe("native curve arithmetic", () => {
     "MSMs (%s) equal (sum dlog_i * scalar_i) * G for every window size",
     (name) => {
       const vectors = variants.get(name) as Vectors;
-      expect(vectors.msm.map((m) => m.group)).toEqual(["G1", "G2"]);
+      expect(vectors.msm.map((m) => `${m.group} ${m.kind}`)).toEqual(MSM_VECTORS);
       for (const m of vectors.msm) {
         let k = 0n;
         m.dlogs.forEach((d, i) => {

@@ -7,7 +7,7 @@
  *   zktally-prover serve                                    long-lived: requests on stdin, one JSON line each
  *   zktally-prover vectors <seed>                           known-answer test vectors (tests only)
  *   zktally-prover synth <zkey> <wtns> <constraints> [seed] synthetic key + witness (benchmarks only)
- *   zktally-prover bench-msm <n> [window]                   synthetic G1 MSM timing (tuning only)
+ *   zktally-prover bench-msm <n> [window] [full|witness] [g1|g2]  synthetic MSM timing (tuning only)
  *
  * serve protocol (one request at a time, replies are single JSON lines):
  *   "load <name> <zkey path>\n"     -> {"ok":true,"sha256":..,"nVars":..,"nPublic":..,"domainSize":..}
@@ -182,35 +182,71 @@ std::string g2s(const G2A& p) {
                           dec(p.y.c1) + "\"]";
 }
 
+/**
+ * Scalar i of an MSM vector of this kind: "mixed" (0, 1, r - 1, repeats, the rest random), "classes" (0, 1,
+ * small, 64-bit, full-size and r - 1 in turn: every class of ScalarCensus and Pippenger), "small" (at most
+ * 32 bits: fewer windows), "ones" (only 0 and 1: Pippenger gets nothing) and "zeros".
+ */
+Fr vector_scalar(Rng& rng, const std::string& kind, size_t i, const std::vector<Fr>& sc) {
+  const Fr one{{1, 0, 0, 0}}, rm1 = Fr::from_mont(Fr::neg(Fr::one()));
+  if (kind == "zeros") return Fr::zero();
+  if (kind == "ones") return i % 4 == 3 ? Fr::zero() : one;
+  if (kind == "small") return i % 3 == 0 ? one : Fr{{(rng.next() & 0xffffffffULL) * (i % 5 != 1), 0, 0, 0}};
+  if (kind == "classes") {
+    switch (i % 6) {
+      case 0: return Fr::zero();
+      case 1: return one;
+      case 2: return Fr{{2 + (rng.next() & 0xffffff), 0, 0, 0}};
+      case 3: return Fr{{rng.next(), 0, 0, 0}};
+      case 4: return rng.element<Fr>();
+      default: return rm1;
+    }
+  }
+  if (i % 9 == 4) return Fr::zero();
+  if (i % 10 == 6) return one;
+  if (i % 17 == 8) return rm1;
+  if (i % 5 == 1 && i > 0) return sc[i - 1];
+  return rng.element<Fr>();
+}
+
+/**
+ * Discrete log of base i: the point at infinity, repeats (bucket doubling) and negations (bucket cancels)
+ * among random ones; for "ones" the repeats and negations face each other in sum_points' halving tree
+ * (base n - 1 - i is added to base i).
+ */
+Fr vector_dlog(Rng& rng, const std::string& kind, size_t i, size_t n, const std::vector<Fr>& dlog) {
+  const auto neg = [](const Fr& x) { return Fr::from_mont(Fr::neg(Fr::to_mont(x))); };
+  if (kind == "ones" && 2 * i >= n && i % 3 != 2) return i % 3 == 0 ? dlog[n - 1 - i] : neg(dlog[n - 1 - i]);
+  if (i % 11 == 3) return Fr::zero();
+  if (i % 7 == 2 && i > 0) return dlog[i - 1];
+  if (i % 13 == 5 && i > 0) return neg(dlog[i - 1]);
+  return rng.element<Fr>();
+}
+
+/** An MSM vector: bases, scalars and the MSM for the automatic window and several forced ones. */
 template <class P, class F>
-std::string msm_vector(Rng& rng, const P& gen, size_t n, const char* label) {
+std::string msm_vector(Rng& rng, const P& gen, size_t n, const char* label, const std::string& kind) {
   using J = Jac<F>;
   std::vector<Fr> dlog(n), sc(n);
   std::vector<P> pts(n);
   for (size_t i = 0; i < n; i++) {
-    // Edge cases: the point at infinity, repeats (bucket doubling), negations (bucket cancels),
-    // scalars 0, 1 and r-1; the rest random.
-    if (i % 11 == 3) dlog[i] = Fr::zero();
-    else if (i % 7 == 2 && i > 0) dlog[i] = dlog[i - 1];
-    else if (i % 13 == 5 && i > 0) dlog[i] = Fr::from_mont(Fr::neg(Fr::to_mont(dlog[i - 1])));
-    else dlog[i] = rng.element<Fr>();
-    if (i % 9 == 4) sc[i] = Fr::zero();
-    else if (i % 10 == 6) sc[i] = Fr{{1, 0, 0, 0}};
-    else if (i % 17 == 8) sc[i] = Fr::from_mont(Fr::neg(Fr::one()));
-    else if (i % 5 == 1 && i > 0) sc[i] = sc[i - 1];
-    else sc[i] = rng.element<Fr>();
+    dlog[i] = vector_dlog(rng, kind, i, n, dlog);
+    sc[i] = vector_scalar(rng, kind, i, sc);
     pts[i] = J::mul_scalar(J::from(gen), dlog[i].v).to_affine();
   }
-  std::string o = std::string("{\"group\":\"") + label + "\",\"dlogs\":[";
+  std::string o = std::string("{\"group\":\"") + label + "\",\"kind\":\"" + kind + "\",\"dlogs\":[";
   for (size_t i = 0; i < n; i++) o += (i ? "," : "") + plain(dlog[i]);
   o += "],\"scalars\":[";
   for (size_t i = 0; i < n; i++) o += (i ? "," : "") + plain(sc[i]);
   o += "],\"results\":[";
-  const unsigned windows[] = {0, 2, 3, 4, 7, 11, 16};
+  const unsigned windows[] = {0, 2, 3, 4, 5, 7, 11, 16};
+  unsigned automatic = 0;
   for (size_t wi = 0; wi < sizeof windows / sizeof *windows; wi++) {
+    if (wi > 0 && windows[wi] == automatic) continue;  // already there
     MsmStats st;
     J r = msm<F>(reinterpret_cast<const uint8_t*>(pts.data()), reinterpret_cast<const uint8_t*>(sc.data()), n,
                  &st, windows[wi]);
+    if (wi == 0) automatic = st.window;
     P a = r.to_affine();
     std::string s;
     if constexpr (sizeof(P) == 64) s = g1s(a); else s = g2s(a);
@@ -285,8 +321,14 @@ int cmd_vectors(int argc, char** argv) {
          g2s(G2J::dbl(p).to_affine()) + "]";
   }
   o += "],\"glv\":" + glv_vectors(rng);
-  o += ",\"msm\":[" + msm_vector<G1A, Fq>(rng, g1_gen(), 150, "G1") + "," +
-       msm_vector<G2A, Fq2>(rng, g2_gen(), 60, "G2") + "],\"roots\":[";
+  o += ",\"msm\":[" + msm_vector<G1A, Fq>(rng, g1_gen(), 150, "G1", "mixed") + "," +
+       msm_vector<G2A, Fq2>(rng, g2_gen(), 60, "G2", "mixed") + "," +
+       msm_vector<G1A, Fq>(rng, g1_gen(), 150, "G1", "classes") + "," +
+       msm_vector<G2A, Fq2>(rng, g2_gen(), 60, "G2", "classes") + "," +
+       msm_vector<G1A, Fq>(rng, g1_gen(), 100, "G1", "small") + "," +
+       msm_vector<G1A, Fq>(rng, g1_gen(), 64, "G1", "ones") + "," +
+       msm_vector<G2A, Fq2>(rng, g2_gen(), 30, "G2", "ones") + "," +
+       msm_vector<G1A, Fq>(rng, g1_gen(), 10, "G1", "zeros") + "],\"roots\":[";
   for (unsigned k = 0; k <= 28; k++) o += std::string(k ? "," : "") + "\"" + dec(root_of_unity(k)) + "\"";
   o += "],\"ntt\":[";
   for (unsigned k : {1u, 3u, 4u}) {
@@ -306,37 +348,6 @@ int cmd_vectors(int argc, char** argv) {
          ",\"fft\":" + list(f) + ",\"ifft\":" + list(fi) + ",\"coset\":" + list(co) + "}";
   }
   std::printf("%s]}\n", o.c_str());
-  return 0;
-}
-
-/** Synthetic MSM timing (tuning only): n points P_i = (i+1)*G, random full-size scalars. */
-int cmd_bench_msm(int argc, char** argv) {
-  size_t n = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 65536;
-  unsigned force = argc > 3 ? (unsigned)std::strtoul(argv[3], nullptr, 10) : 0;
-  Rng rng{42};
-  std::vector<G1A> pts(n);
-  G1J acc = G1J::from(g1_gen());
-  for (size_t i = 0; i < n; i++) {
-    pts[i] = acc.to_affine();
-    acc = G1J::madd(acc, g1_gen());
-  }
-  std::vector<Fr> sc(n);
-  for (auto& s : sc) s = rng.element<Fr>();
-  Fq x = Fq::from_u64(7), y = Fq::from_u64(11);
-  auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < 10000000; i++) x = Fq::mul(x, y);
-  double mulNs = ms_since(t0) * 1e6 / 1e7;
-  if (x.v[0] == 12345) std::printf("!");
-  MsmStats st;
-  timespec c0, c1;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
-  t0 = std::chrono::steady_clock::now();
-  G1J r = msm<Fq>(reinterpret_cast<const uint8_t*>(pts.data()), reinterpret_cast<const uint8_t*>(sc.data()), n, &st, force);
-  double ms = ms_since(t0);
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
-  double cpu = (c1.tv_sec - c0.tv_sec) * 1e3 + (c1.tv_nsec - c0.tv_nsec) / 1e6;
-  std::printf("{\"n\":%zu,\"window\":%u,\"chunks\":%u,\"cpuMs\":%.1f,\"msmMs\":%.1f,\"fqMulNs\":%.2f,\"check\":\"%s\"}\n", n, st.window,
-              st.chunks, cpu, ms, mulNs, dec(r.to_affine().x).substr(0, 12).c_str());
   return 0;
 }
 
@@ -373,6 +384,50 @@ void point_run(std::vector<Affine<F>>& out, size_t n, Jac<F> start, const Affine
       }
     }
   }, 1);
+}
+
+/**
+ * A witness-like scalar for benchmarks: a third bits, a third 32-bit values, a third full-size field
+ * elements (as `synth` writes its witness), or always full-size when `full`.
+ */
+Fr bench_scalar(Rng& rng, size_t i, bool full) {
+  Fr v = Fr::zero();
+  if (full || i % 3 == 2) v = rng.element<Fr>();
+  else if (i % 3 == 0) v.v[0] = rng.next() & 1;
+  else v.v[0] = rng.next() & 0xffffffffULL;
+  return v;
+}
+
+/** One timed MSM of n points (i + 1) * G over the group of F (CPU and wall time, window, a check value). */
+template <class F>
+int bench_msm_group(size_t n, unsigned force, bool full, const Affine<F>& gen) {
+  Rng rng{42};
+  std::vector<Affine<F>> pts;
+  point_run<F>(pts, n, Jac<F>::from(gen), gen);
+  std::vector<Fr> sc(n);
+  for (size_t i = 0; i < n; i++) sc[i] = bench_scalar(rng, i, full);
+  MsmStats st;
+  const double c0 = cpu_ms();
+  auto t0 = std::chrono::steady_clock::now();
+  Jac<F> r = msm<F>(reinterpret_cast<const uint8_t*>(pts.data()), reinterpret_cast<const uint8_t*>(sc.data()), n,
+                    &st, force);
+  const double ms = ms_since(t0), cpu = cpu_ms() - c0;
+  Affine<F> a = r.to_affine();
+  std::string check;
+  if constexpr (std::is_same_v<F, Fq>) check = dec(a.x);
+  else check = dec(a.x.c0);
+  std::printf("{\"n\":%zu,\"window\":%u,\"chunks\":%u,\"cpuMs\":%.1f,\"msmMs\":%.1f,\"check\":\"%s\"}\n", n,
+              st.window, st.chunks, cpu, ms, check.substr(0, 12).c_str());
+  return 0;
+}
+
+/** bench-msm <n> [window] [full|witness] [g1|g2]: synthetic MSM timing (tuning only). */
+int cmd_bench_msm(int argc, char** argv) {
+  const size_t n = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 65536;
+  const unsigned force = argc > 3 ? (unsigned)std::strtoul(argv[3], nullptr, 10) : 0;
+  const bool full = !(argc > 4 && std::string(argv[4]) == "witness");
+  if (argc > 5 && std::string(argv[5]) == "g2") return bench_msm_group<Fq2>(n, force, full, g2_gen());
+  return bench_msm_group<Fq>(n, force, full, g1_gen());
 }
 
 void put32(std::vector<uint8_t>& b, uint32_t v) { b.insert(b.end(), (uint8_t*)&v, (uint8_t*)&v + 4); }

@@ -19,13 +19,16 @@
  * Scalars are plain (non-Montgomery) little-endian 256-bit integers below the group order r.
  */
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <type_traits>
 #include <vector>
 
+#include "batch_affine.hpp"
 #include "curve.hpp"
 #include "glv.hpp"
 #include "parallel.hpp"
@@ -40,15 +43,33 @@ struct MsmStats {
 
 inline unsigned scalar_windows(unsigned c, unsigned bits) { return (bits + 1 + c - 1) / c; }
 
-/** Window size for n points of `bits`-bit scalars (cost model above); `force` (>0) overrides it. */
-inline unsigned choose_window(size_t n, unsigned threads, unsigned force = 0, unsigned bits = 254) {
+/**
+ * Cost of window size c in bucket additions: the additions (a b-bit scalar has a non-zero digit in at most
+ * scalar_windows(c, b) windows; `hist[b]` scalars have b bits, or all n have `bits` when hist is null),
+ * the bucket reductions (REDUCE additions per bucket per (window, slice): two batched affine additions
+ * plus the lanes' share) and the digit scan (SCAN per digit read).
+ */
+inline double window_cost(unsigned c, size_t n, unsigned threads, unsigned bits, const uint64_t* hist) {
+  const double REDUCE = 2.3, SCAN = 0.03;
+  const unsigned nw = scalar_windows(c, bits);
+  const unsigned chunks = nw >= 2 * threads ? 1 : (2 * threads + nw - 1) / nw;
+  double adds = (double)n * nw;
+  if (hist) {
+    adds = 0;
+    for (unsigned b = 1; b <= 256; b++)
+      if (hist[b]) adds += (double)hist[b] * std::min(nw, scalar_windows(c, b));
+  }
+  return adds + (double)nw * chunks * (double)(size_t(1) << (c - 1)) * REDUCE + (double)nw * (double)n * SCAN;
+}
+
+/** Window size (window_cost) for n points of at most `bits` bits; `force` (>0) overrides it. */
+inline unsigned choose_window(size_t n, unsigned threads, unsigned force = 0, unsigned bits = 254,
+                              const uint64_t* hist = nullptr) {
   if (force) return force;
   double best = 1e300;
   unsigned bestC = 2;
   for (unsigned c = 2; c <= 20; c++) {
-    unsigned nw = scalar_windows(c, bits);
-    unsigned chunks = nw >= 2 * threads ? 1 : (2 * threads + nw - 1) / nw;
-    double cost = (double)nw * ((double)n + (double)chunks * (double)(1u << c));
+    const double cost = window_cost(c, n, threads, bits, hist);
     if (cost < best) {
       best = cost;
       bestC = c;
@@ -147,98 +168,91 @@ Jac<F> window_jacobian(const Bases& bases, const int32_t* dw, size_t lo, size_t 
   return sum;
 }
 
-/**
- * One (window, slice) task with affine buckets: additions are collected into batches in which every bucket
- * appears at most once, and all the batch's slope denominators are inverted together (Montgomery's trick,
- * 3 multiplications each plus one inversion per batch), so an addition costs about 6 multiplications
- * instead of the 11 of a mixed Jacobian addition. A point whose bucket is already in the current batch goes
- * into that bucket's Jacobian side sum instead of waiting (waiting lists go quadratic when few buckets are
- * hit, as in the top window or for 0/1 witness values). Equal x (doubling or cancellation, absent from
- * real keys) takes a slow exact path.
- */
+/** ZKTALLY_MSM_BATCH=N overrides the batch size of the bucket additions (for measurements). */
+inline size_t batch_size(size_t nbuckets) {
+  static const size_t forced = [] {
+    const char* e = std::getenv("ZKTALLY_MSM_BATCH");
+    return e ? (size_t)std::strtoul(e, nullptr, 10) : size_t(0);
+  }();
+  if (forced) return forced;
+  return nbuckets >= 2048 ? 256 : (nbuckets >= 64 ? nbuckets / 8 : 8);
+}
+
+/** sum_b (b + 1) * bucket[b]: batch-affine lanes (batch_affine.hpp) unless there are few buckets. */
 template <class F>
-Jac<F> window_affine(const Bases& bases, const int32_t* dw, size_t lo, size_t hi, size_t nbuckets) {
-  using A = Affine<F>;
+Jac<F> bucket_sum(const std::vector<Affine<F>>& bucket) {
   using J = Jac<F>;
-  const size_t BATCH = nbuckets >= 2048 ? 256 : (nbuckets >= 64 ? nbuckets / 8 : 8);
-  std::vector<A> bucket(nbuckets);
-  std::vector<J> side(nbuckets, J::inf());
-  std::vector<uint8_t> full(nbuckets, 0), queued(nbuckets, 0);
-  struct Item {
-    uint32_t b;
-    A p;
-  };
-  std::vector<Item> batch;
-  batch.reserve(BATCH);
-  std::vector<F> den(BATCH), prefix(BATCH);
-
-  auto flush = [&] {
-    size_t m = batch.size();
-    if (m == 0) return;
-    F acc = F::one();
-    for (size_t k = 0; k < m; k++) {
-      const Item& it = batch[k];
-      den[k] = F::sub(it.p.x, bucket[it.b].x);
-      if (den[k].is_zero()) den[k] = F::one();  // slow path below; keep the product invertible
-      prefix[k] = acc;
-      acc = F::mul(acc, den[k]);
-    }
-    F inv = F::inv(acc);
-    for (size_t k = m; k-- > 0;) {
-      const Item& it = batch[k];
-      A& q = bucket[it.b];
-      F dinv = F::mul(inv, prefix[k]);
-      inv = F::mul(inv, den[k]);
-      queued[it.b] = 0;
-      if (q.x == it.p.x) {  // P == Q (double) or P == -Q (cancel): exact Jacobian path
-        J r = J::madd(J::from(q), it.p);
-        if (r.is_inf()) full[it.b] = 0;
-        else q = r.to_affine();
-        continue;
-      }
-      F lambda = F::mul(F::sub(it.p.y, q.y), dinv);
-      F x3 = F::sub(F::sub(F::sqr(lambda), q.x), it.p.x);
-      q.y = F::sub(F::mul(lambda, F::sub(q.x, x3)), q.y);
-      q.x = x3;
-    }
-    batch.clear();
-  };
-
-  for (size_t i = lo; i < hi; i++) {
-    int32_t d = dw[i];
-    A p;
-    if (!signed_base(bases, i, d, p)) continue;
-    uint32_t b = (uint32_t)(d > 0 ? d - 1 : -d - 1);
-    if (!full[b]) {
-      bucket[b] = p;
-      full[b] = 1;
-    } else if (queued[b]) {
-      side[b] = J::madd(side[b], p);
-    } else {
-      queued[b] = 1;
-      batch.push_back({b, p});
-      if (batch.size() == BATCH) flush();
-    }
-  }
-  flush();
+  const size_t nb = bucket.size();
+  if (nb >= 64) return reduce_buckets(bucket, nb);
   J running = J::inf(), sum = J::inf();
-  for (size_t b = nbuckets; b-- > 0;) {
-    if (full[b]) running = J::madd(running, bucket[b]);
-    if (!side[b].is_inf()) running = J::add(running, side[b]);
+  for (size_t b = nb; b-- > 0;) {
+    running = J::madd(running, bucket[b]);
     sum = J::add(sum, running);
   }
   return sum;
 }
 
 /**
+ * One (window, slice) task with affine buckets: additions are collected into batches in which every bucket
+ * appears at most once (AffineBatch, ~6 multiplications per addition instead of 11). A point whose bucket
+ * is already in the current batch goes into that bucket's Jacobian side sum instead of waiting (waiting
+ * lists go quadratic when few buckets are hit, as in the top window or for small witness values); the side
+ * sums are folded into their buckets (one batch) before the bucket reduction. mark[b]: 0 empty, 1 holding
+ * a point, the batch's epoch while queued in it.
+ */
+template <class F>
+Jac<F> window_affine(const Bases& bases, const int32_t* dw, size_t lo, size_t hi, size_t nbuckets) {
+  using A = Affine<F>;
+  using J = Jac<F>;
+  AffineBatch<F> batch(batch_size(nbuckets));
+  std::vector<A> bucket(nbuckets, A::inf());
+  std::vector<uint32_t> mark(nbuckets, 0);
+  std::vector<J> sides;
+  std::vector<uint32_t> side_bucket, side_at(nbuckets, 0);
+  for (size_t i = lo; i < hi; i++) {
+    int32_t d = dw[i];
+    A p;
+    if (!signed_base(bases, i, d, p)) continue;
+    const uint32_t b = (uint32_t)(d > 0 ? d - 1 : -d - 1);
+    const uint32_t m = mark[b];
+    if (m == 0) {
+      bucket[b] = p;
+      mark[b] = 1;
+    } else if (m == batch.epoch()) {
+      if (side_at[b] == 0) {
+        sides.push_back(J::from(p));
+        side_bucket.push_back(b);
+        side_at[b] = (uint32_t)sides.size();
+      } else {
+        sides[side_at[b] - 1] = J::madd(sides[side_at[b] - 1], p);
+      }
+    } else {
+      __builtin_prefetch(&bucket[b], 1);
+      mark[b] = batch.epoch();
+      batch.add(&bucket[b], p);
+    }
+  }
+  batch.flush();
+  if (!sides.empty()) {
+    std::vector<A> folded;
+    normalize(sides, folded);
+    for (size_t k = 0; k < sides.size(); k++) batch.add(&bucket[side_bucket[k]], folded[k]);
+    batch.flush();
+  }
+  return bucket_sum(bucket);
+}
+
+/**
  * Pippenger over the n points of `bases` with scalars of at most `bits` bits whose signed c-bit digits
- * `fill(c, nw, digits)` writes (digit of point i in window w at digits[w * n + i]).
+ * `fill(c, nw, digits)` writes (digit of point i in window w at digits[w * n + i]); `hist` (bit-length counts
+ * of the scalars, see ScalarCensus) refines the window choice.
  */
 template <class F, class Fill>
-Jac<F> pippenger(const Bases& bases, size_t n, unsigned bits, Fill&& fill, MsmStats* stats, unsigned force_window) {
+Jac<F> pippenger(const Bases& bases, size_t n, unsigned bits, Fill&& fill, MsmStats* stats, unsigned force_window,
+                 const uint64_t* hist = nullptr) {
   using J = Jac<F>;
   const unsigned T = thread_count();
-  const unsigned c = choose_window(n, T, force_window, bits);
+  const unsigned c = choose_window(n, T, force_window, bits, hist);
   const unsigned nw = scalar_windows(c, bits);
   const unsigned chunks = nw >= 2 * T ? 1 : (2 * T + nw - 1) / nw;
   const size_t per_chunk = (n + chunks - 1) / chunks;
@@ -301,10 +315,58 @@ inline G1J msm_glv(const uint8_t* bases, const uint8_t* scalars, size_t n, MsmSt
   return pippenger<Fq>(all, 2 * n, 127, fill, stats, force_window);
 }
 
+/** Bit length of a 4-limb scalar (0 for zero). */
+inline unsigned bit_length(const u64 k[4]) {
+  for (int i = 3; i >= 0; i--)
+    if (k[i]) return 64 * (unsigned)i + 64 - (unsigned)__builtin_clzll(k[i]);
+  return 0;
+}
+
+inline bool is_one(const u64 k[4]) { return k[0] == 1 && (k[1] | k[2] | k[3]) == 0; }
+
+/**
+ * The scalars by size, in one pass: hist[b] counts the scalars of b bits other than 1 (witnesses are
+ * mostly bits and small numbers), maxBits the largest such b; `ones` is the sum of the bases whose scalar
+ * is 1, added with batched affine additions (sum_points) instead of going through Pippenger, where they
+ * would all land in one bucket of window 0 and its Jacobian side sum.
+ */
+template <class F>
+struct ScalarCensus {
+  std::vector<uint64_t> hist = std::vector<uint64_t>(257, 0);
+  unsigned maxBits = 0;
+  Jac<F> ones = Jac<F>::inf();
+
+  ScalarCensus(const uint8_t* bases, const uint8_t* scalars, size_t n) {
+    std::mutex mu;
+    parallel_for(n, [&](size_t b, size_t e) {
+      std::vector<uint64_t> h(257, 0);
+      std::vector<Affine<F>> pts;
+      for (size_t i = b; i < e; i++) {
+        u64 k[4];
+        std::memcpy(k, scalars + i * 32, 32);
+        if (!is_one(k)) {
+          h[bit_length(k)]++;
+          continue;
+        }
+        Affine<F> p;
+        std::memcpy(&p, bases + i * sizeof(Affine<F>), sizeof p);
+        if (!p.is_inf()) pts.push_back(p);
+      }
+      const Jac<F> sum = sum_points(pts);
+      std::lock_guard<std::mutex> lock(mu);
+      for (unsigned k = 0; k <= 256; k++) hist[k] += h[k];
+      ones = Jac<F>::add(ones, sum);
+    });
+    for (unsigned k = 256; k > 0 && !maxBits; k--)
+      if (hist[k]) maxBits = k;
+  }
+};
+
 /**
  * MSM over n affine bases stored back to back (sizeof(Affine<F>) bytes each) and n scalars of 32 bytes
- * each (stored back to back, little-endian, plain form). Both may be unaligned. G1 uses the GLV split
- * when ZKTALLY_MSM_GLV=1.
+ * each (stored back to back, little-endian, plain form). Both may be unaligned. Scalars equal to 1 are
+ * summed apart (ScalarCensus); the others go through Pippenger with windows for their actual sizes. G1
+ * uses the GLV split when ZKTALLY_MSM_GLV=1.
  */
 template <class F>
 Jac<F> msm(const uint8_t* bases, const uint8_t* scalars, size_t n, MsmStats* stats = nullptr,
@@ -313,17 +375,24 @@ Jac<F> msm(const uint8_t* bases, const uint8_t* scalars, size_t n, MsmStats* sta
   if constexpr (std::is_same_v<F, Fq>) {
     if (glv_enabled()) return msm_glv(bases, scalars, n, stats, force_window);
   }
+  const ScalarCensus<F> census(bases, scalars, n);
+  if (census.maxBits == 0) {
+    if (stats) *stats = {force_window, 0, 0};
+    return census.ones;
+  }
   const Bases all{bases, bases, n, sizeof(Affine<F>)};
   auto fill = [&](unsigned c, unsigned nw, int32_t* digits) {
     parallel_for(n, [&](size_t b, size_t e) {
       for (size_t i = b; i < e; i++) {
         u64 k[4];
         std::memcpy(k, scalars + i * 32, 32);
+        if (is_one(k)) k[0] = 0;  // in census.ones
         signed_digits(k, c, nw, digits + i, n);
       }
     });
   };
-  return pippenger<F>(all, n, 254, fill, stats, force_window);
+  const Jac<F> rest = pippenger<F>(all, n, census.maxBits, fill, stats, force_window, census.hist.data());
+  return Jac<F>::add(rest, census.ones);
 }
 
 }  // namespace zk

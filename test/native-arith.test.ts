@@ -4,9 +4,9 @@
  * repeated and negated points, scalars 0, 1 and r-1, every window size from 2 to 16; scalar classes: 0, 1,
  * small, 64-bit and full-size mixed, at most 32 bits, only 0 and 1, only 0), roots of unity and
  * NTTs; every result is recomputed here with bigint arithmetic, @noble/curves and snarkjs's ffjavascript.
- * The vectors are produced four times: default (batch-affine buckets, all cores), Jacobian buckets, GLV on
- * G1, and 5 threads (more MSM slices and NTT stages split across threads); all must give the known
- * answers. The GLV constants (beta, lambda) and scalar splits are checked against @noble/curves and bigints.
+ * The vectors are produced five times: default (batch-affine buckets, all cores), Jacobian buckets, GLV on
+ * G1, 5 threads (more MSM slices and NTT stages split across threads) and NTT blocks of 2 points (the
+ * column stages that large domains use); all must give the known answers. The GLV constants (beta, lambda) and scalar splits are checked against @noble/curves and bigints.
  */
 import { bn254 } from "@noble/curves/bn254.js";
 import * as snarkjs from "snarkjs";
@@ -51,9 +51,19 @@ const CONFIGS: Record<string, Record<string, string>> = {
   jacobian: { ZKTALLY_MSM: "jacobian" },
   GLV: { ZKTALLY_MSM_GLV: "1" },
   "5 threads": { ZKTALLY_PROVER_THREADS: "5" },
+  "NTT blocks of 2": { ZKTALLY_NTT_BLOCK: "2" },
 };
 /** The MSM vectors (group and scalar kind, see vector_scalar in native/prover/main.cpp). */
-const MSM_VECTORS = ["G1 mixed", "G2 mixed", "G1 classes", "G2 classes", "G1 small", "G1 ones", "G2 ones", "G1 zeros"];
+const MSM_VECTORS = [
+  "G1 mixed",
+  "G2 mixed",
+  "G1 classes",
+  "G2 classes",
+  "G1 small",
+  "G1 ones",
+  "G2 ones",
+  "G1 zeros",
+];
 let v: Vectors;
 const variants = new Map<string, Vectors>();
 // biome-ignore lint/suspicious/noExplicitAny: ffjavascript's curve object is untyped
@@ -185,8 +195,10 @@ describe("native NTT", () => {
       String(curve.Fr.toObject(buf.slice(i * 32, i * 32 + 32))),
     );
 
-  it("fft and ifft equal ffjavascript's Fr.fft / Fr.ifft (also with 5 threads)", async () => {
+  it("fft and ifft equal ffjavascript's Fr.fft / Fr.ifft (also with 5 threads and with 2-point blocks)", async () => {
     expect((variants.get("5 threads") as Vectors).ntt).toEqual(v.ntt);
+    // Blocks of 2 points: every stage above the first runs as a column stage (the path of domains > 2^13).
+    expect((variants.get("NTT blocks of 2") as Vectors).ntt).toEqual(v.ntt);
     for (const t of v.ntt) {
       expect(unpack(await curve.Fr.fft(pack(t.input)))).toEqual(t.fft);
       expect(unpack(await curve.Fr.ifft(pack(t.input)))).toEqual(t.ifft);

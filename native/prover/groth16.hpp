@@ -85,9 +85,10 @@ inline std::vector<Fr> h_scalars(const Zkey& z, const Wtns& w, Proof& out) {
   });
   out.abcMs = ms_since(t0);
   t0 = std::chrono::steady_clock::now();
-  to_coset(a.data(), z.power);
-  to_coset(b.data(), z.power);
-  to_coset(c.data(), z.power);
+  const CosetPlan coset(z.power);
+  coset.apply(a.data());
+  coset.apply(b.data());
+  coset.apply(c.data());
   parallel_for(n, [&](size_t lo, size_t hi) {
     for (size_t i = lo; i < hi; i++) a[i] = Fr::from_mont(Fr::sub(Fr::mul(a[i], b[i]), c[i]));
   });

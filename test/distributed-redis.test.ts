@@ -32,6 +32,7 @@ import { DecryptError, KeyRing } from "../src/storage/keyring.ts";
 import { verify } from "../src/verifier/index.ts";
 import { CHUNK_CIRCUIT_ID, type ChunkFixture, chunkFixture, poisoned } from "./helpers/chunk-tasks.ts";
 import { TEST_KEYS_DIR } from "./helpers/keys.ts";
+import { nativeBinary } from "./helpers/native.ts";
 import {
   deletePrefix,
   dumpRedis,
@@ -81,8 +82,10 @@ function workerFlags(file = keyFile, workerPrefix = prefix): string[] {
 }
 
 async function startWorker(file?: string, workerPrefix?: string): Promise<WorkerProcess> {
+  nativeBinary(); // built (a no-op when up to date): the workers must prove with it by default
   const worker = await spawnWorker(workerFlags(file, workerPrefix));
   workers.push(worker);
+  expect(worker.lines.find((line) => line.msg === "worker ready")?.engine).toBe("native");
   return worker;
 }
 

@@ -8,6 +8,7 @@ import { getPriority } from "node:os";
 import { describe, expect, it } from "vitest";
 import type { WorkerProverBackend } from "../src/prover/worker-backend.ts";
 import { configFromSources } from "../src/service/config.ts";
+import { nativeBinary } from "./helpers/native.ts";
 import {
   addDataset,
   addPartner,
@@ -22,12 +23,14 @@ import {
 const services = closedAfterAll();
 
 describe("service limits", () => {
-  it("the prover process runs at the configured niceness", async () => {
+  it("the prover process runs at the configured niceness, with the native engine by default", async () => {
     // 19 can always be set (raising niceness needs no privilege), whatever the niceness of the test runner.
     expect(getPriority(process.pid)).toBeLessThan(19);
+    nativeBinary(); // built (a no-op when up to date): no jobs.prover setting means native
     const service = await startTestService({ config: { jobs: { proverNice: 19 } } });
     services.push(service);
     const backend = service.server.backend as WorkerProverBackend;
+    expect(backend.name).toBe("native-worker");
     expect(backend.pid).toBeTypeOf("number");
     expect(getPriority(backend.pid as number)).toBe(19);
   });

@@ -47,7 +47,9 @@ inline unsigned scalar_windows(unsigned c, unsigned bits) { return (bits + 1 + c
  * Cost of window size c in bucket additions: the additions (a b-bit scalar has a non-zero digit in at most
  * scalar_windows(c, b) windows; `hist[b]` scalars have b bits, or all n have `bits` when hist is null),
  * the bucket reductions (REDUCE additions per bucket per (window, slice): two batched affine additions
- * plus the lanes' share) and the digit scan (SCAN per digit read).
+ * plus the lanes' share) and the digit scan (SCAN per digit read); additions cost 4% more per bit of c
+ * above 14, where the G1 bucket array outgrows the core's cache. Calibrated with callgrind at 2^16 points
+ * and CPU times at 800k / 2^20 points (docs/prover.md): near the optimum the cost is flat.
  */
 inline double window_cost(unsigned c, size_t n, unsigned threads, unsigned bits, const uint64_t* hist) {
   const double REDUCE = 2.3, SCAN = 0.03;
@@ -59,6 +61,7 @@ inline double window_cost(unsigned c, size_t n, unsigned threads, unsigned bits,
     for (unsigned b = 1; b <= 256; b++)
       if (hist[b]) adds += (double)hist[b] * std::min(nw, scalar_windows(c, b));
   }
+  adds *= 1 + 0.04 * (c > 14 ? c - 14 : 0);  // bucket arrays past ~512 KB: cache misses (docs/prover.md)
   return adds + (double)nw * chunks * (double)(size_t(1) << (c - 1)) * REDUCE + (double)nw * (double)n * SCAN;
 }
 

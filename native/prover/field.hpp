@@ -250,12 +250,6 @@ struct Fp {
     return r;
   }
 
-  /** Inverse by Fermat (a^(P-2)); inverse of 0 is 0. Kept as the reference for inv(). */
-  static Fp inv_fermat(const Fp& a) {
-    u64 e[4] = {P[0] - 2, P[1], P[2], P[3]};  // P[0] >= 2 for both moduli
-    return pow(a, e);
-  }
-
   /**
    * Inverse (inverse of 0 is 0) by Kaliski's almost Montgomery inverse on the stored integer aR: with
    * u = P, v = aR, r = 0, s = 1 and u s + v r = P throughout, the loop halves the even one of u, v (doubling
@@ -310,22 +304,17 @@ struct Fp {
       if (a[i] != b[i]) return a[i] > b[i];
     return true;
   }
-  static void sub_raw(u64 a[4], const u64 b[4]) {
-    unsigned long long r0, r1, r2, r3;
-    unsigned char br = _subborrow_u64(0, a[0], b[0], &r0);
-    br = _subborrow_u64(br, a[1], b[1], &r1);
-    br = _subborrow_u64(br, a[2], b[2], &r2);
-    _subborrow_u64(br, a[3], b[3], &r3);
-    a[0] = r0, a[1] = r1, a[2] = r2, a[3] = r3;
+  /** a += b (Add) or a -= b mod 2^256, the carry or borrow dropped. */
+  template <bool Add>
+  static void addsub_raw(u64 a[4], const u64 b[4]) {
+    auto op = Add ? _addcarry_u64 : _subborrow_u64;
+    unsigned long long r[4];
+    unsigned char c = 0;
+    for (int i = 0; i < 4; i++) c = op(c, a[i], b[i], &r[i]);
+    for (int i = 0; i < 4; i++) a[i] = r[i];
   }
-  static void add_raw(u64 a[4], const u64 b[4]) {
-    unsigned long long r0, r1, r2, r3;
-    unsigned char c = _addcarry_u64(0, a[0], b[0], &r0);
-    c = _addcarry_u64(c, a[1], b[1], &r1);
-    c = _addcarry_u64(c, a[2], b[2], &r2);
-    _addcarry_u64(c, a[3], b[3], &r3);
-    a[0] = r0, a[1] = r1, a[2] = r2, a[3] = r3;
-  }
+  static void sub_raw(u64 a[4], const u64 b[4]) { addsub_raw<false>(a, b); }
+  static void add_raw(u64 a[4], const u64 b[4]) { addsub_raw<true>(a, b); }
   /** a >>= t, a <<= t for 1 <= t <= 63. */
   static void shr(u64 a[4], unsigned t) {
     a[0] = (a[0] >> t) | (a[1] << (64 - t));

@@ -6,7 +6,8 @@
  * retired key signed beyond its span (a leaked old key cannot extend or fork the log). Over real HTTP: the
  * admin endpoint rotates a running service, which keeps serving and auditing, passes its own audit verify,
  * boots again after a restart, and `zktally audit monitor` reports the rotation; `serve admin keys
- * rotate-log` rotates offline.
+ * rotate-log` rotates offline; `GET /v1/transparency/log-keys` then serves both rotations, which the SDK
+ * follows from the first key (test/log-key-chain.test.ts checks receipts with them).
  */
 import path from "node:path";
 import Database from "better-sqlite3";
@@ -24,9 +25,15 @@ import { runAuditMonitor } from "../src/cli/commands/audit-monitor.ts";
 import { serveCommand } from "../src/cli/commands/serve.ts";
 import { databaseFileOf } from "../src/service/config.ts";
 import { canonicalJson } from "../src/util/canonical-json.ts";
+import { resolveLogKeyChain } from "../src/verifier/log-key-chain.ts";
 import { captureCliOutput, serveFlags } from "./helpers/cli-output.ts";
 import { addPartner, startTestService, type TestService, tempDir, token } from "./helpers/service.ts";
-import { monitorOutput, runMonitor, transparencyStubDuringTests } from "./helpers/transparency-stub.ts";
+import {
+  monitorOutput,
+  queryEvent,
+  runMonitor,
+  transparencyStubDuringTests,
+} from "./helpers/transparency-stub.ts";
 
 const FIRST = { secretKey: new Uint8Array(32).fill(1) };
 const SECOND = { secretKey: new Uint8Array(32).fill(2) };
@@ -34,12 +41,7 @@ const ATTACKER = { secretKey: new Uint8Array(32).fill(9) };
 const firstKey = importLogSigner(FIRST).logKey;
 const secondKey = importLogSigner(SECOND).logKey;
 const subject = { partner: null, requestId: "rotate-1" };
-const event = (n: number) => ({
-  partner: "p",
-  action: "query.submit",
-  decision: "accepted" as const,
-  requestId: `r${n}`,
-});
+const event = queryEvent;
 
 /** 4 entries under the first key, the rotation (entry 4), 3 more under the second. */
 function rotatedLog() {
@@ -287,5 +289,18 @@ describe("log key rotation over real HTTP, across a restart and offline", () => 
     service = await startTestService({ dataDir });
     expect(service.server.ctx.audit.log.logKey).toBe(offline.newLogKey);
     expect(await watch()).toBe(0);
+    // Both rotations are served (with the old keys' signatures) for the SDK to follow from the first key.
+    const logKeys = (await service.api("GET", "/v1/transparency/log-keys")).json;
+    expect(logKeys).toMatchObject({
+      firstLogKey: first,
+      logKey: offline.newLogKey,
+      rotations: [{ oldLogKey: first }, { oldLogKey: rotated.json.newLogKey, newLogKey: offline.newLogKey }],
+    });
+    const resolved = resolveLogKeyChain(first, logKeys);
+    expect(resolved.ok && resolved.chain.spans.map((span) => span.logKey)).toEqual([
+      first,
+      rotated.json.newLogKey,
+      offline.newLogKey,
+    ]);
   });
 });

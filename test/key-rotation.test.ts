@@ -4,6 +4,8 @@
  * `zktally verify --key-chain` accept them from the pinned original key; old bundles keep verifying. A key
  * marked compromised (revoked, signed by its successor) stops verifying manifests unless an audit-log
  * receipt proves they were logged before the revocation: a manifest forged with it afterwards is rejected.
+ * After an audit-log key rotation, `zktally verify --log-key FIRST --log-key-chain FILE` (the saved
+ * `GET /v1/transparency/log-keys`) accepts a receipt signed by the new log key, and the first key alone does not.
  * The storage, token and audit log keys rotate over HTTP while the service keeps answering, and bundles from
  * before still verify after a restart; a dataset committed for a circuit the service no longer serves is
  * refused with `409 circuit_retired`.
@@ -176,6 +178,25 @@ describe("operator key rotation", () => {
     });
     const later = log.receipt(log.size() - 1);
     expect(checkManifestKey(forged, revoked, { receipt: later, logKey: log.logKey }).ok).toBe(false);
+
+    // The audit log rotates its key: a receipt fetched now is signed by the new log key. `--log-key FIRST`
+    // follows the rotations GET /v1/transparency/log-keys serves; the first key alone does not reach it.
+    const firstLogKey = log.logKey;
+    const ops = await token(service, await addPartner(service, "ops-r", ["admin"]));
+    expect((await service.api("POST", "/v1/admin/keys/rotate-log", { token: ops })).status).toBe(200);
+    writeFileSync(receiptFile, JSON.stringify(log.receipt(registered.index)));
+    const logKeys = await service.api("GET", "/v1/transparency/log-keys");
+    expect(logKeys.json).toMatchObject({ firstLogKey, rotations: [{ oldLogKey: firstLogKey }] });
+    const logChainFile = path.join(dataDir, "..", "log-keys.json");
+    writeFileSync(logChainFile, logKeys.text);
+    const pinnedLog = [...args, "--manifest-receipt", receiptFile, "--log-key", firstLogKey];
+    out = "";
+    expect(await runVerify([...pinnedLog, "--log-key-chain", logChainFile], output), out).toBe(0);
+    out = "";
+    expect(await runVerify(pinnedLog, output)).toBe(1);
+    expect(out).toMatch(
+      /INVALID .*receipt's tree head is signed by another log key .*GET \/v1\/transparency\/log-keys.*\[check: key-chain\]/,
+    );
   });
 });
 

@@ -11,7 +11,9 @@
  * So each key is in force for a range of tree sizes: the first (pinned) key from 0, every later key from the
  * size that includes the rotation naming it; a key stops at the size that includes the rotation away from it.
  * `logKeySchedule` walks the entries from the pinned first key and returns these spans; `headKeyProblem`
- * says why a head's key is not in force for its size (never announced, or retired).
+ * says why a head's key is not in force for its size (never announced, or retired). The statement text and
+ * the span rules live in audit/types, which the browser-safe SDK shares (verifier/log-key-chain checks a
+ * receipt's head against the rotations `GET /v1/transparency/log-keys` serves).
  *
  * Security caveats: a rotation must be signed by the key in force, so nobody without that key can announce
  * another one; a leaked retired key cannot sign heads beyond its span (they are rejected). Keys are never
@@ -19,52 +21,50 @@
  * rotation cannot be replayed at another position. Verifiers must pin the log's FIRST key: a chain is only
  * followed forward from it.
  */
-import { canonicalJson } from "../util/canonical-json.ts";
 import { type LogKeyPair, normaliseLogKey, signBytes, verifySignature } from "./sth.ts";
 import type { RawEntryRow } from "./store.ts";
 import {
   type AuditEntry,
   type AuditEvent,
+  headKeyProblem,
+  LOG_KEY_ROTATION_TYPE,
+  type LogKeyRotation,
+  type LogKeySpan,
+  logKeyRotationProblem,
+  logKeyRotationSigningText,
   parseEntryText,
-  type SignedTreeHead,
+  type SignedLogKeyRotation,
   type StoredEntry,
+  spansAfterRotation,
 } from "./types.ts";
+
+export {
+  headKeyProblem,
+  LOG_KEY_ROTATION_TYPE,
+  type LogKeyRotation,
+  type LogKeySpan,
+  type SignedLogKeyRotation,
+};
 
 /** The audit action of a log key rotation (also the admin action that requests one). */
 export const LOG_KEY_ROTATION_ACTION = "admin.keys.rotate-log";
-const ROTATION_TYPE = "zktally.log-key-rotation/v1";
 /** Canonical JSON puts `"action":"..."` verbatim in every entry: a cheap filter before parsing. */
 const ROTATION_MARK = `"action":${JSON.stringify(LOG_KEY_ROTATION_ACTION)}`;
 
-/** A rotation as recorded by entry `index`. */
-export interface LogKeyRotation {
-  readonly index: number;
-  readonly oldLogKey: string;
-  readonly newLogKey: string;
-}
-
-/** A key and the tree sizes whose heads it may sign (`toSize` inclusive; undefined: still in force). */
-export interface LogKeySpan {
-  readonly logKey: string;
-  readonly fromSize: number;
-  readonly toSize?: number;
-}
-
-/** A rotation with the old key's signature over its statement. */
-interface SignedRotation extends LogKeyRotation {
-  readonly signature: string;
-}
-
 export interface LogKeySchedule {
   readonly spans: readonly LogKeySpan[];
-  readonly rotations: readonly LogKeyRotation[];
+  /** The valid rotations, oldest first, with their signatures (what GET /v1/transparency/log-keys serves). */
+  readonly rotations: readonly SignedLogKeyRotation[];
   /** The first invalid rotation entry; the spans stop before it. */
   readonly failure?: { readonly index: number; readonly reason: string };
 }
 
 function statementBytes(rotation: LogKeyRotation): Buffer {
-  const { index, newLogKey, oldLogKey } = rotation;
-  return Buffer.from(canonicalJson({ index, newLogKey, oldLogKey, type: ROTATION_TYPE }), "utf8");
+  return Buffer.from(logKeyRotationSigningText(rotation), "utf8");
+}
+
+function verifyText(logKey: string, text: string, signature: string): boolean {
+  return verifySignature(logKey, Buffer.from(text, "utf8"), signature);
 }
 
 /** The event that rotates from `current` to `newLogKey` as entry `index`, signed by `current`. */
@@ -89,7 +89,7 @@ export function rotationEvent(
 }
 
 /** The rotation an entry records, undefined for any other entry; a reason string when it is malformed. */
-function rotationOf(entry: AuditEntry): SignedRotation | string | undefined {
+function rotationOf(entry: AuditEntry): SignedLogKeyRotation | string | undefined {
   if (entry.action !== LOG_KEY_ROTATION_ACTION || entry.decision !== "accepted") return undefined;
   const { oldLogKey, newLogKey, signature } = entry.details ?? {};
   if (typeof oldLogKey !== "string" || typeof newLogKey !== "string" || typeof signature !== "string") {
@@ -112,8 +112,8 @@ export function logKeySchedule(
   entries: readonly (StoredEntry | RawEntryRow | { readonly entry: unknown })[],
   firstKey: string,
 ): LogKeySchedule {
-  const spans: LogKeySpan[] = [{ logKey: normaliseLogKey(firstKey), fromSize: 0 }];
-  const rotations: LogKeyRotation[] = [];
+  let spans: LogKeySpan[] = [{ logKey: normaliseLogKey(firstKey), fromSize: 0 }];
+  const rotations: SignedLogKeyRotation[] = [];
   for (const row of entries) {
     const text = (row as { entry?: unknown } | null)?.entry;
     if (typeof text !== "string" || !text.includes(ROTATION_MARK)) continue;
@@ -125,7 +125,7 @@ export function logKeySchedule(
     }
     const found = rotationOf(entry);
     if (found === undefined) continue;
-    const reason = typeof found === "string" ? found : rotationProblem(found, spans);
+    const reason = typeof found === "string" ? found : logKeyRotationProblem(found, spans, verifyText);
     if (reason !== undefined) {
       return {
         spans,
@@ -133,46 +133,9 @@ export function logKeySchedule(
         failure: { index: entry.index, reason: `entry ${entry.index} is a log key rotation that ${reason}` },
       };
     }
-    const rotation = found as SignedRotation;
-    const current = spans.pop() as LogKeySpan;
-    spans.push(
-      { ...current, toSize: rotation.index + 1 },
-      { logKey: rotation.newLogKey, fromSize: rotation.index + 1 },
-    );
-    rotations.push({ index: rotation.index, oldLogKey: rotation.oldLogKey, newLogKey: rotation.newLogKey });
+    const rotation = found as SignedLogKeyRotation;
+    spans = spansAfterRotation(spans, rotation);
+    rotations.push(rotation);
   }
   return { spans, rotations };
-}
-
-function rotationProblem(rotation: SignedRotation, spans: readonly LogKeySpan[]): string | undefined {
-  const current = (spans.at(-1) as LogKeySpan).logKey;
-  if (rotation.oldLogKey !== current) {
-    return `rotates away from ${short(rotation.oldLogKey)}, but the key in force is ${short(current)} (pin the log's first key)`;
-  }
-  if (spans.some((span) => span.logKey === rotation.newLogKey)) {
-    return `names ${short(rotation.newLogKey)}, a key the log already used (keys are never reused)`;
-  }
-  if (!verifySignature(current, statementBytes(rotation), rotation.signature)) {
-    return `is not signed by the key in force ${short(current)}`;
-  }
-  return undefined;
-}
-
-/** Why `head`'s key may not sign a tree of its size under `spans` (undefined: it may). */
-export function headKeyProblem(head: SignedTreeHead, spans: readonly LogKeySpan[]): string | undefined {
-  const own = spans.filter((span) => span.logKey === head.logKey);
-  if (own.length === 0) {
-    return `is signed by another log key ${short(head.logKey)}, which no rotation from the pinned key announces`;
-  }
-  if (own.some((span) => inSpan(span, head.treeSize))) return undefined;
-  const span = own[0] as LogKeySpan;
-  return `is signed by log key ${short(head.logKey)}, which is in force only for tree sizes ${span.fromSize} to ${span.toSize ?? "now"}`;
-}
-
-function inSpan(span: LogKeySpan, size: number): boolean {
-  return size >= span.fromSize && (span.toSize === undefined || size <= span.toSize);
-}
-
-function short(key: string): string {
-  return `${key.slice(0, 16)}…`;
 }

@@ -23,7 +23,7 @@
 
 import type Database from "better-sqlite3";
 import { NotFoundError } from "../util/errors.ts";
-import { LOG_KEY_ROTATION_ACTION, rotationEvent } from "./log-keys.ts";
+import { LOG_KEY_ROTATION_ACTION, logKeySchedule, rotationEvent } from "./log-keys.ts";
 import {
   consistencyProofFrom,
   EMPTY_ROOT,
@@ -43,6 +43,7 @@ import {
   readLatestHead,
   readLogSize,
   readStoredLogKeys,
+  readStoredRotations,
   storeRotatedLogKey,
   toHead,
   toStoredEntry,
@@ -54,6 +55,7 @@ import {
   type AuditReceipt,
   entryText,
   parseEntryText,
+  type SignedLogKeyRotation,
   type SignedTreeHead,
   type StoredEntry,
   validateEvent,
@@ -138,6 +140,15 @@ export class AuditLog {
   /** The key the log was created with: what partners and auditors pin (later keys follow by rotation). */
   get firstLogKey(): string {
     return this.#logKeys[0] as string;
+  }
+
+  /**
+   * The log's key rotations with the old keys' signatures, oldest first, as its rotation entries record them
+   * and checked from the first key (`GET /v1/transparency/log-keys`: what the SDK follows for receipts).
+   */
+  keyRotations(): readonly SignedLogKeyRotation[] {
+    const rows = readStoredRotations(this.#db).flatMap(({ index }) => this.entries(index, index + 1));
+    return logKeySchedule(rows, this.firstLogKey).rotations;
   }
 
   /**

@@ -156,13 +156,17 @@ const ROTATED_KEY_PREFIX = "logKey.rotated.";
 export function readStoredLogKeys(db: Database.Database): string[] {
   const first = readStoredLogKey(db);
   if (first === undefined) return [];
+  return [first, ...readStoredRotations(db).map((row) => row.key)];
+}
+
+/** The recorded rotations: the index of each rotation entry and the key it switched to, oldest first. */
+export function readStoredRotations(db: Database.Database): { index: number; key: string }[] {
   const rows = db
     .prepare("SELECT key, value FROM audit_meta WHERE substr(key, 1, ?) = ?")
     .all(ROTATED_KEY_PREFIX.length, ROTATED_KEY_PREFIX) as { key: string; value: string }[];
-  const rotated = rows
+  return rows
     .map((row) => ({ index: Number(row.key.slice(ROTATED_KEY_PREFIX.length)), key: row.value }))
     .sort((a, b) => a.index - b.index);
-  return [first, ...rotated.map((row) => row.key)];
 }
 
 /** Records the key a rotation (entry `index`) switched to; inside the rotation's transaction. */

@@ -2,7 +2,8 @@
  * @module audit/types
  *
  * The audit log's data types and their strict validators: the event a caller appends, the entry the log
- * stores (event + index + timestamp, serialised as canonical JSON), signed tree heads and receipts.
+ * stores (event + index + timestamp, serialised as canonical JSON), signed tree heads and receipts, and the
+ * log key rotation statements and key spans (audit/log-keys), which the browser-safe SDK checks too.
  *
  * Security caveats: the log is append-only and readable by auditors, and receipts travel to partners, so
  * nothing secret may ever enter it. `validateEvent` refuses detail fields whose *names* look like secrets
@@ -163,6 +164,90 @@ export function treeHeadSigningText(unsigned: Omit<SignedTreeHead, "signature">)
     timestamp: unsigned.timestamp,
     treeSize: unsigned.treeSize,
   });
+}
+
+/** The type tag inside a log key rotation statement (audit/log-keys). */
+export const LOG_KEY_ROTATION_TYPE = "zktally.log-key-rotation/v1";
+
+/** A log key rotation as recorded by entry `index`. */
+export interface LogKeyRotation {
+  readonly index: number;
+  readonly oldLogKey: string;
+  readonly newLogKey: string;
+}
+
+/** A rotation with the old key's Ed25519 signature over {@link logKeyRotationSigningText}. */
+export interface SignedLogKeyRotation extends LogKeyRotation {
+  readonly signature: string;
+}
+
+/** A key and the tree sizes whose heads it may sign (`toSize` inclusive; undefined: still in force). */
+export interface LogKeySpan {
+  readonly logKey: string;
+  readonly fromSize: number;
+  readonly toSize?: number;
+}
+
+/** The canonical JSON text a rotation's signature covers (it binds the entry index: no replay elsewhere). */
+export function logKeyRotationSigningText(rotation: LogKeyRotation): string {
+  const { index, newLogKey, oldLogKey } = rotation;
+  return canonicalJson({ index, newLogKey, oldLogKey, type: LOG_KEY_ROTATION_TYPE });
+}
+
+/**
+ * Why `rotation` cannot extend `spans` (undefined: it can): it must rotate away from the key in force, name
+ * a key never used before and carry the key in force's signature (`verify` checks one: node:crypto for the
+ * operator, @noble in the browser-safe SDK).
+ */
+export function logKeyRotationProblem(
+  rotation: SignedLogKeyRotation,
+  spans: readonly LogKeySpan[],
+  verify: (logKey: string, text: string, signature: string) => boolean,
+): string | undefined {
+  const current = (spans.at(-1) as LogKeySpan).logKey;
+  if (rotation.oldLogKey !== current) {
+    return `rotates away from ${shortKey(rotation.oldLogKey)}, but the key in force is ${shortKey(current)} (pin the log's first key)`;
+  }
+  if (spans.some((span) => span.logKey === rotation.newLogKey)) {
+    return `names ${shortKey(rotation.newLogKey)}, a key the log already used (keys are never reused)`;
+  }
+  if (!verify(current, logKeyRotationSigningText(rotation), rotation.signature)) {
+    return `is not signed by the key in force ${shortKey(current)}`;
+  }
+  return undefined;
+}
+
+/** `spans` after a valid `rotation`: the key in force stops at its size, the new key starts there. */
+export function spansAfterRotation(spans: readonly LogKeySpan[], rotation: LogKeyRotation): LogKeySpan[] {
+  const current = spans.at(-1) as LogKeySpan;
+  return [
+    ...spans.slice(0, -1),
+    { ...current, toSize: rotation.index + 1 },
+    { logKey: rotation.newLogKey, fromSize: rotation.index + 1 },
+  ];
+}
+
+/** Why `head`'s key may not sign a tree of its size under `spans` (undefined: it may). */
+export function headKeyProblem(
+  head: Pick<SignedTreeHead, "logKey" | "treeSize">,
+  spans: readonly LogKeySpan[],
+): string | undefined {
+  const own = spans.filter((span) => span.logKey === head.logKey);
+  if (own.length === 0) {
+    return `is signed by another log key ${shortKey(head.logKey)}, which no rotation from the pinned key announces`;
+  }
+  if (own.some((span) => inSpan(span, head.treeSize))) return undefined;
+  const span = own[0] as LogKeySpan;
+  return `is signed by log key ${shortKey(head.logKey)}, which is in force only for tree sizes ${span.fromSize} to ${span.toSize ?? "now"}`;
+}
+
+function inSpan(span: LogKeySpan, size: number): boolean {
+  return size >= span.fromSize && (span.toSize === undefined || size <= span.toSize);
+}
+
+/** A key's first 16 hex digits, for messages. */
+export function shortKey(key: string): string {
+  return `${key.slice(0, 16)}…`;
 }
 
 /** Strictly checks a tree head's shape (not its signature). */

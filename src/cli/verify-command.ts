@@ -324,6 +324,7 @@ const VERIFY_OPTIONS = {
   "key-chain": { type: "string" },
   "manifest-receipt": { type: "string" },
   "log-key": { type: "string" },
+  "log-key-chain": { type: "string" },
   "allow-insecure-keys": { type: "boolean", default: false },
   json: { type: "boolean", default: false },
 } as const;
@@ -350,7 +351,9 @@ function parseVerifyArgs(args: string[]) {
 /**
  * `--key-chain FILE` (with the pinned `--operator-key`): the bundle's manifest key must be reached from the
  * pinned key by rotation statements; a revoked key also needs `--manifest-receipt FILE` and `--log-key HEX`
- * (the manifest was logged before the revocation). Returns the key to verify the manifest with.
+ * (the manifest was logged before the revocation), the log's pinned first key, and after an audit-log key
+ * rotation `--log-key-chain FILE` (GET /v1/transparency/log-keys), followed from it to the key that signed
+ * the receipt. Returns the key to verify the manifest with.
  */
 async function keyChainOf(
   values: VerifyValues,
@@ -369,8 +372,18 @@ async function keyChainOf(
   const checked = checkManifestKey(manifest, chain, {
     ...(receipt === undefined ? {} : { receipt }),
     ...(values["log-key"] === undefined ? {} : { logKey: values["log-key"] }),
+    ...(await logKeyRotationsOf(values)),
   });
   return checked.ok ? { ...checked, keys: chain.keys } : checked;
+}
+
+/** `--log-key-chain FILE`: the log key rotations, read from the file (it needs the pinned `--log-key`). */
+async function logKeyRotationsOf(values: VerifyValues): Promise<{ logKeyRotations?: unknown }> {
+  const file = values["log-key-chain"];
+  if (file === undefined) return {};
+  if (values["log-key"] === undefined)
+    throw new UsageError("--log-key-chain needs --log-key HEX (the audit log's pinned first key)");
+  return { logKeyRotations: await readJsonFile(file, "log key chain") };
 }
 
 /** The SDK check of one parsed bundle: a pass bundle by `verifyPass`, any other by `verifyAny`. */
@@ -644,9 +657,11 @@ export const verifyCommand: Command = {
   name: "verify",
   usage: [
     "verify BUNDLE... --keys DIR|FILE (--operator-key HEX | --manifest FILE) [--nonce N] [--history FILE]",
-    "       [--key-chain FILE [--manifest-receipt FILE --log-key HEX]] [--allow-insecure-keys] [--json]",
+    "       [--key-chain FILE [--manifest-receipt FILE --log-key HEX [--log-key-chain FILE]]]",
+    "       [--allow-insecure-keys] [--json]",
     "       (--history: the dataset's manifests, the bundle must be on their chain; --key-chain: the operator's",
-    "        key statements from the pinned --operator-key, GET /v1/operator-keys)",
+    "        key statements from the pinned --operator-key, GET /v1/operator-keys; --log-key-chain: the audit",
+    "        log's key rotations from the pinned first --log-key, GET /v1/transparency/log-keys)",
     "       check proof bundles offline (exit 0 valid, 1 invalid, 2 usage, 3 malformed, 4 insecure keys refused)",
   ],
   help: `usage: zktally verify BUNDLE... --keys DIR|FILE (--operator-key HEX | --manifest FILE) [options]
@@ -662,6 +677,12 @@ Checks proof bundles (zktally-bundle/v1, v2 and v3) and releases (zktally-releas
                          exactly the proven cells at or above the release threshold
   --history FILE         the dataset's manifest history (GET /v1/datasets/ID/history): the bundle's manifest
                          must lie on its epoch chain; a later epoch is reported as a warning
+  --key-chain FILE       the operator's key statements (GET /v1/operator-keys): the manifest's key must be
+                         reached from --operator-key by rotations; a revoked key needs a manifest receipt
+  --manifest-receipt FILE  the audit-log receipt of the manifest's registration (logged before a revocation)
+  --log-key HEX          the audit log's pinned FIRST key, which the receipt's head must be signed by, or
+  --log-key-chain FILE   the log's key rotations (GET /v1/transparency/log-keys), followed from --log-key to
+                         the key in force for the receipt's tree size (a receipt fetched after a rotation)
   --allow-insecure-keys  accept development keys (a demo or test setup only: whoever ran it can forge proofs)
   --json                 one JSON object per bundle (with "file" when several are given)
   --help                 this text

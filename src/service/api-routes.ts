@@ -375,6 +375,15 @@ export const API = {
       "404": error("no signed tree head of that size"),
     },
   }),
+  transparencyLogKeys: route({
+    operationId: "transparencyLogKeys",
+    method: "get",
+    path: "/v1/transparency/log-keys",
+    scope: null,
+    action: "transparency.log-keys",
+    summary: "Public audit-log key rotations from the first key: the file for `verify --log-key-chain`",
+    responses: { "200": ok("first key, key in force and rotations", S.logKeysSchema) },
+  }),
   operatorKeys: route({
     operationId: "operatorKeys",
     method: "get",

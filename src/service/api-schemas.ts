@@ -376,6 +376,20 @@ export const treeHeadResponseSchema = z.object({
   firstLogKey,
   treeHead: treeHeadSchema,
 });
+export const logKeysSchema = z.object({
+  firstLogKey,
+  logKey: hex(32).describe("the key that signs heads now"),
+  rotations: z
+    .array(
+      z.object({
+        index: z.int().describe("the rotation entry's index"),
+        oldLogKey: hex(32),
+        newLogKey: hex(32),
+        signature: hex(64).describe("the old key's Ed25519 signature of the rotation statement"),
+      }),
+    )
+    .describe("log key rotations, oldest first: the key chain from firstLogKey (docs/audit.md 3a)"),
+});
 export const consistencySchema = z.object({
   logKey: hex(32),
   oldHead: treeHeadSchema,

@@ -7,8 +7,9 @@
  * entry objects, so a monitor recomputes leaf hashes and the signed root) with a readable view of query
  * entries (time, partner, dataset and epoch, the statement in words, outcome), `tree-head` and
  * `consistency` give signed heads and RFC 6962 consistency proofs (with `logKey`, the key signing now, and
- * `firstLogKey`, the key to pin: log key rotations are entries of the log, audit/log-keys), and `/transparency` renders the query
- * entries as a static HTML page. `zktally audit monitor URL` (cli/commands/audit-monitor.ts) follows it.
+ * `firstLogKey`, the key to pin: log key rotations are entries of the log, audit/log-keys), `log-keys` the
+ * rotations with their signatures (the chain the SDK follows to check a receipt signed by a later key), and
+ * `/transparency` renders the query entries as a static HTML page. `zktally audit monitor URL` (cli/commands/audit-monitor.ts) follows it.
  *
  * What is public: the audit log records decisions with public details only (audit/types refuses
  * secret-looking fields; no records, salts, secrets or tokens ever enter it). Statements in words are
@@ -145,6 +146,10 @@ export function transparencyRouter(ctx: ServiceContext): Router {
       newHead: log.headAt(to),
       proof: log.consistency(query.from, to),
     });
+  });
+  mount(API.transparencyLogKeys, (_req, res) => {
+    const { log } = ctx.audit;
+    res.json({ firstLogKey: log.firstLogKey, logKey: log.logKey, rotations: [...log.keyRotations()] });
   });
   mount(API.operatorKeys, (_req, res) => {
     const statements = new OperatorKeys(ctx.db, ctx.datasets.storageCipher, ctx.now).statements();

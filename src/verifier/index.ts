@@ -5,7 +5,8 @@
  * proof bundle (docs/bundle.md) offline and says what was proven in words; `verifyBundles` batches
  * many; `verifyHistory` checks a dataset's epoch chain of manifests and `checkAgainstHistory` places a
  * bundle's manifest on it; `resolveKeyChain` follows operator key rotations and revocations from a pinned key
- * and `checkManifestKey` says whether a manifest's key is accepted; `verifyChain` checks a `zktally-bundle/v2` chain bundle (one proof per chunk plus a final proof,
+ * and `checkManifestKey` says whether a manifest's key is accepted (a revoked key with a manifest receipt,
+ * its head signed by a log key that `resolveLogKeyChain` reaches from the pinned first log key); `verifyChain` checks a `zktally-bundle/v2` chain bundle (one proof per chunk plus a final proof,
  * naming the first bad chunk), `verifyDpChain` a `zktally-bundle/v3` differentially private chain bundle
  * (noise proven in the final step, its (epsilon, delta) recomputed), `verifyDpHistogram` a dp-histogram bundle (noisy
  * cells, per-cell tiers), `verifyRelease` a geoeditors-style release and its TSV, and `verifyAny` takes any format. Underneath: Groth16 verification on bn254 with `@noble/curves`, safe to bundle for browsers
@@ -95,9 +96,17 @@ export {
   type KeyStatement,
   parseKeyStatements,
   REVOCATION_TYPE,
+  type ReceiptOptions,
   ROTATION_TYPE,
   resolveKeyChain,
 } from "./key-chain.ts";
+export {
+  ed25519Verifies,
+  type LogKeyChain,
+  type LogKeyChainResult,
+  parseLogKeyRotations,
+  resolveLogKeyChain,
+} from "./log-key-chain.ts";
 export {
   BASE_MODULUS,
   type ParsedProof,

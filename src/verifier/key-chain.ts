@@ -6,22 +6,25 @@
  * key it retires) to the keys the operator moved to, and collects revocations (signed by another accepted,
  * key, fail closed) with the audit-log size at revocation (the earliest when revoked more than once). `checkManifestKey` then says whether a manifest's
  * signing key is accepted: a rotated-away key still is (for what it signed), a revoked key only for
- * manifests proven, by an audit-log receipt under the pinned log key, to have been logged at an index below
- * the revocation's log size (a timestamp the key signs could be forged; a log position cannot).
+ * manifests proven, by an audit-log receipt, to have been logged at an index below the revocation's log size
+ * (a timestamp the key signs could be forged; a log position cannot). The receipt's head must be signed by a
+ * log key in force for its size: the pinned FIRST log key, or a key its rotations reach (`logKeyRotations`,
+ * as `GET /v1/transparency/log-keys` serves them; verifier/log-key-chain), so receipts fetched after an
+ * audit-log key rotation verify from the pinned key too.
  *
  * Security caveats: this checks which key may have signed; the manifest's own signature is checked by the
  * bundle verifier with the key named here. Statements are parsed strictly and verified in strict RFC 8032
  * mode; unknown statement types are refused, not skipped.
  */
-import { ed25519 } from "@noble/curves/ed25519.js";
-import { hexToBytes, utf8ToBytes } from "@noble/hashes/utils.js";
+import { utf8ToBytes } from "@noble/hashes/utils.js";
 import { fromHex, leafHash, verifyInclusion } from "../audit/merkle.ts";
-import { parseEntry, parseTreeHead, treeHeadSigningText } from "../audit/types.ts";
+import { headKeyProblem, parseEntry, parseTreeHead, treeHeadSigningText } from "../audit/types.ts";
 import { HEX32 } from "../core/formats.ts";
 import { type AnyManifest, manifestHash } from "../dataset/manifest.ts";
 import { canonicalJson } from "../util/canonical-json.ts";
 import { readJsonInput } from "./bundle.ts";
 import { VerifierInputError } from "./errors.ts";
+import { ed25519Verifies, type LogKeyChain, resolveLogKeyChain } from "./log-key-chain.ts";
 
 export const ROTATION_TYPE = "zktally-key-rotation/v1";
 export const REVOCATION_TYPE = "zktally-key-revocation/v1";
@@ -109,13 +112,7 @@ function parseStatement(item: unknown, at: string): KeyStatement {
 
 function signedBy(statement: KeyStatement, key: string): boolean {
   const { signature, ...body } = statement;
-  try {
-    return ed25519.verify(hexToBytes(signature), keyStatementSigningBytes(body), hexToBytes(key), {
-      zip215: false,
-    });
-  } catch {
-    return false;
-  }
+  return ed25519Verifies(key, keyStatementSigningBytes(body), signature);
 }
 
 /** Follows rotations from the pinned key and collects valid revocations (statements in any order). */
@@ -145,6 +142,16 @@ export function resolveKeyChain(pinnedKey: string, input: unknown): KeyChain {
   return { pinned, keys, revoked };
 }
 
+/** How a manifest receipt is checked: the log's pinned first key and, after rotations, its key chain. */
+export interface ReceiptOptions {
+  /** An audit-log receipt whose entry names the manifest's hash. */
+  readonly receipt?: unknown;
+  /** The audit log's pinned FIRST key (hex). */
+  readonly logKey?: string;
+  /** The log key rotations (`GET /v1/transparency/log-keys` or its `rotations` array); none: no rotation. */
+  readonly logKeyRotations?: unknown;
+}
+
 /**
  * Whether `manifest`'s operator key is accepted under `chain`; for a revoked key, `receipt` (an audit-log
  * receipt whose entry names the manifest's hash) must prove it was logged before the revocation.
@@ -152,7 +159,7 @@ export function resolveKeyChain(pinnedKey: string, input: unknown): KeyChain {
 export function checkManifestKey(
   manifest: AnyManifest,
   chain: KeyChain,
-  options: { readonly receipt?: unknown; readonly logKey?: string } = {},
+  options: ReceiptOptions = {},
 ): KeyCheck {
   const key = manifest.operatorKey;
   if (!chain.keys.includes(key))
@@ -165,7 +172,10 @@ export function checkManifestKey(
       reason: `operator key ${key.slice(0, 16)}… is revoked; a receipt that the manifest was logged before log size ${revokedAt} is needed`,
     };
   }
-  const logged = loggedIndex(options.receipt, options.logKey, manifestHash(manifest));
+  const logChain = resolveLogKeyChain(options.logKey, options.logKeyRotations);
+  if (!logChain.ok) return { ok: false, reason: `revoked operator key: ${logChain.reason}` };
+  const rotationsGiven = options.logKeyRotations !== undefined;
+  const logged = loggedIndex(options.receipt, logChain.chain, manifestHash(manifest), rotationsGiven);
   if (!logged.ok) return { ok: false, reason: `revoked operator key: ${logged.reason}` };
   if (logged.index >= revokedAt) {
     return {
@@ -176,26 +186,29 @@ export function checkManifestKey(
   return { ok: true, key };
 }
 
-/** Verifies an audit receipt (head signature, inclusion) naming `hash`; returns the entry's index. */
+/**
+ * Verifies an audit receipt (head key in force for its size under `logChain`, head signature, inclusion)
+ * naming `hash`; returns the entry's index.
+ */
 function loggedIndex(
   receiptInput: unknown,
-  logKey: string,
+  logChain: LogKeyChain,
   hash: string,
+  rotationsGiven: boolean,
 ): { ok: true; index: number } | { ok: false; reason: string } {
   const receipt = readJsonInput(receiptInput, "receipt") as Record<string, unknown> | null;
   try {
     const head = parseTreeHead(receipt?.treeHead);
+    const keyProblem = headKeyProblem(head, logChain.spans);
+    if (keyProblem !== undefined) {
+      const hint = rotationsGiven
+        ? ""
+        : " (after an audit-log key rotation, pass the log key rotations: GET /v1/transparency/log-keys)";
+      return { ok: false, reason: `the receipt's tree head ${keyProblem}${hint}` };
+    }
     const { signature, ...unsigned } = head;
-    if (
-      head.logKey !== logKey.toLowerCase() ||
-      !ed25519.verify(
-        hexToBytes(signature),
-        utf8ToBytes(treeHeadSigningText(unsigned)),
-        hexToBytes(head.logKey),
-        { zip215: false },
-      )
-    ) {
-      return { ok: false, reason: "the receipt's tree head is not signed by the pinned log key" };
+    if (!ed25519Verifies(head.logKey, utf8ToBytes(treeHeadSigningText(unsigned)), signature)) {
+      return { ok: false, reason: "the receipt's tree head signature does not verify" };
     }
     const entry = parseEntry(receipt?.entry);
     if (entry.details?.manifestHash !== hash)

@@ -37,6 +37,11 @@ export async function startTransparencyStub(current: () => AuditLog): Promise<Tr
   };
 }
 
+/** The `n`-th filler entry of a test log: an accepted query submission by partner `p`. */
+export function queryEvent(n: number) {
+  return { partner: "p", action: "query.submit", decision: "accepted" as const, requestId: `r${n}` };
+}
+
 /** An output that collects what a CLI command writes (stdout and stderr together). */
 export function monitorOutput() {
   let text = "";

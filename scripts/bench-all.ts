@@ -10,7 +10,8 @@
  * commits, Redis workers, a 2^14-record chain) take hours on a 2-core machine: `npm run bench` runs them with
  * their quick options (PLANS below, said so in RESULTS.md); `--full` runs them in full. `--quick` runs every
  * bench with its smallest options (to check the runner: minutes, figures meaningless), `--only a,b` runs the
- * named benches, `--out FILE` writes elsewhere.
+ * named benches, `--out FILE` writes elsewhere, `--timeout-min N` (default 300) kills a bench that runs longer (or
+ * that never exits after printing its table) and records it as killed.
  *
  * Caveat: figures from a loaded machine are not comparable; RESULTS.md records the load average so a reader
  * can tell.
@@ -139,7 +140,7 @@ export function renderResults(runs: readonly BenchRun[], machine: readonly strin
   ].join("\n");
 }
 
-function runBench(name: string, file: string, mode: RunMode): Promise<BenchRun> {
+function runBench(name: string, file: string, mode: RunMode, timeoutMs: number): Promise<BenchRun> {
   const { args, quickUsed } = argsFor(name, mode);
   const command = ["npx tsx", file, ...args].join(" ");
   const loadBefore = loadavg();
@@ -150,6 +151,10 @@ function runBench(name: string, file: string, mode: RunMode): Promise<BenchRun> 
       stdio: ["ignore", "pipe", "pipe"],
     });
     let output = "";
+    const timer = setTimeout(() => {
+      output += `\n[bench-all] killed after ${timeoutMs / 60_000} min\n`;
+      child.kill("SIGKILL");
+    }, timeoutMs);
     const collect = (stream: NodeJS.WriteStream) => (chunk: Buffer) => {
       output += chunk.toString();
       stream.write(chunk);
@@ -157,6 +162,7 @@ function runBench(name: string, file: string, mode: RunMode): Promise<BenchRun> 
     child.stdout.on("data", collect(process.stdout));
     child.stderr.on("data", collect(process.stderr));
     child.on("close", (exitCode) => {
+      clearTimeout(timer);
       const seconds = (performance.now() - started) / 1000;
       const hours = PLANS[name]?.hours;
       resolve({
@@ -182,6 +188,7 @@ async function main(): Promise<number> {
       full: { type: "boolean", default: false },
       only: { type: "string" },
       out: { type: "string", default: fileURLToPath(new URL("../bench/RESULTS.md", import.meta.url)) },
+      "timeout-min": { type: "string", default: "300" },
     },
   });
   const packageJson = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
@@ -195,11 +202,16 @@ async function main(): Promise<number> {
     return 2;
   }
   const mode: RunMode = values.quick ? "quick" : values.full ? "full" : "default";
+  const timeoutMs = Number(values["timeout-min"]) * 60_000;
+  if (!(timeoutMs > 0)) {
+    process.stderr.write(`--timeout-min must be a positive number of minutes\n`);
+    return 2;
+  }
   const machine = describeMachine();
   const date = new Date();
   const runs: BenchRun[] = [];
   for (const [name, file] of scripts) {
-    if (only === undefined || only.includes(name)) runs.push(await runBench(name, file, mode));
+    if (only === undefined || only.includes(name)) runs.push(await runBench(name, file, mode, timeoutMs));
   }
   writeFileSync(values.out, renderResults(runs, machine, date));
   process.stdout.write(`\nwrote ${values.out} (${runs.length} benches)\n`);

@@ -3,15 +3,23 @@
  *
  * The partner's side of `npm start` (cli/start.ts), over plain HTTP and nothing else: a client-credentials
  * token, the dataset listing (the operator's public key), `GET /v1/circuits` turned into pinned keys, a query
- * submitted with a fresh random nonce, its job followed (chunks done / total and the time left), the bundle
- * downloaded and verified with the SDK (`verifyAny`), which never sees anything the partner could not.
+ * (`POST /v1/queries`) or a pass of queries such as a histogram (`POST /v1/passes`) submitted with a fresh
+ * random nonce, its job followed (chunks done / total and the time left), the bundle downloaded and verified
+ * with the SDK (`verifyAny`, `verifyPass`), which never sees anything the partner could not.
  *
  * Security caveat: the keys come over the same channel as the bundles (fine for the local demo); a real
  * partner compares their `vkeyHash` with hashes published out of band (verifier/circuit-listing.ts).
  */
 import { randomBytes } from "node:crypto";
 import { parseStrictJson } from "../util/strict-json.ts";
-import { keysFromCircuitListing, type ListedKeys, verifyAny } from "../verifier/index.ts";
+import {
+  keysFromCircuitListing,
+  type ListedKeys,
+  type PassAnswer,
+  type VerifyOptions,
+  verifyAny,
+  verifyPass,
+} from "../verifier/index.ts";
 
 export interface PartnerCredentials {
   readonly clientId: string;
@@ -26,6 +34,21 @@ export interface VerifiedAnswer {
   readonly statement: string;
   readonly kind: string;
   readonly jobId: string;
+}
+
+/** A verified pass: one statement and one answer per query, in request order. */
+export interface VerifiedPass {
+  readonly bundle: { readonly queries: readonly unknown[]; readonly minGroupSize: number };
+  readonly text: string;
+  readonly statements: readonly string[];
+  readonly answers: readonly PassAnswer[];
+  readonly jobId: string;
+}
+
+interface Downloaded {
+  readonly jobId: string;
+  readonly text: string;
+  readonly nonce: string;
 }
 
 interface JobView {
@@ -52,26 +75,39 @@ export class PartnerClient {
 
   /** Submits `query`, follows the job (`onProgress` lines), downloads and verifies the bundle. */
   async ask(datasetId: string, query: unknown, onProgress: (line: string) => void): Promise<VerifiedAnswer> {
+    const { jobId, text, nonce } = await this.prove("/v1/queries", { datasetId, query }, onProgress);
+    const bundle = parseStrictJson(text) as VerifiedAnswer["bundle"];
+    const result = verifyAny(bundle, this.verifyOptions(nonce));
+    if (!result.valid) throw new Error(`bundle of job ${jobId} does not verify: ${JSON.stringify(result)}`);
+    const kind = "kind" in result ? result.kind : "single";
+    return { bundle, text, statement: result.statement, kind, jobId };
+  }
+
+  /** Submits a pass of `queries` (histograms among them), follows, downloads and verifies it. */
+  async askPass(
+    datasetId: string,
+    queries: readonly unknown[],
+    onProgress: (line: string) => void,
+  ): Promise<VerifiedPass> {
+    const { jobId, text, nonce } = await this.prove("/v1/passes", { datasetId, queries }, onProgress);
+    const bundle = parseStrictJson(text) as VerifiedPass["bundle"];
+    const result = verifyPass(bundle, this.verifyOptions(nonce));
+    if (!result.valid)
+      throw new Error(`pass bundle of job ${jobId} does not verify: ${JSON.stringify(result)}`);
+    return { bundle, text, statements: result.statements, answers: result.answers, jobId };
+  }
+
+  private verifyOptions(nonce: string): VerifyOptions {
+    return { ...this.keys, operatorKey: this.operatorKey, expectedNonce: nonce, allowInsecureKeys: true };
+  }
+
+  /** POSTs `body` with a fresh random nonce below r (248 bits), follows the job and downloads its bundle. */
+  private async prove(path: string, body: object, onProgress: (line: string) => void): Promise<Downloaded> {
     const nonce = BigInt(`0x${randomBytes(31).toString("hex")}`).toString();
-    const submitted = await request(this.url, this.token, "POST", "/v1/queries", { datasetId, query, nonce });
+    const submitted = await request(this.url, this.token, "POST", path, { ...body, nonce });
     const jobId = String(submitted.jobId);
     await this.follow(jobId, onProgress);
-    const text = await requestText(this.url, this.token, "GET", `/v1/jobs/${jobId}/bundle`);
-    const bundle = parseStrictJson(text) as VerifiedAnswer["bundle"];
-    const result = verifyAny(bundle, {
-      ...this.keys,
-      operatorKey: this.operatorKey,
-      expectedNonce: nonce,
-      allowInsecureKeys: true,
-    });
-    if (!result.valid) throw new Error(`bundle of job ${jobId} does not verify: ${JSON.stringify(result)}`);
-    return {
-      bundle,
-      text,
-      statement: result.statement,
-      kind: "kind" in result ? result.kind : "single",
-      jobId,
-    };
+    return { jobId, nonce, text: await requestText(this.url, this.token, "GET", `/v1/jobs/${jobId}/bundle`) };
   }
 
   private async follow(jobId: string, onProgress: (line: string) => void): Promise<void> {

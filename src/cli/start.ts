@@ -6,8 +6,8 @@
  * committed as a chain of chunks), starts the service (SQLite, in-process job queue, local prover pool,
  * development mode), commits the file through the audited admin operation, registers an exact partner and a
  * dp partner, and then, as those partners and only over HTTP, asks, follows, downloads and verifies: a count
- * with a date clause, a count by activity level (one query per group: the service has no histogram queries
- * yet), a suppressed small group and a noisy (dp) count. It prints what each bundle proves in words and the
+ * with a date clause, a histogram of human editors by activity level (a pass query), a suppressed small group
+ * and a noisy (dp) count. It prints what each bundle proves in words and the
  * URL of the browser verification page, and keeps serving until Ctrl-C (`serve: false` stops instead).
  *
  * First run: compiles the circuits and builds their INSECURE development keys into the cache directory
@@ -30,7 +30,12 @@ import { initService, type RunningServer, startServer } from "../service/server.
 import { buildDevKeys } from "../setup/index.ts";
 import { ensureMainFile } from "../setup/main-files.ts";
 import { consoleProgress } from "../util/progress.ts";
-import { PartnerClient, type PartnerCredentials, type VerifiedAnswer } from "./start-client.ts";
+import {
+  PartnerClient,
+  type PartnerCredentials,
+  type VerifiedAnswer,
+  type VerifiedPass,
+} from "./start-client.ts";
 
 export const START_DATASET = "geoeditors";
 
@@ -61,13 +66,22 @@ export interface TourAnswer extends VerifiedAnswer {
   readonly query: unknown;
 }
 
+/** The tour's pass (the histogram). */
+export interface TourPass extends VerifiedPass {
+  readonly label: string;
+  readonly partner: string;
+}
+
 export interface MainJobResult {
   readonly url: string;
   readonly server: RunningServer;
   readonly schema: Schema;
   /** The committed records, encoded (what the reference evaluator takes). */
   readonly records: readonly (readonly bigint[])[];
+  /** The single queries' answers, in tour order. */
   readonly answers: readonly TourAnswer[];
+  /** The passes' answers (the histogram). */
+  readonly passes: readonly TourPass[];
 }
 
 /**
@@ -112,47 +126,40 @@ function serviceConfig(options: MainJobOptions, cacheDir: string): ServiceConfig
       treeDepth: options.treeDepth ?? 2,
     },
     noise: options.noise ?? { maxCoins: 1024, maxScaleBits: 16 },
+    // One histogram per pass, G = 4 cells (the 3 activity levels).
+    pass: { queries: 1, histogramSlots: 1, cells: 4 },
   });
 }
 
-/** The tour's queries, by partner. */
-function tourQueries(): { label: string; partner: string; query: unknown }[] {
+type TourStep =
+  | { readonly label: string; readonly partner: string; readonly query: unknown }
+  | { readonly label: string; readonly partner: string; readonly pass: readonly unknown[] };
+
+/** The tour, in order: who asks what. */
+function tourSteps(): TourStep[] {
   const human = { field: "bot", op: "eq", value: false };
-  const byActivity = GEOEDITORS_SCHEMA.fields[3]?.values ?? [];
+  const count = (predicate: unknown[]) => ({ predicate, aggregate: { kind: "count" } });
   return [
     {
       label: "count",
       partner: EXACT_PARTNER,
-      query: {
-        predicate: [
-          { field: "wiki", op: "in", value: ["dewiki", "frwiki"] },
-          { field: "registered", op: "gte", value: "2015-01-01" },
-          human,
-        ],
-        aggregate: { kind: "count" },
-      },
+      query: count([
+        { field: "wiki", op: "in", value: ["dewiki", "frwiki"] },
+        { field: "registered", op: "gte", value: "2015-01-01" },
+        human,
+      ]),
     },
-    ...byActivity.map((level) => ({
-      label: `activity ${level}`,
+    {
+      label: "histogram",
       partner: EXACT_PARTNER,
-      query: {
-        predicate: [{ field: "activity", op: "eq", value: level }, human],
-        aggregate: { kind: "count" },
-      },
-    })),
+      pass: [{ predicate: [human], aggregate: { kind: "histogram", by: ["activity"] } }],
+    },
     {
       label: "small group",
       partner: EXACT_PARTNER,
-      query: {
-        predicate: [{ field: "country", op: "eq", value: RARE_COUNTRY }],
-        aggregate: { kind: "count" },
-      },
+      query: count([{ field: "country", op: "eq", value: RARE_COUNTRY }]),
     },
-    {
-      label: "noisy count",
-      partner: DP_PARTNER,
-      query: { predicate: [human], aggregate: { kind: "count" } },
-    },
+    { label: "noisy count", partner: DP_PARTNER, query: count([human]) },
   ];
 }
 
@@ -162,7 +169,7 @@ async function registerPartners(admin: AdminOps): Promise<Record<string, Partner
   const exact = await admin.createPartner(null, randomUUID(), {
     clientId: EXACT_PARTNER,
     scopes,
-    policy: { ...common, minGroupSize: MIN_GROUP_SIZE },
+    policy: { ...common, aggregates: ["count", "histogram"], minGroupSize: MIN_GROUP_SIZE },
   });
   const dp = await admin.createPartner(null, randomUUID(), {
     clientId: DP_PARTNER,
@@ -204,29 +211,51 @@ async function startService(config: ServiceConfig, cacheDir: string, write: (lin
   return startServer(config, { logDestination, keyProgress: consoleProgress({ write }) });
 }
 
+/** Asks one step as its partner; writes the bundle to `file`. */
+async function askStep(
+  client: PartnerClient,
+  step: TourStep,
+  file: string,
+  write: (line: string) => void,
+): Promise<TourAnswer | TourPass> {
+  write(`[${step.partner}] asks: ${step.label}`);
+  const progress = (line: string) => write(`  ${line}`);
+  const started = performance.now();
+  const took = () =>
+    `(asked, proven, downloaded and verified in ${((performance.now() - started) / 1000).toFixed(1)} s)`;
+  if ("pass" in step) {
+    const verified = await client.askPass(START_DATASET, step.pass, progress);
+    writeFileSync(file, verified.text);
+    write(
+      `${verified.statements.map((statement) => `  VERIFIED ${statement}`).join("\n")}\n  bundle: ${file} ${took()}`,
+    );
+    return { ...verified, label: step.label, partner: step.partner };
+  }
+  const answer = await client.ask(START_DATASET, step.query, progress);
+  writeFileSync(file, answer.text);
+  write(`  VERIFIED ${answer.statement}\n  bundle: ${file} ${took()}`);
+  return { ...answer, label: step.label, partner: step.partner, query: step.query };
+}
+
 async function askAll(
   url: string,
   partners: Record<string, PartnerCredentials>,
   bundleDir: string,
   write: (line: string) => void,
-): Promise<TourAnswer[]> {
+): Promise<(TourAnswer | TourPass)[]> {
   mkdirSync(bundleDir, { recursive: true });
   const clients = new Map<string, PartnerClient>();
-  const answers: TourAnswer[] = [];
-  for (const { label, partner, query } of tourQueries()) {
-    let client = clients.get(partner);
+  const results: (TourAnswer | TourPass)[] = [];
+  for (const step of tourSteps()) {
+    let client = clients.get(step.partner);
     if (client === undefined) {
-      client = await PartnerClient.connect(url, partners[partner] as PartnerCredentials);
-      clients.set(partner, client);
+      client = await PartnerClient.connect(url, partners[step.partner] as PartnerCredentials);
+      clients.set(step.partner, client);
     }
-    write(`[${partner}] asks: ${label}`);
-    const answer = await client.ask(START_DATASET, query, (line) => write(`  ${line}`));
-    const file = join(bundleDir, `${answers.length + 1}-${label.replace(/[^a-z0-9]+/gi, "-")}.json`);
-    writeFileSync(file, answer.text);
-    write(`  VERIFIED ${answer.statement}\n  bundle: ${file}`);
-    answers.push({ ...answer, label, partner, query });
+    const file = join(bundleDir, `${results.length + 1}-${step.label.replace(/[^a-z0-9]+/gi, "-")}.json`);
+    results.push(await askStep(client, step, file, write));
   }
-  return answers;
+  return results;
 }
 
 /** Runs the tour (see the module comment); the returned server is still running. */
@@ -253,8 +282,10 @@ export async function runMainJob(options: MainJobOptions = {}): Promise<MainJobR
     );
     write(`committed ${START_DATASET} epoch ${dataset.epoch}: ${count} records`);
     const partners = await registerPartners(admin);
-    const answers = await askAll(server.url, partners, join(cacheDir, "bundles"), write);
-    return { url: server.url, server, schema, records, answers };
+    const results = await askAll(server.url, partners, join(cacheDir, "bundles"), write);
+    const answers = results.filter((result): result is TourAnswer => "query" in result);
+    const passes = results.filter((result): result is TourPass => "statements" in result);
+    return { url: server.url, server, schema, records, answers, passes };
   } catch (error) {
     await server.close();
     throw error;

@@ -8,8 +8,7 @@
 import { readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ServiceClient } from "../src/cli/query-client.ts";
-import { randomNonce } from "../src/cli/query-command.ts";
+import { randomNonce, ServiceClient } from "../src/cli/query-client.ts";
 import { runCli } from "../src/cli/run.ts";
 import { FIELD_ORDER } from "../src/core/field.ts";
 import { captureCliOutput } from "./helpers/cli-output.ts";

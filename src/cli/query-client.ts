@@ -6,8 +6,18 @@
  * service's API (docs/service.md). Errors are `QueryClientError`: the HTTP status and the service's
  * `{error, message}` when it sent one. Uses only `fetch`: no operator code.
  *
+ * `randomNonce` is the partner's fresh nonce for each query.
+ *
  * Security caveat: the client secret is sent only to `POST /oauth/token`; use an https URL beyond loopback.
  */
+
+import { randomBytes } from "node:crypto";
+import { FIELD_ORDER } from "../core/field.ts";
+
+/** A uniformly distributed canonical decimal nonce below r (512 random bits reduced: bias below 2^-250). */
+export function randomNonce(): string {
+  return (BigInt(`0x${randomBytes(64).toString("hex")}`) % FIELD_ORDER).toString();
+}
 
 /** An answer of the service that is not the expected success, or a service that cannot be reached. */
 export class QueryClientError extends Error {

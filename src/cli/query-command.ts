@@ -10,15 +10,13 @@
  *
  * Startup: like `verify`, this module loads the SDK and Node built-ins only.
  */
-import { randomBytes } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
-import { FIELD_ORDER } from "../core/field.ts";
 import type { JobView } from "../service/views.ts";
 import { JsonTextError, parseStrictJson } from "../util/strict-json.ts";
 import { keysFromCircuitListing } from "../verifier/circuit-listing.ts";
 import { InsecureKeysError, VerifierInputError } from "../verifier/errors.ts";
 import { UsageError } from "./command.ts";
-import { QueryClientError, ServiceClient } from "./query-client.ts";
+import { QueryClientError, randomNonce, ServiceClient } from "./query-client.ts";
 import {
   type Report,
   VERIFY_EXIT,
@@ -41,11 +39,6 @@ export interface QueryOptions {
   readonly json?: boolean;
   readonly pollMs: string;
   readonly timeout: string;
-}
-
-/** A uniformly distributed canonical decimal nonce below r (512 random bits reduced: bias below 2^-250). */
-export function randomNonce(): string {
-  return (BigInt(`0x${randomBytes(64).toString("hex")}`) % FIELD_ORDER).toString();
 }
 
 /** `--query`: inline JSON or a file holding it. */

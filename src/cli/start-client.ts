@@ -2,7 +2,7 @@
  * @module cli/start-client
  *
  * The partner's side of `npm start` (cli/start.ts), over plain HTTP and nothing else: a client-credentials
- * token, the dataset listing (the operator's public key), `GET /v1/circuits` turned into pinned keys, a query
+ * token (cli/query-client.ts's ServiceClient, as `zktally query`), the dataset listing (the operator's public key), `GET /v1/circuits` turned into pinned keys, a query
  * (`POST /v1/queries`) or a pass of queries such as a histogram (`POST /v1/passes`) submitted with a fresh
  * random nonce, its job followed (chunks done / total and the time left), the bundle downloaded and verified
  * with the SDK (`verifyAny`, `verifyPass`), which never sees anything the partner could not.
@@ -10,7 +10,7 @@
  * Security caveat: the keys come over the same channel as the bundles (fine for the local demo); a real
  * partner compares their `vkeyHash` with hashes published out of band (verifier/circuit-listing.ts).
  */
-import { randomBytes } from "node:crypto";
+import type { JobView } from "../service/views.ts";
 import { parseStrictJson } from "../util/strict-json.ts";
 import {
   keysFromCircuitListing,
@@ -20,11 +20,9 @@ import {
   verifyAny,
   verifyPass,
 } from "../verifier/index.ts";
+import { type ClientCredentials, randomNonce, ServiceClient } from "./query-client.ts";
 
-export interface PartnerCredentials {
-  readonly clientId: string;
-  readonly clientSecret: string;
-}
+export type PartnerCredentials = ClientCredentials;
 
 /** A verified answer: the bundle as downloaded and what the SDK says it proves. */
 export interface VerifiedAnswer {
@@ -51,26 +49,19 @@ interface Downloaded {
   readonly nonce: string;
 }
 
-interface JobView {
-  readonly state: string;
-  readonly error?: { readonly code?: string; readonly message?: string };
-  readonly progress?: { readonly chunks?: { done: number; total: number }; readonly etaSeconds?: number };
-}
-
 /** A partner talking to one service; `connect` fetches the token, the operator key and the pinned keys. */
 export class PartnerClient {
   private constructor(
-    private readonly url: string,
-    private readonly token: string,
+    private readonly client: ServiceClient,
     private readonly operatorKey: string,
     private readonly keys: ListedKeys,
   ) {}
 
   static async connect(url: string, credentials: PartnerCredentials): Promise<PartnerClient> {
-    const token = await fetchToken(url, credentials);
-    const listing = await request(url, token, "GET", "/v1/datasets");
-    const circuits = await request(url, token, "GET", "/v1/circuits");
-    return new PartnerClient(url, token, String(listing.operatorKey), keysFromCircuitListing(circuits));
+    const client = new ServiceClient(url, credentials);
+    const listing = await client.getJson<{ operatorKey: unknown }>("/v1/datasets");
+    const circuits = await client.getJson<unknown>("/v1/circuits");
+    return new PartnerClient(client, String(listing.operatorKey), keysFromCircuitListing(circuits));
   }
 
   /** Submits `query`, follows the job (`onProgress` lines), downloads and verifies the bundle. */
@@ -101,19 +92,19 @@ export class PartnerClient {
     return { ...this.keys, operatorKey: this.operatorKey, expectedNonce: nonce, allowInsecureKeys: true };
   }
 
-  /** POSTs `body` with a fresh random nonce below r (248 bits), follows the job and downloads its bundle. */
+  /** POSTs `body` with a fresh random nonce below r (`randomNonce`), follows the job and downloads its bundle. */
   private async prove(path: string, body: object, onProgress: (line: string) => void): Promise<Downloaded> {
-    const nonce = BigInt(`0x${randomBytes(31).toString("hex")}`).toString();
-    const submitted = await request(this.url, this.token, "POST", path, { ...body, nonce });
+    const nonce = randomNonce();
+    const submitted = await this.client.postJson<{ jobId: string }>(path, { ...body, nonce });
     const jobId = String(submitted.jobId);
     await this.follow(jobId, onProgress);
-    return { jobId, nonce, text: await requestText(this.url, this.token, "GET", `/v1/jobs/${jobId}/bundle`) };
+    return { jobId, nonce, text: await (await this.client.request(`/v1/jobs/${jobId}/bundle`)).text() };
   }
 
   private async follow(jobId: string, onProgress: (line: string) => void): Promise<void> {
     let last = "";
     for (;;) {
-      const job = (await request(this.url, this.token, "GET", `/v1/jobs/${jobId}`)) as unknown as JobView;
+      const job = await this.client.getJson<JobView>(`/v1/jobs/${jobId}`);
       if (job.state === "done") return;
       if (job.state === "failed") {
         throw new Error(`job ${jobId} failed: ${job.error?.code ?? "?"}: ${job.error?.message ?? ""}`);
@@ -131,42 +122,4 @@ function progressText(job: JobView): string {
   if (chunks === undefined) return job.state;
   const eta = job.progress?.etaSeconds === undefined ? "" : `, about ${job.progress.etaSeconds} s left`;
   return `${job.state}: ${chunks.done}/${chunks.total} proofs${eta}`;
-}
-
-async function fetchToken(url: string, credentials: PartnerCredentials): Promise<string> {
-  const basic = Buffer.from(
-    `${encodeURIComponent(credentials.clientId)}:${encodeURIComponent(credentials.clientSecret)}`,
-  ).toString("base64");
-  const response = await fetch(`${url}/oauth/token`, {
-    method: "POST",
-    headers: { authorization: `Basic ${basic}`, "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ grant_type: "client_credentials" }).toString(),
-  });
-  const text = await response.text();
-  if (response.status !== 200) throw new Error(`POST /oauth/token: HTTP ${response.status}: ${text}`);
-  return String((JSON.parse(text) as { access_token: unknown }).access_token);
-}
-
-async function requestText(url: string, token: string, method: string, path: string, body?: unknown) {
-  const response = await fetch(`${url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  if (response.status >= 300) throw new Error(`${method} ${path}: HTTP ${response.status}: ${text}`);
-  return text;
-}
-
-async function request(
-  url: string,
-  token: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<Record<string, unknown>> {
-  return JSON.parse(await requestText(url, token, method, path, body)) as Record<string, unknown>;
 }

@@ -4,7 +4,8 @@
  * 1-query circuit. Shape: one chunk of S = 32 records of a 9-field schema close to the standard shape
  * (key + 4 x uint32, enums of 8, 32 and 128 values, a bool; W = 32), C = 4 clause slots of M = 4, dataset tree
  * depth 1. Each circuit is compiled (constraints from the r1cs), gets INSECURE development keys, and proves one
- * chunk of random records three times with each backend (median; the native prover when built, and snarkjs).
+ * chunk of random records three times with each backend (median after a warm-up proof, rows interleaved; the
+ * native prover when built, and snarkjs).
  * Prints a table and ends with `8 queries in one pass / 8 proofs: X` (proving-time ratio of the first backend,
  * the native prover when built; target <= 0.6). `-- --no-histograms` runs only the 1-query and Q = 8 rows.
  */
@@ -131,14 +132,30 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
-async function medianProveMs(backend: ProverBackend, id: string, input: Record<string, unknown>) {
-  const times: number[] = [];
-  for (let run = 0; run < RUNS; run++) {
-    const started = performance.now();
-    await backend.prove(id, input);
-    times.push(performance.now() - started);
+async function proveMs(backend: ProverBackend, id: string, input: Record<string, unknown>) {
+  const started = performance.now();
+  await backend.prove(id, input);
+  return performance.now() - started;
+}
+
+/**
+ * Median proving time per row and backend: one untimed warm-up proof each, then RUNS rounds that prove every
+ * row once in turn, so a change of machine load during the run hits all rows alike rather than one.
+ */
+async function proveTimes(
+  backends: readonly ProverBackend[],
+  jobs: readonly { id: string; input: Record<string, unknown> }[],
+): Promise<number[][]> {
+  const times = jobs.map(() => backends.map((): number[] => []));
+  for (let run = -1; run < RUNS; run++) {
+    for (const [j, job] of jobs.entries()) {
+      for (const [b, backend] of backends.entries()) {
+        const ms = await proveMs(backend, job.id, job.input);
+        if (run >= 0) ((times[j] as number[][])[b] as number[]).push(ms);
+      }
+    }
   }
-  return median(times);
+  return times.map((row) => row.map(median));
 }
 
 interface Measured {
@@ -192,16 +209,17 @@ async function main(): Promise<void> {
     datasetId: "bench-pass",
     epoch: 1,
   });
-  const measured: Measured[] = [];
-  for (const row of SELECTED) {
+  const jobs = SELECTED.map((row) => {
     const query = encodePassPublic(row.queries, SCHEMA, passQueryShape(row.shape));
     const plan = planPassChain(poseidon, row.shape, committed, { nonce: 1n, query, minGroupSize: 0 });
-    const id = passCircuitId(row.shape);
-    const input = plan.chunks[0]?.input as Record<string, unknown>;
-    const ms: number[] = [];
-    for (const backend of backends) ms.push(await medianProveMs(backend, id, input));
-    measured.push({ row, constraints: constraints.get(id) ?? 0, ms });
-  }
+    return { id: passCircuitId(row.shape), input: plan.chunks[0]?.input as Record<string, unknown> };
+  });
+  const times = await proveTimes(backends, jobs);
+  const measured: Measured[] = SELECTED.map((row, j) => ({
+    row,
+    constraints: constraints.get(jobs[j]?.id as string) ?? 0,
+    ms: times[j] as number[],
+  }));
   for (const backend of backends) await (backend as { close?: () => Promise<void> }).close?.();
   await terminateCurveWorkers();
   const one = (measured[0] as Measured).ms[0] as number;

@@ -1,18 +1,23 @@
 /**
  * @module cli/start-main
  *
- * Entry point of `npm start` (cli/start.ts): runs the main job and exits with its status; errors print their
- * message (and hint) to stderr with exit 1.
+ * Entry point of `npm start` (cli/start.ts): runs the main job and exits with its status, also when prover
+ * processes or curve worker threads are left behind; errors print their message (and hint) to stderr with
+ * exit 1.
  */
+import { terminateCurveWorkers } from "../setup/ptau.ts";
 import { isZktallyError } from "../util/errors.ts";
 import { startCommand } from "./start.ts";
 
+let code = 1;
 try {
-  process.exitCode = await startCommand();
+  code = await startCommand();
 } catch (error) {
   const hint = isZktallyError(error) && error.hint ? `\nhint: ${error.hint}` : "";
   process.stderr.write(
     `npm start failed: ${error instanceof Error ? error.message : String(error)}${hint}\n`,
   );
-  process.exitCode = 1;
+} finally {
+  await terminateCurveWorkers();
 }
+process.exit(code);

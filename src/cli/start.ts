@@ -28,6 +28,7 @@ import { AdminOps } from "../service/admin.ts";
 import { parseServiceConfig, type ServiceConfig } from "../service/config.ts";
 import { initService, type RunningServer, startServer } from "../service/server.ts";
 import { buildDevKeys } from "../setup/index.ts";
+import { PinMismatchError, readKeysManifest } from "../setup/keys-manifest.ts";
 import { ensureMainFile } from "../setup/main-files.ts";
 import { consoleProgress } from "../util/progress.ts";
 import {
@@ -195,13 +196,31 @@ async function generateDataset(cacheDir: string, count: number) {
   return { file, schema, records: (await loadDataset(file, schema)).records };
 }
 
-/** The served circuit's development keys (cached): every chain key later pinned next to it shares the ptau. */
+/**
+ * The served circuit's development keys (cached): every chain key later pinned next to it shares the ptau.
+ * When the circuit sources changed since the cache was built (a pin mismatch), the whole keys directory is
+ * stale, chain keys included: it is removed and rebuilt (development keys only, never production ones).
+ */
 async function ensureServedKeys(config: ServiceConfig, ptauPower: number, write: (line: string) => void) {
-  await buildDevKeys([await ensureMainFile(START_SHAPE)], {
-    keysDir: config.keysDir,
-    minPtauPower: ptauPower,
-    progress: consoleProgress({ write }),
-  });
+  const build = async () =>
+    buildDevKeys([await ensureMainFile(START_SHAPE)], {
+      keysDir: config.keysDir,
+      minPtauPower: ptauPower,
+      progress: consoleProgress({ write }),
+    });
+  try {
+    await build();
+  } catch (error) {
+    if (
+      !(error instanceof PinMismatchError) ||
+      (await readKeysManifest(config.keysDir))?.insecure === false
+    ) {
+      throw error;
+    }
+    write(`circuit sources changed since ${config.keysDir} was built: rebuilding its development keys`);
+    rmSync(config.keysDir, { recursive: true, force: true });
+    await build();
+  }
 }
 
 async function startService(config: ServiceConfig, cacheDir: string, write: (line: string) => void) {

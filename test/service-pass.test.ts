@@ -8,13 +8,15 @@
  * the policy does not allow is refused as a whole with a precise error, budgets count every query of a batch
  * (atomically: a batch larger than what is left is refused whole, and of 20 concurrent batches of 3 against
  * a budget of 10 exactly 3 are admitted), the audit log has one entry per query,
- * and `zktally verify` / `inspect` print the histogram as a table.
+ * `zktally verify` / `inspect` print the histogram as a table, and `zktally query` given a JSON array of
+ * queries submits them as one pass and verifies the pass bundle it downloads.
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../src/cli/run.ts";
 import { runInspect, runVerify } from "../src/cli/verify-command.ts";
 import type { PassQuery } from "../src/query/pass.ts";
 import { evaluatePass } from "../src/query/pass-evaluate.ts";
@@ -35,6 +37,7 @@ import {
   TEST_CHUNKS,
 } from "./helpers/chunked-service.ts";
 import { PASS_TEST_SHAPE, TEST_SHAPE } from "./helpers/circuits.ts";
+import { captureCliOutput } from "./helpers/cli-output.ts";
 import { TEST_KEYS_DIR } from "./helpers/keys.ts";
 import {
   addPartner,
@@ -53,6 +56,7 @@ const K = 3;
 const DATASET = "editors-pass";
 const SCOPES = "datasets:read queries:submit audit:read";
 const PASS_CONFIG = { queries: 3, histogramSlots: 2, cells: 16 };
+const captured = captureCliOutput();
 
 /** Each country has 1 bot and 4 other editors: the bot cells (1 < k) are hidden, the others shown. */
 const HISTOGRAM: PassQuery = { predicate: [], aggregate: { kind: "histogram", by: ["country", "bot"] } };
@@ -337,4 +341,37 @@ describe("pass queries in the service", () => {
     expect(page.facts).toContainEqual(["Query 1", expect.stringContaining(`FR/true fewer than ${K}`)]);
     expect(out.join("")).toMatch(/^NOT VERIFIED[\s\S]* {7}DE +false +4\n[\s\S]*final {6}passfinal-q3-h2-g16/);
   });
+
+  it("zktally query submits a JSON array of queries as one pass and verifies the pass bundle", async () => {
+    const partner = await addPartner(service, "cli-pass", ["datasets:read", "queries:submit"], {
+      datasets: [DATASET],
+      fields: ["country", "bot"],
+      aggregates: ["histogram"],
+      minGroupSize: K,
+    });
+    const dir = mkdtempSync(join(tmpdir(), "zktally-pass-query-"));
+    const out = join(dir, "pass.bundle.json");
+    captured.clear();
+    const args = ["query", "--url", service.url, "--client-id", partner.clientId, "--client-secret"];
+    const code = await runCli([
+      ...args,
+      partner.clientSecret,
+      "--dataset",
+      DATASET,
+      "--query",
+      JSON.stringify([HISTOGRAM]),
+      "--operator-key",
+      service.server.ctx.operatorKey,
+      "--allow-insecure-keys",
+      "--poll-ms",
+      "100",
+      "--out",
+      out,
+    ]);
+    expect(code, captured.text()).toBe(0);
+    expect(captured.text()).toMatch(/VALID {2}\[0\] count of records per country × bot over all records:\n/);
+    expect(captured.text()).toMatch(/ {7}FR +true +fewer than 3\n/);
+    const bundle = parseStrictJson(await readFile(out, "utf8")) as { kind: string };
+    expect(bundle.kind).toBe("pass");
+  }, 600_000);
 });

@@ -635,7 +635,7 @@ for (const path of [
     bundle: () => withValue(count(), path, "1"),
     sdk: {
       field: path[0] === "extra" ? "extra" : new RegExp(`^${path[0]}`),
-      reason: /unexpected|unrecognized/i,
+      reason: /unexpected|unrecognized|unknown property/i, // the query model words its own errors
     },
     // The reference reads only the fields it needs; a re-signed manifest check catches manifest.extra.
     reference: path[0] === "manifest" || path[0] === "query" ? "rejects" : "accepts",

@@ -113,7 +113,7 @@ function declareQuery(program: Commander, outcome: Outcome): void {
     .requiredOption("--dataset <id>", "the dataset to ask")
     .requiredOption(
       "--query <json|file>",
-      'the query, e.g. \'{"predicate":[],"aggregate":{"kind":"count"}}\'',
+      'the query, e.g. \'{"predicate":[],"aggregate":{"kind":"count"}}\'; a JSON array of queries is one pass (histograms, several queries in one proof)',
     )
     .requiredOption(
       "--operator-key <hex>",

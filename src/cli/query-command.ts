@@ -2,7 +2,8 @@
  * @module cli/query-command
  *
  * `zktally query`: the partner's client. Gets a token by client credentials (refreshed when it expires),
- * generates a canonical nonce below r itself, submits the query, follows the job (a progress bar with
+ * generates a canonical nonce below r itself, submits the query (`POST /v1/queries`; a JSON array of queries is one
+ * pass, `POST /v1/passes`: a histogram or several queries in one proof), follows the job (a progress bar with
  * chunks done / total and the ETA on a terminal, a plain line per change otherwise, on stderr), downloads
  * the bundle, fetches the verification keys from `GET /v1/circuits` and verifies the bundle with the SDK
  * against the pinned `--operator-key` and the nonce it sent. Exit codes: 0 valid, 1 invalid or the job
@@ -41,9 +42,9 @@ export interface QueryOptions {
   readonly timeout: string;
 }
 
-/** `--query`: inline JSON or a file holding it. */
+/** `--query`: inline JSON (an object, or an array for a pass) or a file holding it. */
 async function queryArgument(value: string): Promise<unknown> {
-  const text = value.trimStart().startsWith("{") ? value : await readFile(value, "utf8");
+  const text = /^\s*[[{]/.test(value) ? value : await readFile(value, "utf8");
   try {
     return parseStrictJson(text);
   } catch (error) {
@@ -156,20 +157,24 @@ function credentials(options: QueryOptions) {
   return { clientId: options.clientId, clientSecret };
 }
 
+/** The endpoint and body for `--query`: one query, or an array of them answered in one pass. */
+function submission(query: unknown, options: QueryOptions, nonce: string) {
+  const epoch = options.epoch === undefined ? {} : { epoch: positiveNumber(options.epoch, "--epoch") };
+  const common = { datasetId: options.dataset, nonce, ...epoch };
+  return Array.isArray(query)
+    ? { path: "/v1/passes", body: { ...common, queries: query } }
+    : { path: "/v1/queries", body: { ...common, query } };
+}
+
 export async function runQuery(options: QueryOptions): Promise<number> {
   const query = await queryArgument(options.query);
   const pollMs = positiveNumber(options.pollMs, "--poll-ms");
   const timeoutMs = positiveNumber(options.timeout, "--timeout") * 1000;
   const client = new ServiceClient(options.url, credentials(options));
   const nonce = randomNonce();
-  const epoch = options.epoch === undefined ? {} : { epoch: positiveNumber(options.epoch, "--epoch") };
+  const { path, body } = submission(query, options, nonce);
   try {
-    const submitted = await client.postJson<{ jobId: string }>("/v1/queries", {
-      datasetId: options.dataset,
-      query,
-      nonce,
-      ...epoch,
-    });
+    const submitted = await client.postJson<{ jobId: string }>(path, body);
     const job = await followJob(client, submitted.jobId, pollMs, timeoutMs);
     if (job.state === "failed") {
       process.stderr.write(

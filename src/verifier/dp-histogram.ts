@@ -71,13 +71,8 @@ import { groth16EquationHolds } from "./groth16.ts";
 import type { ParsedProof } from "./parse.ts";
 import { parseScalar } from "./parse.ts";
 import { cellKeys, parsePassQueries } from "./pass-bundle.ts";
-import {
-  checkManifest,
-  checkOptions,
-  pinnedChainKeys,
-  type RejectionCheck,
-  type VerifyOptions,
-} from "./verify-bundle.ts";
+import { checkManifest, checkOptions, type RejectionCheck, type VerifyOptions } from "./verify-bundle.ts";
+import { pinnedPassKeys } from "./verify-pass.ts";
 import type { PreparedVerifyingKey } from "./vkey.ts";
 
 /** One privacy tier: the (epsilon, delta) claim of every cell noised with its params. */
@@ -411,25 +406,7 @@ function histogramKeys(
       cells: pass.cells,
     }),
   );
-  if (bundle.stepCircuitId !== expected) {
-    return rejectHistogram(
-      "circuit",
-      `step circuit ${bundle.stepCircuitId} is not the one of the manifest's schema and layout (${expected})`,
-    );
-  }
-  const keys = pinnedChainKeys(
-    {
-      stepCircuitId: bundle.stepCircuitId,
-      stepVkeyHash: bundle.stepVkeyHash,
-      stepSignalCount: parsed.chunkSignals[0]?.length ?? 0,
-      finalCircuitId: bundle.finalCircuitId,
-      finalVkeyHash: bundle.finalVkeyHash,
-      finalSignalCount: parsed.finalSignals.length,
-    },
-    bundle.manifest.circuits,
-    options,
-    warnings,
-  );
+  const keys = pinnedPassKeys(parsed, expected, options, warnings);
   if (!("step" in keys)) return { ...keys, kind: "dp-histogram" };
   return keys;
 }

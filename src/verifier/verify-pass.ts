@@ -73,25 +73,37 @@ function rejected(problem: BundleRejected): PassRejected {
   return { ...problem, kind: "pass" };
 }
 
-function keysFor(parsed: ParsedPassBundle, options: VerifyOptions, warnings: string[]) {
-  const { bundle, shape, schema } = parsed;
-  const expected = passCircuitId(
-    passShapeFor(schema, bundle.manifest.layout, {
-      ...chunkQueryShape(shape.chunk),
-      queries: shape.queries,
-      histogramSlots: shape.histogramSlots,
-      cells: shape.cells,
-    }),
-  );
-  if (bundle.stepCircuitId !== expected) {
-    return rejected(
-      reject(
-        "circuit",
-        `step circuit ${bundle.stepCircuitId} is not the one of the manifest's schema and layout (${expected})`,
-      ),
+/** What a pass-shaped chain bundle (pass, dp-histogram) names of its circuits and signals. */
+interface PassChainParts {
+  readonly bundle: {
+    readonly stepCircuitId: string;
+    readonly stepVkeyHash: string;
+    readonly finalCircuitId: string;
+    readonly finalVkeyHash: string;
+    readonly manifest: { readonly circuits: readonly string[] };
+  };
+  readonly chunkSignals: readonly (readonly unknown[])[];
+  readonly finalSignals: readonly unknown[];
+}
+
+/**
+ * The pinned step and final keys of a pass-shaped chain whose step circuit must be `expectedStep` (the one
+ * the manifest's schema and layout determine). Shared by the pass and dp-histogram verifiers.
+ */
+export function pinnedPassKeys(
+  parsed: PassChainParts,
+  expectedStep: string,
+  options: VerifyOptions,
+  warnings: string[],
+): { readonly step: PreparedVerifyingKey; readonly final: PreparedVerifyingKey } | BundleRejected {
+  const { bundle } = parsed;
+  if (bundle.stepCircuitId !== expectedStep) {
+    return reject(
+      "circuit",
+      `step circuit ${bundle.stepCircuitId} is not the one of the manifest's schema and layout (${expectedStep})`,
     );
   }
-  const keys = pinnedChainKeys(
+  return pinnedChainKeys(
     {
       stepCircuitId: bundle.stepCircuitId,
       stepVkeyHash: bundle.stepVkeyHash,
@@ -104,6 +116,19 @@ function keysFor(parsed: ParsedPassBundle, options: VerifyOptions, warnings: str
     options,
     warnings,
   );
+}
+
+function keysFor(parsed: ParsedPassBundle, options: VerifyOptions, warnings: string[]) {
+  const { bundle, shape, schema } = parsed;
+  const expected = passCircuitId(
+    passShapeFor(schema, bundle.manifest.layout, {
+      ...chunkQueryShape(shape.chunk),
+      queries: shape.queries,
+      histogramSlots: shape.histogramSlots,
+      cells: shape.cells,
+    }),
+  );
+  const keys = pinnedPassKeys(parsed, expected, options, warnings);
   if (!("step" in keys)) return rejected(keys);
   return keys;
 }

@@ -53,7 +53,7 @@ import {
   passQueryHash,
 } from "../query/pass.ts";
 import { canonicalJson } from "../util/canonical-json.ts";
-import { findInvalidParsedBatchItems, type RandomBytes } from "./batch.ts";
+import type { RandomBytes } from "./batch.ts";
 import {
   claimsFormat,
   describeValue,
@@ -67,12 +67,11 @@ import {
 import { MAX_CHAIN_CHUNKS, parseChainManifest, parseEntry } from "./chain-bundle.ts";
 import { DP_CHAIN_BUNDLE_FORMAT } from "./dp-chain.ts";
 import { VerifierInputError } from "./errors.ts";
-import { groth16EquationHolds } from "./groth16.ts";
 import type { ParsedProof } from "./parse.ts";
 import { parseScalar } from "./parse.ts";
 import { cellKeys, parsePassQueries } from "./pass-bundle.ts";
 import { checkManifest, checkOptions, type RejectionCheck, type VerifyOptions } from "./verify-bundle.ts";
-import { pinnedPassKeys } from "./verify-pass.ts";
+import { passChainProofFailure, pinnedPassKeys } from "./verify-pass.ts";
 import type { PreparedVerifyingKey } from "./vkey.ts";
 
 /** One privacy tier: the (epsilon, delta) claim of every cell noised with its params. */
@@ -453,28 +452,8 @@ function checkProofs(
     bundle.chunks.map((entry) => entry.publicSignals),
     bundle.final.publicSignals,
   );
-  const limit = !signals.ok && typeof signals.at === "number" ? signals.at : bundle.chunks.length;
-  const items = parsed.chunkProofs
-    .slice(0, limit)
-    .map((proof, index) => ({ proof, signals: parsed.chunkSignals[index] as readonly bigint[] }));
-  const invalid = items.length === 0 ? [] : findInvalidParsedBatchItems(keys.step, items, rng);
-  if (invalid.length > 0) {
-    const at = Math.min(...invalid);
-    return rejectHistogram(
-      "proof",
-      `the proof of chunk ${at} does not verify under the pinned key of ${bundle.stepCircuitId}`,
-      at,
-    );
-  }
-  if (!signals.ok) return rejectHistogram("chain", signals.reason, signals.at);
-  if (!groth16EquationHolds(keys.final, parsed.finalSignals, parsed.finalProof)) {
-    return rejectHistogram(
-      "proof",
-      `the final proof does not verify under the pinned key of ${bundle.finalCircuitId}`,
-      "final",
-    );
-  }
-  return undefined;
+  const failure = passChainProofFailure(parsed, keys, signals, rng);
+  return failure === undefined ? undefined : rejectHistogram(failure.check, failure.reason, failure.at);
 }
 
 /** Verifies a dp-histogram bundle (object or JSON text); see the module comment. */

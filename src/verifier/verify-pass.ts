@@ -14,11 +14,12 @@
  */
 import { chunkQueryShape } from "../circuits/chunk-shape.ts";
 import { passCircuitId, passShapeFor } from "../circuits/pass-shape.ts";
-import { checkPassChainSignals } from "../circuits/pass-statement.ts";
+import { checkPassChainSignals, type PassChainCheck } from "../circuits/pass-statement.ts";
 import { manifestHash } from "../dataset/manifest.ts";
 import type { PassQuery } from "../query/pass.ts";
 import { findInvalidParsedBatchItems, type RandomBytes } from "./batch.ts";
 import { groth16EquationHolds } from "./groth16.ts";
+import type { ParsedProof } from "./parse.ts";
 import {
   describePassAnswer,
   type ParsedPassBundle,
@@ -153,31 +154,44 @@ function checkProofs(
     bundle.chunks.map((entry) => entry.publicSignals),
     bundle.final.publicSignals,
   );
-  const limit = !signals.ok && typeof signals.at === "number" ? signals.at : bundle.chunks.length;
+  const failure = passChainProofFailure(parsed, keys, signals, rng);
+  return failure === undefined ? undefined : { valid: false, kind: "pass", ...failure };
+}
+
+/** What a pass-shaped chain bundle (pass, dp-histogram) holds of its proofs. */
+interface PassChainProofs {
+  readonly bundle: { readonly stepCircuitId: string; readonly finalCircuitId: string };
+  readonly chunkSignals: readonly (readonly bigint[])[];
+  readonly chunkProofs: readonly ParsedProof[];
+  readonly finalSignals: readonly bigint[];
+  readonly finalProof: ParsedProof;
+}
+
+/**
+ * Given the chain's signal check: the chunk proofs up to the first bad link (batched; the first bad proof
+ * is named), then the link itself, then the final proof. Shared by the pass and dp-histogram verifiers.
+ */
+export function passChainProofFailure(
+  parsed: PassChainProofs,
+  keys: { readonly step: PreparedVerifyingKey; readonly final: PreparedVerifyingKey },
+  signals: PassChainCheck,
+  rng: RandomBytes | undefined,
+): { readonly check: "proof" | "chain"; readonly reason: string; readonly at: number | "final" } | undefined {
+  const { bundle } = parsed;
+  const limit = !signals.ok && typeof signals.at === "number" ? signals.at : parsed.chunkProofs.length;
   const items = parsed.chunkProofs
     .slice(0, limit)
     .map((proof, index) => ({ proof, signals: parsed.chunkSignals[index] as readonly bigint[] }));
   const invalid = items.length === 0 ? [] : findInvalidParsedBatchItems(keys.step, items, rng);
   if (invalid.length > 0) {
     const at = Math.min(...invalid);
-    return {
-      valid: false,
-      kind: "pass",
-      check: "proof",
-      at,
-      reason: `the proof of chunk ${at} does not verify under the pinned key of ${bundle.stepCircuitId}`,
-    };
+    const reason = `the proof of chunk ${at} does not verify under the pinned key of ${bundle.stepCircuitId}`;
+    return { check: "proof", at, reason };
   }
-  if (!signals.ok)
-    return { valid: false, kind: "pass", check: "chain", at: signals.at, reason: signals.reason };
+  if (!signals.ok) return { check: "chain", at: signals.at, reason: signals.reason };
   if (!groth16EquationHolds(keys.final, parsed.finalSignals, parsed.finalProof)) {
-    return {
-      valid: false,
-      kind: "pass",
-      check: "proof",
-      at: "final",
-      reason: `the final proof does not verify under the pinned key of ${bundle.finalCircuitId}`,
-    };
+    const reason = `the final proof does not verify under the pinned key of ${bundle.finalCircuitId}`;
+    return { check: "proof", at: "final", reason };
   }
   return undefined;
 }

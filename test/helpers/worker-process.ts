@@ -68,6 +68,16 @@ export function spawnWorker(flags: readonly string[], startTimeoutMs = 30_000): 
   const worker: WorkerProcess = { child, lines, exited, waitFor };
   return new Promise((resolve, reject) => {
     child.once("exit", (code) => reject(new Error(`worker exited with ${code}: ${raw}`)));
-    waitFor((line) => line.msg === "worker ready", startTimeoutMs).then(() => resolve(worker), reject);
+    waitFor((line) => line.msg === "worker ready", startTimeoutMs).then(
+      () => resolve(worker),
+      (error) => {
+        // A worker that never got ready must not outlive the test: SIGTERM lets it stop its prover
+        // processes; SIGKILL if it has not exited 5 s later.
+        child.kill("SIGTERM");
+        const force = setTimeout(() => child.kill("SIGKILL"), 5_000);
+        void exited.then(() => clearTimeout(force));
+        reject(error);
+      },
+    );
   });
 }

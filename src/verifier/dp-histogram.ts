@@ -69,7 +69,7 @@ import { DP_CHAIN_BUNDLE_FORMAT } from "./dp-chain.ts";
 import { VerifierInputError } from "./errors.ts";
 import type { ParsedProof } from "./parse.ts";
 import { parseScalar } from "./parse.ts";
-import { cellKeys, parsePassQueries } from "./pass-bundle.ts";
+import { cellKeys, type ParsedPassChainProofs, parsePassQueries } from "./pass-bundle.ts";
 import { checkManifest, checkOptions, type RejectionCheck, type VerifyOptions } from "./verify-bundle.ts";
 import { passChainProofFailure, pinnedPassKeys } from "./verify-pass.ts";
 import type { PreparedVerifyingKey } from "./vkey.ts";
@@ -120,7 +120,7 @@ export interface DpHistogramBundle {
   readonly createdAt: string;
 }
 
-export interface ParsedDpHistogramBundle {
+export interface ParsedDpHistogramBundle extends ParsedPassChainProofs {
   readonly bundle: DpHistogramBundle;
   readonly schema: Schema;
   readonly shape: NoisyPassShape;
@@ -130,10 +130,6 @@ export interface ParsedDpHistogramBundle {
   readonly params: CellParams;
   /** H x G released values the answers claim (noisy + centre, 0 beyond each table). */
   readonly released: readonly (readonly bigint[])[];
-  readonly chunkSignals: readonly (readonly bigint[])[];
-  readonly chunkProofs: readonly ParsedProof[];
-  readonly finalSignals: readonly bigint[];
-  readonly finalProof: ParsedProof;
   readonly queryHashes: readonly string[];
 }
 

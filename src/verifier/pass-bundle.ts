@@ -96,7 +96,15 @@ export interface PassBundle {
   readonly createdAt: string;
 }
 
-export interface ParsedPassBundle {
+/** The parsed proofs and signals of a pass-shaped chain bundle (pass, dp-histogram). */
+export interface ParsedPassChainProofs {
+  readonly chunkSignals: readonly (readonly bigint[])[];
+  readonly chunkProofs: readonly ParsedProof[];
+  readonly finalSignals: readonly bigint[];
+  readonly finalProof: ParsedProof;
+}
+
+export interface ParsedPassBundle extends ParsedPassChainProofs {
   readonly bundle: PassBundle;
   readonly shape: PassShape;
   readonly schema: Schema;
@@ -104,10 +112,6 @@ export interface ParsedPassBundle {
   readonly encodedQuery: PassPublicElements;
   /** The final proof's outputs the answers claim (unused slots: the padding query's). */
   readonly outputs: PassOutputs;
-  readonly chunkSignals: readonly (readonly bigint[])[];
-  readonly chunkProofs: readonly ParsedProof[];
-  readonly finalSignals: readonly bigint[];
-  readonly finalProof: ParsedProof;
   readonly queryHashes: readonly string[];
 }
 

@@ -19,10 +19,10 @@ import { manifestHash } from "../dataset/manifest.ts";
 import type { PassQuery } from "../query/pass.ts";
 import { findInvalidParsedBatchItems, type RandomBytes } from "./batch.ts";
 import { groth16EquationHolds } from "./groth16.ts";
-import type { ParsedProof } from "./parse.ts";
 import {
   describePassAnswer,
   type ParsedPassBundle,
+  type ParsedPassChainProofs,
   type PassAnswer,
   parsePassBundle,
 } from "./pass-bundle.ts";
@@ -74,8 +74,8 @@ function rejected(problem: BundleRejected): PassRejected {
   return { ...problem, kind: "pass" };
 }
 
-/** What a pass-shaped chain bundle (pass, dp-histogram) names of its circuits and signals. */
-interface PassChainParts {
+/** What a pass-shaped chain bundle (pass, dp-histogram) names of its circuits, and its parsed proofs. */
+interface PassChain extends ParsedPassChainProofs {
   readonly bundle: {
     readonly stepCircuitId: string;
     readonly stepVkeyHash: string;
@@ -83,8 +83,6 @@ interface PassChainParts {
     readonly finalVkeyHash: string;
     readonly manifest: { readonly circuits: readonly string[] };
   };
-  readonly chunkSignals: readonly (readonly unknown[])[];
-  readonly finalSignals: readonly unknown[];
 }
 
 /**
@@ -92,7 +90,7 @@ interface PassChainParts {
  * the manifest's schema and layout determine). Shared by the pass and dp-histogram verifiers.
  */
 export function pinnedPassKeys(
-  parsed: PassChainParts,
+  parsed: PassChain,
   expectedStep: string,
   options: VerifyOptions,
   warnings: string[],
@@ -158,21 +156,12 @@ function checkProofs(
   return failure === undefined ? undefined : { valid: false, kind: "pass", ...failure };
 }
 
-/** What a pass-shaped chain bundle (pass, dp-histogram) holds of its proofs. */
-interface PassChainProofs {
-  readonly bundle: { readonly stepCircuitId: string; readonly finalCircuitId: string };
-  readonly chunkSignals: readonly (readonly bigint[])[];
-  readonly chunkProofs: readonly ParsedProof[];
-  readonly finalSignals: readonly bigint[];
-  readonly finalProof: ParsedProof;
-}
-
 /**
  * Given the chain's signal check: the chunk proofs up to the first bad link (batched; the first bad proof
  * is named), then the link itself, then the final proof. Shared by the pass and dp-histogram verifiers.
  */
 export function passChainProofFailure(
-  parsed: PassChainProofs,
+  parsed: PassChain,
   keys: { readonly step: PreparedVerifyingKey; readonly final: PreparedVerifyingKey },
   signals: PassChainCheck,
   rng: RandomBytes | undefined,

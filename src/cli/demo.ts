@@ -33,9 +33,8 @@ import { ensureDevKeys } from "./dev-keys.ts";
 import { loadOrCreateOperatorState } from "./operator-state.ts";
 import { renderTable } from "./table.ts";
 
+/** The demo runs on the embedded sample only (its queries name the sample's fields; `commit`/`query` take yours). */
 export interface DemoOptions {
-  readonly data?: string;
-  readonly schema?: string;
   /** `native` or `snarkjs` (default: `ZKTALLY_PROVER`, else native when built). */
   readonly prover?: string;
   readonly write?: (line: string) => void;
@@ -112,10 +111,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<boolean> {
   await ensureDevKeys(shape, KEYS_DIR, progress);
 
   const operator = await loadOrCreateOperatorState(DATA_DIR);
-  const schemaFile = options.schema ?? SAMPLE_SCHEMA;
-  const schema = parseSchema(parseStrictJson(await readFile(schemaFile, "utf8"), schemaFile));
+  const schema = parseSchema(parseStrictJson(await readFile(SAMPLE_SCHEMA, "utf8"), SAMPLE_SCHEMA));
   progress("commit", "loading and committing the sample dataset");
-  const dataset = await commitFile(options.data ?? SAMPLE_DATA, {
+  const dataset = await commitFile(SAMPLE_DATA, {
     datasetId: "wikimedia-editors-sample",
     epoch: 1,
     schema,

@@ -8,8 +8,11 @@
  * flags, so editing any included library file forces a recompile. A compile runs in a staging directory that
  * is renamed into place only when complete, so a killed compile never leaves a usable-looking entry.
  *
- * circom2 runs under WASI and only sees the working directory tree: it is spawned with `cwd` = repo root and
- * relative paths, and every source file (main and includes) must live inside the repository.
+ * circom2 runs under WASI: it is spawned with `cwd` = repo root and paths relative to it, and it opens an
+ * include only under that directory. A main may lie outside it (a generated main in a build cache elsewhere,
+ * setup/main-files.ts): such a main includes the package's templates by name, found through the library path
+ * `-l circuits/lib`. `collectSources` resolves includes the way circom does (next to the including file when
+ * that is under the repo root, then the library path), so the cache key hashes exactly what circom reads.
  *
  * Security caveat: the cache is a convenience, not a trust anchor. Artifacts are pinned by hash in the keys
  * manifest and checked again before proving; constraint counts come from the r1cs header, never from
@@ -28,7 +31,14 @@ import { InputError } from "../util/errors.ts";
 import { type Progress, silentProgress } from "../util/progress.ts";
 import { parseStrictJson } from "../util/strict-json.ts";
 import { readBinSection, readUintLE } from "./binary-reader.ts";
-import { assertCircuitId, buildRoot, compiledArtifactPaths, compiledCircuitDir, REPO_ROOT } from "./paths.ts";
+import {
+  assertCircuitId,
+  buildRoot,
+  CIRCUIT_LIBRARY_DIR,
+  compiledArtifactPaths,
+  compiledCircuitDir,
+  REPO_ROOT,
+} from "./paths.ts";
 
 /** A compilation failure; `message` carries circom's first error with its `file:line:column`. */
 export class CompileError extends InputError {
@@ -71,7 +81,7 @@ export interface CompileOptions {
 
 /** One source file that went into a compile. */
 export interface SourceFile {
-  /** Path relative to the repo root, with forward slashes. */
+  /** Path relative to the repo root, with forward slashes (starts with `..` for a main outside it). */
   readonly path: string;
   readonly sha256: string;
 }
@@ -114,7 +124,7 @@ const META_FILE = "compile.json";
 const CACHE_SCHEMA = "zktally/compile-cache/v1";
 const require = createRequire(import.meta.url);
 
-/** Compiles `mainPath` (relative to the repo root), or returns the cached result for identical sources. */
+/** Compiles `mainPath` (relative to the repo root, possibly `..`), or returns the cached result for identical sources. */
 export async function compileCircuit(mainPath: string, opts: CompileOptions = {}): Promise<CompiledCircuit> {
   const progress = opts.progress ?? silentProgress;
   const mainRel = normalizeMainPath(mainPath);
@@ -167,19 +177,24 @@ function normalizeMainPath(mainPath: string): string {
   }
   if (path.isAbsolute(mainPath)) {
     throw new TypeError(
-      `mainPath must be relative to the repo root (circom2 cannot see absolute paths): ${mainPath}`,
+      `mainPath must be relative to the repo root ${REPO_ROOT} (circom2 runs there and takes relative paths): ${mainPath}`,
     );
   }
-  return repoRelative(path.resolve(REPO_ROOT, mainPath), mainPath);
+  const absolute = path.resolve(REPO_ROOT, mainPath);
+  if (!existsSync(absolute))
+    throw new CompileError(`main file ${mainPath} not found (at ${absolute})`, mainPath);
+  return toRepoPath(absolute);
 }
 
-/** Repo-relative forward-slash path of an absolute path; refuses paths outside the repo. */
-function repoRelative(absolute: string, shownAs: string): string {
+/** Forward-slash path relative to the repo root (circom2's working directory). */
+function toRepoPath(absolute: string): string {
+  return path.relative(REPO_ROOT, absolute).split(path.sep).join("/");
+}
+
+/** Whether circom2, running in the repo root, can open `absolute` as an include. */
+function underRepoRoot(absolute: string): boolean {
   const rel = path.relative(REPO_ROOT, absolute);
-  if (rel === "" || rel.startsWith("..") || path.isAbsolute(rel)) {
-    throw new RangeError(`${shownAs} is outside the repository; circom2 only sees files under ${REPO_ROOT}`);
-  }
-  return rel.split(path.sep).join("/");
+  return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel);
 }
 
 function compilerFlags(optimization: OptimizationLevel): string[] {
@@ -227,31 +242,30 @@ export function parseIncludes(source: string): IncludeDirective[] {
   return found;
 }
 
-/** circom resolves an include relative to the including file (we pass no `-l` library paths). */
+/**
+ * The file circom includes for `include` in `fromRel`: next to the including file when circom2 can open
+ * files there (under the repo root), else in the library path `-l circuits/lib`; never outside the repo root.
+ */
 function resolveInclude(mainRel: string, fromRel: string, include: IncludeDirective): string {
   const where = `${fromRel}:${include.line}`;
+  const fail = (message: string) => new CompileError(message, mainRel, fromRel, include.line);
   if (path.isAbsolute(include.target)) {
-    throw new CompileError(
-      `absolute include "${include.target}" at ${where}; use a relative path`,
-      mainRel,
-      fromRel,
-      include.line,
+    throw fail(`absolute include "${include.target}" at ${where}; use a relative path`);
+  }
+  const besideFile = path.resolve(REPO_ROOT, path.dirname(fromRel), include.target);
+  const inLibrary = path.resolve(REPO_ROOT, CIRCUIT_LIBRARY_DIR, include.target);
+  const found = [besideFile, inLibrary].find((file) => underRepoRoot(file) && existsSync(file));
+  if (found !== undefined) return toRepoPath(found);
+  if (existsSync(besideFile)) {
+    throw fail(
+      `include "${include.target}" at ${where} is outside ${REPO_ROOT}, where circom2 runs and can open includes; ` +
+        `include a template of ${CIRCUIT_LIBRARY_DIR} by its name, or keep the sources under ${REPO_ROOT} ` +
+        `(for a generated main: set ZKTALLY_BUILD_DIR to a directory inside it)`,
     );
   }
-  const absolute = path.resolve(REPO_ROOT, path.dirname(fromRel), include.target);
-  if (!existsSync(absolute)) {
-    throw new CompileError(
-      `included file "${include.target}" not found (at ${where})`,
-      mainRel,
-      fromRel,
-      include.line,
-    );
-  }
-  try {
-    return repoRelative(absolute, `include "${include.target}" at ${where}`);
-  } catch (err) {
-    throw new CompileError((err as Error).message, mainRel, fromRel, include.line);
-  }
+  throw fail(
+    `included file "${include.target}" not found (at ${where}; looked next to ${fromRel} and in ${CIRCUIT_LIBRARY_DIR})`,
+  );
 }
 
 async function readCacheEntry(dir: string, id: string): Promise<CompiledCircuit | undefined> {
@@ -331,10 +345,12 @@ async function compileIntoCache(job: CompileJob): Promise<CompiledCircuit> {
 
 const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g");
 
-/** Runs the circom2 CLI from the repo root; resolves with warnings, rejects with a `CompileError`. */
+/**
+ * Runs the circom2 CLI from the repo root, with the package's templates as library path (not part of `flags`:
+ * the cache key hashes the files it resolved to); resolves with warnings, rejects with a `CompileError`. */
 function runCircom(mainRel: string, flags: readonly string[], outDir: string): Promise<string[]> {
   const cli = require.resolve("circom2/cli.js");
-  const args = [cli, mainRel, ...flags, "-o", path.relative(REPO_ROOT, outDir)];
+  const args = [cli, mainRel, ...flags, "-l", CIRCUIT_LIBRARY_DIR, "-o", path.relative(REPO_ROOT, outDir)];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
     const out: Buffer[] = [];

@@ -1,12 +1,21 @@
 /**
  * @module setup/main-files
  *
- * Keeps `circuits/main/<id>.circom` in step with `mainSource(shape)`: the mains are generated, committed for
- * the shapes the project ships, and (re)written only when missing or stale, so a clean clone compiles the
- * exact sources that were reviewed.
+ * The main file of a circuit shape, for `compileCircuit`. A main the package ships (`circuits/main/<id>.circom`,
+ * committed) is used as is when it equals the generated source, so a clean clone compiles the exact sources
+ * that were reviewed. Any other shape, or a shipped main that no longer matches its generator, gets its main
+ * written into the build cache (`<cache>/mains/<id>.circom`, paths.ts `generatedMainsDir`) and never into the
+ * package tree: an installed `node_modules/zktally` may be read-only and is not ours to change.
+ *
+ * A cached main includes the templates by name (`include "chunk.circom";`), found through circom's library
+ * path `-l circuits/lib` (setup/compile.ts), so it compiles wherever the cache is: circom2 runs under WASI and
+ * cannot follow relative includes out of a file that lies outside its working directory (the repo root).
+ *
+ * Security caveat: a cached main is regenerated whenever it differs from the generator's output, and the
+ * compile cache key hashes every source circom reads, so an edited cached main is never compiled silently.
  */
-import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { readFile } from "node:fs/promises";
+import { basename, join, relative, sep } from "node:path";
 import {
   type ChunkShape,
   chunkMainPath,
@@ -29,19 +38,20 @@ import {
   passMainSource,
 } from "../circuits/pass-shape.ts";
 import { type AggregateShape, mainPath, mainSource } from "../circuits/shape.ts";
-import { REPO_ROOT } from "./paths.ts";
+import { writeFileAtomic } from "../storage/atomic-write.ts";
+import { generatedMainsDir, REPO_ROOT } from "./paths.ts";
 
-/** Writes the main file for `shape` if it is missing or differs; returns its repo-relative path. */
+/** Writes the main file for `shape` if it is missing or differs; returns the path to compile (main-files module). */
 export function ensureMainFile(shape: AggregateShape): Promise<string> {
   return ensureMainSource(mainPath(shape), mainSource(shape));
 }
 
-/** Writes the chunk-step main for `shape` if missing or stale; returns its repo-relative path. */
+/** Writes the chunk-step main for `shape` if missing or stale; returns the path to compile (main-files module). */
 export function ensureChunkMainFile(shape: ChunkShape): Promise<string> {
   return ensureMainSource(chunkMainPath(shape), chunkMainSource(shape));
 }
 
-/** Writes the final-step main for `shape` if missing or stale; returns its repo-relative path. */
+/** Writes the final-step main for `shape` if missing or stale; returns the path to compile (main-files module). */
 export function ensureFinalMainFile(shape: FinalShape): Promise<string> {
   return ensureMainSource(finalMainPath(shape), finalMainSource(shape));
 }
@@ -64,12 +74,24 @@ export function ensureNoisyPassFinalMainFile(shape: NoisyPassShape): Promise<str
   return ensureMainSource(noisyPassFinalMainPath(shape), noisyPassFinalMainSource(shape));
 }
 
-async function ensureMainSource(relative: string, source: string): Promise<string> {
-  const absolute = join(REPO_ROOT, relative);
-  const current = await readFile(absolute, "utf8").catch(() => undefined);
-  if (current !== source) {
-    await mkdir(dirname(absolute), { recursive: true });
-    await writeFile(absolute, source);
-  }
-  return relative;
+/**
+ * `shippedPath` (repo-relative) when the package ships it with exactly `source`; otherwise the main written
+ * into the build cache, as a path relative to the repo root (what `compileCircuit` takes; it starts with
+ * `..` when the cache lies outside the repo).
+ */
+async function ensureMainSource(shippedPath: string, source: string): Promise<string> {
+  if ((await readIfExists(join(REPO_ROOT, shippedPath))) === source) return shippedPath;
+  const cached = join(generatedMainsDir(), basename(shippedPath));
+  const cachedSource = withLibraryIncludes(source);
+  if ((await readIfExists(cached)) !== cachedSource) await writeFileAtomic(cached, cachedSource);
+  return relative(REPO_ROOT, cached).split(sep).join("/");
+}
+
+function readIfExists(file: string): Promise<string | undefined> {
+  return readFile(file, "utf8").catch(() => undefined);
+}
+
+/** The generators write `include "../lib/<name>";` (right from circuits/main); a cached main names the file. */
+function withLibraryIncludes(source: string): string {
+  return source.replace(/^include "\.\.\/lib\/([^"/]+)";$/gm, 'include "$1";');
 }

@@ -8,6 +8,10 @@
  * The cache root is `<repo>/build` (gitignored) unless the environment variable `ZKTALLY_BUILD_DIR` names
  * another directory. Nothing in the cache is trusted on its own: zkeys and wasm files are checked against the
  * pinned hashes of the keys manifest before use (see `keys-manifest.ts`).
+ *
+ * Circuit sources: the package's templates live in `<repo>/circuits/lib` and its shipped (committed, reviewed)
+ * mains in `<repo>/circuits/main`; mains generated for any other shape go to `<cache>/mains`, never into the
+ * package tree (which may be a read-only `node_modules/zktally`).
  */
 
 import path from "node:path";
@@ -24,6 +28,14 @@ export function buildRoot(buildDir?: string): string {
   const chosen = buildDir ?? process.env[BUILD_DIR_ENV];
   if (chosen === undefined || chosen === "") return path.join(REPO_ROOT, "build");
   return path.resolve(REPO_ROOT, chosen);
+}
+
+/** The package's circuit templates, relative to the repo root: circom's `-l` library path (setup/compile). */
+export const CIRCUIT_LIBRARY_DIR = "circuits/lib";
+
+/** Where mains generated for shapes the package does not ship are written: `<cache>/mains`. */
+export function generatedMainsDir(buildDir?: string): string {
+  return path.join(buildRoot(buildDir), "mains");
 }
 
 /** Circuit ids become directory and file names, so they are restricted to a safe alphabet. */

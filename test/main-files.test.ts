@@ -1,0 +1,154 @@
+/**
+ * Main files of circuit shapes (src/setup/main-files.ts, issue 14 point 8): every main committed in
+ * circuits/main is exactly what its generator writes (so a clean clone compiles the reviewed sources); a
+ * shape the package does not ship gets its main in the build cache and nothing is written under circuits/;
+ * that main compiles with the cache outside the repository (templates found through `-l circuits/lib`) and
+ * inside it; a hand-written main outside the repository with a relative include gets an error saying what to do.
+ */
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  chunkMainSource,
+  chunkShapeFromId,
+  finalMainSource,
+  finalShapeFromId,
+} from "../src/circuits/chunk-shape.ts";
+import { noisyFinalMainSource, noisyFinalShapeFromId } from "../src/circuits/noise.ts";
+import { makeNoisyPassShape, noisyPassFinalMainSource } from "../src/circuits/pass-noise.ts";
+import {
+  type PassShape,
+  passFinalMainSource,
+  passMainSource,
+  passShapeFromId,
+} from "../src/circuits/pass-shape.ts";
+import { mainSource, makeShape, shapeFromId } from "../src/circuits/shape.ts";
+import { compileCircuit } from "../src/setup/compile.ts";
+import { ensureMainFile } from "../src/setup/main-files.ts";
+import { BUILD_DIR_ENV, generatedMainsDir, REPO_ROOT } from "../src/setup/paths.ts";
+
+const SHIPPED_DIR = path.join(REPO_ROOT, "circuits", "main");
+const shippedIds = readdirSync(SHIPPED_DIR)
+  .filter((name) => name.endsWith(".circom"))
+  .map((name) => name.slice(0, -".circom".length));
+
+/** The generator's source for a shipped id. */
+function generatedSource(id: string): string | undefined {
+  if (id.startsWith("aggregate-")) return mainSource(shapeFromId(id));
+  if (id.startsWith("chunk-")) return chunkMainSource(chunkShapeFromId(id));
+  if (id.startsWith("chunkfinal-")) return finalMainSource(finalShapeFromId(id));
+  if (id.startsWith("chunkfinaldp-")) return noisyFinalMainSource(noisyFinalShapeFromId(id));
+  if (id.startsWith("pass-")) return passMainSource(passShapeFromId(id));
+  const noisy = /^passfinaldp-(.+)-n(\d+)-j(\d+)$/.exec(id);
+  const pass = passShapeWithFinal(noisy ? `passfinal-${noisy[1]}` : id);
+  if (pass === undefined) return undefined;
+  if (!noisy) return passFinalMainSource(pass);
+  const [maxCoins, maxScaleBits] = [Number(noisy[2]), Number(noisy[3])];
+  return noisyPassFinalMainSource(makeNoisyPassShape({ pass, maxCoins, maxScaleBits }));
+}
+
+/** A pass final's id names only its query side (Q, H, G, C, W, F): any record side with those will do. */
+function passShapeWithFinal(finalId: string): PassShape | undefined {
+  const match = /^passfinal-(q\d+-h\d+-g\d+)-c(\d+)-w(\d+)-f(\d+)$/.exec(finalId);
+  if (!match) return undefined;
+  const [, slots, clauses, width, fields] = match;
+  const domains = Array.from({ length: Number(fields) }, () => `u${width}`).join(".");
+  return passShapeFromId(`pass-${slots}-s16-b1-t1-c${clauses}-m3-kn-${domains}`);
+}
+
+/** Every file under circuits/ with its content digest and mtime: what "nothing written" is checked against. */
+function circuitsListing(): string[] {
+  const root = path.join(REPO_ROOT, "circuits");
+  return readdirSync(root, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => {
+      const file = path.join(entry.parentPath, entry.name);
+      const digest = createHash("sha256").update(readFileSync(file)).digest("hex");
+      return `${path.relative(root, file)} ${digest} ${statSync(file).mtimeMs}`;
+    })
+    .sort();
+}
+
+/** A small aggregate shape no one ships (8 records, 2 fields of 8 bits, 1 clause). */
+const UNSHIPPED = makeShape({
+  capacity: 8,
+  fields: 2,
+  width: 8,
+  clauses: 1,
+  setSize: 2,
+  leafRecords: 2,
+  arity: 2,
+});
+
+describe("shipped mains", () => {
+  it("are exactly what their generators write", () => {
+    expect(shippedIds.length).toBeGreaterThan(0);
+    for (const id of shippedIds) {
+      const committed = readFileSync(path.join(SHIPPED_DIR, `${id}.circom`), "utf8");
+      expect(committed, `circuits/main/${id}.circom`).toBe(generatedSource(id));
+    }
+  });
+
+  it("are used in place when current", async () => {
+    const id = shippedIds.find((name) => name.startsWith("aggregate-")) as string;
+    expect(await ensureMainFile(shapeFromId(id))).toBe(`circuits/main/${id}.circom`);
+  });
+});
+
+describe("a shape the package does not ship", () => {
+  const saved = process.env[BUILD_DIR_ENV];
+  let outside: string;
+  let inside: string;
+
+  beforeAll(async () => {
+    outside = await mkdtemp(path.join(os.tmpdir(), "zktally-mains-"));
+    inside = await mkdtemp(path.join(REPO_ROOT, "build", ".test-mains-"));
+  });
+
+  afterAll(async () => {
+    if (saved === undefined) delete process.env[BUILD_DIR_ENV];
+    else process.env[BUILD_DIR_ENV] = saved;
+    await rm(outside, { recursive: true, force: true });
+    await rm(inside, { recursive: true, force: true });
+  });
+
+  it.each([
+    ["outside the repository", () => outside],
+    ["inside the repository", () => inside],
+  ])("gets its main in the build cache %s, writes nothing under circuits/ and compiles", async (_, dir) => {
+    process.env[BUILD_DIR_ENV] = dir();
+    const before = circuitsListing();
+    const main = await ensureMainFile(UNSHIPPED);
+    expect(path.resolve(REPO_ROOT, main)).toBe(
+      path.join(generatedMainsDir(), "aggregate-8x2x1-w8-m2-b2-a2.circom"),
+    );
+    expect(readFileSync(path.resolve(REPO_ROOT, main), "utf8")).toContain('include "aggregate.circom";');
+    const compiled = await compileCircuit(main);
+    expect(compiled.constraints).toBeGreaterThan(0);
+    expect(compiled.sources.map((s) => s.path)).toEqual(
+      expect.arrayContaining([
+        main,
+        "circuits/lib/aggregate.circom",
+        "node_modules/circomlib/circuits/poseidon.circom",
+      ]),
+    );
+    expect(await ensureMainFile(UNSHIPPED)).toBe(main);
+    expect(circuitsListing()).toEqual(before);
+  });
+
+  it("refuses a main outside the repository whose relative include circom2 could not open", async () => {
+    await writeFile(path.join(outside, "helper.circom"), "pragma circom 2.1.0;\n");
+    await writeFile(path.join(outside, "own.circom"), 'pragma circom 2.1.0;\ninclude "helper.circom";\n');
+    const main = path.relative(REPO_ROOT, path.join(outside, "own.circom"));
+    await expect(compileCircuit(main)).rejects.toMatchObject({
+      name: "CompileError",
+      line: 2,
+      message: expect.stringMatching(
+        /outside .*circom2 runs.*include a template of circuits\/lib by its name/,
+      ),
+    });
+  });
+});

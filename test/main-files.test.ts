@@ -27,7 +27,14 @@ import {
 } from "../src/circuits/pass-shape.ts";
 import { mainSource, makeShape, shapeFromId } from "../src/circuits/shape.ts";
 import { compileCircuit } from "../src/setup/compile.ts";
-import { ensureMainFile } from "../src/setup/main-files.ts";
+import {
+  ensureChunkMainFile,
+  ensureFinalMainFile,
+  ensureMainFile,
+  ensureNoisyFinalMainFile,
+  ensureNoisyPassFinalMainFile,
+  ensurePassMainFiles,
+} from "../src/setup/main-files.ts";
 import { BUILD_DIR_ENV, generatedMainsDir, REPO_ROOT } from "../src/setup/paths.ts";
 
 const SHIPPED_DIR = path.join(REPO_ROOT, "circuits", "main");
@@ -137,6 +144,24 @@ describe("a shape the package does not ship", () => {
     );
     expect(await ensureMainFile(UNSHIPPED)).toBe(main);
     expect(circuitsListing()).toEqual(before);
+  });
+
+  it("of every kind includes the templates by name (no ../lib include left)", async () => {
+    process.env[BUILD_DIR_ENV] = outside;
+    const pass = passShapeFromId("pass-q1-h1-g2-s16-b1-t1-c3-m3-kn-u8.u8");
+    const mains = [
+      await ensureChunkMainFile(pass.chunk),
+      await ensureFinalMainFile(finalShapeFromId("chunkfinal-c2-w8")),
+      await ensureNoisyFinalMainFile(noisyFinalShapeFromId("chunkfinaldp-c2-w8-n8-j2")),
+      ...(await ensurePassMainFiles(pass)),
+      await ensureNoisyPassFinalMainFile(makeNoisyPassShape({ pass, maxCoins: 8, maxScaleBits: 2 })),
+    ];
+    for (const main of mains) {
+      const file = path.resolve(REPO_ROOT, main);
+      expect(path.dirname(file)).toBe(generatedMainsDir());
+      const includes = readFileSync(file, "utf8").match(/^include "[^"]+";$/gm);
+      expect(includes, main).toEqual([expect.stringMatching(/^include "[a-z-]+\.circom";$/)]);
+    }
   });
 
   it("refuses a main outside the repository whose relative include circom2 could not open", async () => {

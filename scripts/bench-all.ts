@@ -10,8 +10,11 @@
  * commits, Redis workers, a 2^14-record chain) take hours on a 2-core machine: `npm run bench` runs them with
  * their quick options (PLANS below, said so in RESULTS.md); `--full` runs them in full. `--quick` runs every
  * bench with its smallest options (to check the runner: minutes, figures meaningless), `--only a,b` runs the
- * named benches, `--out FILE` writes elsewhere, `--timeout-min N` (default 300) kills a bench that runs longer (or
- * that never exits after printing its table) and records it as killed.
+ * named benches in that order, `--out FILE` writes elsewhere, `--timeout-min N` (default 300) kills a bench that
+ * runs longer (or that never exits after printing its table) and records it as killed.
+ *
+ * RESULTS.md is rewritten after every bench (the benches not run yet listed), so a stopped run keeps what it
+ * measured.
  *
  * Caveat: figures from a loaded machine are not comparable; RESULTS.md records the load average so a reader
  * can tell.
@@ -111,7 +114,12 @@ function formatLoad(load: readonly number[]): string {
 }
 
 /** bench/RESULTS.md. */
-export function renderResults(runs: readonly BenchRun[], machine: readonly string[], date: Date): string {
+export function renderResults(
+  runs: readonly BenchRun[],
+  machine: readonly string[],
+  date: Date,
+  pending: readonly string[] = [],
+): string {
   const rows = runs.map(
     (run) =>
       `| ${run.name} | \`${run.command}\`${run.quickUsed ? " (quick)" : ""} | ${run.seconds.toFixed(0)} | ${run.exitCode ?? "killed"} | ${formatLoad(run.loadBefore.slice(0, 1))} / ${formatLoad(run.loadAfter.slice(0, 1))} |`,
@@ -136,6 +144,9 @@ export function renderResults(runs: readonly BenchRun[], machine: readonly strin
       (run) => `- ${run.name}: quick options (a full run, \`--full\`, takes hours here: ${run.hours}).`,
     ),
     ...(quick.length > 0 ? [""] : []),
+    ...(pending.length > 0
+      ? [`**Partial**: the run is in progress or was stopped; not run yet: ${pending.join(", ")}.`, ""]
+      : []),
     ...runs.flatMap((run) => [`## ${run.name}`, "", "```", run.output.trimEnd(), "```", ""]),
   ].join("\n");
 }
@@ -209,11 +220,15 @@ async function main(): Promise<number> {
   }
   const machine = describeMachine();
   const date = new Date();
+  const selected: [string, string][] =
+    only === undefined ? [...scripts] : only.map((name) => [name, scripts.get(name) as string]);
   const runs: BenchRun[] = [];
-  for (const [name, file] of scripts) {
-    if (only === undefined || only.includes(name)) runs.push(await runBench(name, file, mode, timeoutMs));
+  // Written after every bench, so a run stopped part-way (hours here) still leaves what it measured.
+  for (const [index, [name, file]] of selected.entries()) {
+    runs.push(await runBench(name, file, mode, timeoutMs));
+    const pending = selected.slice(index + 1).map(([rest]) => rest);
+    writeFileSync(values.out, renderResults(runs, machine, date, pending));
   }
-  writeFileSync(values.out, renderResults(runs, machine, date));
   process.stdout.write(`\nwrote ${values.out} (${runs.length} benches)\n`);
   return runs.every((run) => run.exitCode === 0) ? 0 : 1;
 }

@@ -58,5 +58,8 @@ describe("npm run bench", () => {
       "- scale: quick options (a full run, `--full`, takes hours here: 2^20-record commits).",
     );
     expect(page).toContain("```\nrecords/s: 42\n```");
+    expect(page).not.toContain("Partial");
+    const partial = renderResults([run], describeMachine(), new Date(), ["privacy", "cli"]);
+    expect(partial).toContain("not run yet: privacy, cli.");
   });
 });

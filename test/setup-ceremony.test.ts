@@ -375,13 +375,23 @@ describe("refusals", () => {
       "exists",
     );
     await expectCheck(initCeremony({ compiled: power, ptauPath, dir, table }), "exists");
-    await expect(contributeCeremony({ transcriptPath: t, name: "" })).rejects.toThrow(TypeError);
-    await expect(beaconCeremony({ transcriptPath: t, beaconHash: "xyz", iterationsExp: 10 })).rejects.toThrow(
-      TypeError,
-    );
-    await expect(beaconCeremony({ transcriptPath: t, beaconHash: "aa", iterationsExp: 9 })).rejects.toThrow(
-      RangeError,
-    );
+    // A person's typing (exit 2 at the command line, naming the flag), not a programming error.
+    await expect(contributeCeremony({ transcriptPath: t, name: "" })).rejects.toMatchObject({
+      code: "setup_failed",
+      message: "--name must be 1..64 printable ASCII characters",
+    });
+    await expect(
+      beaconCeremony({ transcriptPath: t, beaconHash: "xyz", iterationsExp: 10 }),
+    ).rejects.toMatchObject({
+      code: "setup_failed",
+      message: "--hash must be 1..255 bytes of hex",
+    });
+    await expect(
+      beaconCeremony({ transcriptPath: t, beaconHash: "aa", iterationsExp: 9 }),
+    ).rejects.toMatchObject({
+      code: "setup_failed",
+      message: "--iterations must be an integer in 10..63 (2^N hashes)",
+    });
   });
 
   it("an unknown ptau at init unless overridden; the override is recorded as untrusted", async () => {

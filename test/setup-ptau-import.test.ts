@@ -141,8 +141,12 @@ describe("checkCeremonyPtau", () => {
     expect(lines.join("\n")).toMatch(/WARNING.*INSECURE/s);
   });
 
-  it("refuses missing files and non-ptau files with TypeError", async () => {
-    await expect(checkCeremonyPtau(path.join(tmp, "nope.ptau"), { table })).rejects.toThrow(TypeError);
+  it("refuses a missing file (file_not_found, a usage mistake) and a non-ptau file", async () => {
+    const missing = path.join(tmp, "nope.ptau");
+    await expect(checkCeremonyPtau(missing, { table })).rejects.toMatchObject({
+      code: "file_not_found",
+      message: `ptau ${missing} does not exist`,
+    });
     const junk = path.join(tmp, "junk.ptau");
     await writeFile(junk, "not a ptau file at all");
     await expect(checkCeremonyPtau(junk, { table })).rejects.toThrow(TypeError);

@@ -18,7 +18,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync } from "node:fs";
+import { createReadStream } from "node:fs";
 import path from "node:path";
 import type { Groth16VerificationKey } from "snarkjs";
 import { shapeFromId } from "../circuits/shape.ts";
@@ -29,6 +29,7 @@ import { type CompiledCircuit, compileCircuit } from "./compile.ts";
 import { type KeysManifest, type PinnedCircuit, pinCircuit } from "./keys-manifest.ts";
 import { type CircuitKeys, setupCircuit } from "./phase2.ts";
 import { MAX_PTAU_POWER, readPtauPower, requiredPtauPower, SetupError } from "./ptau.ts";
+import { assertInputFile, ptauTooSmall } from "./setup-common.ts";
 
 export type { PublishedPtau } from "./ceremony-ptau-hashes.ts";
 export { HERMEZ_PTAU_HASHES, HERMEZ_PTAU_SOURCE } from "./ceremony-ptau-hashes.ts";
@@ -116,7 +117,7 @@ export async function checkCeremonyPtau(
   opts: CeremonyPtauOptions = {},
 ): Promise<CeremonyPtauCheck> {
   if (typeof ptauPath !== "string" || ptauPath === "") throw new TypeError("ptauPath must be a file path");
-  if (!existsSync(ptauPath)) throw new TypeError(`ptauPath does not exist: ${ptauPath}`);
+  assertInputFile(ptauPath, "ptau");
   const table = opts.table ?? HERMEZ_PTAU_HASHES;
   assertPtauTable(table);
   const power = await readPtauPower(ptauPath);
@@ -241,13 +242,6 @@ function aggregateFloorPower(mainPath: string): number | undefined {
   }
   const constraints = shape.capacity * (shape.fields * shape.width + 2 * shape.clauses * (shape.width + 1));
   return requiredPtauPower({ constraints, publicInputs: 0, publicOutputs: 0 });
-}
-
-function ptauTooSmall(id: string, needed: number, ptauPath: string, power: number, how: string): SetupError {
-  return new SetupError(`${id} needs a ptau of power >= ${needed}${how}, ${ptauPath} has power ${power}`, {
-    code: "ptau_too_small",
-    hint: `use a ceremony ptau of power >= ${needed} (powersOfTau28_hez_final_${String(needed).padStart(2, "0")}.ptau), or for development only zktally setup --dev --circuit ${id} (INSECURE keys from a development ptau of the power it needs)`,
-  });
 }
 
 /**

@@ -27,6 +27,7 @@ import type { CompiledCircuit } from "./compile.ts";
 import { newDevZKey, type ToxicWaste } from "./fast/index.ts";
 import { zkeyArtifactPaths, zkeyDir } from "./paths.ts";
 import { readPtauPower, requiredPtauPower, SetupError, snarkjsLogger } from "./ptau.ts";
+import { ptauTooSmall } from "./setup-common.ts";
 
 /** The BN254 G2 generator in snarkjs's projective JSON form (= `vk_gamma_2` of every snarkjs Groth16 key). */
 export const G2_GENERATOR: readonly (readonly string[])[] = [
@@ -131,9 +132,7 @@ export async function setupCircuit(
   const ptauPower = await readPtauPower(ptauPath);
   const needed = requiredPtauPower(compiled);
   if (ptauPower < needed) {
-    throw new RangeError(
-      `${compiled.id} needs a ptau of power >= ${needed}, ${ptauPath} has power ${ptauPower}`,
-    );
+    throw ptauTooSmall(compiled.id, needed, ptauPath, ptauPower, "");
   }
   return timedStep(
     progress,

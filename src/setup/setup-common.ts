@@ -1,9 +1,11 @@
 /**
  * @module setup/setup-common
  *
- * Definitions shared by the snarkjs-based and the fast development setup (no imports, so neither side forms
- * a cycle): the setup error type, the ptau power limit, and the dev ptau sidecar format with its warning.
+ * Definitions shared by the snarkjs-based and the fast development setup (no setup imports, so neither side
+ * forms a cycle): the setup error type, the check that an input file exists, the ptau power limit, and the
+ * dev ptau sidecar format with its warning.
  */
+import { existsSync } from "node:fs";
 import { InputError, type ZktallyErrorOptions } from "../util/errors.ts";
 
 /** A trusted-setup step failed or produced something unusable. */
@@ -11,6 +13,34 @@ export class SetupError extends InputError {
   constructor(message: string, options: ZktallyErrorOptions & { code?: string } = {}) {
     super(options.code ?? "setup_failed", message, options);
   }
+}
+
+/**
+ * A file the user named (a ptau, a ceremony transcript, a zkey) must exist: a missing one is a typo in the
+ * command line (exit 2, `file_not_found`), not an internal error.
+ */
+export function assertInputFile(file: string, what: string, hint?: string): void {
+  if (!existsSync(file)) {
+    throw new SetupError(`${what} ${file} does not exist`, {
+      code: "file_not_found",
+      path: file,
+      ...(hint === undefined ? {} : { hint }),
+    });
+  }
+}
+
+/** A ptau of too low a power for circuit `id` (`how`: what the need was computed from, or ""). */
+export function ptauTooSmall(
+  id: string,
+  needed: number,
+  ptauPath: string,
+  power: number,
+  how: string,
+): SetupError {
+  return new SetupError(`${id} needs a ptau of power >= ${needed}${how}, ${ptauPath} has power ${power}`, {
+    code: "ptau_too_small",
+    hint: `use a ceremony ptau of power >= ${needed} (powersOfTau28_hez_final_${String(needed).padStart(2, "0")}.ptau), or for development only zktally setup --dev --circuit ${id} (INSECURE keys from a development ptau of the power it needs)`,
+  });
 }
 
 /** snarkjs supports domains up to 2^28 on BN254 (the 2-adicity of the scalar field). */

@@ -18,7 +18,7 @@ import path from "node:path";
 import * as snarkjs from "snarkjs";
 import { sha256File } from "../../storage/file-digest.ts";
 import { type Progress, silentProgress } from "../../util/progress.ts";
-import { snarkjsLogger } from "../ptau.ts";
+import { SetupError, snarkjsLogger } from "../ptau.ts";
 import { CeremonyError } from "./errors.ts";
 import type { CeremonyStep } from "./init.ts";
 import {
@@ -97,7 +97,7 @@ async function prepareStep(files: StepFiles, kind: CeremonyEntry["kind"]) {
   const index = transcript.contributions.length + 1;
   const outZkey = files.outZkey ?? path.join(dir, zkeyFileName(transcript.circuit.id, index));
   if (path.resolve(path.dirname(outZkey)) !== path.resolve(dir)) {
-    throw new TypeError(`outZkey must be in the transcript's directory ${dir}: ${outZkey}`);
+    throw new SetupError(`--out ${outZkey} must be in the transcript's directory ${dir}`);
   }
   fileName.parse(path.basename(outZkey));
   if (existsSync(outZkey))
@@ -105,10 +105,16 @@ async function prepareStep(files: StepFiles, kind: CeremonyEntry["kind"]) {
   return { transcriptPath, transcript, inZkey, outZkey, index };
 }
 
+/**
+ * What a contributor's name must be. These argument checks throw `SetupError` (exit 2 at the command line,
+ * the flag named): they are a person's typing, not a programming error.
+ */
+const NAME_RULE = "--name must be 1..64 printable ASCII characters";
+
 /** Adds one contribution (snarkjs `zKey.contribute`) and records its hash in the transcript. */
 export async function contributeCeremony(opts: ContributeOptions): Promise<ContributionResult> {
   const name = contributorName.safeParse(opts.name);
-  if (!name.success) throw new TypeError("name must be 1..64 printable ASCII characters");
+  if (!name.success) throw new SetupError(NAME_RULE);
   const step = await prepareStep(opts, "contribution");
   const entropy = `${opts.entropy ?? ""}${randomBytes(64).toString("hex")}`;
   return writeStep(step, { kind: "contribution", name: name.data }, opts.progress, (tmp, logger) =>
@@ -119,15 +125,15 @@ export async function contributeCeremony(opts: ContributeOptions): Promise<Contr
 /** Applies the final public beacon (snarkjs `zKey.beacon`) and records it. */
 export async function beaconCeremony(opts: BeaconOptions): Promise<ContributionResult> {
   const hash = String(opts.beaconHash ?? "").toLowerCase();
-  if (!/^([0-9a-f]{2}){1,255}$/.test(hash)) throw new TypeError("beaconHash must be 1..255 bytes of hex");
+  if (!/^([0-9a-f]{2}){1,255}$/.test(hash)) throw new SetupError("--hash must be 1..255 bytes of hex");
   const exp = opts.iterationsExp;
   if (!Number.isInteger(exp) || exp < BEACON_ITERATIONS_MIN || exp > BEACON_ITERATIONS_MAX) {
-    throw new RangeError(
-      `iterationsExp must be an integer in ${BEACON_ITERATIONS_MIN}..${BEACON_ITERATIONS_MAX}`,
+    throw new SetupError(
+      `--iterations must be an integer in ${BEACON_ITERATIONS_MIN}..${BEACON_ITERATIONS_MAX} (2^N hashes)`,
     );
   }
   const name = contributorName.safeParse(opts.name ?? DEFAULT_BEACON_NAME);
-  if (!name.success) throw new TypeError("name must be 1..64 printable ASCII characters");
+  if (!name.success) throw new SetupError(NAME_RULE);
   const step = await prepareStep(opts, "beacon");
   const beacon = { hash, iterationsExp: exp };
   return writeStep(step, { kind: "beacon", name: name.data, beacon }, opts.progress, (tmp, logger) =>

@@ -20,6 +20,7 @@ import { type CeremonyPtauOptions, checkCeremonyPtau } from "../ceremony-ptau.ts
 import { assertCircuitId } from "../paths.ts";
 import type { Phase2Input } from "../phase2.ts";
 import { requiredPtauPower, snarkjsLogger } from "../ptau.ts";
+import { ptauTooSmall } from "../setup-common.ts";
 import { CeremonyError } from "./errors.ts";
 import {
   CEREMONY_FORMAT,
@@ -60,9 +61,7 @@ export async function initCeremony(opts: InitCeremonyOptions): Promise<CeremonyS
   const ptau = await checkCeremonyPtau(opts.ptauPath, opts);
   const needed = requiredPtauPower(compiled);
   if (needed > ptau.power) {
-    throw new RangeError(
-      `${compiled.id} needs a ptau of power >= ${needed}, ${opts.ptauPath} has power ${ptau.power}`,
-    );
+    throw ptauTooSmall(compiled.id, needed, opts.ptauPath, ptau.power, "");
   }
   const progress = opts.progress ?? silentProgress;
   const r1csFile = `${compiled.id}.r1cs`;

@@ -13,11 +13,11 @@
  * `verify.ts`. Writes are atomic, and a transcript is re-parsed before it is written.
  */
 
-import { existsSync } from "node:fs";
 import { z } from "zod";
 import { hexSchema } from "../../core/formats.ts";
 import { writeFileAtomic } from "../../storage/atomic-write.ts";
 import { readJsonFile } from "../../storage/json-file.ts";
+import { assertInputFile } from "../setup-common.ts";
 
 export const CEREMONY_FORMAT = "zktally-ceremony/v1";
 export const TRANSCRIPT_FILE = "ceremony.json";
@@ -93,7 +93,11 @@ export function parseTranscript(value: unknown, source = "ceremony transcript"):
 }
 
 export async function readTranscript(transcriptPath: string): Promise<CeremonyTranscript> {
-  if (!existsSync(transcriptPath)) throw new TypeError(`transcript does not exist: ${transcriptPath}`);
+  assertInputFile(
+    transcriptPath,
+    "ceremony transcript",
+    "--dir must be the folder `zktally ceremony init --out` wrote",
+  );
   return parseTranscript(await readJsonFile(transcriptPath), transcriptPath);
 }
 

@@ -22,6 +22,7 @@ import { HERMEZ_PTAU_HASHES, type PublishedPtau } from "../ceremony-ptau-hashes.
 import { type KeysManifest, loadPinnedVkey, type PinnedCircuit, pinnedEntry } from "../keys-manifest.ts";
 import { assertPhase2Contributed, vkeyHash } from "../phase2.ts";
 import { snarkjsLogger } from "../ptau.ts";
+import { assertInputFile } from "../setup-common.ts";
 import { CeremonyError } from "./errors.ts";
 import {
   type CeremonyEntry,
@@ -153,7 +154,7 @@ async function assertPtau(
   ptauPath: string,
   table: readonly PublishedPtau[],
 ): Promise<boolean> {
-  if (!existsSync(ptauPath)) throw new TypeError(`ptauPath does not exist: ${ptauPath}`);
+  assertInputFile(ptauPath, "ptau", "pass the ptau the ceremony started from (--ptau FILE)");
   const { sha256, blake2b512 } = await hashPtauFile(ptauPath);
   if (sha256 !== t.ptau.sha256 || blake2b512 !== t.ptau.blake2b512) {
     throw new CeremonyError(

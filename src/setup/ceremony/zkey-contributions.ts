@@ -12,9 +12,9 @@
  */
 
 import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
 import * as snarkjs from "snarkjs";
 import { readBinSection } from "../binary-reader.ts";
+import { assertInputFile } from "../setup-common.ts";
 import { CeremonyError } from "./errors.ts";
 import type { CeremonyEntry } from "./transcript.ts";
 
@@ -68,7 +68,7 @@ function sectionReader(buf: Buffer, zkeyPath: string) {
  * 64-byte transcript), without loading the rest of the key.
  */
 export async function readZkeyContributions(zkeyPath: string): Promise<ZkeyContributions> {
-  if (!existsSync(zkeyPath)) throw new TypeError(`zkey does not exist: ${zkeyPath}`);
+  assertInputFile(zkeyPath, "zkey");
   const header = await readBinSection(zkeyPath, "zkey", 1, 16);
   if (header.length < 4 || header.readUInt32LE(0) !== GROTH16_PROTOCOL_ID) {
     throw new CeremonyError("zkey-format", `${zkeyPath}: not a Groth16 zkey`);

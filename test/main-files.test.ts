@@ -3,10 +3,12 @@
  * circuits/main is exactly what its generator writes (so a clean clone compiles the reviewed sources); a
  * shape the package does not ship gets its main in the build cache and nothing is written under circuits/;
  * that main compiles with the cache outside the repository (templates found through `-l circuits/lib`) and
- * inside it; a hand-written main outside the repository with a relative include gets an error saying what to do.
+ * inside it, and from a read-only install with circomlib hoisted next to zktally; a hand-written main outside
+ * the repository with a relative include gets an error saying what to do.
  */
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { cpSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -176,4 +178,45 @@ describe("a shape the package does not ship", () => {
       ),
     });
   });
+
+  it("compiles from a read-only install, circomlib hoisted next to it, writing only into the build cache", () => {
+    const project = path.join(outside, "project");
+    const installed = path.join(project, "node_modules", "zktally");
+    mkdirSync(installed, { recursive: true });
+    for (const part of ["src", "circuits", "package.json"]) {
+      cpSync(path.join(REPO_ROOT, part), path.join(installed, part), { recursive: true });
+    }
+    for (const name of readdirSync(path.join(REPO_ROOT, "node_modules"))) {
+      const from = path.join(REPO_ROOT, "node_modules", name);
+      const to = path.join(project, "node_modules", name);
+      if (name === "circomlib") cpSync(from, to, { recursive: true });
+      else if (!name.startsWith(".")) symlinkSync(from, to);
+    }
+    const script = path.join(project, "compile.mjs");
+    writeFileSync(
+      script,
+      `const { makeShape } = await import("${installed}/src/circuits/shape.ts");
+const { ensureMainFile } = await import("${installed}/src/setup/main-files.ts");
+const { compileCircuit } = await import("${installed}/src/setup/compile.ts");
+const main = await ensureMainFile(makeShape(${JSON.stringify(UNSHIPPED)}));
+const { constraints, sources } = await compileCircuit(main);
+console.log(JSON.stringify({ main, constraints, sources: sources.map((s) => s.path) }));
+`,
+    );
+    execFileSync("chmod", ["-R", "a-w", installed]);
+    try {
+      const tsx = path.join(REPO_ROOT, "node_modules/tsx/dist/esm/index.mjs");
+      const output = execFileSync(process.execPath, ["--import", tsx, script], {
+        cwd: project,
+        env: { ...process.env, [BUILD_DIR_ENV]: path.join(project, "build") },
+        encoding: "utf8",
+      });
+      const result = JSON.parse(output.trim().split("\n").at(-1) as string);
+      expect(result.main).toBe("../../build/mains/aggregate-8x2x1-w8-m2-b2-a2.circom");
+      expect(result.constraints).toBeGreaterThan(0);
+      expect(result.sources).toContain("../circomlib/circuits/poseidon.circom");
+    } finally {
+      execFileSync("chmod", ["-R", "u+w", installed]);
+    }
+  }, 300_000);
 });

@@ -8,11 +8,13 @@
  * flags, so editing any included library file forces a recompile. A compile runs in a staging directory that
  * is renamed into place only when complete, so a killed compile never leaves a usable-looking entry.
  *
- * circom2 runs under WASI: it is spawned with `cwd` = repo root and paths relative to it, and it opens an
- * include only under that directory. A main may lie outside it (a generated main in a build cache elsewhere,
- * setup/main-files.ts): such a main includes the package's templates by name, found through the library path
- * `-l circuits/lib`. `collectSources` resolves includes the way circom does (next to the including file when
- * that is under the repo root, then the library path), so the cache key hashes exactly what circom reads.
+ * circom2 runs under WASI and opens an include only under its working directory: the repo root, or where
+ * zktally is installed as a dependency the directory that also holds the hoisted circomlib (COMPILER_ROOT).
+ * A main may lie outside it (a generated main in a build cache elsewhere, setup/main-files.ts): such a main
+ * includes the package's templates by name, found through the library path `-l circuits/lib`.
+ * `collectSources` resolves includes the way circom does (next to the including file when circom2 can open
+ * files there, then the library paths in order), so the cache key hashes exactly what circom reads; paths in
+ * the key stay relative to the repo root.
  *
  * Security caveat: the cache is a convenience, not a trust anchor. Artifacts are pinned by hash in the keys
  * manifest and checked again before proving; constraint counts come from the r1cs header, never from
@@ -124,6 +126,36 @@ const META_FILE = "compile.json";
 const CACHE_SCHEMA = "zktally/compile-cache/v1";
 const require = createRequire(import.meta.url);
 
+/**
+ * circomlib's package directory. The templates include it as `../../node_modules/circomlib/...`, right in a
+ * clone; in an install circomlib is hoisted next to zktally, and the same path taken from circomlib's own
+ * directory (`-l` below) lands on it (`<project>/node_modules/circomlib/../../node_modules/circomlib`).
+ */
+const CIRCOMLIB_DIR = path.dirname(require.resolve("circomlib/package.json"));
+
+/** circom's library path (`-l`, absolute), tried in this order after the including file's directory. */
+const LIBRARY_PATHS = [path.join(REPO_ROOT, CIRCUIT_LIBRARY_DIR), CIRCOMLIB_DIR];
+
+/** circom2's working directory: the deepest directory holding the repo root and circomlib's project root. */
+const COMPILER_ROOT = commonAncestor(REPO_ROOT, path.dirname(path.dirname(CIRCOMLIB_DIR)));
+
+function commonAncestor(a: string, b: string): string {
+  let dir = a;
+  while (!isUnder(dir, b) && dir !== b && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+}
+
+/** Whether `file` lies strictly inside `dir`. */
+function isUnder(dir: string, file: string): boolean {
+  const rel = path.relative(dir, file);
+  return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel);
+}
+
+/** A path as circom2 takes it: relative to its working directory. */
+function compilerPath(absolute: string): string {
+  return path.relative(COMPILER_ROOT, absolute);
+}
+
 /** Compiles `mainPath` (relative to the repo root, possibly `..`), or returns the cached result for identical sources. */
 export async function compileCircuit(mainPath: string, opts: CompileOptions = {}): Promise<CompiledCircuit> {
   const progress = opts.progress ?? silentProgress;
@@ -177,7 +209,7 @@ function normalizeMainPath(mainPath: string): string {
   }
   if (path.isAbsolute(mainPath)) {
     throw new TypeError(
-      `mainPath must be relative to the repo root ${REPO_ROOT} (circom2 runs there and takes relative paths): ${mainPath}`,
+      `mainPath must be relative to the repo root ${REPO_ROOT} (circom2 takes relative paths): ${mainPath}`,
     );
   }
   const absolute = path.resolve(REPO_ROOT, mainPath);
@@ -186,15 +218,9 @@ function normalizeMainPath(mainPath: string): string {
   return toRepoPath(absolute);
 }
 
-/** Forward-slash path relative to the repo root (circom2's working directory). */
+/** Forward-slash path relative to the repo root: how mains and sources are named in the cache key. */
 function toRepoPath(absolute: string): string {
   return path.relative(REPO_ROOT, absolute).split(path.sep).join("/");
-}
-
-/** Whether circom2, running in the repo root, can open `absolute` as an include. */
-function underRepoRoot(absolute: string): boolean {
-  const rel = path.relative(REPO_ROOT, absolute);
-  return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel);
 }
 
 function compilerFlags(optimization: OptimizationLevel): string[] {
@@ -243,8 +269,8 @@ export function parseIncludes(source: string): IncludeDirective[] {
 }
 
 /**
- * The file circom includes for `include` in `fromRel`: next to the including file when circom2 can open
- * files there (under the repo root), else in the library path `-l circuits/lib`; never outside the repo root.
+ * The file circom includes for `include` in `fromRel`: next to the including file, else in the library
+ * paths in order, the first that exists where circom2 can open it (under COMPILER_ROOT).
  */
 function resolveInclude(mainRel: string, fromRel: string, include: IncludeDirective): string {
   const where = `${fromRel}:${include.line}`;
@@ -253,18 +279,18 @@ function resolveInclude(mainRel: string, fromRel: string, include: IncludeDirect
     throw fail(`absolute include "${include.target}" at ${where}; use a relative path`);
   }
   const besideFile = path.resolve(REPO_ROOT, path.dirname(fromRel), include.target);
-  const inLibrary = path.resolve(REPO_ROOT, CIRCUIT_LIBRARY_DIR, include.target);
-  const found = [besideFile, inLibrary].find((file) => underRepoRoot(file) && existsSync(file));
+  const candidates = [besideFile, ...LIBRARY_PATHS.map((dir) => path.resolve(dir, include.target))];
+  const found = candidates.find((file) => isUnder(COMPILER_ROOT, file) && existsSync(file));
   if (found !== undefined) return toRepoPath(found);
   if (existsSync(besideFile)) {
     throw fail(
-      `include "${include.target}" at ${where} is outside ${REPO_ROOT}, where circom2 runs and can open includes; ` +
-        `include a template of ${CIRCUIT_LIBRARY_DIR} by its name, or keep the sources under ${REPO_ROOT} ` +
+      `include "${include.target}" at ${where} is outside ${COMPILER_ROOT}, where circom2 runs and can open includes; ` +
+        `include a template of ${CIRCUIT_LIBRARY_DIR} by its name, or keep the sources under ${COMPILER_ROOT} ` +
         `(for a generated main: set ZKTALLY_BUILD_DIR to a directory inside it)`,
     );
   }
   throw fail(
-    `included file "${include.target}" not found (at ${where}; looked next to ${fromRel} and in ${CIRCUIT_LIBRARY_DIR})`,
+    `included file "${include.target}" not found (at ${where}; looked next to ${fromRel} and in ${CIRCUIT_LIBRARY_DIR} and circomlib)`,
   );
 }
 
@@ -346,13 +372,15 @@ async function compileIntoCache(job: CompileJob): Promise<CompiledCircuit> {
 const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g");
 
 /**
- * Runs the circom2 CLI from the repo root, with the package's templates as library path (not part of `flags`:
- * the cache key hashes the files it resolved to); resolves with warnings, rejects with a `CompileError`. */
+ * Runs the circom2 CLI in COMPILER_ROOT, with the library paths (not part of `flags`: the cache key hashes
+ * the files they resolved to); resolves with warnings, rejects with a `CompileError`. */
 function runCircom(mainRel: string, flags: readonly string[], outDir: string): Promise<string[]> {
   const cli = require.resolve("circom2/cli.js");
-  const args = [cli, mainRel, ...flags, "-l", CIRCUIT_LIBRARY_DIR, "-o", path.relative(REPO_ROOT, outDir)];
+  const libraries = LIBRARY_PATHS.flatMap((dir) => ["-l", compilerPath(dir)]);
+  const main = compilerPath(path.resolve(REPO_ROOT, mainRel));
+  const args = [cli, main, ...flags, ...libraries, "-o", compilerPath(outDir)];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, args, { cwd: COMPILER_ROOT, stdio: ["ignore", "pipe", "pipe"] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on("data", (b: Buffer) => out.push(b));

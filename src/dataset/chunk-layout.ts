@@ -60,6 +60,7 @@ export interface FieldDomain {
 export function fieldDomain(spec: FieldSpec): FieldDomain {
   switch (spec.type) {
     case "uint":
+    case "string-key": // a hashed key is a uint to the circuits
       return domainOf((1n << BigInt(spec.bits)) - 1n, `u${spec.bits}`);
     case "enum":
       return domainOf(BigInt(spec.values.length - 1), `e${spec.values.length}`);

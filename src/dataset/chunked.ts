@@ -35,6 +35,7 @@ import { buildChunkedManifest, type ChunkedManifest } from "./manifest.ts";
 import { signManifest } from "./manifest-sign.ts";
 import { deriveLeafSalts } from "./salt.ts";
 import { keyFieldIndex, type Schema } from "./schema.ts";
+import { stringKeyHasher } from "./string-key.ts";
 
 /** One committed chunk as handed to `onChunk`: real records only (padding is implied by the layout). */
 export interface CommittedChunkRecords {
@@ -201,7 +202,12 @@ export async function commitFileChunked(
       const chunkRoot = committer.add(records);
       await input.onChunk?.({ chunkIndex, records, chunkRoot });
     },
-    { batchSize: layout.chunkSize, keyOrder: "increasing" },
+    {
+      batchSize: layout.chunkSize,
+      keyOrder: "increasing",
+      // Only so that a string key is refused with its reason (hashed keys cannot increase in file order).
+      stringKeys: stringKeyHasher(input.secret, input.datasetId, input.epoch),
+    },
   );
   return finishCommit(committer, input, layout);
 }

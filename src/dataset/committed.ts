@@ -14,6 +14,7 @@ import { loadDataset } from "./load.ts";
 import { buildManifest, type DatasetManifest } from "./manifest.ts";
 import { signManifest } from "./manifest-sign.ts";
 import type { Schema } from "./schema.ts";
+import { stringKeyHasher } from "./string-key.ts";
 
 export interface CommittedDataset {
   readonly schema: Schema;
@@ -76,6 +77,7 @@ export async function commitFile(
   path: string,
   input: Omit<CommitRecordsInput, "records">,
 ): Promise<CommittedDataset> {
-  const loaded = await loadDataset(path, input.schema);
+  const stringKeys = stringKeyHasher(input.secret, input.datasetId, input.epoch);
+  const loaded = await loadDataset(path, input.schema, { stringKeys });
   return commitRecords({ ...input, records: loaded.records });
 }

@@ -10,16 +10,21 @@
  * encoded records to the caller batch by batch. A streamed load that fails part-way has already handed out
  * earlier batches: the caller must treat everything it received as void unless the stream resolves.
  *
+ * A `string-key` field's cells are names, hashed to keys by the `stringKeys` hasher the caller derives from
+ * the dataset secret (dataset/string-key.ts): two names with one key (a truncated-hash collision) are refused
+ * naming both lines, and a name given twice is a duplicate key.
+ *
  * Security caveats: values are parsed strictly (see `encodeValue`); keys must be unique (or strictly
- * increasing, `keyOrder: "increasing"`); invalid UTF-8 is refused rather than replaced. Error messages quote
- * truncated cell values and must stay on the operator's side.
+ * increasing, `keyOrder: "increasing"`, which string keys cannot be); invalid UTF-8 is refused rather than
+ * replaced. Error messages quote truncated cell values (names included) and must stay on the operator's side.
  */
 import { createReadStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, extname } from "node:path";
 import { JsonTextError, parseStrictJson } from "../util/strict-json.ts";
 import { DatasetError } from "./errors.ts";
-import { type FieldSpec, keyFieldIndex, type Schema, tryEncodeValue } from "./schema.ts";
+import { type FieldSpec, keyFieldIndex, MAX_STRING_KEY_BITS, type Schema, tryEncodeValue } from "./schema.ts";
+import { nameProblem, type StringKeyHasher } from "./string-key.ts";
 
 export interface ParsedDataset {
   /** Encoded values in schema field order, one array per record, in file order. */
@@ -37,16 +42,26 @@ export interface LoadedDataset extends ParsedDataset {
   readonly format: DatasetFormat;
 }
 
+export interface LoadOptions {
+  /** Hashes the names of a string-key field (required when the schema has one; dataset/string-key.ts). */
+  readonly stringKeys?: StringKeyHasher;
+}
+
 /** Reads `path` (format by extension: .csv or .jsonl) and parses it against `schema`. */
-export async function loadDataset(path: string, schema: Schema): Promise<LoadedDataset> {
+export async function loadDataset(
+  path: string,
+  schema: Schema,
+  options: LoadOptions = {},
+): Promise<LoadedDataset> {
   const format = formatOf(path);
   const file = basename(path);
   const text = decodeUtf8(await readFile(path), file);
-  const parsed = format === "csv" ? parseCsv(text, schema, file) : parseJsonl(text, schema, file);
+  const parsed =
+    format === "csv" ? parseCsv(text, schema, file, options) : parseJsonl(text, schema, file, options);
   return { ...parsed, file, format };
 }
 
-export interface StreamDatasetOptions {
+export interface StreamDatasetOptions extends LoadOptions {
   /** Records per `onBatch` call (default 4096): every batch has exactly this many but the last. */
   readonly batchSize?: number;
   /** Key rule (default "unique", as `loadDataset`; "increasing" needs O(1) memory). */
@@ -76,7 +91,7 @@ export async function streamDataset(
   const file = basename(path);
   const batchSize = options.batchSize ?? 4096;
   let batch: bigint[][] = [];
-  const sink = new RecordSink(schema, file, (record) => batch.push(record), options.keyOrder);
+  const sink = new RecordSink(schema, file, (record) => batch.push(record), options);
   const consumer = format === "csv" ? csvTextConsumer(schema, file, sink) : jsonlTextConsumer(schema, sink);
   /** Hands out full batches (and, at the end, the rest), so every batch but the last has batchSize records. */
   const flush = async (all: boolean): Promise<void> => {
@@ -223,26 +238,58 @@ export type KeyOrder = "unique" | "increasing";
 class RecordSink {
   readonly keys: Map<bigint, number> | undefined;
   private readonly keyIndex: number | undefined;
+  private readonly keyOrder: KeyOrder;
   private readonly recordLines: number[] = [];
   private previousKey: { key: bigint; line: number } | undefined;
+  /** String keys: the name each key was hashed from, by record index, to tell collisions from duplicates. */
+  private readonly keyNames: string[] | undefined;
+  private lastName = "";
   count = 0;
 
   constructor(
     private readonly schema: Schema,
     private readonly file: string,
     private readonly emit: (record: bigint[]) => void,
-    private readonly keyOrder: KeyOrder = "unique",
+    private readonly options: StreamDatasetOptions = {},
   ) {
     this.keyIndex = keyFieldIndex(schema);
-    this.keys = this.keyIndex === undefined || keyOrder === "increasing" ? undefined : new Map();
+    this.keyOrder = options.keyOrder ?? "unique";
+    this.keys = this.keyIndex === undefined || this.keyOrder === "increasing" ? undefined : new Map();
+    this.keyNames = this.checkStringKeyOptions();
+  }
+
+  /** A list for the names when the key is a string key (which needs a hasher and unique-order keys). */
+  private checkStringKeyOptions(): string[] | undefined {
+    const spec = this.keyIndex === undefined ? undefined : this.schema.fields[this.keyIndex];
+    if (spec?.type !== "string-key") return undefined;
+    if (this.options.stringKeys === undefined) {
+      throw new TypeError(
+        `field "${spec.name}" is a string key: loading needs the dataset's key hasher (stringKeyHasher)`,
+      );
+    }
+    if (this.keyOrder === "increasing") {
+      throw new RangeError(
+        `field "${spec.name}" is a string key: hashed keys cannot be strictly increasing in file order, so a chunked dataset cannot have one yet; commit it in one circuit instance`,
+      );
+    }
+    return [];
   }
 
   /** Encodes one value; empty/absent is "missing value". Throws `DatasetError`. */
   encode(spec: FieldSpec, raw: unknown, line: number): bigint {
     if (raw === "" || raw === null || raw === undefined) this.fail(line, spec.name, "missing value");
-    const result = tryEncodeValue(spec, raw);
+    const result = spec.type === "string-key" ? this.hashName(spec.bits, raw) : tryEncodeValue(spec, raw);
     if (typeof result !== "bigint") this.fail(line, spec.name, result.reason);
     return result;
+  }
+
+  /** The key of a name cell (NFC first, so composed and decomposed spellings are one name). */
+  private hashName(bits: number, raw: unknown): bigint | { reason: string } {
+    if (typeof raw !== "string") return { reason: `expected a name (a string), got ${typeof raw}` };
+    const problem = nameProblem(raw);
+    if (problem !== undefined) return { reason: problem };
+    this.lastName = raw.normalize("NFC");
+    return (this.options.stringKeys as StringKeyHasher)(this.lastName, bits);
   }
 
   add(record: bigint[], line: number): void {
@@ -258,9 +305,16 @@ class RecordSink {
   private checkUnique(key: bigint, line: number): void {
     const keys = this.keys as Map<bigint, number>;
     const previous = keys.get(key);
-    if (previous !== undefined) this.duplicate(key, line, this.recordLines[previous] as number);
+    if (previous !== undefined) {
+      const firstLine = this.recordLines[previous] as number;
+      const firstName = this.keyNames?.[previous];
+      if (firstName !== undefined && firstName !== this.lastName)
+        this.collision(key, line, firstLine, firstName);
+      this.duplicate(key, line, firstLine);
+    }
     keys.set(key, this.count);
     this.recordLines.push(line);
+    this.keyNames?.push(this.lastName);
   }
 
   private checkIncreasing(key: bigint, line: number): void {
@@ -277,7 +331,18 @@ class RecordSink {
   }
 
   private duplicate(key: bigint, line: number, firstLine: number): never {
-    this.fail(line, this.schema.key as string, `duplicate key ${key} (first seen on line ${firstLine})`);
+    const what = this.keyNames === undefined ? `key ${key}` : `name ${JSON.stringify(this.lastName)}`;
+    this.fail(line, this.schema.key as string, `duplicate ${what} (first seen on line ${firstLine})`);
+  }
+
+  /** Two names hashed to one key: the key is too narrow for the population. */
+  private collision(key: bigint, line: number, firstLine: number, firstName: string): never {
+    const spec = this.schema.fields[this.keyIndex as number] as { name: string; bits: number };
+    this.fail(
+      line,
+      spec.name,
+      `key collision: names ${JSON.stringify(this.lastName)} (${this.file}:${line}) and ${JSON.stringify(firstName)} (${this.file}:${firstLine}) hash to the same ${spec.bits}-bit key ${key}; widen the key ("bits" of field "${spec.name}", at most ${MAX_STRING_KEY_BITS}, and a circuit width W that holds it) and commit again`,
+    );
   }
 
   fail(line: number, column: string | number, reason: string): never {
@@ -286,9 +351,13 @@ class RecordSink {
 }
 
 /** A sink that keeps every record (the in-memory parsers). */
-function collectingSink(schema: Schema, file: string): { sink: RecordSink; result: () => ParsedDataset } {
+function collectingSink(
+  schema: Schema,
+  file: string,
+  options: LoadOptions,
+): { sink: RecordSink; result: () => ParsedDataset } {
   const records: bigint[][] = [];
-  const sink = new RecordSink(schema, file, (record) => records.push(record));
+  const sink = new RecordSink(schema, file, (record) => records.push(record), options);
   return { sink, result: () => ({ records, keys: sink.keys, rowCount: records.length }) };
 }
 
@@ -458,9 +527,14 @@ function isBlankRow(row: CsvRow): boolean {
  * Parses CSV text: a header row naming every schema field exactly once (any order, no unknown columns),
  * then one record per row. Blank lines are allowed only at the end. Throws `DatasetError` on any problem.
  */
-export function parseCsv(text: string, schema: Schema, file: string): ParsedDataset {
+export function parseCsv(
+  text: string,
+  schema: Schema,
+  file: string,
+  options: LoadOptions = {},
+): ParsedDataset {
   const rows = tokenizeCsv(text, file);
-  const { sink, result } = collectingSink(schema, file);
+  const { sink, result } = collectingSink(schema, file, options);
   const reader = new CsvRowReader(schema, sink);
   for (const row of rows) reader.push(row);
   reader.end();
@@ -547,8 +621,13 @@ function csvRecord(
  * Parses JSONL text: one JSON object per non-blank line (LF or CRLF), keys exactly the schema fields (no
  * unknown, missing or repeated keys; `null` counts as missing). Throws `DatasetError` on any problem.
  */
-export function parseJsonl(text: string, schema: Schema, file: string): ParsedDataset {
-  const { sink, result } = collectingSink(schema, file);
+export function parseJsonl(
+  text: string,
+  schema: Schema,
+  file: string,
+  options: LoadOptions = {},
+): ParsedDataset {
+  const { sink, result } = collectingSink(schema, file, options);
   const lines = (text.charCodeAt(0) === 0xfeff ? text.slice(1) : text).split("\n");
   lines.forEach((rawLine, i) => {
     jsonlLine(rawLine, i + 1, schema, sink);

@@ -5,7 +5,10 @@
  * true/false, `uint` when every value is a canonical decimal (bits from the largest value), `date` when every
  * value is an ISO YYYY-MM-DD date, `enum` of the
  * distinct values found (NFC-normalised, sorted by code point) otherwise; the key is `--key`, or else a
- * uint column named like an id whose values are all distinct. The proposal is validated by `parseSchema`.
+ * uint column named like an id whose values are all distinct. A text column of distinct names chosen as the
+ * key (`--key`, or named like an id or a user name when no uint id column exists) becomes a `string-key` of
+ * {@link PROPOSED_STRING_KEY_BITS} bits (names hashed by the operator, dataset/string-key.ts). The proposal
+ * is validated by `parseSchema`.
  *
  * Security caveat: the proposal reads the whole sample into memory and its notes quote column names only,
  * never cell values, so they may be shown or logged.
@@ -49,6 +52,10 @@ export interface SchemaProposal {
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 const ID_NAME = /(^id$|_id$|Id$|^key$)/;
+/** Column names that suggest a text key (a person's name or handle). */
+const NAME_KEY = /(^|_)(user|username|user_name|login|name|email|handle)$/i;
+/** The circuits' default width W (32 bits): a wider key needs circuits built for it. */
+export const PROPOSED_STRING_KEY_BITS = 32;
 
 /** Reads a sample file (.csv with a header row, or .jsonl of flat objects) as text cells. */
 export async function readSample(path: string): Promise<Sample> {
@@ -117,15 +124,44 @@ function proposeField(name: string, values: readonly string[], sample: Sample, m
 
 function chooseKey(fields: readonly FieldSpec[], columns: readonly string[][], options: ProposeOptions) {
   const unique = (index: number) => new Set(columns[index]).size === columns[index]?.length;
-  const isUintKey = (index: number) => fields[index]?.type === "uint" && unique(index);
+  const isKey = (index: number) =>
+    (fields[index]?.type === "uint" && unique(index)) || fields[index]?.type === "string-key";
   if (options.key !== undefined) {
     const index = fields.findIndex((field) => field.name === options.key);
     if (index < 0) throw new RangeError(`--key ${options.key}: no such column`);
-    if (!isUintKey(index))
-      throw new RangeError(`--key ${options.key}: a key must be a uint column with distinct values`);
+    if (!isKey(index))
+      throw new RangeError(
+        `--key ${options.key}: a key must be a uint column with distinct values or a text column of distinct names`,
+      );
     return options.key;
   }
-  return fields.find((field, index) => ID_NAME.test(field.name) && isUintKey(index))?.name;
+  return fields.find((field, index) => ID_NAME.test(field.name) && isKey(index))?.name;
+}
+
+/**
+ * The column to propose as a string key: `--key` when it holds distinct names (text, not numbers or dates),
+ * else, when no uint id column would be the key, the first column named like an id or a user name that does.
+ */
+function stringKeyColumn(sample: Sample, columns: readonly string[][], options: ProposeOptions) {
+  const isNames = (index: number) => {
+    const values = columns[index] ?? [];
+    const names = values.map((value) => value.normalize("NFC"));
+    return (
+      values.length > 0 &&
+      values.every((value) => value !== "" && !CANONICAL_DECIMAL.test(value) && !DATE.test(value)) &&
+      new Set(names).size === names.length
+    );
+  };
+  if (options.key !== undefined) {
+    const index = sample.columns.indexOf(options.key);
+    return index >= 0 && isNames(index) ? options.key : undefined;
+  }
+  const uintId = sample.columns.some(
+    (name, index) =>
+      ID_NAME.test(name) && (columns[index] ?? []).every((value) => CANONICAL_DECIMAL.test(value)),
+  );
+  if (uintId) return undefined;
+  return sample.columns.find((name, index) => (ID_NAME.test(name) || NAME_KEY.test(name)) && isNames(index));
 }
 
 /** Proposes a schema for a sample; throws `DatasetError` for a column no type fits. */
@@ -135,8 +171,12 @@ export function proposeSchema(sample: Sample, options: ProposeOptions = {}): Sch
   }
   const columns = sample.columns.map((_, index) => sample.rows.map((row) => row[index] ?? ""));
   const maxEnum = options.maxEnumValues ?? 1024;
-  const fields = sample.columns.map((name, index) =>
-    proposeField(name, columns[index] ?? [], sample, maxEnum),
+  const textKey = stringKeyColumn(sample, columns, options);
+  const fields = sample.columns.map(
+    (name, index): FieldSpec =>
+      name === textKey
+        ? { name, type: "string-key", bits: PROPOSED_STRING_KEY_BITS }
+        : proposeField(name, columns[index] ?? [], sample, maxEnum),
   );
   const key = chooseKey(fields, columns, options);
   const notes = fields
@@ -145,8 +185,12 @@ export function proposeSchema(sample: Sample, options: ProposeOptions = {}): Sch
       (field) =>
         `field "${field.name}": uint of ${(field as { bits: number }).bits} bits fits the sample's largest value; widen it if later epochs may hold larger ones`,
     );
-  if (key !== undefined && options.key === undefined)
+  if (key !== undefined && options.key === undefined && key !== textKey)
     notes.unshift(`key "${key}": a uint column of distinct values (--key to choose another)`);
+  if (textKey !== undefined)
+    notes.unshift(
+      `key "${textKey}": a string key of ${PROPOSED_STRING_KEY_BITS} bits (names hashed with the operator's secret); two names sharing a key are refused at commit, so for more than a few thousand names widen "bits" (up to 53) with circuits of that width`,
+    );
   return { schema: parseSchema(key === undefined ? { fields } : { fields, key }), notes };
 }
 

@@ -3,11 +3,14 @@
  *
  * Dataset schema (design.md section 1): parsing and validation of the schema JSON, field widths, and the
  * encoding of record values to the unsigned integers the circuits see (uint -> itself, enum -> index,
- * bool -> 0/1, date -> day number since 1970-01-01 in {@link DATE_BITS} bits, dataset/date.ts). `schemaHash` binds a manifest to its schema.
+ * bool -> 0/1, date -> day number since 1970-01-01 in {@link DATE_BITS} bits, dataset/date.ts; string-key -> a
+ * `bits`-bit keyed hash of a name, dataset/string-key.ts). `schemaHash` binds a manifest to its schema.
  *
  * Security caveats: field order is the circuit field index, so reordering fields changes every commitment;
  * enum encodings depend on the order of `values`. Encoding is strict on purpose (no trimming, no leading
- * zeros, no signs, no floats) so that one textual record has exactly one encoding.
+ * zeros, no signs, no floats) so that one textual record has exactly one encoding. A string-key value is
+ * encoded here only as its (already hashed) integer key: names are hashed by the loader and the service,
+ * which hold the operator's secret; the schema module never sees it.
  */
 import { z } from "zod";
 import { CANONICAL_DECIMAL } from "../core/field.ts";
@@ -35,11 +38,20 @@ export interface DateFieldSpec {
   readonly name: string;
   readonly type: "date";
 }
-export type FieldSpec = UintFieldSpec | EnumFieldSpec | BoolFieldSpec | DateFieldSpec;
+/**
+ * A name (user name) in files, a `bits`-bit keyed hash of it in records, queries and circuits
+ * (dataset/string-key.ts). Only the schema's key field may be one.
+ */
+export interface StringKeyFieldSpec {
+  readonly name: string;
+  readonly type: "string-key";
+  readonly bits: number;
+}
+export type FieldSpec = UintFieldSpec | EnumFieldSpec | BoolFieldSpec | DateFieldSpec | StringKeyFieldSpec;
 
 export interface Schema {
   readonly fields: readonly FieldSpec[];
-  /** Name of the `uint` field whose values are unique per dataset (membership queries). */
+  /** Name of the `uint` or `string-key` field whose values are unique per dataset (membership queries). */
   readonly key?: string;
 }
 
@@ -54,6 +66,8 @@ const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 export const FIELD_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const MAX_UINT_BITS = 64;
+/** Widest string key: every key is a JSON-safe integer, so a number in a query is always a key, never a name. */
+export const MAX_STRING_KEY_BITS = 53;
 export const MAX_ENUM_VALUES = 2 ** 16;
 /** Circuit clauses address fields with an 8-bit index (design.md section 3). */
 export const MAX_FIELDS = 256;
@@ -90,11 +104,16 @@ const enumSpec = z.strictObject({
 
 const boolSpec = z.strictObject({ name: fieldName, type: z.literal("bool") });
 const dateSpec = z.strictObject({ name: fieldName, type: z.literal("date") });
+const stringKeySpec = z.strictObject({
+  name: fieldName,
+  type: z.literal("string-key"),
+  bits: z.int().min(1).max(MAX_STRING_KEY_BITS),
+});
 
 const schemaJson = z
   .strictObject({
     fields: z
-      .array(z.discriminatedUnion("type", [uintSpec, enumSpec, boolSpec, dateSpec]))
+      .array(z.discriminatedUnion("type", [uintSpec, enumSpec, boolSpec, dateSpec, stringKeySpec]))
       .min(1, "a schema needs at least one field")
       .max(MAX_FIELDS, `a schema has at most ${MAX_FIELDS} fields`),
     key: z.string().optional(),
@@ -110,13 +129,24 @@ const schemaJson = z
         });
       }
       seen.add(field.name);
+      if (field.type === "string-key" && field.name !== schema.key) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["fields", index, "type"],
+          message: `a string-key field must be the schema's key: add "key": ${JSON.stringify(field.name)}`,
+        });
+      }
     });
     if (schema.key === undefined) return;
     const keyField = schema.fields.find((field) => field.name === schema.key);
     if (keyField === undefined) {
       ctx.addIssue({ code: "custom", path: ["key"], message: `key "${schema.key}" is not a field` });
-    } else if (keyField.type !== "uint") {
-      ctx.addIssue({ code: "custom", path: ["key"], message: `key "${schema.key}" must be a uint field` });
+    } else if (keyField.type !== "uint" && keyField.type !== "string-key") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["key"],
+        message: `key "${schema.key}" must be a uint or string-key field`,
+      });
     }
   });
 
@@ -150,12 +180,13 @@ function schemaIssue(json: unknown, issue: ValidationIssue | undefined): SchemaE
 }
 
 /**
- * Bits a field's encoded value occupies: uint -> bits, enum -> ceil(log2(len)) (min 1), bool -> 1,
- * date -> {@link DATE_BITS}.
+ * Bits a field's encoded value occupies: uint and string-key -> bits, enum -> ceil(log2(len)) (min 1),
+ * bool -> 1, date -> {@link DATE_BITS}.
  */
 export function fieldWidth(spec: FieldSpec): number {
   switch (spec.type) {
     case "uint":
+    case "string-key":
       return spec.bits;
     case "enum":
       // (len - 1) in binary has exactly ceil(log2(len)) digits for len >= 2, and "0" (1 digit) for len = 1.
@@ -212,13 +243,16 @@ export function tryEncodeValue(spec: FieldSpec, raw: unknown): bigint | EncodeFa
       return encodeBool(raw);
     case "date":
       return encodeDate(raw);
+    case "string-key":
+      return encodeHashedKey(spec.bits, raw);
   }
 }
 
 /**
  * Encodes one value per design.md section 1. uint: non-negative safe integer, bigint, or decimal string
  * (no sign, leading zeros or whitespace), below 2^bits. enum: one of `values`. bool: true/false or the
- * strings "true"/"false"/"1"/"0". date: an ISO `YYYY-MM-DD` string. Throws `TypeError` (wrong type) or `RangeError` (bad value), prefixed
+ * strings "true"/"false"/"1"/"0". date: an ISO `YYYY-MM-DD` string. string-key: the hashed key as an integer
+ * (a name is hashed by the loader or the service, never here). Throws `TypeError` (wrong type) or `RangeError` (bad value), prefixed
  * with `where` (default: `field "<name>"`).
  */
 export function encodeValue(spec: FieldSpec, raw: unknown, where?: string): bigint {
@@ -237,6 +271,7 @@ export function decodeValue(spec: FieldSpec, v: bigint): DecodedValue {
   }
   switch (spec.type) {
     case "uint":
+    case "string-key":
       return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
     case "enum": {
       const value = spec.values[Number(v)];
@@ -260,6 +295,17 @@ function encodeUint(bits: number, raw: unknown): bigint | EncodeFailure {
   const max = (1n << BigInt(bits)) - 1n;
   if (parsed > max) return { kind: "range", reason: `value ${parsed} exceeds uint${bits} (max ${max})` };
   return parsed;
+}
+
+/** A string key's integer (a number or bigint, never a string: a string is a name, hashed elsewhere). */
+function encodeHashedKey(bits: number, raw: unknown): bigint | EncodeFailure {
+  if (typeof raw === "string") {
+    return {
+      kind: "type",
+      reason: `${quote(raw)} is a name: names of a string-key field are hashed by the operator (load the file with the dataset secret, or ask through the service); here only the hashed key, a number, is accepted`,
+    };
+  }
+  return encodeUint(bits, raw);
 }
 
 function parseUint(raw: unknown): bigint | EncodeFailure {

@@ -3,7 +3,9 @@
  *
  * The readable query of design.md section 3: zod schemas for its structure, TypeScript types, and
  * `parseQuery`, which validates a query against a dataset schema (known fields, encodable values,
- * `between` bounds in order, distinct `in` values, `sum` over uint fields only, `membership` only with a key).
+ * `between` bounds in order, distinct `in` values, `sum` over uint fields only, `membership` only with a key,
+ * only eq/neq/in on a string key). A string key's values here are its hashed keys (integers); names are
+ * mapped to them before, by the operator (query/named-keys.ts).
  * `resolveQuery` runs the same checks and also returns every value in its circuit encoding (section 1).
  *
  * Security caveats:
@@ -81,6 +83,9 @@ export interface QueryLimits {
 }
 
 export const DEFAULT_QUERY_LIMITS: Readonly<QueryLimits> = Object.freeze({ maxClauses: 32, maxSetSize: 64 });
+
+/** The operators that mean something on a hashed key (an order of hashes means nothing). */
+const STRING_KEY_OPS: ReadonlySet<Op> = new Set(["eq", "neq", "in"]);
 
 /** Longest accepted string value; bounds the work done on hostile input. */
 const MAX_STRING_LENGTH = 256;
@@ -176,6 +181,12 @@ function resolveClause(clause: Clause, index: number, schema: Schema): ResolvedC
   const fieldIndex = lookupField(schema, clause.field, `${at}.field`);
   const spec = schema.fields[fieldIndex] as FieldSpec;
   const base = { field: clause.field, fieldIndex, spec, op: clause.op };
+  if (spec.type === "string-key" && !STRING_KEY_OPS.has(clause.op)) {
+    throw new QueryError(
+      `${at}.op`,
+      `"${spec.name}" is a string key (a hash of a name): only eq, neq and in apply to it, not ${clause.op}`,
+    );
+  }
   if (clause.op === "between") {
     const lo = encodeFieldValue(spec, clause.value[0], `${at}.value[0]`);
     const hi = encodeFieldValue(spec, clause.value[1], `${at}.value[1]`);
@@ -267,6 +278,7 @@ export function encodeFieldValue(spec: FieldSpec, raw: ScalarValue, path: string
 export function readableValue(spec: FieldSpec, encoded: bigint): string | number | boolean {
   switch (spec.type) {
     case "uint":
+    case "string-key":
       return readableInteger(encoded);
     case "bool":
       return encoded === 1n;

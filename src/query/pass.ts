@@ -239,7 +239,7 @@ function resolvePassAggregate(
     case "histogram": {
       const by = aggregate.by.map((name, i) => {
         const [index, spec] = lookup(schema, name, `${path}.by[${i}]`);
-        if (spec.type === "uint" || spec.type === "date") {
+        if (spec.type !== "enum" && spec.type !== "bool") {
           throw new QueryError(
             `${path}.by[${i}]`,
             `histograms group by enum or bool fields; "${name}" is a ${spec.type}`,

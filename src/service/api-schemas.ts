@@ -264,6 +264,12 @@ export const submissionAcceptedSchema = z.object({
     .literal(true)
     .optional()
     .describe("the same query with this nonce was submitted before: its job, not charged again"),
+  names: z
+    .array(z.object({ field: z.string(), name: z.string(), key: z.int() }))
+    .optional()
+    .describe(
+      "names asked about on a string-key field, each with the hashed key the proven statement holds (the operator's keyed hash: not checkable without its secret)",
+    ),
 });
 
 export const jobSchema = z.object({

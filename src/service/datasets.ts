@@ -20,6 +20,12 @@
  * directory, and `loadChunked` opens it with every check of `ChunkStoreReader` (operator signature, chunk
  * roots, each chunk's root) plus equality with the row's manifest.
  *
+ * String keys (dataset/string-key.ts): a schema whose key is a `string-key` is parsed with the hasher of the
+ * epoch's own dataset secret, so the secret (and the epoch) are drawn before the records are read;
+ * `stringKeyHasher` gives the service's name lookup the same hasher. Such datasets are committed in one
+ * circuit instance (chunked layouts need keys increasing in file order), and are not re-committed by erasure
+ * (the stored keys are hashes under the old epoch's secret; re-register the epoch from the source file).
+ *
  * Security caveats: decrypted datasets are cached in memory for the life of the process (a proof needs them
  * in clear anyway). `DatasetError` messages (invalid_records) from loading quote cell values: they go back to the admin who
  * uploaded them and are never logged.
@@ -46,7 +52,8 @@ import {
 import { operatorKeyOf } from "../dataset/manifest-sign.ts";
 import { deriveNoiseSecret, type NoiseSecret, noiseSeedCommitment } from "../dataset/noise-seed.ts";
 import { DATASET_SECRET_BYTES, generateDatasetSecret } from "../dataset/salt.ts";
-import { parseSchema, type Schema } from "../dataset/schema.ts";
+import { keyFieldIndex, parseSchema, type Schema } from "../dataset/schema.ts";
+import { type StringKeyHasher, stringKeyHasher } from "../dataset/string-key.ts";
 import {
   type ChunkStoreCipher,
   ChunkStoreReader,
@@ -212,17 +219,53 @@ export class DatasetStore {
   ): Promise<StoredDataset> {
     const parsed = parseOrThrow(registerDatasetSchema, input, "invalid_dataset");
     const schema = this.schemaOf(parsed);
-    const records = parseRecords(parsed, schema); // DatasetError: invalid_records
+    const drawn = this.drawForStringKeys(parsed, schema);
+    const records = parseRecords(parsed, schema, drawn?.stringKeys); // DatasetError: invalid_records
     refuseEmpty(
       records.length,
       parsed.csv !== undefined ? "csv" : parsed.jsonl !== undefined ? "jsonl" : "rows",
     );
-    if (this.wantsChunks(parsed.chunked, records.length)) {
+    if (drawn === undefined && this.wantsChunks(parsed.chunked, records.length)) {
       return this.registerChunked(parsed, schema, withinTransaction, (dir, commit, cipher) =>
         commitRecordsToChunkStore(records, dir, cipher, commit),
       );
     }
-    return this.commitEpoch(parsed.datasetId, schema, records, parsed.epoch, withinTransaction);
+    const epoch = drawn?.epoch ?? parsed.epoch;
+    return this.commitEpoch(parsed.datasetId, schema, records, epoch, withinTransaction, drawn?.secret);
+  }
+
+  /**
+   * For a schema keyed by a string key: the epoch and dataset secret drawn before the records are read, and
+   * the hasher they give (undefined for other schemas). Refuses a chunked layout, which string keys cannot take.
+   */
+  private drawForStringKeys(
+    parsed: DatasetFields,
+    schema: Schema,
+  ): { epoch: number; secret: Uint8Array; stringKeys: StringKeyHasher } | undefined {
+    const keyIndex = keyFieldIndex(schema);
+    if (keyIndex === undefined || schema.fields[keyIndex]?.type !== "string-key") return undefined;
+    if (parsed.chunked !== undefined && parsed.chunked !== false) {
+      throw new InputError(
+        "invalid_dataset",
+        `key "${schema.key}" is a string key: such datasets are committed in one circuit instance, not chunked`,
+        { path: "chunked" },
+      );
+    }
+    const latest = this.latest(parsed.datasetId);
+    const epoch = parsed.epoch ?? (latest ? latest.epoch + 1 : 1);
+    const secret = generateDatasetSecret();
+    return { epoch, secret, stringKeys: stringKeyHasher(secret, parsed.datasetId, epoch) };
+  }
+
+  /**
+   * The string-key hasher of a stored epoch (the service's name lookup), from its sealed dataset secret.
+   * Secret: operator side only.
+   */
+  stringKeyHasher(datasetId: string, epoch: number): StringKeyHasher {
+    const secret = this.openSecret(datasetId, epoch);
+    const hasher = stringKeyHasher(secret, datasetId, epoch);
+    secret.fill(0);
+    return hasher;
   }
 
   /**
@@ -237,16 +280,22 @@ export class DatasetStore {
   ): Promise<StoredDataset> {
     const parsed = parseOrThrow(registerDatasetFileSchema, input, "invalid_dataset");
     const schema = this.schemaOf(parsed);
+    const drawn = this.drawForStringKeys(parsed, schema);
     const forced = parsed.chunked === true || typeof parsed.chunked === "object";
-    const limit = parsed.chunked === false ? Number.POSITIVE_INFINITY : this.options.shape.capacity;
-    const small = forced ? undefined : await readAtMost(file, schema, limit);
+    // A string-keyed file must fit one instance: reading it all shows how many records it holds.
+    const limit =
+      parsed.chunked === false || drawn !== undefined
+        ? Number.POSITIVE_INFINITY
+        : this.options.shape.capacity;
+    const small = forced ? undefined : await readAtMost(file, schema, limit, drawn?.stringKeys);
     if (small !== undefined) refuseEmpty(small.length, path.basename(file));
     if (small === undefined) {
       return this.registerChunked(parsed, schema, withinTransaction, (dir, commit, cipher) =>
         commitFileToChunkStore(file, dir, cipher, commit),
       );
     }
-    return this.commitEpoch(parsed.datasetId, schema, small, parsed.epoch, withinTransaction);
+    const epoch = drawn?.epoch ?? parsed.epoch;
+    return this.commitEpoch(parsed.datasetId, schema, small, epoch, withinTransaction, drawn?.secret);
   }
 
   /** Checks the id and parses the schema. */
@@ -369,11 +418,11 @@ export class DatasetStore {
     records: bigint[][],
     requestedEpoch?: number,
     withinTransaction?: (stored: StoredDataset) => void,
+    secret = generateDatasetSecret(),
   ): Promise<StoredDataset> {
     const latest = this.latest(datasetId);
     const epoch = requestedEpoch ?? (latest ? latest.epoch + 1 : 1);
     this.assertNewEpoch(datasetId, epoch, latest);
-    const secret = generateDatasetSecret();
     // Records beyond the layout's capacity or a schema wider than it: InputError invalid_dataset.
     const committed = await commitRecords({
       datasetId,
@@ -409,6 +458,13 @@ export class DatasetStore {
     withinTransaction?: (stored: StoredDataset) => void,
   ): Promise<StoredDataset> {
     const { datasetId, manifest } = latest;
+    const keyIndex = keyFieldIndex(manifest.schema);
+    if (keyIndex !== undefined && manifest.schema.fields[keyIndex]?.type === "string-key") {
+      throw new InputError(
+        "invalid_dataset",
+        `dataset ${datasetId} has a string key: its stored keys are hashes under the epoch's own secret and cannot be re-committed; register the next epoch from the source file without the erased persons`,
+      );
+    }
     if (manifest.version === 1) {
       return this.commitEpoch(datasetId, manifest.schema, records, undefined, withinTransaction);
     }
@@ -603,21 +659,8 @@ export class DatasetStore {
    * checked against the manifest's noiseCommitment. Secret: for the noisy final step's witness only.
    */
   async noiseSecret(datasetId: string, epoch: number): Promise<NoiseSecret> {
-    const row = this.row(datasetId, epoch);
-    if (!row || row.shredded_at !== null)
-      throw new DatasetIntegrityError(datasetId, epoch, "not stored or shredded");
-    const manifest = parseAnyManifest(JSON.parse(row.manifest));
-    let secret: Uint8Array;
-    try {
-      secret = openText(this.cipherOf(datasetId, epoch), row.secret_envelope, {
-        datasetId,
-        epoch,
-        purpose: SECRET_PURPOSE,
-      });
-    } catch (error) {
-      if (!(error instanceof IntegrityError)) throw error;
-      throw new DatasetIntegrityError(datasetId, epoch, "stored secret does not decrypt");
-    }
+    const secret = this.openSecret(datasetId, epoch);
+    const manifest = parseAnyManifest(JSON.parse((this.row(datasetId, epoch) as DatasetRow).manifest));
     const noise = deriveNoiseSecret(secret, datasetId, epoch);
     secret.fill(0);
     const commitment = noiseSeedCommitment(await getPoseidon(), noise);
@@ -629,6 +672,23 @@ export class DatasetStore {
       );
     }
     return noise;
+  }
+
+  /** The epoch's dataset secret, decrypted (the caller zeroes it); DatasetIntegrityError when unavailable. */
+  private openSecret(datasetId: string, epoch: number): Uint8Array {
+    const row = this.row(datasetId, epoch);
+    if (!row || row.shredded_at !== null)
+      throw new DatasetIntegrityError(datasetId, epoch, "not stored or shredded");
+    try {
+      return openText(this.cipherOf(datasetId, epoch), row.secret_envelope, {
+        datasetId,
+        epoch,
+        purpose: SECRET_PURPOSE,
+      });
+    } catch (error) {
+      if (!(error instanceof IntegrityError)) throw error;
+      throw new DatasetIntegrityError(datasetId, epoch, "stored secret does not decrypt");
+    }
   }
 
   /** Drops decrypted datasets from memory (after key rotation, or for tests). */
@@ -803,7 +863,12 @@ function refuseEmpty(recordCount: number, source: string): void {
   });
 }
 
-async function readAtMost(file: string, schema: Schema, limit: number): Promise<bigint[][] | undefined> {
+async function readAtMost(
+  file: string,
+  schema: Schema,
+  limit: number,
+  stringKeys?: StringKeyHasher,
+): Promise<bigint[][] | undefined> {
   const tooMany = Symbol("too many records");
   let records: bigint[][] = [];
   try {
@@ -814,7 +879,10 @@ async function readAtMost(file: string, schema: Schema, limit: number): Promise<
         if (batch.length > limit) throw tooMany;
         records = batch;
       },
-      { batchSize: Number.isFinite(limit) ? limit + 1 : Number.MAX_SAFE_INTEGER },
+      {
+        batchSize: Number.isFinite(limit) ? limit + 1 : Number.MAX_SAFE_INTEGER,
+        ...(stringKeys === undefined ? {} : { stringKeys }),
+      },
     );
   } catch (error) {
     if (error === tooMany) return undefined;
@@ -847,12 +915,14 @@ function parseRecordsPlaintext(text: string): bigint[][] | undefined {
 function parseRecords(
   input: { rows?: Record<string, unknown>[]; csv?: string; jsonl?: string },
   schema: Schema,
+  stringKeys: StringKeyHasher | undefined,
 ): bigint[][] {
+  const options = stringKeys === undefined ? {} : { stringKeys };
   const parsed =
     input.csv !== undefined
-      ? parseCsv(input.csv, schema, "csv")
+      ? parseCsv(input.csv, schema, "csv", options)
       : input.jsonl !== undefined
-        ? parseJsonl(input.jsonl, schema, "jsonl")
-        : parseJsonl(input.rows?.map((row) => JSON.stringify(row)).join("\n") ?? "", schema, "rows");
+        ? parseJsonl(input.jsonl, schema, "jsonl", options)
+        : parseJsonl(input.rows?.map((row) => JSON.stringify(row)).join("\n") ?? "", schema, "rows", options);
   return parsed.records;
 }

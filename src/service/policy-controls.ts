@@ -82,6 +82,7 @@ function checkWidth(clause: ResolvedClause, controls: StructuralControls): void 
 export function domainSize(spec: FieldSpec): bigint {
   switch (spec.type) {
     case "uint":
+    case "string-key":
       return 1n << BigInt(spec.bits);
     case "enum":
       return BigInt(spec.values.length);

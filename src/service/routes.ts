@@ -12,6 +12,10 @@
  * within retention; default the latest) are dropped, never applied (a client-chosen budget, group size,
  * partner id, role, state, ...).
  *
+ * A query on a dataset keyed by a `string-key` may name persons (`user in ["Alice", "Bob"]`): the names are
+ * mapped to their hashed keys with the epoch's secret before anything else (query/named-keys.ts), so policy,
+ * statement, proof and bundle see keys only; the 202 answer lists the names with their keys for the partner.
+ *
  * Security caveats: every read is filtered by the authenticated partner in SQL and answers 404 for anything
  * else, so ids of other partners' jobs, bundles and receipts are indistinguishable from unknown ids.
  * Responses carry manifests, verification keys, job metadata, bundles and receipts: public data and the
@@ -21,6 +25,7 @@ import express, { type Router } from "express";
 import { chunkQueryShape } from "../circuits/chunk-shape.ts";
 import { canonicalQuery, queryHash } from "../query/canonical.ts";
 import { encodeQueryPublic } from "../query/lower.ts";
+import { hashNamedKeys, type NamedKey } from "../query/named-keys.ts";
 import { canonicalJson } from "../util/canonical-json.ts";
 import { AccessError, ConflictError, isZktallyError, NotFoundError } from "../util/errors.ts";
 import { answerableDataset } from "./admission.ts";
@@ -56,7 +61,7 @@ export function admitQuery(
   partner: Partner,
   submission: Submission,
   tokenScopes: ReadonlySet<Scope>,
-): AdmittedQuery {
+): AdmittedQuery & { names?: readonly NamedKey[] } {
   const dataset = answerableDataset(ctx, partner, submission.datasetId, submission.epoch);
   const { manifest } = dataset;
   const schema = manifest.schema;
@@ -70,7 +75,10 @@ export function admitQuery(
       `dataset ${dataset.datasetId} is committed for a circuit this service no longer serves`,
     );
   }
-  const asked = canonicalQuery(submission.query, schema);
+  const named = hashNamedKeys(submission.query, schema, () =>
+    ctx.datasets.stringKeyHasher(dataset.datasetId, dataset.epoch),
+  );
+  const asked = canonicalQuery(named.query, schema);
   if (asked.aggregate.kind === "membership") requireMembershipScope(partner, tokenScopes);
   checkQueryAgainstPolicy(asked, schema, partner.policy);
   const query = withRequiredClauses(asked, schema, partner.policy);
@@ -86,6 +94,7 @@ export function admitQuery(
     dominanceShare: dominanceShareFor(query, partner.policy),
     charge: chargeFor(partner.policy, dataset.datasetId),
     statement: publicStatement(query, schema),
+    ...(named.names.length === 0 ? {} : { names: named.names }),
   };
 }
 
@@ -174,14 +183,17 @@ export function partnerRouter(ctx: ServiceContext): Router {
   });
 
   /** Admits (refusals audited), submits and answers 202 with the job's URLs. */
-  const submitWith = (res: express.Response, admit: (partner: Partner) => AdmittedQuery) => {
+  const submitWith = (
+    res: express.Response,
+    admit: (partner: Partner) => AdmittedQuery & { names?: readonly NamedKey[] },
+  ) => {
     const partner = partnerOf(res);
     const subject = {
       partner: partner.clientId,
       action: "query.submit",
       requestId: stateOf(res).requestId,
     };
-    let admitted: AdmittedQuery;
+    let admitted: AdmittedQuery & { names?: readonly NamedKey[] };
     try {
       admitted = admit(partner);
     } catch (error) {
@@ -200,6 +212,7 @@ export function partnerRouter(ctx: ServiceContext): Router {
         bundleUrl: jobBundleUrl(job.job_id),
         requestId: subject.requestId,
         ...(replayed ? { replayed } : {}),
+        ...(admitted.names === undefined ? {} : { names: admitted.names }),
       });
   };
 

@@ -51,7 +51,7 @@ export async function runInit(sample: string, options: InitOptions): Promise<num
     `wrote ${options.out}: dataset ${config.datasetId}, data ${sample}`,
     ...proposal.schema.fields.map((field) => {
       const detail =
-        field.type === "uint"
+        field.type === "uint" || field.type === "string-key"
           ? ` (${field.bits} bits)`
           : field.type === "enum"
             ? `: ${field.values.join(", ")}`

@@ -135,7 +135,10 @@ function chooseKey(fields: readonly FieldSpec[], columns: readonly string[][], o
       );
     return options.key;
   }
-  return fields.find((field, index) => ID_NAME.test(field.name) && isKey(index))?.name;
+  return (
+    fields.find((field) => field.type === "string-key")?.name ??
+    fields.find((field, index) => ID_NAME.test(field.name) && isKey(index))?.name
+  );
 }
 
 /**

@@ -1,0 +1,321 @@
+/**
+ * @module test/string-key
+ *
+ * String keys (dataset/string-key.ts): the keyed hash on a known-answer vector (checked against Python's
+ * hmac module), NFC and NFD spellings of one name sharing a key, loading (collisions naming both lines,
+ * duplicate names, wrong types, no hasher, no chunked streaming), the query side (only eq/neq/in, names in a
+ * query mapped to keys, numbers passed through), `init` proposing a string key, and membership and an `in`
+ * count asked by name through the service on TEST_SHAPE, each bundle verified with the partner SDK.
+ */
+
+import { readFileSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseCsv, parseJsonl, streamDataset } from "../src/dataset/load.ts";
+import { proposeSchema } from "../src/dataset/propose.ts";
+import { encodeValue, parseSchema } from "../src/dataset/schema.ts";
+import { deriveStringKeySecret, stringKeyHasher, stringKeyOf } from "../src/dataset/string-key.ts";
+import { canonicalQuery } from "../src/query/canonical.ts";
+import { parseQuery } from "../src/query/model.ts";
+import { hashNamedKeys } from "../src/query/named-keys.ts";
+import { verify } from "../src/verifier/verify-bundle.ts";
+import { rejection } from "./helpers/dataset-errors.ts";
+import { TEST_KEYS_DIR } from "./helpers/keys.ts";
+import {
+  addPartner,
+  nonce,
+  startTestService,
+  type TestService,
+  token,
+  waitForJob,
+} from "./helpers/service.ts";
+
+const SECRET = new Uint8Array(32).fill(7);
+const hasher = stringKeyHasher(SECRET, "users", 1);
+const schemaOf = (bits: number) =>
+  parseSchema({
+    key: "user",
+    fields: [
+      { name: "user", type: "string-key", bits },
+      { name: "country", type: "enum", values: ["FR", "DE"] },
+    ],
+  });
+const users32 = schemaOf(32);
+
+describe("the keyed hash", () => {
+  it("matches the known-answer vector (HMAC-SHA256 under the derived secret, truncated)", () => {
+    // python3: ks = hmac(bytes([7]*32), b"zktally/string-key/v1\0users\0" + pack(">QQ", 1, 0), sha256)[:31]
+    //          key = int.from_bytes(hmac(ks, b"zktally/string-key/v1\0Alice", sha256)[:8], "big") >> (64 - bits)
+    const keySecret = deriveStringKeySecret(SECRET, "users", 1);
+    expect(Buffer.from(keySecret).toString("hex")).toBe(
+      "4cf02c28f912ada2ae3965705446adf5dd0925cbcd60523bd0a50e218a3934",
+    );
+    expect(stringKeyOf(keySecret, "Alice", 32)).toBe(181755089n);
+    expect(stringKeyOf(keySecret, "Alice", 53)).toBe(381168050306161n);
+    expect(hasher("Alice", 32)).toBe(181755089n);
+    // Another epoch, another dataset: another key.
+    expect(stringKeyHasher(SECRET, "users", 2)("Alice", 32)).not.toBe(181755089n);
+    expect(stringKeyHasher(SECRET, "other", 1)("Alice", 32)).not.toBe(181755089n);
+  });
+
+  it("gives a composed (NFC) and a decomposed (NFD) spelling one key", () => {
+    const nfc = "Chlo\u00e9";
+    const nfd = "Chloe\u0301";
+    expect(nfc).not.toBe(nfd);
+    expect(hasher(nfd, 32)).toBe(hasher(nfc, 32));
+    const loaded = parseJsonl(`{"user":"${nfd}","country":"FR"}`, users32, "u.jsonl", { stringKeys: hasher });
+    expect(loaded.records[0]?.[0]).toBe(hasher(nfc, 32));
+  });
+});
+
+describe("loading string keys", () => {
+  it("hashes names to keys, CSV and JSONL alike", () => {
+    const csv = parseCsv("user,country\nAlice,FR\nBob,DE\n", users32, "u.csv", { stringKeys: hasher });
+    expect(csv.records).toEqual([
+      [hasher("Alice", 32), 0n],
+      [hasher("Bob", 32), 1n],
+    ]);
+    expect(csv.keys?.get(hasher("Bob", 32))).toBe(1);
+    const jsonl = parseJsonl(
+      '{"user":"Alice","country":"FR"}\n{"user":"Bob","country":"DE"}',
+      users32,
+      "u.jsonl",
+      {
+        stringKeys: hasher,
+      },
+    );
+    expect(jsonl.records).toEqual(csv.records);
+  });
+
+  it("refuses two names with one key, naming both lines, and says to widen the key", () => {
+    // Under this secret, u1 and u2 share the 3-bit key 2 (found by trying u0, u1, u2, ...).
+    expect([hasher("u1", 3), hasher("u2", 3)]).toEqual([2n, 2n]);
+    const error = rejection(() =>
+      parseCsv("user,country\nu0,FR\nu1,FR\nu2,DE\n", schemaOf(3), "users.csv", { stringKeys: hasher }),
+    );
+    expect([error.line, error.column]).toEqual([4, "user"]);
+    expect(error.reason).toBe(
+      'key collision: names "u2" (users.csv:4) and "u1" (users.csv:3) hash to the same 3-bit key 2; widen the key ("bits" of field "user", at most 53, and a circuit width W that holds it) and commit again',
+    );
+  });
+
+  it("refuses a name given twice (keys are unique), composed or decomposed", () => {
+    const error = rejection(() =>
+      parseCsv("user,country\nChlo\u00e9,FR\nBob,FR\nChloe\u0301,DE\n", users32, "u.csv", {
+        stringKeys: hasher,
+      }),
+    );
+    expect([error.line, error.reason]).toEqual([4, 'duplicate name "Chlo\u00e9" (first seen on line 2)']);
+  });
+
+  it("refuses cells that are not names, and loading without the hasher", () => {
+    const number = rejection(() =>
+      parseJsonl('{"user":17,"country":"FR"}', users32, "u.jsonl", { stringKeys: hasher }),
+    );
+    expect(number.reason).toBe("expected a name (a string), got number");
+    const empty = rejection(() =>
+      parseCsv('user,country\n"",FR\n', users32, "u.csv", { stringKeys: hasher }),
+    );
+    expect(empty.reason).toBe("missing value");
+    expect(() => parseCsv("user,country\nAlice,FR\n", users32, "u.csv")).toThrow(
+      /field "user" is a string key: loading needs the dataset's key hasher/,
+    );
+  });
+
+  it("refuses a streamed chunked load (hashed keys cannot increase in file order)", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "zktally-strkey-"));
+    try {
+      const file = path.join(dir, "u.csv");
+      await writeFile(file, "user,country\nAlice,FR\n");
+      await expect(
+        streamDataset(file, users32, () => {}, { keyOrder: "increasing", stringKeys: hasher }),
+      ).rejects.toThrow(/a chunked dataset cannot have one yet/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("string-key schemas and queries", () => {
+  it("refuses a string key that is not the key, too wide, or given a name where a key is due", () => {
+    expect(() => parseSchema({ fields: [{ name: "user", type: "string-key", bits: 16 }] })).toThrow(
+      /a string-key field must be the schema's key: add "key": "user"/,
+    );
+    expect(() => schemaOf(54)).toThrow(/bits/);
+    const spec = users32.fields[0] as Parameters<typeof encodeValue>[0];
+    expect(encodeValue(spec, 17)).toBe(17n);
+    expect(() => encodeValue(spec, "Alice")).toThrow(
+      /"Alice" is a name: names of a string-key field are hashed/,
+    );
+  });
+
+  it("takes eq, neq and in on a string key, not ranges", () => {
+    const query = (op: string, value: unknown) => ({
+      predicate: [{ field: "user", op, value }],
+      aggregate: { kind: "count" },
+    });
+    expect(() => parseQuery(query("in", [1, 2]), users32)).not.toThrow();
+    expect(() => parseQuery(query("lt", 5), users32)).toThrow(/only eq, neq and in apply to it, not lt/);
+    expect(() => parseQuery(query("between", [1, 5]), users32)).toThrow(/string key/);
+  });
+
+  it("maps names in clauses and the membership key to keys; numbers pass; no names, no hasher", () => {
+    const hash = (name: string) => hasher(name, 32);
+    const asked = {
+      predicate: [
+        { field: "user", op: "in", value: ["Alice", "Chloe\u0301", 99] },
+        { field: "country", op: "eq", value: "FR" },
+      ],
+      aggregate: { kind: "membership", key: "Bob" },
+    };
+    const named = hashNamedKeys(asked, users32, () => hasher);
+    expect(named.names).toEqual([
+      { field: "user", name: "Alice", key: Number(hash("Alice")) },
+      { field: "user", name: "Chlo\u00e9", key: Number(hash("Chlo\u00e9")) },
+      { field: "user", name: "Bob", key: Number(hash("Bob")) },
+    ]);
+    const canonical = canonicalQuery(named.query, users32);
+    expect(canonical.aggregate).toEqual({ kind: "membership", key: Number(hash("Bob")) });
+    expect(JSON.stringify(canonical)).not.toMatch(/Alice|Bob|Chlo/);
+    const numeric = { predicate: [{ field: "user", op: "eq", value: 5 }], aggregate: { kind: "count" } };
+    const untouched = hashNamedKeys(numeric, users32, () => {
+      throw new Error("the hasher is not needed");
+    });
+    expect(untouched).toEqual({ query: numeric, names: [] });
+    expect(() =>
+      hashNamedKeys({ predicate: [{ field: "user", op: "eq", value: "" }] }, users32, () => hasher),
+    ).toThrow(/predicate\[0\]\.value: a name must be non-empty/);
+  });
+
+  it("init proposes a string key for a column of distinct names, and takes --key on one", () => {
+    const sample = {
+      file: "s.csv",
+      columns: ["user", "country", "edits"],
+      rows: [
+        ["Alice", "FR", "3"],
+        ["Bob", "DE", "5"],
+        ["Chloé", "FR", "1"],
+      ],
+    };
+    const proposal = proposeSchema(sample);
+    expect(proposal.schema.key).toBe("user");
+    expect(proposal.schema.fields[0]).toEqual({ name: "user", type: "string-key", bits: 32 });
+    expect(proposal.notes[0]).toMatch(/^key "user": a string key of 32 bits/);
+    const chosen = proposeSchema({ ...sample, columns: ["login", "country", "edits"] }, { key: "login" });
+    expect(chosen.schema.fields[0]).toEqual({ name: "login", type: "string-key", bits: 32 });
+    const repeated = { ...sample, rows: [...sample.rows, ["Bob", "DE", "2"]] };
+    expect(proposeSchema(repeated).schema.key).toBeUndefined();
+    expect(() => proposeSchema(repeated, { key: "user" })).toThrow(/text column of distinct names/);
+  });
+});
+
+describe("asking by name through the service (TEST_SHAPE, real proofs)", () => {
+  let service: TestService;
+  const keysManifest = JSON.parse(readFileSync(path.join(TEST_KEYS_DIR, "manifest.json"), "utf8"));
+
+  beforeAll(async () => {
+    service = await startTestService();
+    await service.admin.registerDataset(null, crypto.randomUUID(), {
+      datasetId: "users",
+      schema: {
+        key: "user",
+        fields: [
+          { name: "user", type: "string-key", bits: 16 },
+          { name: "country", type: "enum", values: ["FR", "DE"] },
+          { name: "edits", type: "uint", bits: 16 },
+        ],
+      },
+      rows: [
+        { user: "Alice", country: "FR", edits: 3 },
+        { user: "Bob", country: "DE", edits: 5 },
+        { user: "Chlo\u00e9", country: "FR", edits: 8 },
+      ],
+    });
+  });
+  afterAll(() => service?.close());
+
+  const check = async (bundle: unknown, accessToken: string) => {
+    const circuits = await service.api("GET", "/v1/circuits", { token: accessToken });
+    const keys = Object.fromEntries(
+      circuits.json.circuits.map((c: { circuitId: string; vkey: unknown }) => [c.circuitId, c.vkey]),
+    );
+    return verify(bundle, {
+      keys,
+      keysManifest,
+      operatorKey: service.server.ctx.operatorKey,
+      allowInsecureKeys: true,
+    });
+  };
+
+  async function ask(accessToken: string, query: unknown) {
+    const submitted = await service.api("POST", "/v1/queries", {
+      token: accessToken,
+      body: { datasetId: "users", query, nonce: nonce() },
+    });
+    expect(submitted.status, submitted.text).toBe(202);
+    const job = await waitForJob(service, accessToken, submitted.json.jobId);
+    expect(job.state, JSON.stringify(job)).toBe("done");
+    const bundle = (
+      await service.api("GET", `/v1/jobs/${submitted.json.jobId}/bundle`, { token: accessToken })
+    ).json;
+    return { submitted: submitted.json, bundle };
+  }
+
+  it("answers membership and an in-count asked by name; bundles hold keys only and verify", async () => {
+    const partner = await addPartner(
+      service,
+      "nia",
+      ["datasets:read", "queries:submit", "queries:membership"],
+      {
+        datasets: ["users"],
+        fields: ["user", "country"],
+        aggregates: ["count", "membership"],
+        membership: { suppress: false },
+        keyClauses: "any",
+        minGroupSize: 1,
+        budget: { queries: 10, periodSeconds: 3600 },
+      },
+    );
+    const accessToken = await token(service, partner);
+    const keyOf = service.server.ctx.datasets.stringKeyHasher("users", 1);
+    const alice = Number(keyOf("Alice", 16));
+
+    const member = await ask(accessToken, {
+      predicate: [{ field: "country", op: "eq", value: "FR" }],
+      aggregate: { kind: "membership", key: "Alice" },
+    });
+    expect(member.submitted.names).toEqual([{ field: "user", name: "Alice", key: alice }]);
+    expect(member.bundle.answer).toEqual({ kind: "membership", suppressed: false, value: true });
+    expect(member.bundle.statement).toBe(
+      `dataset users epoch 1: a record with user = ${alice} exists and matches country = FR`,
+    );
+    expect((await check(member.bundle, accessToken)).valid).toBe(true);
+
+    const counted = await ask(accessToken, {
+      predicate: [{ field: "user", op: "in", value: ["Alice", "Chloe\u0301", "Zoë"] }],
+      aggregate: { kind: "count" },
+    });
+    expect(counted.submitted.names.map((named: { name: string }) => named.name)).toEqual([
+      "Alice",
+      "Chlo\u00e9",
+      "Zoë",
+    ]);
+    expect(counted.bundle.answer).toMatchObject({ kind: "count", suppressed: false, value: "2" });
+    expect(JSON.stringify(counted.bundle)).not.toMatch(/Alice|Chlo|Zo/);
+    expect((await check(counted.bundle, accessToken)).valid).toBe(true);
+
+    // A name asked by a range is refused with the reason.
+    const ranged = await service.api("POST", "/v1/queries", {
+      token: accessToken,
+      body: {
+        datasetId: "users",
+        query: { predicate: [{ field: "user", op: "gt", value: "Alice" }], aggregate: { kind: "count" } },
+        nonce: nonce(),
+      },
+    });
+    expect([ranged.status, ranged.json.error]).toEqual([400, "invalid_query"]);
+    expect(ranged.json.message).toMatch(/only eq, neq and in/);
+  });
+});

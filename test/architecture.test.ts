@@ -59,8 +59,8 @@ const LAYERS: Readonly<Record<string, readonly string[]>> = {
 /** Targets the verifier SDK must never reach at runtime: operator code, Node.js and heavy packages. */
 const OPERATOR_ONLY = [
   /^src\/circuits\/aggregate-witness\.ts$/, // witness builder: every record and salt in clear
-  /^src\/query\/evaluate\.ts$/, // reference evaluator over private records
-  /^src\/dataset\/(salt|commitment|committed|chunk-commit|chunked|load|manifest-sign)\.ts$/, // salts, commitments, loading, signing
+  /^src\/query\/(evaluate|named-keys)\.ts$/, // reference evaluator over private records; names -> hashed keys
+  /^src\/dataset\/(salt|string-key|commitment|committed|chunk-commit|chunked|load|manifest-sign)\.ts$/, // salts, key hashing, commitments, loading, signing
   /^src\/(setup|prover|service|storage|cli|config|release)\//,
   /^src\/audit\/store\.ts$/,
   /^node:/,

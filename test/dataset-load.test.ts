@@ -352,6 +352,29 @@ describe("loadDataset", () => {
     );
   });
 
+  it("hashes a string key's names with the given hasher (and needs one)", async () => {
+    const users = parseSchema({
+      key: "user",
+      fields: [
+        { name: "user", type: "string-key", bits: 40 },
+        { name: "ok", type: "bool" },
+      ],
+    });
+    await writeFile(join(dir, "users.csv"), "user,ok\nAlice,true\nBob,false\n");
+    const stringKeys = (name: string, bits: number) => BigInt(name.length) << BigInt(bits - 8);
+    const loaded = await loadDataset(join(dir, "users.csv"), users, { stringKeys });
+    expect(loaded.records).toEqual([
+      [5n << 32n, 1n],
+      [3n << 32n, 0n],
+    ]);
+    await expect(loadDataset(join(dir, "users.csv"), users)).rejects.toThrow(TypeError);
+    // Two names of one length collide under this toy hasher: both lines are named.
+    await writeFile(join(dir, "clash.csv"), "user,ok\nAlice,true\nCarol,false\n");
+    await expect(loadDataset(join(dir, "clash.csv"), users, { stringKeys })).rejects.toThrow(
+      /clash\.csv:3: column "user": key collision: names "Carol" \(clash\.csv:3\) and "Alice" \(clash\.csv:2\)/,
+    );
+  });
+
   it("refuses unknown extensions", async () => {
     await expect(loadDataset(join(dir, "d.tsv"), small)).rejects.toThrow(RangeError);
   });

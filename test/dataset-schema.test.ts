@@ -89,6 +89,13 @@ describe("parseSchema", () => {
     ["key not a field", { fields: [uint32], key: "userId" }, "key"],
     ["key not uint", { fields: [uint32, bot], key: "bot" }, "key"],
     ["key null", { fields: [uint32], key: null }, "key"],
+    ["string key not the key", { fields: [{ name: "u", type: "string-key", bits: 8 }] }, "fields[0].type"],
+    [
+      "string key bits 54",
+      { fields: [{ name: "u", type: "string-key", bits: 54 }], key: "u" },
+      "fields[0].bits",
+    ],
+    ["string key without bits", { fields: [{ name: "u", type: "string-key" }], key: "u" }, "fields[0].bits"],
   ])("rejects %s at %s", (_label, json, path) => {
     const error = schemaErrorOf(json);
     expect(error.path).toBe(path);
@@ -207,6 +214,18 @@ describe("decodeValue", () => {
     expect(decodeValue(activity, 2n)).toBe("25-99");
     expect(decodeValue(bot, 1n)).toBe(true);
     expect(decodeValue(bot, 0n)).toBe(false);
+    // A string key decodes to its hashed key (the name is not recoverable).
+    expect(decodeValue({ name: "u", type: "string-key", bits: 20 }, 12345n)).toBe(12345);
+  });
+
+  it("gives a string key its bits as width and encodes only its hashed key", () => {
+    const user = { name: "u", type: "string-key", bits: 20 } as const;
+    const schema = parseSchema({ fields: [user, bot], key: "u" });
+    expect(fieldWidth(user)).toBe(20);
+    expect(keyFieldIndex(schema)).toBe(0);
+    expect(encodeValue(user, 12345)).toBe(12345n);
+    expect(() => encodeValue(user, 2 ** 20)).toThrow(RangeError);
+    expect(() => encodeValue(user, "Alice")).toThrow(TypeError);
   });
 
   it("rejects values outside the encoding", () => {

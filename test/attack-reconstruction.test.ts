@@ -10,7 +10,7 @@
  * - exact mode, loose policy (keyClauses any, minimum group size 10, the default budget of 100 queries a
  *   day): the bits recovered after 20, 40, 60, 80 and 100 answers, and whether the budget stops the attack;
  * - exact mode, the default structural controls: every subset query is refused, nothing is learnt.
- * The dp figure is in attack-reconstruction-dp.test.ts.
+ * The dp figure is in attack-dp.test.ts.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import {

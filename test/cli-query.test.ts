@@ -1,8 +1,8 @@
 /**
  * `zktally query`, the partner's client (src/cli/query-command.ts), in process against a real service on the
  * test circuit: it gets a token, generates its own nonce, submits, follows progress (plain lines: not a
- * terminal), saves the bundle and verifies it with the keys of GET /v1/circuits (exit 0, VALID, the nonce it
- * sent); the development keys without --allow-insecure-keys exit 4; a wrong secret exits 2 naming the
+ * terminal; a bar redrawn in place on one), saves the bundle and verifies it with the keys of GET /v1/circuits
+ * (exit 0, VALID, the nonce it sent; one JSON line with --json); the development keys without --allow-insecure-keys exit 4; a wrong secret exits 2 naming the
  * service's answer. The client fetches a new token when the old one is about to expire.
  */
 import { readFileSync, rmSync } from "node:fs";
@@ -79,6 +79,32 @@ describe("zktally query", () => {
     expect(text).toContain(`  nonce      ${nonce}`);
     expect(JSON.parse(readFileSync(out, "utf8")).nonce).toBe(nonce);
     expect(text).toMatch(/(queued|proving|done)[^\n]*%/); // progress lines (stderr is not a terminal here)
+  });
+
+  it("--json prints the result as one JSON line; on a terminal the progress is a bar redrawn in place", async () => {
+    const stderr = Object.getOwnPropertyDescriptor(process.stderr, "isTTY");
+    Object.defineProperty(process.stderr, "isTTY", { value: true, configurable: true });
+    let run: { code: number; text: string };
+    try {
+      run = await query(
+        "--client-secret",
+        partner.clientSecret,
+        "--out",
+        path.join(outDir, "tty.json"),
+        "--allow-insecure-keys",
+        "--json",
+      );
+    } finally {
+      if (stderr === undefined) delete (process.stderr as { isTTY?: boolean }).isTTY;
+      else Object.defineProperty(process.stderr, "isTTY", stderr);
+    }
+    expect(run.code, run.text).toBe(0);
+    const redraw = "\r\u001b[2K"; // carriage return, erase the line
+    expect(run.text).toContain(`${redraw}[`);
+    expect(run.text).toMatch(/\[[#-]{24}\] (queued|proving|done)[^\n\r]*%/);
+    const line = run.text.split("\n").find((text) => text.startsWith("{")) as string;
+    expect(JSON.parse(line)).toMatchObject({ valid: true });
+    expect(run.text).not.toContain("bundle saved to");
   });
 
   it("refuses development keys without --allow-insecure-keys (exit 4); a wrong secret exits 2", async () => {

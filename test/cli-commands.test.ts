@@ -7,11 +7,12 @@
  * - `serve admin`: partner scopes, disable, enable, dataset list, audit head, job list / show, keys
  *   rotate-operator / revoke-operator; every subcommand that needs a flag names it when it is missing, and
  *   every one that opens state refuses a data directory that was never initialised (a typo), exit 2;
+ * - `init --json` (one JSON line) and a bad `--max-enum`;
  * - a bad input for each of ceremony init / contribute / beacon / verify / finalize (a missing transcript
  *   or ptau is exit 2 with what to pass, not an internal error), export, audit head / monitor, release,
  *   inspect, serve, setup, completion, partner policy, commit and worker, each with its exit code and message.
  */
-import { rmSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { runCli } from "../src/cli/run.ts";
@@ -139,6 +140,30 @@ describe("zktally serve admin, subcommand by subcommand", () => {
       expect(text, args.join(" ")).toContain(`data directory ${path.join(dir, "typo")} is not initialised`);
       expect(text, args.join(" ")).toContain("hint: check --data-dir");
     }
+  });
+});
+
+describe("zktally init --json", () => {
+  it("prints the proposal as one JSON line; --max-enum 0 is a usage error", async () => {
+    const sample = path.join(dir, "editors.jsonl");
+    writeFileSync(sample, '{"user":7,"wiki":"frwiki"}\n{"user":9,"wiki":"enwiki"}\n');
+    const out = path.join(dir, "editors.config.json");
+    const init = await cli("init", sample, "--out", out, "--id", "editors", "--key", "user", "--json");
+    expect(init.code, init.text).toBe(0);
+    expect(JSON.parse(init.text)).toMatchObject({
+      config: out,
+      datasetId: "editors",
+      schema: {
+        key: "user",
+        fields: [
+          { name: "user", type: "uint" },
+          { name: "wiki", type: "enum" },
+        ],
+      },
+    });
+    const bad = await cli("init", sample, "--out", out, "--force", "--max-enum", "0");
+    expect(bad.code).toBe(2);
+    expect(bad.text).toContain("zktally init: --max-enum 0: expected a positive integer");
   });
 });
 

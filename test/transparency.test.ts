@@ -169,4 +169,16 @@ describe("monitor against forged histories signed with the log key", () => {
     current = forgedLog(8); // the honest extension is still accepted: the state kept the good head
     expect(await monitor(state)).toMatchObject({ code: 0, text: expect.stringContaining("3 new") });
   });
+
+  it("--json prints the report as one JSON line, the problem named (exit 1 on a fork)", async () => {
+    const state = path.join(tempDir("forged-json"), "state.json");
+    const json = async () => {
+      const run = await runMonitor(stub.url(), ["--state", state, "--log-key", current.logKey, "--json"]);
+      return { code: run.code, report: JSON.parse(run.text) };
+    };
+    current = forgedLog(5);
+    expect(await json()).toMatchObject({ code: 0, report: { ok: true, treeSize: 5, newEntries: 5 } });
+    current = forgedLog(5, 2);
+    expect(await json()).toMatchObject({ code: 1, report: { ok: false, problem: "forked" } });
+  });
 });

@@ -318,4 +318,21 @@ describe("asking by name through the service (TEST_SHAPE, real proofs)", () => {
     expect([ranged.status, ranged.json.error]).toEqual([400, "invalid_query"]);
     expect(ranged.json.message).toMatch(/only eq, neq and in/);
   });
+
+  it("refuses erasure by key and a chunked layout for a string-keyed dataset, with what to do instead", async () => {
+    const key = Number(service.server.ctx.datasets.stringKeyHasher("users", 1)("Bob", 16));
+    await expect(
+      service.admin.erase(null, crypto.randomUUID(), "users", { keys: [key], force: true }),
+    ).rejects.toThrow(
+      /keyed by names \(a string key\): erase by registering the next epoch from the source file/,
+    );
+    await expect(
+      service.admin.registerDataset(null, crypto.randomUUID(), {
+        datasetId: "users-chunked",
+        schema: { key: "user", fields: [{ name: "user", type: "string-key", bits: 16 }] },
+        rows: [{ user: "Alice" }],
+        chunked: true,
+      }),
+    ).rejects.toThrow(/string key: such datasets are committed in one circuit instance, not chunked/);
+  });
 });

@@ -12,6 +12,7 @@
  * Startup: like `verify`, this module loads the SDK and Node built-ins only.
  */
 import { readFile, writeFile } from "node:fs/promises";
+import { describeNamedKeys, type NamedKey } from "../query/named-keys.ts";
 import type { JobView } from "../service/views.ts";
 import { JsonTextError, parseStrictJson } from "../util/strict-json.ts";
 import { keysFromCircuitListing } from "../verifier/circuit-listing.ts";
@@ -174,7 +175,13 @@ export async function runQuery(options: QueryOptions): Promise<number> {
   const nonce = randomNonce();
   const { path, body } = submission(query, options, nonce);
   try {
-    const submitted = await client.postJson<{ jobId: string }>(path, body);
+    const submitted = await client.postJson<{ jobId: string; names?: NamedKey[] }>(path, body);
+    if (submitted.names !== undefined && !options.json) {
+      // The statement holds keys: say which name became which (the operator's hash, not checkable here).
+      process.stderr.write(
+        `names asked, as the operator hashed them: ${describeNamedKeys(submitted.names)}\n`,
+      );
+    }
     const job = await followJob(client, submitted.jobId, pollMs, timeoutMs);
     if (job.state === "failed") {
       process.stderr.write(

@@ -23,7 +23,15 @@ import { readFile } from "node:fs/promises";
 import { basename, extname } from "node:path";
 import { JsonTextError, parseStrictJson } from "../util/strict-json.ts";
 import { DatasetError } from "./errors.ts";
-import { type FieldSpec, keyFieldIndex, MAX_STRING_KEY_BITS, type Schema, tryEncodeValue } from "./schema.ts";
+import {
+  type FieldSpec,
+  keyFieldIndex,
+  MAX_STRING_KEY_BITS,
+  type Schema,
+  type StringKeyFieldSpec,
+  stringKeyField,
+  tryEncodeValue,
+} from "./schema.ts";
 import { nameProblem, type StringKeyHasher } from "./string-key.ts";
 
 export interface ParsedDataset {
@@ -260,8 +268,8 @@ class RecordSink {
 
   /** A list for the names when the key is a string key (which needs a hasher and unique-order keys). */
   private checkStringKeyOptions(): string[] | undefined {
-    const spec = this.keyIndex === undefined ? undefined : this.schema.fields[this.keyIndex];
-    if (spec?.type !== "string-key") return undefined;
+    const spec = stringKeyField(this.schema);
+    if (spec === undefined) return undefined;
     if (this.options.stringKeys === undefined) {
       throw new TypeError(
         `field "${spec.name}" is a string key: loading needs the dataset's key hasher (stringKeyHasher)`,
@@ -337,7 +345,7 @@ class RecordSink {
 
   /** Two names hashed to one key: the key is too narrow for the population. */
   private collision(key: bigint, line: number, firstLine: number, firstName: string): never {
-    const spec = this.schema.fields[this.keyIndex as number] as { name: string; bits: number };
+    const spec = stringKeyField(this.schema) as StringKeyFieldSpec;
     this.fail(
       line,
       spec.name,

@@ -218,6 +218,13 @@ export function keyFieldIndex(schema: Schema): number | undefined {
   return schema.key === undefined ? undefined : fieldIndex(schema, schema.key);
 }
 
+/** The key field when it is a string key (names hashed by the operator), else undefined. */
+export function stringKeyField(schema: Schema): StringKeyFieldSpec | undefined {
+  const index = keyFieldIndex(schema);
+  const spec = index === undefined ? undefined : schema.fields[index];
+  return spec?.type === "string-key" ? spec : undefined;
+}
+
 /** Hex SHA-256 of the canonical JSON of the schema (design.md section 1). */
 export function schemaHash(schema: Schema): string {
   return canonicalJsonSha256(schema);

@@ -12,7 +12,7 @@
  * partner cannot check the name -> key step; and with a `bits`-bit key a name absent from the dataset
  * aliases a present one with probability about n / 2^bits.
  */
-import type { Schema, StringKeyFieldSpec } from "../dataset/schema.ts";
+import { type Schema, stringKeyField } from "../dataset/schema.ts";
 import { nameProblem, type StringKeyHasher } from "../dataset/string-key.ts";
 import { QueryError } from "./errors.ts";
 
@@ -39,7 +39,7 @@ export function hashNamedKeys(
   schema: Schema,
   hasherFor: () => StringKeyHasher,
 ): NamedKeysResult {
-  const spec = stringKeySpec(schema);
+  const spec = stringKeyField(schema);
   if (spec === undefined || !isObject(json)) return { query: json, names: [] };
   const names: NamedKey[] = [];
   let hasher: StringKeyHasher | undefined;
@@ -75,11 +75,6 @@ function mapClause(clause: unknown, field: string, keyOf: (value: unknown, at: s
     ? clause.value.map((item, j) => keyOf(item, `[${j}]`))
     : keyOf(clause.value, "");
   return { ...clause, value };
-}
-
-function stringKeySpec(schema: Schema): StringKeyFieldSpec | undefined {
-  const spec = schema.fields.find((field) => field.name === schema.key);
-  return spec?.type === "string-key" ? spec : undefined;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -52,7 +52,7 @@ import {
 import { operatorKeyOf } from "../dataset/manifest-sign.ts";
 import { deriveNoiseSecret, type NoiseSecret, noiseSeedCommitment } from "../dataset/noise-seed.ts";
 import { DATASET_SECRET_BYTES, generateDatasetSecret } from "../dataset/salt.ts";
-import { keyFieldIndex, parseSchema, type Schema } from "../dataset/schema.ts";
+import { parseSchema, type Schema, stringKeyField } from "../dataset/schema.ts";
 import { type StringKeyHasher, stringKeyHasher } from "../dataset/string-key.ts";
 import {
   type ChunkStoreCipher,
@@ -242,8 +242,7 @@ export class DatasetStore {
     parsed: DatasetFields,
     schema: Schema,
   ): { epoch: number; secret: Uint8Array; stringKeys: StringKeyHasher } | undefined {
-    const keyIndex = keyFieldIndex(schema);
-    if (keyIndex === undefined || schema.fields[keyIndex]?.type !== "string-key") return undefined;
+    if (stringKeyField(schema) === undefined) return undefined;
     if (parsed.chunked !== undefined && parsed.chunked !== false) {
       throw new InputError(
         "invalid_dataset",
@@ -458,8 +457,7 @@ export class DatasetStore {
     withinTransaction?: (stored: StoredDataset) => void,
   ): Promise<StoredDataset> {
     const { datasetId, manifest } = latest;
-    const keyIndex = keyFieldIndex(manifest.schema);
-    if (keyIndex !== undefined && manifest.schema.fields[keyIndex]?.type === "string-key") {
+    if (stringKeyField(manifest.schema) !== undefined) {
       throw new InputError(
         "invalid_dataset",
         `dataset ${datasetId} has a string key: its stored keys are hashes under the epoch's own secret and cannot be re-committed; register the next epoch from the source file without the erased persons`,

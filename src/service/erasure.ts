@@ -17,7 +17,7 @@
  * row. Pending keys are sealed by the storage KeyRing under `{datasetId, epoch 0, purpose erasure-request}`.
  */
 import { z } from "zod";
-import { keyFieldIndex } from "../dataset/schema.ts";
+import { keyFieldIndex, stringKeyField } from "../dataset/schema.ts";
 import { InputError, NotFoundError } from "../util/errors.ts";
 import type { DatasetStore, StoredDataset } from "./datasets.ts";
 import { type Db, scalar, statement } from "./db.ts";
@@ -162,11 +162,20 @@ export class Erasures {
   }
 
   private keyColumn(dataset: StoredDataset): number {
-    const index = keyFieldIndex(dataset.manifest.schema);
+    const { schema } = dataset.manifest;
+    const index = keyFieldIndex(schema);
     if (index === undefined) {
       throw new InputError("invalid_erasure", `dataset ${dataset.datasetId} has no key field to erase by`, {
         path: "keys",
       });
+    }
+    if (stringKeyField(schema) !== undefined) {
+      // Re-committing would keep keys hashed under the old epoch's secret (service/datasets.ts).
+      throw new InputError(
+        "invalid_erasure",
+        `dataset ${dataset.datasetId} is keyed by names (a string key): erase by registering the next epoch from the source file without those persons`,
+        { path: "keys" },
+      );
     }
     return index;
   }

@@ -319,6 +319,38 @@ describe("asking by name through the service (TEST_SHAPE, real proofs)", () => {
     expect(ranged.json.message).toMatch(/only eq, neq and in/);
   });
 
+  it("commits a file (zktally commit's path) with each name hashed under its epoch's secret", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "zktally-strkey-"));
+    try {
+      const file = path.join(dir, "people.csv");
+      await writeFile(file, "user,country\nAlice,FR\nChloe\u0301,DE\n");
+      const schema = {
+        key: "user",
+        fields: [
+          { name: "user", type: "string-key", bits: 16 },
+          { name: "country", type: "enum", values: ["FR", "DE"] },
+        ],
+      };
+      const view = await service.admin.registerDatasetFile(
+        null,
+        crypto.randomUUID(),
+        { datasetId: "people", schema },
+        file,
+      );
+      expect([view.epoch, view.manifest.recordCount]).toEqual([1, 2]);
+      const keyOf = service.server.ctx.datasets.stringKeyHasher("people", 1);
+      const { records } = await service.server.ctx.datasets.loadRecords("people", 1);
+      expect(records.map((record) => record[0])).toEqual([keyOf("Alice", 16), keyOf("Chlo\u00e9", 16)]);
+      // A file with a collision or a duplicate name is refused like an upload.
+      await writeFile(file, "user,country\nAlice,FR\nAlice,DE\n");
+      await expect(
+        service.admin.registerDatasetFile(null, crypto.randomUUID(), { datasetId: "people", schema }, file),
+      ).rejects.toThrow(/people\.csv:3: column "user": duplicate name "Alice" \(first seen on line 2\)/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("refuses erasure by key and a chunked layout for a string-keyed dataset, with what to do instead", async () => {
     const key = Number(service.server.ctx.datasets.stringKeyHasher("users", 1)("Bob", 16));
     await expect(

@@ -15,8 +15,6 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { planNoise } from "../circuits/noise.ts";
-import { makeNoisyPassShape, noisyPassFinalCircuitId } from "../circuits/pass-noise.ts";
-import { type PassSlots, passCircuitId, passShapeFor } from "../circuits/pass-shape.ts";
 import { commitChunks } from "../dataset/chunk-commit.ts";
 import { type ChunkLayout, fieldDomains } from "../dataset/chunk-layout.ts";
 import { chunkLayoutFor } from "../dataset/chunked.ts";
@@ -32,7 +30,7 @@ import { readKeysManifest } from "../setup/keys-manifest.ts";
 import { ensureNoisyPassFinalMainFile, ensurePassMainFiles } from "../setup/main-files.ts";
 import { terminateCurveWorkers } from "../setup/ptau.ts";
 import { enumValues, type ReleaseFields } from "../verifier/release.ts";
-import { buildRelease } from "./release.ts";
+import { buildRelease, releaseCircuitIds } from "./release.ts";
 import { parseRiskList, type RiskList } from "./risk.ts";
 
 export interface OfflineReleaseOptions {
@@ -66,18 +64,6 @@ export function coinsForTiers(risk: RiskList): number {
   return Math.max(2, ...plans);
 }
 
-/** The pass slots of a release: one wiki eq clause, the country x activity table padded to a power of two. */
-function releaseSlots(schema: Schema, fields: ReleaseFields, tables: number): PassSlots {
-  const used = enumValues(schema, fields.country).length * enumValues(schema, fields.activity).length;
-  return {
-    clauses: 3,
-    setSize: 3,
-    queries: tables,
-    histogramSlots: tables,
-    cells: 2 ** Math.ceil(Math.log2(used)),
-  };
-}
-
 async function keysFor(options: OfflineReleaseOptions, mains: readonly string[], ids: readonly string[]) {
   if (options.dev) await buildDevKeys(mains, { keysDir: options.keysDir, replace: true });
   const manifest = await readKeysManifest(options.keysDir);
@@ -98,11 +84,11 @@ export async function offlineRelease(options: OfflineReleaseOptions) {
   const { schema, fields } = options;
   const risk = parseRiskList(options.riskText, enumValues(schema, fields.country));
   const layout = chunkLayoutFor(schema, options.layout);
-  const slots = releaseSlots(schema, fields, options.tablesPerPass ?? 1);
-  const pass = passShapeFor(schema, layout, slots);
   const limits = { maxCoins: coinsForTiers(risk), maxScaleBits: 2 };
-  const shape = makeNoisyPassShape({ pass, ...limits });
-  const ids = [passCircuitId(pass), noisyPassFinalCircuitId(shape)];
+  const circuits = releaseCircuitIds(schema, layout, fields, options.tablesPerPass ?? 1, limits);
+  const { slots, shape } = circuits;
+  const pass = shape.pass;
+  const ids = [circuits.stepId, circuits.finalId];
   const [stepMain] = await ensurePassMainFiles(pass);
   const vkeyHashes = await keysFor(options, [stepMain, await ensureNoisyPassFinalMainFile(shape)], ids);
   const loaded = await loadDataset(options.dataFile, schema);

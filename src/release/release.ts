@@ -11,12 +11,15 @@
  * Security caveats: the request holds the records and the noise seed (operator side only); the outputs carry
  * noisy values only. The charge of a release is one (epsilon_tier, delta_tier) per tier (`releaseCharges`).
  */
-import type { PassSlots } from "../circuits/pass-shape.ts";
+import { makeNoisyPassShape, type NoisyPassShape, noisyPassFinalCircuitId } from "../circuits/pass-noise.ts";
+import { type PassSlots, passCircuitId, passShapeFor } from "../circuits/pass-shape.ts";
 import type { ChunkedCommitment } from "../dataset/chunk-commit.ts";
+import type { ChunkLayout } from "../dataset/chunk-layout.ts";
 import type { ChunkedManifest } from "../dataset/manifest.ts";
 import type { NoiseSecret } from "../dataset/noise-seed.ts";
+import type { Schema } from "../dataset/schema.ts";
 import type { ProverBackend } from "../prover/backend.ts";
-import type { ChunkProver } from "../prover/chunks.ts";
+import type { ChunkProgress, ChunkProver } from "../prover/chunks.ts";
 import { proveNoisyHistograms } from "../prover/prove-noisy-pass.ts";
 import type { DpHistogramBundle } from "../verifier/dp-histogram.ts";
 import {
@@ -48,6 +51,8 @@ export interface ReleaseRequest {
   readonly vkeyHashes: { readonly step: string; readonly final: string };
   readonly prover: ChunkProver | ProverBackend;
   readonly createdAt?: Date | string;
+  /** Chunk progress of each pass (`pass` of `passes`). */
+  readonly onProgress?: (pass: number, passes: number, progress: ChunkProgress) => void;
 }
 
 export interface Release {
@@ -55,6 +60,40 @@ export interface Release {
   readonly tsv: string;
   readonly rows: number;
   readonly withheld: number;
+}
+
+/** The release circuits of a schema and layout: the PassStep of H tables and its PassFinalNoisy. */
+export interface ReleaseCircuitIds {
+  readonly slots: PassSlots;
+  readonly shape: NoisyPassShape;
+  readonly stepId: string;
+  readonly finalId: string;
+}
+
+/** The pass slots of a release: one wiki eq clause, the country x activity table padded to a power of two. */
+export function releaseSlots(schema: Schema, fields: ReleaseFields, tables: number): PassSlots {
+  const used = enumValues(schema, fields.country).length * enumValues(schema, fields.activity).length;
+  return {
+    clauses: 3,
+    setSize: 3,
+    queries: tables,
+    histogramSlots: tables,
+    cells: 2 ** Math.ceil(Math.log2(used)),
+  };
+}
+
+/** The release circuit ids (shared by `zktally release` and the service's manifests). */
+export function releaseCircuitIds(
+  schema: Schema,
+  layout: ChunkLayout,
+  fields: ReleaseFields,
+  tables: number,
+  limits: { readonly maxCoins: number; readonly maxScaleBits: number },
+): ReleaseCircuitIds {
+  const slots = releaseSlots(schema, fields, tables);
+  const pass = passShapeFor(schema, layout, slots);
+  const shape = makeNoisyPassShape({ pass, ...limits });
+  return { slots, shape, stepId: passCircuitId(pass), finalId: noisyPassFinalCircuitId(shape) };
 }
 
 /** The wiki tables grouped H to a pass, the last group padded by repeating its last table. */
@@ -84,7 +123,9 @@ export async function buildRelease(request: ReleaseRequest): Promise<Release> {
   const createdAt = request.createdAt ?? new Date();
   const stamp = createdAt instanceof Date ? createdAt.toISOString() : createdAt;
   const bundles: DpHistogramBundle[] = [];
-  for (const [index, group] of releaseGroups(wikis, request.slots.histogramSlots).entries()) {
+  const groups = releaseGroups(wikis, request.slots.histogramSlots);
+  for (const [index, group] of groups.entries()) {
+    const onProgress = request.onProgress;
     bundles.push(
       await proveNoisyHistograms({
         manifest,
@@ -102,6 +143,9 @@ export async function buildRelease(request: ReleaseRequest): Promise<Release> {
         prover: request.prover,
         jobId: `release-${request.nonce.toString(16).slice(0, 12)}-${index}`,
         createdAt: stamp,
+        ...(onProgress === undefined
+          ? {}
+          : { onProgress: (progress) => onProgress(index, groups.length, progress) }),
       }),
     );
   }

@@ -11,6 +11,7 @@
  *
  * Every country value of the schema gets a tier; an unknown country or tier name is an error naming it.
  */
+import { z } from "zod";
 import { parseStrictJson } from "../util/strict-json.ts";
 import type { ReleaseTier } from "../verifier/release.ts";
 
@@ -21,6 +22,25 @@ export const DEFAULT_RISK_TIERS: Readonly<Record<string, number>> = Object.freez
   high: 0.1,
 });
 export const DEFAULT_RELEASE_DELTA = 1e-9;
+
+/**
+ * The JSON form of a risk list as a zod schema (the admin release endpoint and config `release.riskLists`
+ * take it; `parseRiskList` then checks tier names, countries and the default against the schema).
+ */
+export const riskListJsonSchema = z
+  .strictObject({
+    tiers: z
+      .record(z.string(), z.number().positive())
+      .optional()
+      .describe("tier name -> epsilon per cell (default low 1.1, medium 0.2, high 0.1)"),
+    delta: z.number().positive().lt(1).optional().describe("delta of every tier (default 1e-9)"),
+    default: z.string().optional().describe("the tier of unlisted countries (default: the first tier)"),
+    countries: z.record(z.string(), z.string()).optional().describe("country value -> tier name"),
+  })
+  .describe("risk list: privacy tiers and the tier of each country (docs/privacy.md, Releases)");
+export type RiskListJson = z.output<typeof riskListJsonSchema>;
+/** How a named risk list (config `release.riskLists`) is written. */
+export const RISK_LIST_NAME = /^[A-Za-z0-9._-]{1,64}$/;
 
 export interface RiskList {
   readonly tiers: readonly ReleaseTier[];

@@ -3,8 +3,9 @@
  *
  * Operator functions, shared by the `admin`-scoped HTTP endpoints (`/v1/admin/...`) and the
  * `zktally serve admin ...` command line: register partners, rotate their secrets, set scopes and policies,
- * enable/disable them, reset budgets, register datasets, rotate the storage, token and audit log keys and
- * verify the audit log.
+ * enable/disable them, reset budgets, register datasets, publish releases (admitted here, proven by the
+ * release runner, service/release-runner.ts), rotate the storage, token and audit log keys and verify the
+ * audit log.
  * Every call is one audited decision (action `admin.*`, partner = the acting admin's client id, or null for
  * the command line).
  *
@@ -14,17 +15,22 @@
 
 import { randomBytes } from "node:crypto";
 import express, { type Router } from "express";
-import { NotFoundError } from "../util/errors.ts";
+import { ConflictError, NotFoundError } from "../util/errors.ts";
 import { API } from "./api-routes.ts";
+import type { ReleaseSubmission } from "./api-schemas.ts";
 import { type AuditSubject, verifyStoredLog } from "./audit.ts";
 import type { ServiceContext } from "./context.ts";
 import { datasetView, type StoredDataset } from "./datasets.ts";
 import { type ErasureOutcome, Erasures } from "./erasure.ts";
 import { jsonBody, stateOf } from "./http.ts";
+import { NotReadyError } from "./http-errors.ts";
 import { routeMounter } from "./mount.ts";
 import { OperatorKeys } from "./operator-keys.ts";
 import { type Partner, partnerView } from "./partners.ts";
+import { admitRelease, releaseConfigOf } from "./release-admission.ts";
+import type { ReleaseRow } from "./releases.ts";
 import { loadServiceKey, replaceServiceKey, storeRetiredTokenKey } from "./service-keys.ts";
+import { releaseUrls, releaseView } from "./views.ts";
 
 /** Admin operations, each audited. `actor` is the admin's client id (null on the command line). */
 export class AdminOps {
@@ -165,6 +171,24 @@ export class AdminOps {
         });
       }),
     );
+  }
+
+  /**
+   * Admits a release (release-admission.ts) and queues it for the release runner: its release budget
+   * reservation and one audit entry per tier charge commit together; a refusal is audited and charges nothing.
+   */
+  submitRelease(actor: string | null, requestId: string, datasetId: string, body: ReleaseSubmission) {
+    const subject = this.subject(actor, "release", requestId);
+    let admitted: ReturnType<typeof admitRelease>;
+    try {
+      admitted = admitRelease(this.ctx, datasetId, body);
+    } catch (error) {
+      this.ctx.audit.recordRefusal(subject, error);
+      throw error;
+    }
+    const submitted = this.ctx.releases.submit(subject, admitted, releaseConfigOf(this.ctx.config).budget);
+    this.ctx.wake();
+    return submitted;
   }
 
   /** Operator signing key rotation (service/operator-keys.ts); takes effect for manifests at the next boot. */
@@ -325,6 +349,19 @@ export function adminRouter(ctx: ServiceContext): Router {
   mount(API.eraseRecords, async (_req, res, { params, body }) => {
     res.json(await ops.erase(actor(res), requestId(res), params.datasetId, body));
   });
+  mount(API.submitRelease, (_req, res, { params, body }) => {
+    const { row, replayed } = ops.submitRelease(actor(res), requestId(res), params.datasetId, body);
+    res.status(202).location(releaseUrls(row.release_id).statusUrl).json(releaseView(row, replayed));
+  });
+  mount(API.readRelease, (_req, res, { params }) => {
+    res.json(releaseView(releaseOf(ctx, params.releaseId)));
+  });
+  mount(API.readReleaseDocument, (_req, res, { params }) => {
+    res.type("application/json").send(finishedRelease(ctx, params.releaseId).document as string);
+  });
+  mount(API.readReleaseTsv, (_req, res, { params }) => {
+    res.type("text/tab-separated-values").send(finishedRelease(ctx, params.releaseId).tsv as string);
+  });
   mount(API.rotateTokenKey, async (_req, res) => {
     res.json(await ops.rotateTokenKey(actor(res), requestId(res)));
   });
@@ -338,4 +375,22 @@ export function adminRouter(ctx: ServiceContext): Router {
     res.json(ops.verifyAudit());
   });
   return router;
+}
+
+function releaseOf(ctx: ServiceContext, releaseId: string): ReleaseRow {
+  const row = ctx.releases.get(releaseId);
+  if (!row) throw new NotFoundError("release");
+  return row;
+}
+
+/** A done release (its document and TSV); not_ready while it runs, release_failed once it failed. */
+function finishedRelease(ctx: ServiceContext, releaseId: string): ReleaseRow {
+  const row = releaseOf(ctx, releaseId);
+  if (row.state === "failed") {
+    throw new ConflictError("release_failed", "the release failed; it has no document", {
+      details: { state: row.state },
+    });
+  }
+  if (row.state !== "done") throw new NotReadyError(row.state);
+  return row;
 }

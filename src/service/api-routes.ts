@@ -72,6 +72,10 @@ const clientParams = {
   params: z.object({ clientId: S.clientIdSchema }),
   notFound: "partner",
 } as const;
+const releaseParams = {
+  params: z.object({ releaseId: S.uuidSchema.describe("release id") }),
+  notFound: "release",
+} as const;
 const admin = { scope: "admin", auditRefusals: true } as const;
 
 export const API = {
@@ -552,6 +556,74 @@ export const API = {
       "200": ok("queued or applied", S.erasureOutcomeSchema),
       "400": error("invalid_erasure"),
       "404": error("unknown dataset or no record with a given key"),
+    },
+  }),
+  submitRelease: route({
+    operationId: "submitRelease",
+    method: "post",
+    path: "/v1/admin/datasets/:datasetId/releases",
+    ...admin,
+    action: "admin.release",
+    summary: "Publish a geoeditors-style release: noisy cells per country tier, every cell proven",
+    description:
+      "Admits the release (one release budget charge per tier, audited per tier) and proves it off the " +
+      "request path; poll `statusUrl`, then download `documentUrl` (release.json, checked by the SDK's " +
+      "verifyRelease) and `tsvUrl`. The same request with the same nonce returns the same release, " +
+      "charged once (docs/privacy.md, Releases).",
+    params: z.object({ datasetId: S.datasetIdSchema }),
+    notFound: "dataset",
+    body: jsonBody(S.releaseRequestSchema, (input) =>
+      parseOrThrow(S.releaseRequestSchema, input, "invalid_release"),
+    ),
+    responses: {
+      "202": ok("Accepted (Location: statusUrl)", S.releaseSchema),
+      "400": error("invalid_release (the field is named in `path`)"),
+      "404": error("Unknown dataset or epoch"),
+      "409": error("nonce_reused, release_unavailable or epoch_retired"),
+      "429": error("release_budget_exhausted (`details.releaseBudget`: every tier's remaining budget)"),
+    },
+  }),
+  readRelease: route({
+    operationId: "readRelease",
+    method: "get",
+    path: "/v1/admin/releases/:releaseId",
+    scope: "admin",
+    action: "admin.release.read",
+    summary: "Release status and progress",
+    ...releaseParams,
+    responses: { "200": ok("release", S.releaseSchema), "404": error("No such release") },
+  }),
+  readReleaseDocument: route({
+    operationId: "readReleaseDocument",
+    method: "get",
+    path: "/v1/admin/releases/:releaseId/release.json",
+    scope: "admin",
+    action: "admin.release.read",
+    summary: "The release document (zktally-release/v1), byte-identical to the audited one",
+    ...releaseParams,
+    responses: {
+      "200": { description: "release.json", schema: S.releaseDocumentSchema, text: true },
+      "404": error("No such release"),
+      "409": error("not_ready (state queued/running; `Retry-After`) or release_failed"),
+    },
+  }),
+  readReleaseTsv: route({
+    operationId: "readReleaseTsv",
+    method: "get",
+    path: "/v1/admin/releases/:releaseId/release.tsv",
+    scope: "admin",
+    action: "admin.release.read",
+    summary: "The released table (wiki, country, activity level, noisy editors) as TSV",
+    ...releaseParams,
+    responses: {
+      "200": {
+        description: "release.tsv",
+        contentType: "text/tab-separated-values",
+        schema: z.string(),
+        text: true,
+      },
+      "404": error("No such release"),
+      "409": error("not_ready or release_failed"),
     },
   }),
   rotateTokenKey: route({

@@ -21,11 +21,13 @@ import { DATASET_ID_PATTERN, lowerHexPattern } from "../core/formats.ts";
 import { signedChunkedManifestShape, signedManifestShape } from "../dataset/manifest.ts";
 import { querySchema } from "../query/model.ts";
 import { MAX_PASS_QUERIES, MAX_TERMS } from "../query/pass.ts";
+import { RISK_LIST_NAME, riskListJsonSchema } from "../release/risk.ts";
 import { registerDatasetSchema } from "./datasets.ts";
 import { erasureRequestSchema } from "./erasure.ts";
 import { JOB_STATES } from "./jobs.ts";
 import { CLIENT_ID_PATTERN, newPartnerSchema } from "./partners.ts";
 import { policySchema } from "./policy.ts";
+import { RELEASE_STATES } from "./releases.ts";
 import { SCOPES } from "./tokens.ts";
 
 /**
@@ -142,6 +144,35 @@ export const passSubmissionSchema = z
   })
   .describe("Unknown fields are ignored (policy, budget, group size and identity come from the server).");
 export type PassSubmission = z.output<typeof passSubmissionSchema>;
+
+const releaseFieldName = z.string().min(1).max(256);
+
+/** An admin release request (POST /v1/admin/datasets/{datasetId}/releases, docs/privacy.md "Releases"). */
+export const releaseRequestSchema = z
+  .strictObject({
+    epoch: z.int().min(0).optional().describe("the dataset epoch to release (default: the latest)"),
+    fields: z
+      .strictObject({ wiki: releaseFieldName, country: releaseFieldName, activity: releaseFieldName })
+      .optional()
+      .describe("the enum fields of the table (default: config release.fields)"),
+    risk: z
+      .union([
+        riskListJsonSchema,
+        z.string().regex(RISK_LIST_NAME).describe("the name of a risk list of config release.riskLists"),
+      ])
+      .describe("the risk list, or the name of one the operator configured"),
+    threshold: z
+      .int()
+      .min(-(2 ** 40))
+      .max(2 ** 40)
+      .default(10)
+      .describe("cells whose noisy value is below it are withheld"),
+    nonce: nonceSchema.describe(
+      "canonical decimal below the BN254 scalar field order; fixes the noise; unique per dataset epoch",
+    ),
+  })
+  .describe("The noise of every cell is derived from the committed seed, this nonce and the table.");
+export type ReleaseSubmission = z.output<typeof releaseRequestSchema>;
 
 export const receiptsQuerySchema = z.object({
   after: z.coerce.number().int().min(-1).optional().describe("list entries after this index"),
@@ -305,6 +336,32 @@ export const jobSchema = z.object({
   bundleUrl: z.string().optional(),
 });
 export const jobListSchema = z.object({ jobs: z.array(jobSchema) });
+
+export const releaseSchema = z.object({
+  releaseId: z.string(),
+  state: z.enum(RELEASE_STATES),
+  datasetId: z.string(),
+  epoch: z.int(),
+  nonce: z.string(),
+  requestHash: z.string().describe("SHA-256 of the canonical release request (fields, risk list, threshold)"),
+  progress: z.object({ passesDone: z.int(), passesTotal: z.int(), percent: z.int() }),
+  attempts: z.int(),
+  replayed: z
+    .literal(true)
+    .optional()
+    .describe("the same request with this nonce was submitted before: its release, not charged again"),
+  createdAt: isoTime,
+  updatedAt: isoTime,
+  finishedAt: isoTime.optional(),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+  documentHash: z.string().optional().describe("SHA-256 of release.json, as audited"),
+  statusUrl: z.string(),
+  documentUrl: z.string(),
+  tsvUrl: z.string(),
+});
+export const releaseDocumentSchema = json.describe(
+  "zktally-release/v1: tiers, country tiers, threshold, nonce and the dp-histogram bundles (docs/privacy.md)",
+);
 
 export const bundleSchema = json.describe(
   'zktally-bundle/v1 (one proof) or, for a chunked dataset, zktally-bundle/v2 (a chain of chunk proofs and a final proof; `kind: "pass"` for a pass job\'s answers; docs/bundle.md), byte-identical to the audited one',
@@ -496,6 +553,7 @@ export const NAMED_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
   DatasetList: datasetListSchema,
   VerificationKey: vkeySchema,
   Job: jobSchema,
+  Release: releaseSchema,
   Bundle: bundleSchema,
   AuditEntry: entryViewSchema,
   TreeHead: treeHeadSchema,

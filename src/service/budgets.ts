@@ -57,8 +57,8 @@ export interface QueryStanding {
   readonly nextReleaseAt?: number;
 }
 
-const toMicros = (epsilon: number) => Math.round(epsilon * EPSILON_SCALE);
-const toDeltaUnits = (delta: number) => Math.round(delta * DELTA_SCALE);
+export const toMicros = (epsilon: number) => Math.round(epsilon * EPSILON_SCALE);
+export const toDeltaUnits = (delta: number) => Math.round(delta * DELTA_SCALE);
 
 /** What an admission of `queries` queries on `datasetId` costs under `policy` ((epsilon, delta) zero outside dp mode). */
 export function chargeFor(policy: Policy, datasetId: string, queries = 1): Charge {

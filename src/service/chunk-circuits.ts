@@ -16,6 +16,10 @@
  * queries: its manifest announces the PassStep and PassFinal circuits of the schema, layout and pass slots
  * (Q, H, G from the config; C and M the served circuit's), pinned and built exactly like the plain pair.
  *
+ * With config `release` (geoeditors-style releases, docs/privacy.md "Releases"), every chunked dataset whose
+ * schema has the release fields as enums also announces the release circuits: the PassStep of H wiki tables
+ * and its PassFinalNoisy (NMAX, JMAX of config `release`), so a verifier can pin them before any release.
+ *
  * All circuits of a keys directory share one ptau (the keys manifest pins it): a development build that
  * would need a larger ptau than the pinned one is refused rather than re-pinning every served key.
  *
@@ -42,6 +46,7 @@ import {
 import type { ChunkLayout } from "../dataset/chunk-layout.ts";
 import type { Schema } from "../dataset/schema.ts";
 import { DEFAULT_NOISE_LIMITS, noisyFinalShapeFor } from "../prover/prove-noisy-chain.ts";
+import { type ReleaseCircuitIds, releaseCircuitIds } from "../release/release.ts";
 import { compileCircuit } from "../setup/compile.ts";
 import { buildDevKeys } from "../setup/index.ts";
 import { loadPinnedVkey, readKeysManifest } from "../setup/keys-manifest.ts";
@@ -49,12 +54,14 @@ import {
   ensureChunkMainFile,
   ensureFinalMainFile,
   ensureNoisyFinalMainFile,
+  ensureNoisyPassFinalMainFile,
   ensurePassMainFiles,
 } from "../setup/main-files.ts";
 import { vkeyHash } from "../setup/phase2.ts";
 import { requiredPtauPower } from "../setup/ptau.ts";
 import { ConflictError } from "../util/errors.ts";
 import type { Progress } from "../util/progress.ts";
+import type { ReleaseFields } from "../verifier/release.ts";
 import type { ServiceConfig } from "./config.ts";
 
 /** Query capacity of the chain circuits: the served circuit's clause slots and set size. */
@@ -81,6 +88,16 @@ export interface ChainCircuitIds {
   readonly noisyFinalId: string;
   /** The pass circuits (config `pass`), when pass queries are configured. */
   readonly pass?: PassCircuitIds;
+  /** The release circuits (config `release`), when releases are configured and the schema has the fields. */
+  readonly release?: ReleaseCircuitIds;
+}
+
+/** What fixes the release circuits (config `release`). */
+export interface ReleaseCircuitConfig {
+  readonly fields: ReleaseFields;
+  readonly tablesPerPass: number;
+  readonly maxCoins: number;
+  readonly maxScaleBits: number;
 }
 
 /** The PassStep and PassFinal circuits of a chunked dataset (config `pass`). */
@@ -149,7 +166,9 @@ export function chainCircuitIds(
   slots: QuerySlots,
   noise: NoiseLimits = DEFAULT_NOISE_LIMITS,
   pass?: PassConfig,
+  release?: ReleaseCircuitConfig,
 ): ChainCircuitIds {
+  const released = release === undefined ? undefined : servedReleaseCircuitIds(release, schema, layout);
   const query = { clauses: slots.clauses, setSize: slots.setSize };
   const shape = chunkShapeFor(schema, layout, query);
   const clampShape = chunkShapeFor(schema, layout, { ...query, clamp: true });
@@ -163,13 +182,33 @@ export function chainCircuitIds(
     noisyShape,
     noisyFinalId: noisyFinalCircuitId(noisyShape),
     ...(pass === undefined ? {} : { pass: passCircuitIds(schema, layout, query, pass) }),
+    ...(released === undefined ? {} : { release: released }),
   };
 }
 
-/** Every circuit a chunked dataset's manifest announces (plain pair first, the pass pair last). */
+/**
+ * The release circuits of config `release` for a schema and layout; undefined when the schema lacks one of
+ * the release fields as an enum (such a dataset is simply not releasable).
+ */
+export function servedReleaseCircuitIds(
+  release: ReleaseCircuitConfig,
+  schema: Schema,
+  layout: ChunkLayout,
+): ReleaseCircuitIds | undefined {
+  const { fields } = release;
+  const enums = [fields.wiki, fields.country, fields.activity].every(
+    (name) => schema.fields.find((field) => field.name === name)?.type === "enum",
+  );
+  if (!enums) return undefined;
+  return releaseCircuitIds(schema, layout, fields, release.tablesPerPass, release);
+}
+
+/** Every circuit a chunked dataset's manifest announces (plain pair first, then pass and release pairs). */
 export function chainCircuitList(ids: ChainCircuitIds): string[] {
   const pass = ids.pass === undefined ? [] : [ids.pass.stepId, ids.pass.finalId];
-  return [ids.chunkId, ids.finalId, ids.clampChunkId, ids.noisyFinalId, ...pass];
+  const release = ids.release === undefined ? [] : [ids.release.stepId, ids.release.finalId];
+  // The release PassStep is the pass PassStep when their slots agree: announced once.
+  return [...new Set([ids.chunkId, ids.finalId, ids.clampChunkId, ids.noisyFinalId, ...pass, ...release])];
 }
 
 function keysMissing(config: ServiceConfig, ids: readonly string[]): ConflictError {
@@ -226,6 +265,19 @@ async function checkPinned(config: ServiceConfig, named: string, wanted: readonl
       { hint: "set up production keys (zktally setup --ptau FILE, zktally ceremony)" },
     );
   }
+}
+
+/** The pinned release circuits of `ids` (same errors as `pinnedChainCircuits`). */
+export async function pinnedReleaseCircuits(
+  config: ServiceConfig,
+  ids: ReleaseCircuitIds,
+): Promise<ReleaseCircuitIds & { readonly vkeyHashes: { step: string; final: string } }> {
+  await checkPinned(config, ids.finalId, [ids.stepId, ids.finalId]);
+  const [stepVkey, finalVkey] = await Promise.all([
+    loadPinnedVkey(config.keysDir, ids.stepId),
+    loadPinnedVkey(config.keysDir, ids.finalId),
+  ]);
+  return { ...ids, vkeyHashes: { step: vkeyHash(stepVkey), final: vkeyHash(finalVkey) } };
 }
 
 /** The pinned pass circuits of `ids` (same errors as `pinnedChainCircuits`). */
@@ -285,7 +337,7 @@ export async function ensureChainCircuits(
   slots: QuerySlots,
   progress?: Progress,
 ): Promise<DpChainCircuits> {
-  const ids = chainCircuitIds(schema, layout, slots, config.noise, config.pass);
+  const ids = chainCircuitIds(schema, layout, slots, config.noise, config.pass, config.release);
   if (config.mode === "development") {
     const build = devBuilds.then(() => buildMissingDevKeys(config, ids, progress));
     devBuilds = build.catch(() => {});
@@ -306,12 +358,21 @@ async function buildMissingDevKeys(
     pass === undefined || (pinned(pass.stepId) && pinned(pass.finalId))
       ? []
       : await ensurePassMainFiles(pass.shape);
+  const release = ids.release;
+  const releaseMains = [
+    ...(release === undefined || pinned(release.stepId)
+      ? []
+      : (await ensurePassMainFiles(release.shape.pass)).slice(0, 1)),
+    ...(release === undefined || pinned(release.finalId)
+      ? []
+      : [await ensureNoisyPassFinalMainFile(release.shape)]),
+  ];
   const mains = [
     ...(pinned(ids.chunkId) ? [] : [await ensureChunkMainFile(ids.shape)]),
     ...(pinned(ids.finalId) ? [] : [await ensureFinalMainFile(finalShapeOf(ids.shape))]),
     ...(pinned(ids.clampChunkId) ? [] : [await ensureChunkMainFile(ids.clampShape)]),
     ...(pinned(ids.noisyFinalId) ? [] : [await ensureNoisyFinalMainFile(ids.noisyShape)]),
-    ...passMains,
+    ...[...new Set([...passMains, ...releaseMains])],
   ];
   if (mains.length === 0) return;
   const buildDir = config.buildDir;

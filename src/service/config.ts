@@ -20,6 +20,7 @@ import { DEFAULT_CHUNK_SIZE, DEFAULT_TREE_DEPTH } from "../dataset/chunk-layout.
 import { DEFAULT_PREFIX, PREFIX_PATTERN } from "../distributed/protocol.ts";
 import { DEFAULT_NOISE_LIMITS } from "../prover/prove-noisy-chain.ts";
 import { PROVER_CHOICES } from "../prover/prover-choice.ts";
+import { RISK_LIST_NAME, riskListJsonSchema } from "../release/risk.ts";
 import { InputError } from "../util/errors.ts";
 
 const limitSchema = z.strictObject({
@@ -115,6 +116,32 @@ const passSchema = z
     path: ["histogramSlots"],
   });
 
+/** A positive, finite epsilon or a delta in (0, 1) of the release budget. */
+const epsilonSchema = z.number().positive().max(1_000_000);
+const deltaSchema = z.number().positive().lt(1);
+
+/**
+ * Geoeditors-style releases (POST /v1/admin/datasets/{id}/releases, docs/privacy.md "Releases"): the field
+ * names (enums of the schema), wiki tables per pass H and the noisy final's NMAX and JMAX fix the release
+ * circuits every chunked manifest of a schema with those fields announces; `budget` is the operator's
+ * release budget per dataset epoch (every country's releases compose sequentially up to it). Off when absent.
+ */
+export const releaseConfigSchema = z.strictObject({
+  fields: z
+    .strictObject({
+      wiki: z.string().min(1).default("wiki"),
+      country: z.string().min(1).default("country"),
+      activity: z.string().min(1).default("activity"),
+    })
+    .default({ wiki: "wiki", country: "country", activity: "activity" }),
+  tablesPerPass: z.int().min(1).max(16).default(1),
+  maxCoins: z.int().min(2).max(65_535).default(4096),
+  maxScaleBits: z.int().min(1).max(8).default(2),
+  budget: z.strictObject({ epsilon: epsilonSchema, delta: deltaSchema }),
+  /** Risk lists a release may name instead of giving one (name -> the JSON form of release/risk.ts). */
+  riskLists: z.record(z.string().regex(RISK_LIST_NAME), riskListJsonSchema).default({}),
+});
+
 export const serviceConfigSchema = z.strictObject({
   mode: z.enum(SERVICE_MODES).default("production"),
   /** Directory holding the SQLite database (and, by default, the key file); created with mode 0700. */
@@ -174,6 +201,7 @@ export const serviceConfigSchema = z.strictObject({
   chunks: chunksSchema.default(chunksSchema.parse({})),
   noise: noiseSchema.default(noiseSchema.parse({})),
   pass: passSchema.optional(),
+  release: releaseConfigSchema.optional(),
   redis: redisSchema.optional(),
 });
 
@@ -221,7 +249,7 @@ export function databaseFileOf(config: ServiceConfig): string {
   return path.join(config.dataDir, "zktally.db");
 }
 
-type Kind = "string" | "int" | "bool";
+type Kind = "string" | "int" | "number" | "bool";
 
 /** One setting: its flag (without `--`), environment variable, path in the config object and type. */
 export interface ConfigSource {
@@ -360,6 +388,34 @@ export const CONFIG_SOURCES: readonly ConfigSource[] = [
     "int",
     "cells G per histogram (enables pass queries)",
   ),
+  source(
+    "release-budget-epsilon",
+    "ZKTALLY_RELEASE_BUDGET_EPSILON",
+    "release.budget.epsilon",
+    "number",
+    "release budget epsilon per dataset epoch and country (enables releases)",
+  ),
+  source(
+    "release-budget-delta",
+    "ZKTALLY_RELEASE_BUDGET_DELTA",
+    "release.budget.delta",
+    "number",
+    "release budget delta per dataset epoch and country (enables releases)",
+  ),
+  source(
+    "release-tables",
+    "ZKTALLY_RELEASE_TABLES",
+    "release.tablesPerPass",
+    "int",
+    "wiki tables per release proof (H)",
+  ),
+  source(
+    "release-max-coins",
+    "ZKTALLY_RELEASE_MAX_COINS",
+    "release.maxCoins",
+    "int",
+    "coins (NMAX) of the release's noisy final circuit",
+  ),
   source("redis", "ZKTALLY_REDIS", "redis.url", "string", "prove on zktally workers over BullMQ at this URL"),
   source("redis-prefix", "ZKTALLY_REDIS_PREFIX", "redis.prefix", "string", "Redis key prefix (with --redis)"),
   source(
@@ -405,6 +461,13 @@ function convert(value: string | boolean, setting: ConfigSource): unknown {
       throw new ConfigError(setting.path.join("."), `${where} must be a non-negative integer, got ${value}`);
     }
     return Number(value);
+  }
+  if (setting.kind === "number") {
+    const number = Number(value);
+    if (value.trim() === "" || !Number.isFinite(number)) {
+      throw new ConfigError(setting.path.join("."), `${where} must be a number, got ${value}`);
+    }
+    return number;
   }
   return value;
 }

@@ -17,6 +17,7 @@ import type { JobStore } from "./jobs.ts";
 import type { Logger } from "./logger.ts";
 import type { PartnerStore } from "./partners.ts";
 import type { FixedWindowLimiter } from "./rate-limit.ts";
+import type { ReleaseStore } from "./releases.ts";
 import type { TokenService } from "./tokens.ts";
 
 /** The circuit this instance proves with, its pinned verification key and the key's hash. */
@@ -39,6 +40,8 @@ export interface ServiceContext {
   readonly partners: PartnerStore;
   readonly datasets: DatasetStore;
   readonly jobs: JobStore;
+  /** Admin releases (releases.ts) and their release budget ledger. */
+  readonly releases: ReleaseStore;
   readonly tokens: TokenService;
   readonly circuit: ServedCircuit;
   /** Hex Ed25519 public key that signs dataset manifests (what partners pin). */

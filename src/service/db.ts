@@ -202,6 +202,50 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE jobs ADD COLUMN dominance_share INTEGER NOT NULL DEFAULT 0
     CHECK (dominance_share BETWEEN 0 AND 100);
   `,
+  // Geoeditors-style releases (service/releases.ts): one row per release (queued, proven by the release runner,
+  // its document and TSV once done) and the release budget ledger, one row per (release, country) with the
+  // (epsilon, delta) of the country's tier in fixed point (budgets.ts scales).
+  `
+  CREATE TABLE releases (
+    release_id TEXT PRIMARY KEY,
+    admin_id TEXT,
+    request_id TEXT NOT NULL,
+    dataset_id TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    nonce TEXT NOT NULL,
+    request TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    passes_done INTEGER NOT NULL DEFAULT 0,
+    passes_total INTEGER NOT NULL,
+    lease_owner TEXT,
+    lease_until INTEGER,
+    error_code TEXT,
+    error_message TEXT,
+    document TEXT,
+    tsv TEXT,
+    document_hash TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    finished_at INTEGER,
+    UNIQUE (dataset_id, epoch, nonce),
+    FOREIGN KEY (dataset_id, epoch) REFERENCES datasets (dataset_id, epoch)
+  ) STRICT;
+  CREATE INDEX releases_by_state ON releases (state, created_at);
+  CREATE TABLE release_charges (
+    release_id TEXT NOT NULL REFERENCES releases (release_id),
+    country TEXT NOT NULL,
+    tier TEXT NOT NULL,
+    dataset_id TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    epsilon_micros INTEGER NOT NULL CHECK (epsilon_micros >= 0),
+    delta_units INTEGER NOT NULL CHECK (delta_units >= 0),
+    state TEXT NOT NULL CHECK (state IN ('reserved', 'charged', 'refunded')),
+    PRIMARY KEY (release_id, country)
+  ) STRICT;
+  CREATE INDEX release_charges_by_epoch ON release_charges (dataset_id, epoch, state);
+  `,
 ];
 
 /**

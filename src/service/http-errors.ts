@@ -10,7 +10,14 @@
  *
  * Security caveat: only `ZktallyError` text reaches a response; see util/errors.ts for what it may contain.
  */
-import { AccessError, type ErrorKind, InputError, LimitError, type ZktallyError } from "../util/errors.ts";
+import {
+  AccessError,
+  ConflictError,
+  type ErrorKind,
+  InputError,
+  LimitError,
+  type ZktallyError,
+} from "../util/errors.ts";
 
 const REALM = 'realm="zktally"';
 
@@ -96,3 +103,10 @@ export const invalidRequest = (message: string, path?: string) =>
 export const unsupportedMediaType = (message: string) => new InputError("unsupported_media_type", message);
 
 export const payloadTooLarge = () => new LimitError("payload_too_large", "the request body is too large");
+
+/** The job or release has no result yet; polling again after `Retry-After` is the expected next step. */
+export class NotReadyError extends ConflictError {
+  constructor(state: string) {
+    super("not_ready", "the proof is not ready yet", { retryAfterSeconds: 1, details: { state } });
+  }
+}

@@ -37,7 +37,7 @@ import { chainCircuitIds, pinnedCircuitViews } from "./chunk-circuits.ts";
 import type { ServiceContext } from "./context.ts";
 import { datasetView } from "./datasets.ts";
 import { jsonBody, partnerOf, stateOf } from "./http.ts";
-import { invalidRequest } from "./http-errors.ts";
+import { invalidRequest, NotReadyError } from "./http-errors.ts";
 import type { AdmittedQuery, Submitted } from "./jobs.ts";
 import { routeMounter } from "./mount.ts";
 import type { Partner } from "./partners.ts";
@@ -105,13 +105,6 @@ function requireMembershipScope(partner: Partner, tokenScopes: ReadonlySet<Scope
   throw new AccessError("insufficient_scope", `membership queries need scope ${scope}`, {
     details: { scope },
   });
-}
-
-/** The job has no bundle yet; polling again after `Retry-After` is the expected next step. */
-class NotReadyError extends ConflictError {
-  constructor(state: string) {
-    super("not_ready", "the proof is not ready yet", { retryAfterSeconds: 1, details: { state } });
-  }
 }
 
 /**

@@ -63,6 +63,8 @@ import { JobStore } from "./jobs.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { PartnerStore } from "./partners.ts";
 import { FixedWindowLimiter } from "./rate-limit.ts";
+import { ReleaseRunner } from "./release-runner.ts";
+import { ReleaseStore } from "./releases.ts";
 import { JobRunner } from "./runner.ts";
 import type { EnvelopeCipher } from "./sealed.ts";
 import {
@@ -220,6 +222,7 @@ export async function openService(
       partners: new PartnerStore(db, config.scryptLogN, now),
       datasets,
       jobs: new JobStore(db, audit, { ...config.jobs }, now),
+      releases: new ReleaseStore(db, audit, now),
       tokens,
       circuit,
       operatorKey: operatorKeyOf(keys.operator),
@@ -302,6 +305,7 @@ export async function startServer(
   let pool: ProverPool | undefined;
   let prover: ChunkProver | undefined;
   let runner: JobRunner | undefined;
+  let releaseRunner: ReleaseRunner | undefined;
   try {
     assertServableKeys(config, ctx.circuit);
     if (config.jobs.concurrency > 0) {
@@ -342,12 +346,27 @@ export async function startServer(
         drainTimeoutMs: config.jobs.drainTimeoutMs,
       });
       const started = runner;
-      opened.setWake(() => started.wake());
+      const releases = config.release
+        ? new ReleaseRunner({
+            config,
+            releases: ctx.releases,
+            datasets: ctx.datasets,
+            prover,
+            logger: ctx.logger,
+            now: ctx.now,
+          })
+        : undefined;
+      releaseRunner = releases;
+      opened.setWake(() => {
+        started.wake();
+        releases?.wake();
+      });
     }
     // Build the Poseidon constants now: done lazily, the first job would stall the event loop for a moment.
     await getPoseidon();
     const server = await listen(config, createApp(ctx));
     runner?.start();
+    releaseRunner?.start();
     const port = (server.address() as AddressInfo).port;
     const scheme = config.tls ? "https" : "http";
     const host = config.host.includes(":") ? `[${config.host}]` : config.host;
@@ -373,7 +392,7 @@ export async function startServer(
       backend: pool?.backends[0],
       server,
       close: () => {
-        closing ??= shutdown(server, ctx.logger, runner, prover, opened);
+        closing ??= shutdown(server, ctx.logger, runner, prover, opened, releaseRunner);
         return closing;
       },
     };
@@ -466,6 +485,7 @@ async function shutdown(
   runner: JobRunner | undefined,
   prover: ChunkProver | undefined,
   opened: OpenedService,
+  releaseRunner?: ReleaseRunner,
 ): Promise<void> {
   logger.info("shutting down");
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -473,7 +493,7 @@ async function shutdown(
   const forced = setTimeout(() => server.closeAllConnections(), 5_000);
   await closed;
   clearTimeout(forced);
-  await runner?.stop();
+  await Promise.all([runner?.stop(), releaseRunner?.stop()]);
   await prover?.close();
   opened.close();
   logger.info("stopped");

@@ -10,6 +10,7 @@
 import type { AuditEntry } from "../audit/types.ts";
 import { formatChunkProgress } from "../prover/chunks.ts";
 import type { JobPhase, JobRow, JobState } from "./jobs.ts";
+import type { ReleaseRow } from "./releases.ts";
 
 const PHASE_PERCENT: Readonly<Record<JobPhase, number>> = {
   queued: 0,
@@ -112,6 +113,38 @@ function progressView(row: JobRow, queuePosition: number | undefined): JobView["
     ...(queuePosition === undefined ? {} : { queuePosition }),
     ...(row.chunks_total > 0 ? { chunks: { done: row.chunks_done, total: row.chunks_total } } : {}),
     ...(proving && row.eta_ms !== null ? { etaSeconds: Math.ceil(row.eta_ms / 1000) } : {}),
+  };
+}
+
+/** A release's URLs (admin routes). */
+export function releaseUrls(releaseId: string) {
+  const statusUrl = `/v1/admin/releases/${releaseId}`;
+  return { statusUrl, documentUrl: `${statusUrl}/release.json`, tsvUrl: `${statusUrl}/release.tsv` };
+}
+
+/** The release as the admin sees it (public metadata; the document and TSV are served raw by their routes). */
+export function releaseView(row: ReleaseRow, replayed = false) {
+  const { passes_done: done, passes_total: total } = row;
+  return {
+    releaseId: row.release_id,
+    state: row.state,
+    datasetId: row.dataset_id,
+    epoch: row.epoch,
+    nonce: row.nonce,
+    requestHash: row.request_hash,
+    progress: {
+      passesDone: done,
+      passesTotal: total,
+      percent: row.state === "done" ? 100 : Math.floor((90 * done) / Math.max(1, total)),
+    },
+    attempts: row.attempts,
+    ...(replayed ? { replayed: true as const } : {}),
+    createdAt: new Date(row.created_at).toISOString(),
+    updatedAt: new Date(row.updated_at).toISOString(),
+    ...(row.finished_at === null ? {} : { finishedAt: new Date(row.finished_at).toISOString() }),
+    ...(row.error_code === null ? {} : { error: { code: row.error_code, message: row.error_message ?? "" } }),
+    ...(row.document_hash === null ? {} : { documentHash: row.document_hash }),
+    ...releaseUrls(row.release_id),
   };
 }
 

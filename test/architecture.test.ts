@@ -50,7 +50,8 @@ const LAYERS: Readonly<Record<string, readonly string[]>> = {
   distributed: ["prover", "storage", ...MODEL],
   // Geoeditors-style releases: proven noisy tables (prover) checked by the verifier's release rules.
   release: ["prover", "setup", "storage", ...MODEL],
-  service: ["distributed", ...OPERATOR],
+  // The admin release endpoint proves with the same `buildRelease` as `zktally release`.
+  service: ["distributed", "release", ...OPERATOR],
   cli: ["service", "distributed", "release", ...OPERATOR],
   // The package root (src/index.ts) re-exports the public API.
   ".": ["prover", "setup", "storage", ...MODEL],
@@ -220,7 +221,7 @@ describe("the rules themselves, on a fixture graph with wrong imports", () => {
   it("reports a service file importing cli", () => {
     expect(layerViolations(fixture)).toContain(
       "layers: src/service/config.ts imports src/cli/defaults.ts, but service may import only " +
-        "distributed, prover, setup, config, audit, storage, verifier, circuits, query, dataset, poseidon, core, util",
+        "distributed, release, prover, setup, config, audit, storage, verifier, circuits, query, dataset, poseidon, core, util",
     );
   });
 

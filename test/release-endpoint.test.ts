@@ -105,7 +105,7 @@ describe("the release endpoint", () => {
       [{ risk: RISK, threshold: 3 }, "nonce"],
       [{ ...body, nonce: "007" }, "nonce"],
       [{ ...body, risk: { ...RISK, countries: { XX: "high" } } }, "risk"],
-      [{ ...body, risk: { ...RISK, tiers: { low: 0.001 } } }, "risk.tiers"],
+      [{ ...body, risk: { ...RISK, tiers: { low: 0.001, high: 0.001 } } }, "risk.tiers"],
       [{ ...body, risk: "nowhere" }, "risk"],
       [{ ...body, extra: 1 }, "body"],
     ];

@@ -272,22 +272,29 @@ export async function pinnedReleaseCircuits(
   config: ServiceConfig,
   ids: ReleaseCircuitIds,
 ): Promise<ReleaseCircuitIds & { readonly vkeyHashes: { step: string; final: string } }> {
-  await checkPinned(config, ids.finalId, [ids.stepId, ids.finalId]);
+  const [step, final] = await pinnedStepAndFinal(config, ids.finalId, ids.stepId, ids.finalId);
+  return { ...ids, vkeyHashes: { step, final } };
+}
+
+/** The vkey hashes of a pinned step and final circuit (after `checkPinned`). */
+async function pinnedStepAndFinal(
+  config: ServiceConfig,
+  named: string,
+  stepId: string,
+  finalId: string,
+): Promise<[string, string]> {
+  await checkPinned(config, named, [stepId, finalId]);
   const [stepVkey, finalVkey] = await Promise.all([
-    loadPinnedVkey(config.keysDir, ids.stepId),
-    loadPinnedVkey(config.keysDir, ids.finalId),
+    loadPinnedVkey(config.keysDir, stepId),
+    loadPinnedVkey(config.keysDir, finalId),
   ]);
-  return { ...ids, vkeyHashes: { step: vkeyHash(stepVkey), final: vkeyHash(finalVkey) } };
+  return [vkeyHash(stepVkey), vkeyHash(finalVkey)];
 }
 
 /** The pinned pass circuits of `ids` (same errors as `pinnedChainCircuits`). */
 export async function pinnedPassCircuits(config: ServiceConfig, ids: PassCircuitIds): Promise<PassCircuits> {
-  await checkPinned(config, ids.stepId, [ids.stepId, ids.finalId]);
-  const [stepVkey, finalVkey] = await Promise.all([
-    loadPinnedVkey(config.keysDir, ids.stepId),
-    loadPinnedVkey(config.keysDir, ids.finalId),
-  ]);
-  return { ...ids, stepVkeyHash: vkeyHash(stepVkey), finalVkeyHash: vkeyHash(finalVkey) };
+  const [stepVkeyHash, finalVkeyHash] = await pinnedStepAndFinal(config, ids.stepId, ids.stepId, ids.finalId);
+  return { ...ids, stepVkeyHash, finalVkeyHash };
 }
 
 /** What `GET /v1/circuits` shows of a pinned circuit. */

@@ -11,6 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readEntries } from "../src/audit/store.ts";
 import { releaseCircuitIds } from "../src/release/release.ts";
+import { ConfigError, configFromSources } from "../src/service/config.ts";
 import { statement } from "../src/service/db.ts";
 import { loadPinnedVkey, readKeysManifest } from "../src/setup/keys-manifest.ts";
 import { terminateCurveWorkers } from "../src/setup/ptau.ts";
@@ -177,5 +178,23 @@ describe("the release endpoint", () => {
     ]);
     expect(ledger()).toEqual(before);
     expect(audited("admin.release", "refused").length).toBeGreaterThan(0);
+  });
+});
+
+describe("config release", () => {
+  it("is validated at boot, naming the setting", () => {
+    expect(() => configFromSources({ "release-tables": "2" }, {})).toThrow(/release\.budget/);
+    expect(() =>
+      configFromSources({ "release-budget-epsilon": "lots", "release-budget-delta": "1e-8" }, {}),
+    ).toThrow(ConfigError);
+    expect(() =>
+      configFromSources({ "release-budget-epsilon": "1", "release-budget-delta": "2" }, {}),
+    ).toThrow(/release\.budget\.delta/);
+    const config = configFromSources(
+      {},
+      { ZKTALLY_RELEASE_BUDGET_EPSILON: "2.2", ZKTALLY_RELEASE_BUDGET_DELTA: "1e-8" },
+    );
+    expect(config.release).toMatchObject({ budget: { epsilon: 2.2, delta: 1e-8 }, tablesPerPass: 1 });
+    expect(configFromSources({}, {}).release).toBeUndefined();
   });
 });

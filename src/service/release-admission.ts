@@ -112,7 +112,7 @@ export function admitRelease(
     datasetId: dataset.datasetId,
     epoch: dataset.epoch,
     nonce: body.nonce,
-    spec: { fields, risk: riskJson, threshold: body.threshold },
+    spec: { fields, risk, threshold: body.threshold },
     passes: releaseGroups([...wikis], ids.slots.histogramSlots).length,
     charges,
   };

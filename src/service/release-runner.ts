@@ -4,7 +4,7 @@
  * Proves admitted releases (service/releases.ts) off the request path, one at a time, on the service's chunk
  * prover (the local pool or the BullMQ workers): loads the chunked dataset epoch, re-parses the stored risk
  * list, pins the release circuits the manifest announced (service/chunk-circuits.ts) and runs `buildRelease`
- * (src/release/release.ts, the same code as `zktally release`), recording passes done while a heartbeat
+ * (src/release/release.ts, the same code as `zktally release`) with the risk list admission parsed, recording passes done while a heartbeat
  * extends the lease. A process that dies mid-release leaves a lease that expires; any instance then proves
  * it again (same nonce, same noise: a second proof reveals nothing new) until `maxAttempts` claims are used.
  *
@@ -17,8 +17,6 @@
 import { randomUUID } from "node:crypto";
 import type { ChunkProver } from "../prover/chunks.ts";
 import { buildRelease } from "../release/release.ts";
-import { parseRiskList } from "../release/risk.ts";
-import { enumValues } from "../verifier/release.ts";
 import { pinnedReleaseCircuits } from "./chunk-circuits.ts";
 import type { ServiceConfig } from "./config.ts";
 import type { DatasetStore } from "./datasets.ts";
@@ -78,14 +76,13 @@ export class ReleaseRunner {
 
   private idle(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const self = this;
-      function done() {
+      const finish = () => {
         clearTimeout(timer);
-        self.wakeUp = undefined;
+        this.wakeUp = undefined;
         resolve();
-      }
-      this.wakeUp = done;
+      };
+      const timer = setTimeout(finish, ms);
+      this.wakeUp = finish;
     });
   }
 
@@ -123,13 +120,12 @@ export class ReleaseRunner {
     const { manifest } = dataset;
     const ids = releaseCircuitsOf(config, manifest, spec.fields);
     const circuits = await pinnedReleaseCircuits(config, ids);
-    const risk = parseRiskList(JSON.stringify(spec.risk), enumValues(manifest.schema, spec.fields.country));
     const secret = await datasets.noiseSecret(row.dataset_id, row.epoch);
     const { maxCoins, maxScaleBits } = ids.shape;
     return buildRelease({
       ...dataset,
       fields: spec.fields,
-      risk,
+      risk: spec.risk,
       threshold: spec.threshold,
       nonce: BigInt(row.nonce),
       slots: ids.slots,

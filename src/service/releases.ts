@@ -18,6 +18,7 @@
  * TSV carry noisy values and proofs only. This module knows no HTTP.
  */
 import { randomUUID } from "node:crypto";
+import type { RiskList } from "../release/risk.ts";
 import { canonicalJson } from "../util/canonical-json.ts";
 import { sha256Hex } from "../util/digest.ts";
 import { ConflictError } from "../util/errors.ts";
@@ -34,8 +35,8 @@ export type ReleaseState = (typeof RELEASE_STATES)[number];
 /** What a release proves (public): stored as canonical JSON, hashed into `requestHash`. */
 export interface ReleaseSpec {
   readonly fields: ReleaseFields;
-  /** The risk list as JSON (tiers, delta, default, countries), re-parsed by the runner. */
-  readonly risk: unknown;
+  /** The parsed risk list: every tier's (epsilon, delta) as decimal strings and every country's tier. */
+  readonly risk: RiskList;
   readonly threshold: number;
 }
 

@@ -22,6 +22,7 @@ import { DEFAULT_NOISE_LIMITS } from "../prover/prove-noisy-chain.ts";
 import { PROVER_CHOICES } from "../prover/prover-choice.ts";
 import { RISK_LIST_NAME, riskListJsonSchema } from "../release/risk.ts";
 import { InputError } from "../util/errors.ts";
+import { firstIssueInWords } from "../util/zod-issues.ts";
 
 const limitSchema = z.strictObject({
   /** Length of one fixed window. */
@@ -222,8 +223,8 @@ export class ConfigError extends InputError {
 export function parseServiceConfig(input: unknown): ServiceConfig {
   const result = serviceConfigSchema.safeParse(input);
   if (!result.success) {
-    const issue = result.error.issues[0];
-    throw new ConfigError(issue?.path.map(String).join(".") || "(root)", issue?.message ?? "invalid");
+    const { path, reason } = firstIssueInWords(result.error.issues);
+    throw new ConfigError(path || "(root)", reason);
   }
   const config = result.data;
   return { ...config, dataDir: path.resolve(config.dataDir) };

@@ -10,6 +10,7 @@
  */
 import { z } from "zod";
 import { ConflictError, InputError, NotFoundError } from "../util/errors.ts";
+import { firstIssueInWords } from "../util/zod-issues.ts";
 import { generateClientSecret, hashClientSecret, verifyClientSecret } from "./client-secret.ts";
 import { type Db, statement } from "./db.ts";
 import { type Policy, parsePolicy } from "./policy.ts";
@@ -38,12 +39,16 @@ interface PartnerRow {
   created_at: number;
 }
 
+const scopesField = z.array(z.enum(SCOPES)).min(1).max(SCOPES.length);
+
 export const newPartnerSchema = z.strictObject({
   clientId: z.string().regex(CLIENT_ID_PATTERN, `must match ${CLIENT_ID_PATTERN}`),
   name: z.string().min(1).max(200).optional(),
-  scopes: z.array(z.enum(SCOPES)).min(1).max(SCOPES.length),
+  scopes: scopesField,
   policy: z.unknown().optional(),
 });
+
+const scopesSchema = z.object({ scopes: scopesField });
 
 export type NewPartner = z.input<typeof newPartnerSchema>;
 
@@ -160,7 +165,8 @@ export class PartnerStore {
 
   setScopes(clientId: string, scopes: readonly string[]): Partner {
     this.require(clientId);
-    const parsed = parseOrThrow(z.array(z.enum(SCOPES)).min(1), scopes, "invalid_partner");
+    // Wrapped so that an error names `scopes.N`, not a bare index.
+    const { scopes: parsed } = parseOrThrow(scopesSchema, { scopes }, "invalid_partner");
     statement(
       this.db,
       `UPDATE partners SET scopes = ?, credential_version = credential_version + 1, updated_at = ?
@@ -222,9 +228,9 @@ function toPartner(row: PartnerRow): Partner {
 export function parseOrThrow<T extends z.ZodType>(schema: T, input: unknown, code: string): z.infer<T> {
   const result = schema.safeParse(input);
   if (!result.success) {
-    const issue = result.error.issues[0];
-    const field = issue?.path.map(String).join(".") || "body";
-    throw new InputError(code, `${field}: ${issue?.message ?? "invalid"}`, { path: field });
+    const { path, reason } = firstIssueInWords(result.error.issues);
+    const field = path || "body";
+    throw new InputError(code, `${field}: ${reason}`, { path: field });
   }
   return result.data;
 }

@@ -41,6 +41,7 @@ import { QueryError } from "../query/errors.ts";
 import { DOMINANCE_SHARE_MAX, MEMBERSHIP_SUPPRESSING_GROUP_SIZE } from "../query/lower.ts";
 import { AGGREGATE_KINDS, type AggregateKind, type Query, querySchema } from "../query/model.ts";
 import { AccessError, ConflictError, InputError } from "../util/errors.ts";
+import { firstIssueInWords } from "../util/zod-issues.ts";
 import { checkStructuralControls, structuralControlsShape } from "./policy-controls.ts";
 
 const MAX_GROUP_SIZE = 2 ** 32 - 1;
@@ -122,9 +123,8 @@ export type Policy = z.infer<typeof policySchema>;
 export function parsePolicy(input: unknown): Policy {
   const result = policySchema.safeParse(input ?? {});
   if (!result.success) {
-    const issue = result.error.issues[0];
-    const field = issue?.path.map(String).join(".") || "policy";
-    throw invalidPolicy(field, issue?.message ?? "invalid");
+    const { path, reason } = firstIssueInWords(result.error.issues);
+    throw invalidPolicy(path, reason);
   }
   const policy = result.data;
   if (policy.mode === "dp" && (policy.dp === undefined || policy.privacyBudget === undefined)) {
@@ -139,8 +139,10 @@ export function parsePolicy(input: unknown): Policy {
 /** The aggregates a dp partner may ask: the ones with a noisy answer. */
 export const DP_AGGREGATES: readonly PolicyAggregate[] = ["count", "sum"];
 
+/** `field` is a dotted path inside the policy, `""` for the policy itself. */
 function invalidPolicy(field: string, message: string): InputError {
-  return new InputError("invalid_policy", `policy.${field}: ${message}`, { path: `policy.${field}` });
+  const at = field === "" ? "policy" : `policy.${field}`;
+  return new InputError("invalid_policy", `${at}: ${message}`, { path: at });
 }
 
 /** Fields a canonical query references: predicate fields, the summed field, the membership key field. */

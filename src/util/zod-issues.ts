@@ -38,6 +38,16 @@ function bound(issue: ValidationIssue, key: string): string {
   return `${key} must be ${limit}${unit}`;
 }
 
+/**
+ * The first issue of a failed parse, for an error message: its dotted path (`""` at the root) and what it
+ * means in words (the service's bodies, policies and configuration; schemas and queries format their own).
+ */
+export function firstIssueInWords(issues: readonly ValidationIssue[]): { path: string; reason: string } {
+  const issue = issues[0];
+  if (issue === undefined) return { path: "", reason: "invalid" };
+  return { path: issue.path.map(String).join("."), reason: describeIssue(issue) };
+}
+
 /** A readable sentence for one issue, naming the property it concerns (not its path: the caller has that). */
 export function describeIssue(issue: ValidationIssue): string {
   const key = lastKey(issue);

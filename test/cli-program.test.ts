@@ -76,9 +76,11 @@ describe("zktally (commander)", () => {
     const worker = await cli("worker", "--redis", "redis://127.0.0.1:1", "--provers", "0", "--keys", "keys");
     expect(worker.code).toBe(2);
     expect(worker.text).toContain("zktally worker: --provers must be at least 1");
-    const unknown = await cli("frobnicate");
-    expect(unknown.code).toBe(2);
-    expect(unknown.text).toContain("unknown command 'frobnicate'");
+    for (const argv of [["frobnicate"], ["frobnicate", "--help"], ["help", "frobnicate"]]) {
+      const unknown = await cli(...argv);
+      expect(unknown.code, argv.join(" ")).toBe(2);
+      expect(unknown.text, argv.join(" ")).toContain("unknown command 'frobnicate'");
+    }
   });
 
   it("completion bash|zsh prints a script naming the commands and their flags; another shell exits 2", async () => {

@@ -80,9 +80,17 @@ function reportUsage(error: UsageError, outcome: Outcome, program: Commander): n
   return EXIT.usage;
 }
 
-/** `zktally help CMD ...` is `zktally CMD ... --help`. */
-function expandHelp(argv: readonly string[]): string[] {
-  return argv[0] === "help" && argv.length > 1 ? [...argv.slice(1), "--help"] : [...argv];
+/**
+ * `zktally help CMD ...` is `zktally CMD ... --help`. For a word that is no command (`zktally help typo`,
+ * `zktally typo --help`) the help flag is dropped, so that commander reports the unknown command (exit 2)
+ * instead of printing the program's help as if it had been asked for.
+ */
+function expandHelp(argv: readonly string[], program: Commander): string[] {
+  const expanded = argv[0] === "help" && argv.length > 1 ? [...argv.slice(1), "--help"] : [...argv];
+  const [first] = expanded;
+  const known = first === undefined || first.startsWith("-") || first === "help";
+  if (known || program.commands.some((command) => command.name() === first)) return expanded;
+  return expanded.filter((arg) => arg !== "--help" && arg !== "-h");
 }
 
 /** Runs one command line; returns its exit code (a non-`ZktallyError` escapes: an internal error). */
@@ -94,7 +102,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     return EXIT.usage;
   }
   try {
-    await program.parseAsync(expandHelp(argv), { from: "user" });
+    await program.parseAsync(expandHelp(argv, program), { from: "user" });
     return outcome.code;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;

@@ -6,7 +6,7 @@
  * and the downloaded release.json and release.tsv pass the SDK's verifyRelease. Refusals: a partner token
  * (403), a malformed body (400 naming the field), a release the budget cannot pay (429 with every tier's
  * remaining budget, nothing charged), a used nonce with another request (409). The same request with the same
- * nonce returns the same release, charged once.
+ * nonce returns the same release, charged once; concurrent releases cannot overspend.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readEntries } from "../src/audit/store.ts";
@@ -178,6 +178,33 @@ describe("the release endpoint", () => {
     ]);
     expect(ledger()).toEqual(before);
     expect(audited("admin.release", "refused").length).toBeGreaterThan(0);
+  });
+});
+
+describe("concurrent releases", () => {
+  it("cannot overspend: of 6 concurrent releases on a fresh epoch the budget pays exactly one", async () => {
+    const registered = await service.api("POST", "/v1/admin/datasets", {
+      token: adminToken,
+      body: { datasetId: "geo2", schema: RELEASE_SCHEMA_JSON, rows: ROWS.slice(0, 20), chunked: true },
+    });
+    expect(registered.status, registered.text).toBe(201);
+    const responses = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        service.api("POST", "/v1/admin/datasets/geo2/releases", {
+          token: adminToken,
+          body: { risk: RISK, threshold: 3, nonce: nonce() },
+        }),
+      ),
+    );
+    expect(responses.map((r) => r.status).sort()).toEqual([202, 429, 429, 429, 429, 429]);
+    const accepted = responses.find((r) => r.status === 202);
+    const done = await waitForRelease(accepted?.json.statusUrl);
+    expect(done.state).toBe("done");
+    const charged = statement(
+      service.server.ctx.db,
+      "SELECT COUNT(*) AS n FROM release_charges WHERE dataset_id = 'geo2' AND state = 'charged'",
+    ).get() as { n: number };
+    expect(charged.n).toBe(4);
   });
 });
 

@@ -580,7 +580,9 @@ export const API = {
       "400": error("invalid_release (the field is named in `path`)"),
       "404": error("Unknown dataset or epoch"),
       "409": error("nonce_reused, release_unavailable or epoch_retired"),
-      "429": error("release_budget_exhausted (`details.releaseBudget`: every tier's remaining budget)"),
+      "429": error(
+        "release_budget_exhausted (`releaseBudget.tiers`: every tier's spent and remaining budget)",
+      ),
     },
   }),
   readRelease: route({

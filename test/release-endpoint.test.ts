@@ -161,6 +161,8 @@ describe("the release endpoint", () => {
       ["high", "IN"],
     ]);
     expect(charged.map((entry) => entry.details.epsilonMicros)).toEqual([4_000_000, 1_100_000]);
+    const verifiedLog = await service.api("GET", "/v1/admin/audit/verify", { token: adminToken });
+    expect(verifiedLog.json, verifiedLog.text).toMatchObject({ ok: true });
     const conflicting = await post({ ...body, threshold: 4 });
     expect(conflicting.status).toBe(409);
     expect(conflicting.json.error).toBe("nonce_reused");

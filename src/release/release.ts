@@ -6,10 +6,13 @@
  * repeating its last table: the same query and nonce give the same noise, so a repeat reveals nothing), every
  * cell noised at its country's tier, proven with `proveNoisyHistograms`, then the TSV of the cells whose noisy
  * value reaches the threshold. Shared by `zktally release` (src/cli/commands/release.ts) and the admin
- * endpoint (src/service/admin.ts); verified by `verifyRelease` (src/verifier/release.ts).
+ * endpoint (admitted in src/service/release-admission.ts, proven by src/service/release-runner.ts); verified
+ * by `verifyRelease` (src/verifier/release.ts). `releaseCircuitIds` names the two circuits a release needs
+ * (`zktally release` sets them up, the service announces them in every chunked manifest).
  *
  * Security caveats: the request holds the records and the noise seed (operator side only); the outputs carry
- * noisy values only. The charge of a release is one (epsilon_tier, delta_tier) per tier (`releaseCharges`).
+ * noisy values only. The charge of a release is one (epsilon_tier, delta_tier) per tier (`releaseCharges`;
+ * the service charges it per country of the tier, src/service/release-budget.ts).
  */
 import { makeNoisyPassShape, type NoisyPassShape, noisyPassFinalCircuitId } from "../circuits/pass-noise.ts";
 import { type PassSlots, passCircuitId, passShapeFor } from "../circuits/pass-shape.ts";

@@ -1,10 +1,10 @@
 /**
  * @module cli/native-commands
  *
- * The commands declared with commander's options: `init`, `commit`, `partner add|rotate|policy`, `query`
+ * The commands declared with commander's options: `init`, `commit`, `prove`, `partner add|rotate|policy`, `query`
  * and `completion`. Each action imports its implementation when it runs (operator code for all but
  * `completion`), so declaring them costs `zktally verify` nothing. Options commander does not know
- * (the service's `--data-dir`, `--key-file`, ... of `commit` and `partner`) are passed through to the
+ * (the service's `--data-dir`, `--key-file`, ... of `commit`, `prove` and `partner`) are passed through to the
  * service configuration, which checks them.
  */
 import type { Command as Commander } from "commander";
@@ -58,6 +58,37 @@ function declareCommit(program: Commander, outcome: Outcome): void {
     loaded.operator = true;
     const { runCommit } = await import("./commands/commit.ts");
     outcome.code = await inCommand(command, () => runCommit(options, self.args));
+  });
+}
+
+function declareProve(program: Commander, outcome: Outcome): void {
+  const command = program
+    .command("prove")
+    .summary("ask your own question of a committed dataset, offline: a proof bundle zktally verify checks")
+    .description(
+      "The operator's own question, without running the service: reads a dataset zktally commit put in the data directory, checks the query against its schema as the service does, proves it with the pinned keys and writes a bundle for zktally verify. No partner policy applies; the proven minimum group size does (--min-group, default the service's default policy's, printed with the answer).",
+    )
+    .requiredOption(
+      "--query <json|file>",
+      'the query, e.g. \'{"predicate":[],"aggregate":{"kind":"count"}}\' (docs/query-language.md)',
+    )
+    .option("--id <dataset>", "dataset id (default: the config's)")
+    .option("--config <file>", "the config file written by zktally init", "zktally.config.json")
+    .option("--epoch <n>", "a retained epoch (default: the latest)")
+    .option("--nonce <n>", "the nonce bound into the proof, a decimal below r (default: a random one)")
+    .option(
+      "--min-group <k>",
+      "minimum group size proven (default: the service's default policy's; membership is suppressed, as in the service)",
+    )
+    .option("--out <file>", "where to write the bundle (default: <dataset>-<epoch>.bundle.json)")
+    .option("--dev", "use INSECURE development keys, building them when missing (a demo or test only)")
+    .option("--json", "print the result as JSON")
+    .allowUnknownOption()
+    .allowExcessArguments();
+  withExitCodes(strict(command), SERVICE_FLAGS_HELP).action(async (options, self: Commander) => {
+    loaded.operator = true;
+    const { runProve } = await import("./commands/prove.ts");
+    outcome.code = await inCommand(command, () => runProve(options, self.args));
   });
 }
 
@@ -149,6 +180,7 @@ function declareCompletion(program: Commander, outcome: Outcome): void {
 export function installNativeCommands(program: Commander, outcome: Outcome): void {
   declareInit(program, outcome);
   declareCommit(program, outcome);
+  declareProve(program, outcome);
   declarePartner(program, outcome);
   declareQuery(program, outcome);
   declareCompletion(program, outcome);

@@ -43,13 +43,19 @@ export interface QueryOptions {
   readonly timeout: string;
 }
 
-/** `--query`: inline JSON (an object, or an array for a pass) or a file holding it. */
-async function queryArgument(value: string): Promise<unknown> {
-  const text = /^\s*[[{]/.test(value) ? value : await readFile(value, "utf8");
+/** `--query`: inline JSON (an object, or an array for a pass) or a file holding it; errors name the file. */
+export async function queryArgument(value: string): Promise<unknown> {
+  const inline = /^\s*[[{]/.test(value);
+  const source = inline ? "--query" : `--query ${value}`;
+  const text = inline
+    ? value
+    : await readFile(value, "utf8").catch((error: NodeJS.ErrnoException) => {
+        throw new UsageError(`${source}: cannot read the file (${error.code ?? error.message})`);
+      });
   try {
     return parseStrictJson(text);
   } catch (error) {
-    throw new UsageError(`--query: not valid JSON (${(error as Error).message})`);
+    throw new UsageError(`${source}: not valid JSON (${(error as Error).message})`);
   }
 }
 

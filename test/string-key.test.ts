@@ -3,9 +3,12 @@
  *
  * String keys (dataset/string-key.ts): the keyed hash on a known-answer vector (checked against Python's
  * hmac module), NFC and NFD spellings of one name sharing a key, loading (collisions naming both lines,
- * duplicate names, wrong types, no hasher, no chunked streaming), the query side (only eq/neq/in, names in a
- * query mapped to keys, numbers passed through), `init` proposing a string key, and membership and an `in`
- * count asked by name through the service on TEST_SHAPE, each bundle verified with the partner SDK.
+ * duplicate names, wrong types, no hasher, no streaming in file order), chunked commitments in hashed-key
+ * order (file and upload alike, errors still naming the file's lines), the query side (only eq/neq/in, names
+ * in a query or a pass query's terms mapped to keys, numbers passed through), `init` proposing a string key,
+ * membership and an `in` count asked by name through the service on TEST_SHAPE, and a chunked string-keyed
+ * dataset (chunk test shape S = 16) registered by upload and by file, asked by name with chain proofs; every
+ * bundle verified with the partner SDK.
  */
 
 import { readFileSync } from "node:fs";
@@ -13,7 +16,13 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { commitChunks } from "../src/dataset/chunk-commit.ts";
+import { fieldDomains } from "../src/dataset/chunk-layout.ts";
+import { commitFileChunked, commitRecordsChunked } from "../src/dataset/chunked.ts";
+import { getPoseidon } from "../src/dataset/commitment.ts";
+import { DatasetError } from "../src/dataset/errors.ts";
 import { parseCsv, parseJsonl, streamDataset } from "../src/dataset/load.ts";
+import { generateOperatorKey } from "../src/dataset/manifest-sign.ts";
 import { proposeSchema } from "../src/dataset/propose.ts";
 import { encodeValue, parseSchema } from "../src/dataset/schema.ts";
 import { deriveStringKeySecret, stringKeyHasher, stringKeyOf } from "../src/dataset/string-key.ts";
@@ -124,17 +133,91 @@ describe("loading string keys", () => {
     );
   });
 
-  it("refuses a streamed chunked load (hashed keys cannot increase in file order)", async () => {
+  it("refuses a stream in increasing key order (hashed keys follow no file order: they are sorted)", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "zktally-strkey-"));
     try {
       const file = path.join(dir, "u.csv");
       await writeFile(file, "user,country\nAlice,FR\n");
       await expect(
         streamDataset(file, users32, () => {}, { keyOrder: "increasing", stringKeys: hasher }),
-      ).rejects.toThrow(/a chunked dataset cannot have one yet/);
+      ).rejects.toThrow(/sort the records by key \(commitFileChunked does\)/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("chunked commitments of string-keyed files (hashed-key order)", () => {
+  const operator = generateOperatorKey();
+  const NAMES = Array.from({ length: 10 }, (_, i) => `editor-${i}`);
+  const csvOf = (names: readonly string[]) =>
+    `user,country\n${names.map((name, i) => `${name},${i % 2 === 0 ? "FR" : "DE"}\n`).join("")}`;
+  const inputOf = (schema = users32) => ({
+    datasetId: "users",
+    epoch: 1,
+    schema,
+    layout: { chunkSize: 4 },
+    secret: SECRET,
+    operatorSecretKey: operator.secretKey,
+    circuits: ["chunk-test"],
+    createdAt: "2026-12-01T00:00:00.000Z",
+  });
+  let dir: string;
+  const file = async (name: string, text: string) => {
+    const at = path.join(dir, name);
+    await writeFile(at, text);
+    return at;
+  };
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), "zktally-strkey-chunked-"));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it("commits the records sorted by hashed key, in chunks, the root of the sorted records", async () => {
+    const inFileOrder = parseCsv(csvOf(NAMES), users32, "users.csv", { stringKeys: hasher }).records;
+    const sorted = [...inFileOrder].sort((a, b) => ((a[0] as bigint) < (b[0] as bigint) ? -1 : 1));
+    expect(sorted).not.toEqual(inFileOrder); // the sort does something here
+    const chunks: (readonly (readonly bigint[])[])[] = [];
+    const result = await commitFileChunked(await file("users.csv", csvOf(NAMES)), {
+      ...inputOf(),
+      onChunk: ({ records }) => {
+        chunks.push(records);
+      },
+    });
+    expect(chunks.map((chunk) => chunk.length)).toEqual([4, 4, 2]);
+    expect(chunks.flat()).toEqual(sorted);
+    expect(result.manifest).toMatchObject({ version: 2, recordCount: 10, chunkCount: 3 });
+    const reference = commitChunks(await getPoseidon(), {
+      layout: result.layout,
+      domains: fieldDomains(users32),
+      keyField: 0,
+      records: sorted,
+      secret: SECRET,
+      datasetId: "users",
+      epoch: 1,
+    });
+    expect(result.root).toBe(reference.root);
+    // An upload in file order commits to the same root (commitRecordsChunked sorts string keys too).
+    expect((await commitRecordsChunked(inFileOrder, inputOf())).root).toBe(result.root);
+  });
+
+  it("refuses a collision, a duplicate and a bad cell naming the file's lines, not sorted positions", async () => {
+    const failure = async (name: string, text: string, schema = users32) => {
+      const error = await commitFileChunked(await file(name, text), inputOf(schema)).catch((e) => e);
+      expect(error).toBeInstanceOf(DatasetError);
+      return error as DatasetError;
+    };
+    // u1 and u2 share the 3-bit key 2 under this secret (see "refuses two names with one key").
+    const collision = await failure("c.csv", "user,country\nu0,FR\nu1,FR\nu2,DE\n", schemaOf(3));
+    expect([collision.file, collision.line, collision.column]).toEqual(["c.csv", 4, "user"]);
+    expect(collision.reason).toMatch(/^key collision: names "u2" \(c\.csv:4\) and "u1" \(c\.csv:3\)/);
+    const duplicate = await failure("d.csv", csvOf([...NAMES, "editor-3"]));
+    expect([duplicate.line, duplicate.reason]).toEqual([
+      12,
+      'duplicate name "editor-3" (first seen on line 5)',
+    ]);
+    const bad = await failure("b.csv", `${csvOf(NAMES)}editor-x,XX\n`);
+    expect([bad.line, bad.column]).toEqual([12, "country"]);
   });
 });
 
@@ -159,6 +242,41 @@ describe("string-key schemas and queries", () => {
     expect(() => parseQuery(query("in", [1, 2]), users32)).not.toThrow();
     expect(() => parseQuery(query("lt", 5), users32)).toThrow(/only eq, neq and in apply to it, not lt/);
     expect(() => parseQuery(query("between", [1, 5]), users32)).toThrow(/string key/);
+  });
+
+  it("maps names in every term of a pass query's anyOf, naming the path of a bad one", () => {
+    const pass = {
+      predicate: {
+        anyOf: [
+          [{ field: "user", op: "in", value: ["Alice", 5] }],
+          [
+            { field: "country", op: "eq", value: "FR" },
+            { field: "user", op: "eq", value: "Bob" },
+          ],
+        ],
+      },
+      aggregate: { kind: "count" },
+    };
+    const mapped = hashNamedKeys(pass, users32, () => hasher);
+    const [alice, bob] = [Number(hasher("Alice", 32)), Number(hasher("Bob", 32))];
+    expect(mapped.query).toEqual({
+      predicate: {
+        anyOf: [
+          [{ field: "user", op: "in", value: [alice, 5] }],
+          [
+            { field: "country", op: "eq", value: "FR" },
+            { field: "user", op: "eq", value: bob },
+          ],
+        ],
+      },
+      aggregate: { kind: "count" },
+    });
+    expect(mapped.names.map((named) => named.name)).toEqual(["Alice", "Bob"]);
+    const empty = {
+      predicate: { anyOf: [[{ field: "user", op: "eq", value: "" }]] },
+      aggregate: pass.aggregate,
+    };
+    expect(() => hashNamedKeys(empty, users32, () => hasher)).toThrow(/predicate\.anyOf\[0\]\[0\]\.value/);
   });
 
   it("maps names in clauses and the membership key to keys; numbers pass; no names, no hasher", () => {

@@ -7,10 +7,16 @@
  * roots are kept; the fixed-depth dataset tree over them gives the root the version-2 manifest signs.
  * Memory is bounded by one read slice, one chunk and the chunk roots (32 bytes per S records).
  *
+ * String-keyed schemas (dataset/string-key.ts) are the exception: hashed keys follow no file order, so the
+ * file is loaded whole (names hashed, collisions, duplicates and bad cells refused naming file:line as in every
+ * load), the records are sorted by hashed key (`commitmentOrder`) and only then cut into chunks. Memory is then
+ * the whole dataset: about 0.5 KB per record of a few fields (docs/query-language.md "String keys").
+ *
  * Security caveats: a stream that fails part-way has already passed earlier chunks to `onChunk`; the caller
  * must discard them unless `commitFileChunked` resolves (the chunk store stages and commits atomically).
  * Chunks carry records and salts in clear: they are operator-private. Keys of keyed schemas must be strictly
- * increasing in file order (the chunk circuit enforces it; the loader refuses anything else up front).
+ * increasing in commitment order (the chunk circuit enforces it): numeric keys in file order (the loader
+ * refuses anything else up front), string keys by the sort.
  */
 
 import { InputError } from "../util/errors.ts";
@@ -34,8 +40,8 @@ import { streamDataset } from "./load.ts";
 import { buildChunkedManifest, type ChunkedManifest } from "./manifest.ts";
 import { signManifest } from "./manifest-sign.ts";
 import { deriveLeafSalts } from "./salt.ts";
-import { keyFieldIndex, type Schema } from "./schema.ts";
-import { stringKeyHasher } from "./string-key.ts";
+import { keyFieldIndex, type Schema, stringKeyField } from "./schema.ts";
+import { type StringKeyHasher, stringKeyHasher } from "./string-key.ts";
 
 /** One committed chunk as handed to `onChunk`: real records only (padding is implied by the layout). */
 export interface CommittedChunkRecords {
@@ -178,12 +184,17 @@ export class ChunkCommitter {
 /**
  * Streams a CSV/JSONL file into a chunked commitment and signs its version-2 manifest. Rejects with the
  * loader's `DatasetError` (file, line, column) for the first bad row, or a RangeError when the records do
- * not fit the layout; in both cases nothing is signed.
+ * not fit the layout; in both cases nothing is signed. A string-keyed file is loaded whole and committed in
+ * hashed-key order (module header).
  */
 export async function commitFileChunked(
   path: string,
   input: CommitFileChunkedInput,
 ): Promise<ChunkedCommitResult> {
+  if (stringKeyField(input.schema) !== undefined) {
+    const stringKeys = stringKeyHasher(input.secret, input.datasetId, input.epoch);
+    return commitRecordsChunked(await loadWhole(path, input.schema, stringKeys), input);
+  }
   const layout = chunkLayoutFor(input.schema, input.layout);
   const poseidon = input.poseidon ?? (await getPoseidon());
   const committer = new ChunkCommitter(
@@ -202,26 +213,51 @@ export async function commitFileChunked(
       const chunkRoot = committer.add(records);
       await input.onChunk?.({ chunkIndex, records, chunkRoot });
     },
-    {
-      batchSize: layout.chunkSize,
-      keyOrder: "increasing",
-      // Only so that a string key is refused with its reason (hashed keys cannot increase in file order).
-      stringKeys: stringKeyHasher(input.secret, input.datasetId, input.epoch),
-    },
+    { batchSize: layout.chunkSize, keyOrder: "increasing" },
   );
   return finishCommit(committer, input, layout);
 }
 
+/** Every record of `path` in file order, keys unique (the string-keyed case of `commitFileChunked`). */
+async function loadWhole(path: string, schema: Schema, stringKeys: StringKeyHasher): Promise<bigint[][]> {
+  const records: bigint[][] = [];
+  await streamDataset(
+    path,
+    schema,
+    (batch) => {
+      for (const record of batch) records.push(record);
+    },
+    { stringKeys },
+  );
+  return records;
+}
+
 /**
- * `commitFileChunked` for records already in memory (encoded, schema order, commitment order), e.g. an admin
- * upload: the same chunks, root and manifest as streaming them from a file. Keyed schemas need strictly
- * increasing keys (RangeError naming the first record otherwise).
+ * The records in commitment order: a string-keyed schema's sorted by hashed key (names hash in no file order,
+ * and the chunk circuits need keys increasing from record to record); any other schema's as given.
+ */
+export function commitmentOrder(
+  records: readonly (readonly bigint[])[],
+  schema: Schema,
+): readonly (readonly bigint[])[] {
+  const keyField = keyFieldIndex(schema);
+  if (stringKeyField(schema) === undefined || keyField === undefined) return records;
+  const keyOf = (record: readonly bigint[]) => record[keyField] as bigint;
+  return [...records].sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0));
+}
+
+/**
+ * `commitFileChunked` for records already in memory (encoded, schema order), e.g. an admin upload: the same
+ * chunks, root and manifest as streaming them from a file. Records are committed in `commitmentOrder`:
+ * numeric keys must already be strictly increasing (RangeError naming the first record otherwise), string
+ * keys are sorted first.
  */
 export async function commitRecordsChunked(
-  records: readonly (readonly bigint[])[],
+  given: readonly (readonly bigint[])[],
   input: CommitFileChunkedInput,
 ): Promise<ChunkedCommitResult> {
   const layout = chunkLayoutFor(input.schema, input.layout);
+  const records = commitmentOrder(given, input.schema);
   assertKeyOrder(records, keyFieldIndex(input.schema));
   const poseidon = input.poseidon ?? (await getPoseidon());
   const committer = new ChunkCommitter(

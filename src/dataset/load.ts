@@ -15,7 +15,7 @@
  * naming both lines, and a name given twice is a duplicate key.
  *
  * Security caveats: values are parsed strictly (see `encodeValue`); keys must be unique (or strictly
- * increasing, `keyOrder: "increasing"`, which string keys cannot be); invalid UTF-8 is refused rather than
+ * increasing, `keyOrder: "increasing"`, which string keys cannot be: dataset/chunked.ts sorts them); invalid UTF-8 is refused rather than
  * replaced. Error messages quote truncated cell values (names included) and must stay on the operator's side.
  */
 import { createReadStream } from "node:fs";
@@ -277,7 +277,7 @@ class RecordSink {
     }
     if (this.keyOrder === "increasing") {
       throw new RangeError(
-        `field "${spec.name}" is a string key: hashed keys cannot be strictly increasing in file order, so a chunked dataset cannot have one yet; commit it in one circuit instance`,
+        `field "${spec.name}" is a string key: hashed keys cannot be strictly increasing in file order; load the file whole and sort the records by key (commitFileChunked does)`,
       );
     }
     return [];

@@ -1,8 +1,9 @@
 /**
  * @module query/named-keys
  *
- * Asking by name (docs/query-language.md "String keys"): in a submitted query, every string value of a
- * clause on the schema's `string-key` field, and a string membership key, is a name; `hashNamedKeys` replaces
+ * Asking by name (docs/query-language.md "String keys"): in a submitted query (single or pass), every string
+ * value of a clause on the schema's `string-key` field (in a clause list or in any term of a pass query's
+ * `anyOf`), and a string membership key, is a name; `hashNamedKeys` replaces
  * each with its hashed key (a number) before the query is validated, canonicalised and lowered, so the proven
  * statement holds hashed keys only. Numbers pass through unchanged (a key copied from a bundle). Everything
  * else is left as is for `parseQuery` to judge.
@@ -52,11 +53,19 @@ export function hashNamedKeys(
     names.push(named);
     return named.key;
   };
-  const predicate = Array.isArray(json.predicate)
-    ? json.predicate.map((clause, i) =>
-        mapClause(clause, spec.name, (value, at) => keyOf(value, `predicate[${i}].value${at}`)),
-      )
-    : json.predicate;
+  const mapTerm = (term: unknown, path: string): unknown =>
+    Array.isArray(term)
+      ? term.map((clause, i) =>
+          mapClause(clause, spec.name, (value, at) => keyOf(value, `${path}[${i}].value${at}`)),
+        )
+      : term;
+  const predicate =
+    isObject(json.predicate) && Array.isArray(json.predicate.anyOf)
+      ? {
+          ...json.predicate,
+          anyOf: json.predicate.anyOf.map((term, t) => mapTerm(term, `predicate.anyOf[${t}]`)),
+        }
+      : mapTerm(json.predicate, "predicate");
   const aggregate =
     isObject(json.aggregate) && json.aggregate.kind === "membership"
       ? { ...json.aggregate, key: keyOf(json.aggregate.key, "aggregate.key") }

@@ -22,9 +22,10 @@
  *
  * String keys (dataset/string-key.ts): a schema whose key is a `string-key` is parsed with the hasher of the
  * epoch's own dataset secret, so the secret (and the epoch) are drawn before the records are read;
- * `stringKeyHasher` gives the service's name lookup the same hasher. Such datasets are committed in one
- * circuit instance (chunked layouts need keys increasing in file order), and are not re-committed by erasure
- * (the stored keys are hashes under the old epoch's secret; re-register the epoch from the source file).
+ * `stringKeyHasher` gives the service's name lookup the same hasher. A chunked one is committed in hashed-key
+ * order (dataset/chunked.ts `commitmentOrder`; a file is then loaded whole, not streamed). They are not
+ * re-committed by erasure (the stored keys are hashes under the old epoch's secret; re-register the epoch
+ * from the source file).
  *
  * Security caveats: decrypted datasets are cached in memory for the life of the process (a proof needs them
  * in clear anyway). `DatasetError` messages (invalid_records) from loading quote cell values: they go back to the admin who
@@ -225,9 +226,13 @@ export class DatasetStore {
       records.length,
       parsed.csv !== undefined ? "csv" : parsed.jsonl !== undefined ? "jsonl" : "rows",
     );
-    if (drawn === undefined && this.wantsChunks(parsed.chunked, records.length)) {
-      return this.registerChunked(parsed, schema, withinTransaction, (dir, commit, cipher) =>
-        commitRecordsToChunkStore(records, dir, cipher, commit),
+    if (this.wantsChunks(parsed.chunked, records.length)) {
+      return this.registerChunked(
+        parsed,
+        schema,
+        withinTransaction,
+        (dir, commit, cipher) => commitRecordsToChunkStore(records, dir, cipher, commit),
+        drawn,
       );
     }
     const epoch = drawn?.epoch ?? parsed.epoch;
@@ -236,20 +241,13 @@ export class DatasetStore {
 
   /**
    * For a schema keyed by a string key: the epoch and dataset secret drawn before the records are read, and
-   * the hasher they give (undefined for other schemas). Refuses a chunked layout, which string keys cannot take.
+   * the hasher they give (undefined for other schemas).
    */
   private drawForStringKeys(
     parsed: DatasetFields,
     schema: Schema,
   ): { epoch: number; secret: Uint8Array; stringKeys: StringKeyHasher } | undefined {
     if (stringKeyField(schema) === undefined) return undefined;
-    if (parsed.chunked !== undefined && parsed.chunked !== false) {
-      throw new InputError(
-        "invalid_dataset",
-        `key "${schema.key}" is a string key: such datasets are committed in one circuit instance, not chunked`,
-        { path: "chunked" },
-      );
-    }
     const latest = this.latest(parsed.datasetId);
     const epoch = parsed.epoch ?? (latest ? latest.epoch + 1 : 1);
     const secret = generateDatasetSecret();
@@ -269,8 +267,9 @@ export class DatasetStore {
 
   /**
    * Registers a dataset from a CSV or JSONL file (format by extension; the command line's `dataset add`).
-   * A chunked file is streamed (`commitFileChunked`, bounded memory); otherwise it is read only as far as
-   * one circuit instance holds, and committed as `register` would.
+   * A chunked file is streamed (`commitFileChunked`, bounded memory; a string-keyed one is loaded whole and
+   * sorted by hashed key); otherwise it is read only as far as one circuit instance holds, and committed as
+   * `register` would.
    */
   async registerFile(
     input: unknown,
@@ -281,16 +280,16 @@ export class DatasetStore {
     const schema = this.schemaOf(parsed);
     const drawn = this.drawForStringKeys(parsed, schema);
     const forced = parsed.chunked === true || typeof parsed.chunked === "object";
-    // A string-keyed file must fit one instance: reading it all shows how many records it holds.
-    const limit =
-      parsed.chunked === false || drawn !== undefined
-        ? Number.POSITIVE_INFINITY
-        : this.options.shape.capacity;
+    const limit = parsed.chunked === false ? Number.POSITIVE_INFINITY : this.options.shape.capacity;
     const small = forced ? undefined : await readAtMost(file, schema, limit, drawn?.stringKeys);
     if (small !== undefined) refuseEmpty(small.length, path.basename(file));
     if (small === undefined) {
-      return this.registerChunked(parsed, schema, withinTransaction, (dir, commit, cipher) =>
-        commitFileToChunkStore(file, dir, cipher, commit),
+      return this.registerChunked(
+        parsed,
+        schema,
+        withinTransaction,
+        (dir, commit, cipher) => commitFileToChunkStore(file, dir, cipher, commit),
+        drawn,
       );
     }
     const epoch = drawn?.epoch ?? parsed.epoch;
@@ -315,7 +314,8 @@ export class DatasetStore {
   /**
    * The chunked `commitEpoch`: pins the chain circuits, commits the records into a fresh chunk store
    * directory (atomically, under a fresh epoch key), then inserts the row with that key in one transaction;
-   * the directory is removed again when the row cannot be inserted.
+   * the directory is removed again when the row cannot be inserted. `drawn`: a string-keyed dataset's epoch
+   * and secret, drawn before its names were hashed (`drawForStringKeys`).
    */
   private async registerChunked(
     parsed: DatasetFields,
@@ -326,6 +326,7 @@ export class DatasetStore {
       input: Parameters<typeof commitFileToChunkStore>[3],
       cipher: ChunkStoreCipher,
     ) => Promise<ChunkedCommitResult>,
+    drawn?: { epoch: number; secret: Uint8Array },
   ): Promise<StoredDataset> {
     const chunked = this.options.chunked;
     if (!chunked) {
@@ -336,13 +337,13 @@ export class DatasetStore {
     }
     const { datasetId } = parsed;
     const latest = this.latest(datasetId);
-    const epoch = parsed.epoch ?? (latest ? latest.epoch + 1 : 1);
+    const epoch = drawn?.epoch ?? parsed.epoch ?? (latest ? latest.epoch + 1 : 1);
     this.assertNewEpoch(datasetId, epoch, latest);
     const layout = this.chunkLayout(schema, parsed.chunked);
     const circuits = await chunked.prepareCircuits(schema, layout);
     const relative = path.join(datasetId, `${epoch}-${randomUUID()}`);
     const dir = path.join(chunked.root, relative);
-    const secret = generateDatasetSecret();
+    const secret = drawn?.secret ?? generateDatasetSecret();
     const key = new Uint8Array(randomBytes(32));
     // The noise seed derives from the (sealed) dataset secret: only its commitment leaves this function.
     const noiseCommitment = noiseSeedCommitment(

@@ -17,11 +17,14 @@
  * are refused (their answers must be noisy). A refusal names the query (`queries[i]...`) and depends only on
  * the request, the policy and public state (schema, manifest, circuit shapes, budgets), never on the records.
  * The budget is charged one query per query of the batch (budgets.ts), the audit log gets one entry per query.
+ * Names on a string key are mapped to their hashed keys first, as for single queries (query/named-keys.ts).
  */
 import { passQueryShape } from "../circuits/pass-shape.ts";
 import type { Schema } from "../dataset/schema.ts";
+import type { StringKeyHasher } from "../dataset/string-key.ts";
 import { QueryError } from "../query/errors.ts";
 import type { Clause } from "../query/model.ts";
+import { hashNamedKeys, type NamedKey } from "../query/named-keys.ts";
 import {
   canonicalPassQuery,
   encodePassPublic,
@@ -44,7 +47,11 @@ import { checkStructuralControls } from "./policy-controls.ts";
 import { publicPassStatement } from "./transparency.ts";
 
 /** Admits a well-formed pass submission (see the module comment); refusals are `ZktallyError`s. */
-export function admitPass(ctx: ServiceContext, partner: Partner, submission: PassSubmission): AdmittedQuery {
+export function admitPass(
+  ctx: ServiceContext,
+  partner: Partner,
+  submission: PassSubmission,
+): AdmittedQuery & { names?: readonly NamedKey[] } {
   const dataset = answerableDataset(ctx, partner, submission.datasetId, submission.epoch);
   const { manifest } = dataset;
   if (manifest.version !== 2) {
@@ -68,9 +75,18 @@ export function admitPass(ctx: ServiceContext, partner: Partner, submission: Pas
       "pass queries are exact; your policy (dp mode) gets noisy answers only",
     );
   }
-  const queries = submission.queries.map((query, q) =>
+  let hasher: StringKeyHasher | undefined;
+  const hasherFor = () => {
+    hasher ??= ctx.datasets.stringKeyHasher(dataset.datasetId, dataset.epoch);
+    return hasher;
+  };
+  const named = submission.queries.map((query, q) =>
+    atQuery(q, () => hashNamedKeys(query, schema, hasherFor)),
+  );
+  const queries = named.map(({ query }, q) =>
     atQuery(q, () => provenPassQuery(query, schema, partner.policy, q)),
   );
+  const names = named.flatMap((result) => result.names);
   const shape = passQueryShape(circuits.shape);
   encodePassPublic(queries, schema, shape);
   const hashes = queries.map((query) => passQueryHash(query, schema));
@@ -88,6 +104,7 @@ export function admitPass(ctx: ServiceContext, partner: Partner, submission: Pas
       queryHash: hashes[q] as string,
       statement: publicPassStatement(query, schema),
     })),
+    ...(names.length === 0 ? {} : { names }),
   };
 }
 

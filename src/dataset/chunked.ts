@@ -10,7 +10,7 @@
  * String-keyed schemas (dataset/string-key.ts) are the exception: hashed keys follow no file order, so the
  * file is loaded whole (names hashed, collisions, duplicates and bad cells refused naming file:line as in every
  * load), the records are sorted by hashed key (`commitmentOrder`) and only then cut into chunks. Memory is then
- * the whole dataset: about 0.5 KB per record of a few fields (docs/query-language.md "String keys").
+ * the whole dataset: about 0.5 GB resident for 10^6 records of five fields (docs/query-language.md).
  *
  * Security caveats: a stream that fails part-way has already passed earlier chunks to `onChunk`; the caller
  * must discard them unless `commitFileChunked` resolves (the chunk store stages and commits atomically).

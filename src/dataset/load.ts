@@ -15,8 +15,9 @@
  * naming both lines, and a name given twice is a duplicate key.
  *
  * Security caveats: values are parsed strictly (see `encodeValue`); keys must be unique (or strictly
- * increasing, `keyOrder: "increasing"`, which string keys cannot be: dataset/chunked.ts sorts them); invalid UTF-8 is refused rather than
- * replaced. Error messages quote truncated cell values (names included) and must stay on the operator's side.
+ * increasing, `keyOrder: "increasing"`, which string keys cannot be: dataset/chunked.ts sorts them); invalid
+ * UTF-8 is refused rather than replaced. Error messages quote truncated cell values (names included) and must
+ * stay on the operator's side.
  */
 import { createReadStream } from "node:fs";
 import { readFile } from "node:fs/promises";

@@ -78,7 +78,7 @@ describe("zktally prove", () => {
     );
     const unknown = await cli("prove", "--id", "mine", "--query", bad, "--dev", ...flags);
     expect(unknown.code).toBe(2);
-    expect(unknown.text).toMatch(/predicate\[0\]\.field: .*bad\.json: .*nope/);
+    expect(unknown.text).toMatch(/--query \S*bad\.json: predicate\[0\]\.field: .*nope/);
     const missing = await cli(
       "prove",
       "--id",

@@ -44,9 +44,19 @@ export interface QueryOptions {
 }
 
 /** `--query`: inline JSON (an object, or an array for a pass) or a file holding it; errors name the file. */
+/** `--query` given as JSON text rather than a file name. */
+function isInlineJson(value: string): boolean {
+  return /^\s*[[{]/.test(value);
+}
+
+/** How messages name the `--query` argument: the flag, and the file when it is one. */
+export function querySource(value: string): string {
+  return isInlineJson(value) ? "--query" : `--query ${value}`;
+}
+
 export async function queryArgument(value: string): Promise<unknown> {
-  const inline = /^\s*[[{]/.test(value);
-  const source = inline ? "--query" : `--query ${value}`;
+  const inline = isInlineJson(value);
+  const source = querySource(value);
   const text = inline
     ? value
     : await readFile(value, "utf8").catch((error: NodeJS.ErrnoException) => {

@@ -44,7 +44,7 @@ import { UsageError } from "../command.ts";
 import { readDatasetConfig } from "../config-file.ts";
 import { ensureDevKeys } from "../dev-keys.ts";
 import { randomNonce } from "../query-client.ts";
-import { queryArgument } from "../query-command.ts";
+import { queryArgument, querySource } from "../query-command.ts";
 import { configOptions } from "./serve.ts";
 
 export interface ProveOptions {
@@ -123,7 +123,7 @@ async function datasetAsked(opened: OpenedService, options: ProveOptions): Promi
   );
 }
 
-/** The query as the service reads it (names hashed, canonical); a problem names the query's file. */
+/** The query as the service reads it (names hashed, canonical); a problem names the `--query` file first. */
 function parseQueryFor(json: unknown, stored: StoredDataset, opened: OpenedService, source: string): Query {
   const { schema } = stored.manifest;
   try {
@@ -133,7 +133,7 @@ function parseQueryFor(json: unknown, stored: StoredDataset, opened: OpenedServi
     return canonicalQuery(named.query, schema);
   } catch (error) {
     if (!(error instanceof QueryError)) throw error;
-    throw new QueryError(error.path, `${source}: ${error.reason}`, error.code as "invalid_query");
+    throw new InputError(error.code, `${source}: ${error.message}`, { path: error.path });
   }
 }
 
@@ -220,7 +220,7 @@ export async function runProve(options: ProveOptions, serviceArgs: string[]): Pr
       );
     }
     const stored = await datasetAsked(opened, options);
-    const query = parseQueryFor(json, stored, opened, options.query);
+    const query = parseQueryFor(json, stored, opened, querySource(options.query));
     // The operator's own question: no partner policy, but the service's rule for the proven group size.
     const policy = parsePolicy(minGroup === undefined ? {} : { minGroupSize: minGroup });
     const minGroupSize = minGroupSizeFor(query, policy);

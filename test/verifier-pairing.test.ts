@@ -7,15 +7,16 @@
 import type { Fp12 } from "@noble/curves/abstract/tower.js";
 import { bn254 } from "@noble/curves/bn254.js";
 import { describe, expect, it } from "vitest";
-import { pairingProduct } from "../src/verifier/groth16.ts";
-import type { MillerTerm } from "../src/verifier/pairing.ts";
 import {
   conjugate12,
   cyclotomicSquare12,
   finalExponentiate,
+  frobenius12,
+  type MillerTerm,
   millerLoop,
   mul12,
   one12,
+  pairingProduct,
   sqr12,
 } from "../src/verifier/pairing.ts";
 import { createRng } from "./helpers/random.ts";
@@ -71,6 +72,13 @@ describe("lean Fp12 arithmetic equals noble's", () => {
       )) {
         expect(value >= 0n && value < P).toBe(true);
       }
+    }
+  });
+
+  it("frobenius12 equals noble's frobeniusMap for every power", () => {
+    for (let power = 0; power < 13; power++) {
+      const a = randomFp12(power % 3 === 2);
+      expect(same(frobenius12(a, power), NobleFp12.frobeniusMap(a, power))).toBe(true);
     }
   });
 

@@ -20,7 +20,8 @@
 import { pippenger } from "@noble/curves/abstract/curve.js";
 import { bn254 } from "@noble/curves/bn254.js";
 import { VerifierInputError } from "./errors.ts";
-import { groth16EquationHolds, millerTerm, pairingProduct } from "./groth16.ts";
+import { groth16EquationHolds } from "./groth16.ts";
+import { millerTerm, pairingProduct } from "./pairing.ts";
 import { type ParsedProof, parseProof, parsePublicSignals, SCALAR_MODULUS } from "./parse.ts";
 import type { G1Point } from "./points.ts";
 import { assertPreparedKey, type G2LinePrecompute, type PreparedVerifyingKey } from "./vkey.ts";

@@ -17,30 +17,10 @@
  */
 import type { Fp12 } from "@noble/curves/abstract/tower.js";
 import { bn254 } from "@noble/curves/bn254.js";
-import { finalExponentiate, type MillerTerm, millerLoop } from "./pairing.ts";
+import { millerTerm, pairingProduct } from "./pairing.ts";
 import { type ParsedProof, parseProof, parsePublicSignals } from "./parse.ts";
 import type { G1Point } from "./points.ts";
 import { assertPreparedKey, type G2LinePrecompute, type PreparedVerifyingKey } from "./vkey.ts";
-
-/**
- * The Miller-loop term for e(P, Q) from Q's line coefficients; `undefined` when P is the identity,
- * whose pairing is 1 (noble cannot take an affine form of infinity).
- */
-export function millerTerm(lines: G2LinePrecompute, point: G1Point): MillerTerm | undefined {
-  if (point.is0()) return undefined;
-  const { x, y } = point.toAffine();
-  return [lines, x, y];
-}
-
-/**
- * Product of Miller loops over the defined terms, followed by one final exponentiation; computed by
- * pairing.ts (noble's algorithm on a faster tower, same result as noble's `millerLoopBatch` +
- * `finalExponentiate`).
- */
-export function pairingProduct(terms: readonly (MillerTerm | undefined)[]): Fp12 {
-  const defined = terms.filter((term): term is MillerTerm => term !== undefined);
-  return finalExponentiate(millerLoop(defined));
-}
 
 /** vk_x = IC[0] + sum(signal[i] · IC[i+1]) via the key's fixed-base MSM tables. */
 export function publicInputPoint(key: PreparedVerifyingKey, signals: readonly bigint[]): G1Point {

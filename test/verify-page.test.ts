@@ -157,6 +157,14 @@ describe("GET /verify (the service's page)", () => {
     expect(tampered.status).toBe("invalid");
     expect(tampered.verdict).toMatch(/^INVALID: public signal 1 \(answer\) is 4, but .* require 3/);
     expect(tampered.facts["Failed check"]).toBe("public-signals");
+    // The bundle's own sentence ("4 records") next to its edited answer (3): both marked as not proven,
+    // and the disagreement named.
+    expect(tampered.facts).toMatchObject({
+      "Statement (claimed, NOT proven)": bundle.statement,
+      "Answer (claimed, NOT proven)": "3",
+    });
+    expect(tampered.facts["Statement mismatch"]).toContain("disagrees with the bundle's query and answer");
+    expect(tampered.facts["Statement mismatch"]).toContain("3 records");
     await page.screenshot({ path: join(buildRoot(), "verify-page-tampered.png"), fullPage: true });
     const truncated = await dropFile(JSON.stringify(bundle).slice(0, 200), "truncated.json");
     expect(truncated.status).toBe("malformed");

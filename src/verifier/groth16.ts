@@ -15,7 +15,6 @@
  * caller (see `vkeyHash`); the signals are only as meaningful as the caller's check of what they
  * say (root, nonce, query encoding).
  */
-import type { Fp12 } from "@noble/curves/abstract/tower.js";
 import { bn254 } from "@noble/curves/bn254.js";
 import { millerTerm, pairingProduct } from "./pairing.ts";
 import { type ParsedProof, parseProof, parsePublicSignals } from "./parse.ts";

@@ -39,12 +39,13 @@ import { expectedPublicSignals, statementShape } from "../circuits/statement.ts"
 import { HEX32, HEX32_ANY_CASE } from "../core/formats.ts";
 import { ManifestError } from "../dataset/errors.ts";
 import { type AnyManifest, manifestHash, parseAnyManifest, verifyManifest } from "../dataset/manifest.ts";
+import type { Schema } from "../dataset/schema.ts";
 import type { Query } from "../query/model.ts";
 import { canonicalJsonSha256 } from "../util/digest.ts";
 import { InputError } from "../util/errors.ts";
 import { findInvalidParsedBatchItems, type RandomBytes } from "./batch.ts";
 import { type BundleAnswer, type ParsedBundle, parseBundle, readJsonInput } from "./bundle.ts";
-import { describeStatement } from "./describe.ts";
+import { describeStatement, type StatementParts } from "./describe.ts";
 import { InsecureKeysError, VerifierInputError } from "./errors.ts";
 import { groth16EquationHolds } from "./groth16.ts";
 import { parseScalar } from "./parse.ts";
@@ -415,7 +416,15 @@ function recomputedSignals(parsed: ParsedBundle): string[] | BundleRejected {
   return expectedPublicSignals(bundle);
 }
 
-function statementOf(parsed: ParsedBundle): string {
+/**
+ * The statement that the bundle's own fields (manifest, query, answer, policy) put in words, for v1 and v2
+ * (chain) bundles: what a valid bundle's `statement` must equal. @internal shared with verify-chain.ts and
+ * page/verdict.ts.
+ */
+export function statementOf(parsed: {
+  readonly bundle: Omit<StatementParts, "schema">;
+  readonly schema: Schema;
+}): string {
   const { bundle, schema } = parsed;
   return describeStatement({
     manifest: bundle.manifest,

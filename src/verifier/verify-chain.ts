@@ -31,7 +31,6 @@ import { manifestHash } from "../dataset/manifest.ts";
 import { findInvalidParsedBatchItems, type RandomBytes } from "./batch.ts";
 import { claimsFormat } from "./bundle.ts";
 import { CHAIN_BUNDLE_FORMAT, type ParsedChainBundle, parseChainBundle } from "./chain-bundle.ts";
-import { describeStatement } from "./describe.ts";
 import { type DpChainVerifyResult, isDpChainBundle, verifyDpChain } from "./dp-chain.ts";
 import { groth16EquationHolds } from "./groth16.ts";
 import {
@@ -42,6 +41,7 @@ import {
   pinnedChainKeys,
   type RejectionCheck,
   reject,
+  statementOf,
   type VerifiedStatement,
   type VerifyOptions,
   verify,
@@ -206,14 +206,7 @@ export function verifyChain(bundle: unknown, options: VerifyOptions, rng?: Rando
   const warnings: string[] = [];
   const keys = chainKeys(parsed, options, warnings);
   if (!("chunk" in keys)) return keys;
-  const statement = describeStatement({
-    manifest: chain.manifest,
-    schema: parsed.schema,
-    query: chain.query,
-    answer: chain.answer,
-    minGroupSize: chain.minGroupSize,
-    dominanceShare: chain.dominanceShare ?? 0,
-  });
+  const statement = statementOf(parsed);
   if (chain.statement !== statement) {
     return rejectChain(
       reject(

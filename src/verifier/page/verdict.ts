@@ -7,15 +7,19 @@
  * partner sent) and returns the verdict in words plus the facts to list: statement, answer, dataset and
  * epoch, key hash(es), and the INSECURE development setup warning whenever the keys are marked insecure
  * (refused unless the page's box is ticked). A pass bundle lists one statement per query (its answer in
- * words, a histogram's hidden cells as "fewer than k") instead of one statement and answer. Everything runs in the page; nothing is sent anywhere.
+ * words, a histogram's hidden cells as "fewer than k") instead of one statement and answer. A bundle that
+ * is not valid shows what it claims, marked "claimed, NOT proven", and a statement text that disagrees with
+ * the bundle's own answer field is flagged. Everything runs in the page; nothing is sent anywhere.
  *
  * Statuses: `valid`, `invalid` (a check failed), `malformed` (the bundle, keys or operator key is not what it
  * should be), `refused` (insecure keys not accepted).
  */
-import { frozenJsonCopy } from "../bundle.ts";
+import { BUNDLE_FORMAT, CHAIN_BUNDLE_FORMAT, frozenJsonCopy, parseBundle } from "../bundle.ts";
+import { parseChainBundle } from "../chain-bundle.ts";
 import { keysFromCircuitListing } from "../circuit-listing.ts";
 import { groupDigits } from "../describe.ts";
 import { InsecureKeysError, VerifierInputError } from "../errors.ts";
+import { statementOf } from "../verify-bundle.ts";
 import { verifyAny } from "../verify-chain.ts";
 import { isPassBundle, type PassVerified, verifyPass } from "../verify-pass.ts";
 
@@ -130,13 +134,46 @@ function originFacts(result: Verified): [string, string][] {
   ];
 }
 
-/** What the bundle says about itself, before any check (shown with non-valid verdicts when readable). */
+/** Marks what a non-valid bundle claims: nothing in it is proven. */
+const NOT_PROVEN = "(claimed, NOT proven)";
+
+/**
+ * What the bundle's own fields (query, answer, policy) put in words, for v1 and v2 bundles; undefined when
+ * they do not parse (then there is nothing to compare the statement text with).
+ */
+function statementOfFields(bundle: unknown): string | undefined {
+  try {
+    if (isRecord(bundle) && bundle.format === BUNDLE_FORMAT) return statementOf(parseBundle(bundle));
+    if (isRecord(bundle) && bundle.format === CHAIN_BUNDLE_FORMAT)
+      return statementOf(parseChainBundle(bundle));
+  } catch (error) {
+    if (!(error instanceof VerifierInputError)) throw error;
+  }
+  return undefined;
+}
+
+/**
+ * What the bundle says about itself, before any check (shown with non-valid verdicts when readable): the
+ * statement and answer are labelled as claimed and not proven, and a statement text that its own query and
+ * answer fields do not say is flagged (a tampered answer next to the original sentence).
+ */
 function claimedFacts(bundleText: string): [string, string][] {
   try {
     const bundle = JSON.parse(bundleText) as Record<string, unknown>;
     const manifest = isRecord(bundle.manifest) ? bundle.manifest : {};
     const facts: [string, string][] = [];
-    if (typeof bundle.statement === "string") facts.push(["Claimed statement", bundle.statement]);
+    if (typeof bundle.statement === "string") facts.push([`Statement ${NOT_PROVEN}`, bundle.statement]);
+    if (bundle.answer !== undefined) {
+      const minGroupSize = typeof bundle.minGroupSize === "number" ? bundle.minGroupSize : 0;
+      facts.push([`Answer ${NOT_PROVEN}`, answerInWords(bundle.answer, minGroupSize)]);
+    }
+    const fromFields = statementOfFields(bundle);
+    if (fromFields !== undefined && fromFields !== bundle.statement) {
+      facts.push([
+        "Statement mismatch",
+        `the statement text disagrees with the bundle's query and answer fields, which say: ${fromFields}`,
+      ]);
+    }
     if (typeof manifest.datasetId === "string") facts.push(["Dataset", manifest.datasetId]);
     if (typeof manifest.epoch === "number") facts.push(["Epoch", String(manifest.epoch)]);
     return facts;

@@ -109,7 +109,7 @@ beforeAll(async () => {
     publicAnswers: true,
   });
   partnerToken = await token(service, partner, SCOPES);
-}, 900_000);
+}, 1_500_000);
 
 afterAll(async () => {
   await service?.close();

@@ -6,6 +6,7 @@
  * partners and datasets registered through the real admin operations, and a tiny HTTP client.
  */
 import { mkdtempSync, rmSync } from "node:fs";
+import { request } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
@@ -154,8 +155,8 @@ export async function startTestService(
       body = JSON.stringify(opts.body);
       headers["content-type"] ??= "application/json";
     }
-    const response = await fetch(`${server.url}${pathname}`, { method, headers, body });
-    const text = await response.text();
+    const response = await httpRequest(`${server.url}${pathname}`, method, headers, body);
+    const { text } = response;
     const headerLines: string[] = [];
     response.headers.forEach((value, name) => {
       headerLines.push(`${name}: ${value}`);
@@ -285,4 +286,40 @@ export function failingBackend(makeError: () => unknown): ProverBackend & { call
 /** The budget ledger state of a job (reserved, charged, refunded). */
 export function ledgerState(service: TestService, jobId: string): unknown {
   return service.server.ctx.db.prepare("SELECT state FROM budget_ledger WHERE job_id = ?").pluck().get(jobId);
+}
+
+/**
+ * One HTTP exchange without fetch's 300 s headers timeout: a dataset registration on a cold build cache
+ * builds development chain keys inside the request (many minutes on a loaded 2-core machine); the test's
+ * own timeout bounds it instead.
+ */
+function httpRequest(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+): Promise<{ status: number; headers: Headers; text: string }> {
+  return new Promise((resolve, reject) => {
+    const sent = body === undefined ? headers : { "content-length": String(Buffer.byteLength(body)), ...headers };
+    const outgoing = request(url, { method, headers: sent }, (incoming) => {
+      const chunks: Buffer[] = [];
+      incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
+      incoming.on("error", reject);
+      incoming.on("end", () => {
+        const received = new Headers();
+        for (const [name, value] of Object.entries(incoming.headers)) {
+          for (const one of Array.isArray(value) ? value : value === undefined ? [] : [value]) {
+            received.append(name, one);
+          }
+        }
+        resolve({
+          status: incoming.statusCode ?? 0,
+          headers: received,
+          text: Buffer.concat(chunks).toString("utf8"),
+        });
+      });
+    });
+    outgoing.on("error", reject);
+    outgoing.end(body);
+  });
 }

@@ -187,6 +187,11 @@ describe("a bad input for each other command: its exit code and message", () => 
     [["ceremony", "frobnicate"], 2, "expected one of init, contribute, beacon, verify, finalize"],
     [["export", "solidity"], 2, "zktally export: --circuit ID is required"],
     [["export", "frobnicate"], 2, "expected `export solidity` or `export calldata`"],
+    [
+      ["export", "solidity", "--circuit", "nope", "--keys", missing],
+      3,
+      `zktally export solidity: no keys for circuit nope in ${missing}`,
+    ],
     [["audit", "head"], 2, "audit needs --db FILE"],
     [["audit", "head", "--db", path.join(missing, "zktally.db")], 2, "cannot open"],
     [["audit", "monitor"], 2, "audit monitor takes exactly one URL"],

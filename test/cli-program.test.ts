@@ -12,7 +12,6 @@ const captured = captureCliOutput();
 const cli = cliRunner(captured);
 
 const COMMANDS = [
-  "demo",
   "verify",
   "inspect",
   "setup",
@@ -68,10 +67,10 @@ describe("zktally (commander)", () => {
     const partner = await cli("partner", "add", "--id", "p");
     expect(partner.code).toBe(2);
     expect(partner.text).toContain("zktally partner add: required option '--scopes <list>' not specified");
-    const demo = await cli("demo", "--data", "mine.csv");
+    const demo = await cli("demo", "--prover", "native");
     expect(demo.code).toBe(2);
-    expect(demo.text).toContain(
-      "demo runs on the embedded sample only; for your own data: zktally init FILE",
+    expect(demo.text).toBe(
+      "zktally demo was removed: the end-to-end demo is npm start (it commits the sample, serves it and queries it); for your own data: zktally init FILE, zktally commit, then zktally query (README, Command line)\n",
     );
     const worker = await cli("worker", "--redis", "redis://127.0.0.1:1", "--provers", "0", "--keys", "keys");
     expect(worker.code).toBe(2);

@@ -7,7 +7,7 @@
  */
 import type { Command as Commander } from "commander";
 import { UsageError } from "./command.ts";
-import { DELEGATED_COMMANDS } from "./program.ts";
+import { DELEGATED_COMMANDS, RETIRED_COMMANDS } from "./program.ts";
 
 interface Completion {
   readonly name: string;
@@ -31,7 +31,8 @@ async function completions(program: Commander): Promise<Completion[]> {
       ...new Set([...subs, ...usage.flatMap((line) => line.match(FLAG) ?? []), "--help"]),
     ]);
   }
-  return program.commands.map((command) => ({
+  const offered = program.commands.filter((command) => !Object.hasOwn(RETIRED_COMMANDS, command.name()));
+  return offered.map((command) => ({
     name: command.name(),
     summary: command.summary() || command.description(),
     words: delegated.get(command.name()) ?? [

@@ -1,7 +1,7 @@
 /**
  * @module cli/dev-keys
  *
- * Keys for the embedded defaults: builds (or reuses from the cache) INSECURE development keys for a circuit
+ * Keys for the embedded defaults (bench/constraints.ts): builds (or reuses from the cache) INSECURE development keys for a circuit
  * shape in the keys directory — unless that directory holds production keys (`insecure: false`, from a
  * ceremony ptau or a multi-party phase 2), which are never replaced with insecure ones.
  */

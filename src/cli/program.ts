@@ -26,7 +26,7 @@ export const EXIT_CODES_HELP = `Exit codes:
   0   success
   1   a check failed (an invalid proof, a tampered log, a refused ptau, corrupted state)
   2   bad usage or bad input (the message says what to change)
-  3   a malformed bundle, key or manifest file (verify, inspect, query)
+  3   a malformed bundle, key or manifest file, or a key not pinned (verify, inspect, query, export)
   4   refused: insecure development keys without --allow-insecure-keys (verify, query)
   70  internal error (a bug: report it with the printed stack)`;
 
@@ -53,11 +53,6 @@ function operator<T>(load: () => Promise<T>): () => Promise<T> {
 }
 
 const DELEGATED: readonly DelegatedCommand[] = [
-  {
-    name: "demo",
-    summary: "end-to-end demo on the embedded sample dataset (npm start)",
-    load: operator(async () => (await import("./commands/demo.ts")).demoCommand),
-  },
   {
     name: "verify",
     summary: "check proof bundles offline with the verifier SDK",
@@ -190,6 +185,27 @@ function addDelegated(program: Commander, spec: DelegatedCommand, outcome: Outco
   strict(sub);
 }
 
+/**
+ * Removed commands and where their job went: `zktally NAME` prints the pointer and exits 2. Hidden from help
+ * and completion. `demo` duplicated `npm start` (cli/start.ts) and `commit` + `query`.
+ */
+export const RETIRED_COMMANDS: Readonly<Record<string, string>> = {
+  demo: "demo was removed: the end-to-end demo is npm start (it commits the sample, serves it and queries it); for your own data: zktally init FILE, zktally commit, then zktally query (README, Command line)",
+};
+
+function addRetired(program: Commander, name: string, pointer: string, outcome: Outcome): void {
+  program
+    .command(name, { hidden: true })
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument("[args...]")
+    .action(() => {
+      process.stderr.write(`zktally ${pointer}\n`);
+      outcome.code = EXIT.usage;
+    });
+}
+
 /** The delegated commands' names and their usage lines (shell completion reads their flags). */
 export const DELEGATED_COMMANDS: readonly Pick<DelegatedCommand, "name" | "load">[] = DELEGATED;
 
@@ -216,6 +232,7 @@ export function buildProgram(version: string, outcome: Outcome, installNative: N
       .addHelpText("after", `\nzktally <command> --help for a command's options.\n\n${EXIT_CODES_HELP}\n`),
   );
   for (const spec of DELEGATED) addDelegated(program, spec, outcome);
+  for (const [name, pointer] of Object.entries(RETIRED_COMMANDS)) addRetired(program, name, pointer, outcome);
   installNative(program, outcome);
   return program;
 }

@@ -4,7 +4,8 @@
  * `zktally export solidity --circuit ID [--keys DIR] [--out FILE]`: the snarkjs Solidity verifier for a
  * pinned verification key. `zktally export calldata FILE [--format snarkjs|words|abi]`: `verifyProof`
  * calldata for a proof bundle (`zktally-bundle/v1`) or a bare `{publicSignals, proof}` JSON (see
- * setup/export.ts). Malformed input exits 2 with the offending field named.
+ * setup/export.ts). Malformed input exits 2 with the offending field named; a key that is not pinned (or not
+ * what its pin says) exits 3, as `zktally verify` does for a malformed key (the table of `zktally --help`).
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
@@ -16,9 +17,11 @@ import {
   proofWords,
   snarkjsCalldataString,
 } from "../../setup/export.ts";
+import { PinMismatchError } from "../../setup/keys-manifest.ts";
 import { parseStrictJson } from "../../util/strict-json.ts";
 import { VerifierInputError } from "../../verifier/errors.ts";
-import { type Command, UsageError } from "../command.ts";
+import { type Command, errorReport, UsageError } from "../command.ts";
+import { VERIFY_EXIT } from "../verify-command.ts";
 import { circuitMainPath } from "./setup.ts";
 
 async function solidity(args: string[]): Promise<number> {
@@ -31,7 +34,15 @@ async function solidity(args: string[]): Promise<number> {
   const id = values.circuit.endsWith(".circom")
     ? (await circuitMainPath(values.circuit)).replace(/^.*\//, "").replace(/\.circom$/, "")
     : values.circuit;
-  const contract = await pinnedSolidityVerifier(values.keys ?? KEYS_DIR, id);
+  let contract: string;
+  try {
+    contract = await pinnedSolidityVerifier(values.keys ?? KEYS_DIR, id);
+  } catch (error) {
+    // A missing or mismatched key is a bad key file, not a failed proof check: exit 3 like `verify`.
+    if (!(error instanceof PinMismatchError)) throw error;
+    process.stderr.write(errorReport("export solidity", error));
+    return VERIFY_EXIT.malformed;
+  }
   if (values.out) {
     await writeFile(values.out, contract);
     process.stderr.write(`wrote the verifier of ${id} to ${values.out}\n`);

@@ -2,7 +2,8 @@
  * @module cli/commands/release
  *
  * `zktally release --data FILE --schema FILE --id ID --risk FILE [--epoch N] [--threshold N] [--out DIR]
- * [--keys DIR] [--data-dir DIR] [--dev] [--tables H] [--chunk-size S] [--wiki F --country F --activity F]`:
+ * [--keys DIR] [--data-dir DIR] [--dev] [--tables H] [--chunk-size S] [--leaf-records B] [--tree-depth T]
+ * [--wiki F --country F --activity F]`:
  * a geoeditors-style release (docs/privacy.md "Releases"): the table of records per (wiki, country, activity
  * level) with proven noise per cell at the country's risk tier, cells below the threshold withheld on their
  * noisy value, written as manifest.json, release.json (the proofs) and release.tsv. Check it with
@@ -35,6 +36,8 @@ const OPTIONS = {
   dev: { type: "boolean", default: false },
   tables: { type: "string", default: "1" },
   "chunk-size": { type: "string" },
+  "leaf-records": { type: "string" },
+  "tree-depth": { type: "string" },
   wiki: { type: "string", default: "wiki" },
   country: { type: "string", default: "country" },
   activity: { type: "string", default: "activity" },
@@ -49,6 +52,25 @@ function integer(value: string | undefined, name: string, min: number): number {
 function required(value: string | undefined, name: string): string {
   if (value === undefined || value === "") throw new UsageError(`release needs --${name}`);
   return value;
+}
+
+/** The chunk layout flags given (the rest default in chunkLayoutFor); every one names the circuit ids. */
+function chunkLayoutOptions(values: {
+  readonly "chunk-size"?: string;
+  readonly "leaf-records"?: string;
+  readonly "tree-depth"?: string;
+}): { chunkSize?: number; leafRecords?: number; treeDepth?: number } {
+  const flags = [
+    ["chunk-size", "chunkSize", 1],
+    ["leaf-records", "leafRecords", 1],
+    ["tree-depth", "treeDepth", 0],
+  ] as const;
+  const layout: { chunkSize?: number; leafRecords?: number; treeDepth?: number } = {};
+  for (const [flag, key, min] of flags) {
+    const value = values[flag];
+    if (value !== undefined) layout[key] = integer(value, flag, min);
+  }
+  return layout;
 }
 
 async function runRelease(args: string[]): Promise<number> {
@@ -70,9 +92,7 @@ async function runRelease(args: string[]): Promise<number> {
     dev: values.dev,
     nonce,
     tablesPerPass: integer(values.tables, "tables", 1),
-    ...(values["chunk-size"] === undefined
-      ? {}
-      : { layout: { chunkSize: integer(values["chunk-size"], "chunk-size", 1) } }),
+    layout: chunkLayoutOptions(values),
   });
   process.stdout.write(`${JSON.stringify({ ...result, operatorKey: state.operatorPublicKey }, null, 2)}\n`);
   return 0;
@@ -101,6 +121,7 @@ epsilon by the country's risk tier) and writes manifest.json, release.json and r
   --dev              build INSECURE development keys for missing circuits
   --data-dir DIR     the operator's key and dataset secret (default .zktally)
   --tables H         wiki tables per proof (default 1)   --chunk-size S  records per chunk proof
+  --leaf-records B   records per leaf   --tree-depth T  chunk tree depth (defaults fitted to the schema)
   --wiki F --country F --activity F   the field names (default wiki, country, activity)
 
 Check a release with: zktally verify OUT/release.json --keys DIR --operator-key HEX

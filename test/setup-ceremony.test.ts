@@ -441,10 +441,11 @@ describe("CLI", () => {
     const steps: string[][] = [
       ["init", "--circuit", POWER_MAIN, "--ptau", ptauPath, "--out", dir, "--allow-unknown-ptau"],
       ["contribute", "--dir", dir, "--name", "alice", "--entropy", "dice rolls"],
-      ["contribute", "--in", path.join(dir, "ceremony_power_0001.zkey"), "--name", "bob"],
+      ["contribute", "--in", path.join(dir, "ceremony_power_0001.zkey"), "--name", "bob", "--json"],
       ["beacon", "--dir", dir, "--hash", "cafe".repeat(16), "--iterations", "10"],
       ["finalize", "--dir", dir, "--ptau", ptauPath, "--keys", keys, "--circuit", POWER_MAIN],
       ["verify", "--dir", dir, "--ptau", ptauPath, "--keys", keys],
+      ["verify", "--dir", dir, "--ptau", ptauPath, "--keys", keys, "--json"],
     ];
     const outputs: string[] = [];
     for (const args of steps) {
@@ -455,6 +456,25 @@ describe("CLI", () => {
     expect(outputs[1]).toMatch(/Contribution hash \(publish it/);
     expect(outputs[5]).toMatch(/ceremony ceremony_power: OK/);
     expect(outputs[5]).toMatch(/NOT a published ceremony file/);
+    // --json: one JSON line each, the same facts as the text.
+    const bob = JSON.parse(outputs[2] as string);
+    expect(bob).toMatchObject({ kind: "contribution", index: 2 });
+    expect(bob.contributionHash).toMatch(/^[0-9a-f]{128}$/);
+    const replayed = JSON.parse(outputs[6] as string);
+    expect(replayed).toMatchObject({
+      circuit: "ceremony_power",
+      ok: true,
+      final: true,
+      manifestChecked: true,
+    });
+    expect(replayed.ptau.trusted).toBe(false);
+    expect(replayed.contributions.map((c: { name: string }) => c.name)).toEqual([
+      "alice",
+      "bob",
+      expect.any(String),
+    ]);
+    expect(replayed.contributions[1].contributionHash).toBe(bob.contributionHash);
+    expect(outputs[5]).toContain(replayed.vkeyHash);
     expect((await readKeysManifest(keys))?.insecure).toBe(true);
     const bad = await run(["verify", "--dir", dir, "--ptau", ptauPath, "--keys", keysDir]);
     expect(bad.status).toBe(1);

@@ -3,7 +3,8 @@
  *
  * `zktally ceremony init | contribute | beacon | verify | finalize`: the multi-party phase 2 of
  * setup/ceremony/ with files passed around (docs/ceremony.md). Exit codes: 0 success, 1 a check failed
- * (refused ptau, broken chain, failed replay, manifest mismatch), 2 bad usage.
+ * (refused ptau, broken chain, failed replay, manifest mismatch), 2 bad usage. `--json` prints each
+ * subcommand's result as one JSON line on stdout instead of its text (progress stays on stderr).
  */
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -28,6 +29,15 @@ import { circuitMainPath } from "./setup.ts";
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const progress = consoleProgress({ tag: "ceremony" });
 
+/** `--json`, taken by every subcommand. */
+const JSON_FLAG = { json: { type: "boolean", default: false } } as const;
+
+/** One JSON line with `--json`, else the subcommand's text lines. */
+function printResult(json: boolean, result: Record<string, unknown>, lines: () => string[]): void {
+  if (json) out(JSON.stringify(result));
+  else for (const line of lines()) out(line);
+}
+
 function required(value: string | undefined, flag: string): string {
   if (value === undefined || value === "") throw new UsageError(`${flag} is required`);
   return value;
@@ -45,6 +55,7 @@ async function init(args: string[]): Promise<number> {
       ptau: { type: "string" },
       out: { type: "string" },
       "allow-unknown-ptau": { type: "boolean", default: false },
+      ...JSON_FLAG,
     },
     strict: true,
   });
@@ -57,16 +68,27 @@ async function init(args: string[]): Promise<number> {
     allowUnknownPtau: values["allow-unknown-ptau"],
     progress,
   });
-  out(`ceremony for ${compiled.id} started in ${path.dirname(step.transcriptPath)}`);
-  out(`send ${path.basename(step.zkeyPath)} and ${TRANSCRIPT_FILE} to the first contributor`);
+  const result = { circuit: compiled.id, zkey: step.zkeyPath, transcript: step.transcriptPath };
+  printResult(values.json, result, () => [
+    `ceremony for ${compiled.id} started in ${path.dirname(step.transcriptPath)}`,
+    `send ${path.basename(step.zkeyPath)} and ${TRANSCRIPT_FILE} to the first contributor`,
+  ]);
   return 0;
 }
 
-function printPublish(kind: string, index: number, hash: string): void {
-  out(
+/** A contribution's (or the beacon's) result: its index and the hash to publish, then `next` lines. */
+function printPublish(
+  json: boolean,
+  kind: string,
+  done: { readonly entry: { readonly index: number; readonly contributionHash: string }; zkeyPath: string },
+  next: string[] = [],
+): void {
+  const { index, contributionHash } = done.entry;
+  printResult(json, { kind, index, contributionHash, zkey: done.zkeyPath }, () => [
     `${kind} #${index} done. Contribution hash (publish it; everyone can check it with 'ceremony verify'):`,
-  );
-  out(formatContributionHash(hash));
+    formatContributionHash(contributionHash),
+    ...next,
+  ]);
 }
 
 async function contribute(args: string[]): Promise<number> {
@@ -78,6 +100,7 @@ async function contribute(args: string[]): Promise<number> {
       out: { type: "string" },
       name: { type: "string" },
       entropy: { type: "string" },
+      ...JSON_FLAG,
     },
     strict: true,
   });
@@ -89,8 +112,9 @@ async function contribute(args: string[]): Promise<number> {
     entropy: values.entropy,
     progress,
   });
-  printPublish("contribution", result.entry.index, result.entry.contributionHash);
-  out(`pass ${path.basename(result.zkeyPath)} and ${TRANSCRIPT_FILE} on to the next party`);
+  printPublish(values.json, "contribution", result, [
+    `pass ${path.basename(result.zkeyPath)} and ${TRANSCRIPT_FILE} on to the next party`,
+  ]);
   return 0;
 }
 
@@ -104,6 +128,7 @@ async function beacon(args: string[]): Promise<number> {
       hash: { type: "string" },
       iterations: { type: "string", default: "10" },
       name: { type: "string" },
+      ...JSON_FLAG,
     },
     strict: true,
   });
@@ -118,8 +143,28 @@ async function beacon(args: string[]): Promise<number> {
     name: values.name,
     progress,
   });
-  printPublish("beacon", result.entry.index, result.entry.contributionHash);
+  printPublish(values.json, "beacon", result);
   return 0;
+}
+
+/** The text of a replayed ceremony: its verdict, ptau, each contribution with its hash, the key. */
+function verifyLines(report: Awaited<ReturnType<typeof verifyCeremony>>, final: boolean): string[] {
+  const t = report.transcript;
+  const lines = [
+    `ceremony ${t.circuit.id}: OK${final ? "" : " so far (in progress: not final)"}`,
+    `ptau ${t.ptau.file}: ${report.trustedPtau ? `published (${t.ptau.published})` : "NOT a published ceremony file"}`,
+  ];
+  for (const c of t.contributions) {
+    const beaconNote = c.beacon ? ` (beacon ${c.beacon.hash}, 2^${c.beacon.iterationsExp} iterations)` : "";
+    lines.push(`#${c.index} ${c.kind} "${c.name}"${beaconNote}`);
+    lines.push(formatContributionHash(c.contributionHash).replace(/^/gm, "    "));
+  }
+  if (report.intermediatesMissing.length > 0)
+    lines.push(`not present (not checked): ${report.intermediatesMissing.join(", ")}`);
+  lines.push(
+    `verification key ${report.vkeyHash}${report.manifestChecked ? " is the one pinned in the keys manifest" : ""}`,
+  );
+  return lines;
 }
 
 async function verify(args: string[]): Promise<number> {
@@ -132,6 +177,7 @@ async function verify(args: string[]): Promise<number> {
       "no-keys": { type: "boolean", default: false },
       "in-progress": { type: "boolean", default: false },
       expect: { type: "string", multiple: true },
+      ...JSON_FLAG,
     },
     strict: true,
   });
@@ -144,20 +190,18 @@ async function verify(args: string[]): Promise<number> {
     progress,
   });
   const t = report.transcript;
-  out(`ceremony ${t.circuit.id}: OK${values["in-progress"] ? " so far (in progress: not final)" : ""}`);
-  out(
-    `ptau ${t.ptau.file}: ${report.trustedPtau ? `published (${t.ptau.published})` : "NOT a published ceremony file"}`,
-  );
-  for (const c of t.contributions) {
-    const beaconNote = c.beacon ? ` (beacon ${c.beacon.hash}, 2^${c.beacon.iterationsExp} iterations)` : "";
-    out(`#${c.index} ${c.kind} "${c.name}"${beaconNote}`);
-    out(formatContributionHash(c.contributionHash).replace(/^/gm, "    "));
-  }
-  if (report.intermediatesMissing.length > 0)
-    out(`not present (not checked): ${report.intermediatesMissing.join(", ")}`);
-  out(
-    `verification key ${report.vkeyHash}${report.manifestChecked ? " is the one pinned in the keys manifest" : ""}`,
-  );
+  const final = !values["in-progress"];
+  const result = {
+    circuit: t.circuit.id,
+    ok: true,
+    final,
+    ptau: { file: t.ptau.file, published: t.ptau.published, trusted: report.trustedPtau },
+    contributions: t.contributions,
+    intermediatesMissing: report.intermediatesMissing,
+    vkeyHash: report.vkeyHash,
+    manifestChecked: report.manifestChecked,
+  };
+  printResult(values.json, result, () => verifyLines(report, final));
   return 0;
 }
 
@@ -170,6 +214,7 @@ async function finalize(args: string[]): Promise<number> {
       keys: { type: "string" },
       circuit: { type: "string" },
       replace: { type: "boolean", default: false },
+      ...JSON_FLAG,
     },
     strict: true,
   });
@@ -186,9 +231,19 @@ async function finalize(args: string[]): Promise<number> {
     replace: values.replace,
     progress,
   });
-  out(`${compiled.id}: verification key ${result.report.vkeyHash} written to ${result.vkeyPath}`);
-  out(`pinned in ${path.join(keysDir, "manifest.json")} (insecure: ${result.manifest.insecure})`);
-  out("publish ceremony.json, the zkeys and the vkey; anyone can replay with 'zktally ceremony verify'.");
+  const manifestPath = path.join(keysDir, "manifest.json");
+  const summary = {
+    circuit: compiled.id,
+    vkeyHash: result.report.vkeyHash,
+    vkey: result.vkeyPath,
+    manifest: manifestPath,
+    insecure: result.manifest.insecure,
+  };
+  printResult(values.json, summary, () => [
+    `${compiled.id}: verification key ${result.report.vkeyHash} written to ${result.vkeyPath}`,
+    `pinned in ${manifestPath} (insecure: ${result.manifest.insecure})`,
+    "publish ceremony.json, the zkeys and the vkey; anyone can replay with 'zktally ceremony verify'.",
+  ]);
   return 0;
 }
 
@@ -208,6 +263,7 @@ export const ceremonyCommand: Command = {
     "ceremony beacon --dir DIR --hash HEX [--iterations N] [--name NAME]   close with a public beacon (2^N hashes)",
     "ceremony verify --dir DIR --ptau FILE [--keys DIR | --no-keys | --in-progress] [--expect HASH ...]   replay the ceremony",
     "ceremony finalize --dir DIR --ptau FILE [--keys DIR] [--circuit ID] [--replace]   verify, export and pin the key",
+    "         every subcommand takes --json: its result as one JSON line instead of text",
   ],
   async run(args) {
     const [sub, ...rest] = args;

@@ -17,19 +17,15 @@ import { loadPinnedVkey, readKeysManifest } from "../src/setup/keys-manifest.ts"
 import { terminateCurveWorkers } from "../src/setup/ptau.ts";
 import { verifyRelease } from "../src/verifier/release.ts";
 import { RELEASE_TEST_SCHEMA, RELEASE_TEST_SHAPE } from "./helpers/circuits.ts";
-import { RELEASE_SCHEMA_JSON, releaseServiceConfig, releaseServiceKeys } from "./helpers/release-service.ts";
+import {
+  RELEASE_ROWS,
+  RELEASE_SCHEMA_JSON,
+  releaseServiceConfig,
+  releaseServiceKeys,
+} from "./helpers/release-service.ts";
 import { addPartner, nonce, startTestService, type TestService, token } from "./helpers/service.ts";
 
-const COUNTRIES = ["DE", "FR", "US", "IN"];
-const LEVELS = ["5 to 99", "100 or more"];
-/** 32 records: wiki i mod 2, country skewed to DE and FR, activity "100 or more" for every fourth. */
-const ROWS = Array.from({ length: 32 }, (_, i) => ({
-  userId: 10 * i + 1,
-  wiki: i % 2 === 0 ? "enwiki" : "frwiki",
-  country: COUNTRIES[[0, 0, 1, 0, 1, 2, 0, 3][i % 8] as number],
-  activity: LEVELS[i % 4 === 3 ? 1 : 0],
-  edits: 5 + 3 * i,
-}));
+const ROWS = RELEASE_ROWS;
 const RISK = { tiers: { low: 4, high: 1.1 }, delta: 1e-6, default: "low", countries: { IN: "high" } };
 /** Room for one release (low: 4 of 5): a second one is refused. */
 const BUDGET = { epsilon: 5, delta: 1e-5 };

@@ -22,6 +22,7 @@ import { BUNDLE_FORMAT, type ProofBundle, parseBundle } from "../verifier/bundle
 import type { ChainBundle } from "../verifier/chain-bundle.ts";
 import { describeStatement } from "../verifier/describe.ts";
 import type { DpChainBundle } from "../verifier/dp-chain.ts";
+import type { DpHistogramBundle } from "../verifier/dp-histogram.ts";
 import type { PassBundle } from "../verifier/pass-bundle.ts";
 import { ProverError } from "./backend.ts";
 import { dominanceField, type QueryProof } from "./prove-query.ts";
@@ -85,7 +86,7 @@ export interface SerializedBundle {
  * writer (service store, CLI demo) uses it, so the hash an audit entry carries is the hash of the file.
  */
 export function serializeBundle(
-  bundle: ProofBundle | ChainBundle | DpChainBundle | PassBundle,
+  bundle: ProofBundle | ChainBundle | DpChainBundle | PassBundle | DpHistogramBundle,
 ): SerializedBundle {
   const text = canonicalJson(bundle);
   return { text, sha256: bytesToHex(sha256(utf8ToBytes(text))) };

@@ -63,7 +63,14 @@ export const toDeltaUnits = (delta: number) => Math.round(delta * DELTA_SCALE);
 /** What an admission of `queries` queries on `datasetId` costs under `policy` ((epsilon, delta) zero outside dp mode). */
 export function chargeFor(policy: Policy, datasetId: string, queries = 1): Charge {
   if (policy.mode !== "dp" || policy.dp === undefined) return { datasetId, queries, epsilon: 0, delta: 0 };
-  return { datasetId, queries, epsilon: policy.dp.epsilon, delta: policy.dp.delta };
+  // Each query is one noisy answer at the policy's (epsilon, delta): k of them compose sequentially (a dp
+  // pass of k histograms costs k times; a histogram's own cells are disjoint and cost once: docs/privacy.md).
+  return {
+    datasetId,
+    queries,
+    epsilon: (toMicros(policy.dp.epsilon) * queries) / EPSILON_SCALE,
+    delta: (toDeltaUnits(policy.dp.delta) * queries) / DELTA_SCALE,
+  };
 }
 
 export class BudgetLedger {

@@ -15,6 +15,8 @@
  * With config `pass` (pass queries, design.md section 9), every chunked dataset is also answerable by pass
  * queries: its manifest announces the PassStep and PassFinal circuits of the schema, layout and pass slots
  * (Q, H, G from the config; C and M the served circuit's), pinned and built exactly like the plain pair.
+ * With config `pass.dp` (noisy histograms for dp partners, docs/privacy.md) it also announces the
+ * PassFinalNoisy of that pass shape (NMAX, JMAX of `pass.dp`).
  *
  * With config `release` (geoeditors-style releases, docs/privacy.md "Releases"), every chunked dataset whose
  * schema has the release fields as enums also announces the release circuits: the PassStep of H wiki tables
@@ -36,6 +38,7 @@ import {
   finalShapeOf,
 } from "../circuits/chunk-shape.ts";
 import { type NoisyFinalShape, noisyFinalCircuitId } from "../circuits/noise.ts";
+import { makeNoisyPassShape, type NoisyPassShape, noisyPassFinalCircuitId } from "../circuits/pass-noise.ts";
 import {
   type PassShape,
   type PassSlots,
@@ -106,16 +109,28 @@ export interface PassCircuitIds {
   readonly shape: PassShape;
   readonly stepId: string;
   readonly finalId: string;
+  /** The PassFinalNoisy of the same pass shape (dp partners' histograms), when config `pass.dp` is set. */
+  readonly noisy?: { readonly shape: NoisyPassShape; readonly finalId: string };
 }
+
+/** The privacy tier every cell of a dp partner's noisy pass is stated under (one tier: the policy's noise). */
+export const DP_PASS_TIER = "policy";
 
 /** Pinned pass circuits: ids and the hashes of their verification keys. */
 export interface PassCircuits extends PassCircuitIds {
   readonly stepVkeyHash: string;
   readonly finalVkeyHash: string;
+  /** The PassFinalNoisy's vkey hash, when `noisy` is set. */
+  readonly noisyFinalVkeyHash?: string;
 }
 
-/** The pass slots of config `pass` (Q, H, G) under the served query capacity (C, M). */
-export type PassConfig = Pick<PassSlots, "queries" | "histogramSlots" | "cells">;
+/**
+ * The pass slots of config `pass` (Q, H, G) under the served query capacity (C, M), and the noise limits of
+ * its PassFinalNoisy (config `pass.dp`) when dp histograms are served.
+ */
+export type PassConfig = Pick<PassSlots, "queries" | "histogramSlots" | "cells"> & {
+  readonly dp?: NoiseLimits | undefined;
+};
 
 /** Pinned chain circuits: ids and the hashes of their verification keys. */
 export interface ChainCircuits extends ChainCircuitIds {
@@ -136,9 +151,13 @@ export function passCircuitIds(
   query: QuerySlots,
   pass: PassConfig,
 ): PassCircuitIds {
-  const slots = { clauses: query.clauses, setSize: query.setSize, ...pass };
+  const { dp, ...counts } = pass;
+  const slots = { clauses: query.clauses, setSize: query.setSize, ...counts };
   const shape = passShapeFor(schema, layout, slots);
-  return { slots, shape, stepId: passCircuitId(shape), finalId: passFinalCircuitId(shape) };
+  const ids = { slots, shape, stepId: passCircuitId(shape), finalId: passFinalCircuitId(shape) };
+  if (dp === undefined) return ids;
+  const noisy = makeNoisyPassShape({ pass: shape, maxCoins: dp.maxCoins, maxScaleBits: dp.maxScaleBits });
+  return { ...ids, noisy: { shape: noisy, finalId: noisyPassFinalCircuitId(noisy) } };
 }
 
 /** This service's pass circuits for a schema and layout; `409 pass_unavailable` when config `pass` is off. */
@@ -205,10 +224,15 @@ export function servedReleaseCircuitIds(
 
 /** Every circuit a chunked dataset's manifest announces (plain pair first, then pass and release pairs). */
 export function chainCircuitList(ids: ChainCircuitIds): string[] {
-  const pass = ids.pass === undefined ? [] : [ids.pass.stepId, ids.pass.finalId];
+  const pass = ids.pass === undefined ? [] : passCircuitList(ids.pass);
   const release = ids.release === undefined ? [] : [ids.release.stepId, ids.release.finalId];
   // The release PassStep is the pass PassStep when their slots agree: announced once.
   return [...new Set([ids.chunkId, ids.finalId, ids.clampChunkId, ids.noisyFinalId, ...pass, ...release])];
+}
+
+/** The pass circuits a manifest announces: PassStep, PassFinal and, for dp histograms, PassFinalNoisy. */
+function passCircuitList(pass: PassCircuitIds): string[] {
+  return [pass.stepId, pass.finalId, ...(pass.noisy === undefined ? [] : [pass.noisy.finalId])];
 }
 
 function keysMissing(config: ServiceConfig, ids: readonly string[]): ConflictError {
@@ -291,10 +315,13 @@ async function pinnedStepAndFinal(
   return [vkeyHash(stepVkey), vkeyHash(finalVkey)];
 }
 
-/** The pinned pass circuits of `ids` (same errors as `pinnedChainCircuits`). */
+/** The pinned pass circuits of `ids`, the PassFinalNoisy too when set (same errors as `pinnedChainCircuits`). */
 export async function pinnedPassCircuits(config: ServiceConfig, ids: PassCircuitIds): Promise<PassCircuits> {
   const [stepVkeyHash, finalVkeyHash] = await pinnedStepAndFinal(config, ids.stepId, ids.stepId, ids.finalId);
-  return { ...ids, stepVkeyHash, finalVkeyHash };
+  if (ids.noisy === undefined) return { ...ids, stepVkeyHash, finalVkeyHash };
+  await checkPinned(config, ids.stepId, [ids.noisy.finalId]);
+  const noisyVkey = await loadPinnedVkey(config.keysDir, ids.noisy.finalId);
+  return { ...ids, stepVkeyHash, finalVkeyHash, noisyFinalVkeyHash: vkeyHash(noisyVkey) };
 }
 
 /** What `GET /v1/circuits` shows of a pinned circuit. */
@@ -361,10 +388,14 @@ async function buildMissingDevKeys(
   const manifest = await readKeysManifest(config.keysDir);
   const pinned = (id: string) => manifest?.circuits[id] !== undefined;
   const pass = ids.pass;
-  const passMains =
-    pass === undefined || (pinned(pass.stepId) && pinned(pass.finalId))
+  const passMains = [
+    ...(pass === undefined || (pinned(pass.stepId) && pinned(pass.finalId))
       ? []
-      : await ensurePassMainFiles(pass.shape);
+      : await ensurePassMainFiles(pass.shape)),
+    ...(pass?.noisy === undefined || pinned(pass.noisy.finalId)
+      ? []
+      : [await ensureNoisyPassFinalMainFile(pass.noisy.shape)]),
+  ];
   const release = ids.release;
   const releaseMains = [
     ...(release === undefined || pinned(release.stepId)

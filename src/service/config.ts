@@ -111,10 +111,25 @@ const passSchema = z
       .max(1024)
       .refine((g) => (g & (g - 1)) === 0, "must be a power of two")
       .default(16),
+    /**
+     * Noisy histogram cells for dp partners (docs/privacy.md "Noisy histograms through the service"): NMAX
+     * coins and JMAX scale bits of the PassFinalNoisy every chunked manifest then announces for the served
+     * pass shape. Off when absent: dp partners' passes are refused.
+     */
+    dp: z
+      .strictObject({
+        maxCoins: z.int().min(2).max(65_535).default(4096),
+        maxScaleBits: z.int().min(1).max(8).default(2),
+      })
+      .optional(),
   })
   .refine((pass) => pass.histogramSlots <= pass.queries, {
     message: "histogramSlots must be at most queries",
     path: ["histogramSlots"],
+  })
+  .refine((pass) => pass.dp === undefined || pass.histogramSlots > 0, {
+    message: "dp histograms need histogram slots (histogramSlots >= 1)",
+    path: ["dp"],
   });
 
 /** A positive, finite epsilon or a delta in (0, 1) of the release budget. */
@@ -388,6 +403,13 @@ export const CONFIG_SOURCES: readonly ConfigSource[] = [
     "pass.cells",
     "int",
     "cells G per histogram (enables pass queries)",
+  ),
+  source(
+    "pass-dp-max-coins",
+    "ZKTALLY_PASS_DP_MAX_COINS",
+    "pass.dp.maxCoins",
+    "int",
+    "coins (NMAX) of the noisy pass final (enables dp histograms)",
   ),
   source(
     "release-budget-epsilon",

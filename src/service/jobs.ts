@@ -28,6 +28,7 @@ import { ConflictError, LimitError, UnavailableError } from "../util/errors.ts";
 import type { ProofBundle } from "../verifier/bundle.ts";
 import type { ChainBundle } from "../verifier/chain-bundle.ts";
 import type { DpChainBundle } from "../verifier/dp-chain.ts";
+import type { DpHistogramBundle } from "../verifier/dp-histogram.ts";
 import type { PassBundle } from "../verifier/pass-bundle.ts";
 import type { AuditDetails, AuditSubject, ServiceAudit } from "./audit.ts";
 import { BudgetLedger, type Charge, DELTA_SCALE, EPSILON_SCALE, type PrivacyStanding } from "./budgets.ts";
@@ -37,7 +38,7 @@ import type { Partner } from "./partners.ts";
 export const JOB_STATES = ["queued", "running", "done", "failed"] as const;
 
 /** Every bundle a job can be answered with. */
-export type AnyBundle = ProofBundle | ChainBundle | DpChainBundle | PassBundle;
+export type AnyBundle = ProofBundle | ChainBundle | DpChainBundle | PassBundle | DpHistogramBundle;
 export type JobState = (typeof JOB_STATES)[number];
 
 export interface JobRow {
@@ -69,7 +70,10 @@ export interface JobRow {
   chunks_total: number;
   /** Estimated ms left in the current attempt, from the measured time per chunk. */
   eta_ms: number | null;
-  /** A dp job's noise parameters, JSON `{epsilon, delta}` (the ledger's charge); null for exact answers. */
+  /**
+   * A dp job's noise parameters per answer, JSON `{epsilon, delta}` (the ledger's charge, or for a dp pass of
+   * k histograms one k-th of it); null for exact answers.
+   */
   dp: string | null;
   /** `pass`: `query` is the JSON list of a pass's canonical queries (answered by a pass bundle). */
   kind: JobKind;
@@ -97,6 +101,8 @@ export interface AdmittedQuery {
   readonly dominanceShare?: number;
   /** What the answer costs the partner's budgets (budgets.ts). */
   readonly charge: Charge;
+  /** A dp pass's noise per histogram (its charge is one per histogram); default the charge's (epsilon, delta). */
+  readonly noise?: { readonly epsilon: number; readonly delta: number };
   /** The query in words for the public transparency log (service/transparency.ts). */
   readonly statement?: string;
   /** `pass`: `query` lists the pass's queries, `queryHash` hashes the list; default `query`. */
@@ -244,7 +250,7 @@ export class JobStore {
         now,
         now,
         now,
-        dpColumn(admitted.charge),
+        dpColumn(admitted),
         admitted.kind ?? "query",
       );
     } catch (error) {
@@ -496,8 +502,9 @@ function perQuery(
   }));
 }
 
-/** The jobs.dp column of a charge: its noise parameters when it is a dp answer, else null. */
-function dpColumn(charge: Charge): string | null {
-  if (charge.epsilon === 0) return null;
-  return JSON.stringify({ epsilon: charge.epsilon, delta: charge.delta });
+/** The jobs.dp column of an admission: its noise parameters per answer when it is a dp answer, else null. */
+function dpColumn(admitted: AdmittedQuery): string | null {
+  if (admitted.charge.epsilon === 0) return null;
+  const noise = admitted.noise ?? admitted.charge;
+  return JSON.stringify({ epsilon: noise.epsilon, delta: noise.delta });
 }

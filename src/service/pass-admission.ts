@@ -13,15 +13,24 @@
  * - the lowered batch must fit the pass circuits (C, M, G, H, Q): `query_too_large` otherwise.
  *
  * The minimum group size k is the policy's, for every query (one per proof): histogram cells below k (or all
- * but fewer than k of the table) come back proven as "fewer than k". Pass answers are exact: `dp` partners
- * are refused (their answers must be noisy). A refusal names the query (`queries[i]...`) and depends only on
- * the request, the policy and public state (schema, manifest, circuit shapes, budgets), never on the records.
- * The budget is charged one query per query of the batch (budgets.ts), the audit log gets one entry per query.
- * Names on a string key are mapped to their hashed keys first, as for single queries (query/named-keys.ts).
+ * but fewer than k of the table) come back proven as "fewer than k". A refusal names the query
+ * (`queries[i]...`) and depends only on the request, the policy and public state (schema, manifest, circuit
+ * shapes, budgets), never on the records. The budget is charged one query per query of the batch (budgets.ts),
+ * the audit log gets one entry per query. Names on a string key are mapped to their hashed keys first, as for
+ * single queries (query/named-keys.ts).
+ *
+ * `dp` partners get noisy histogram cells (docs/privacy.md "Noisy histograms through the service"), when config
+ * `pass.dp` is set and the manifest announces its PassFinalNoisy: every query must be a count histogram (no
+ * `sum`: noisy cells have no clamping), at most H of them, padded to H by repeating the last (the same table
+ * with the same nonce gets the same noise, so a repeat reveals nothing and costs nothing). Each asked
+ * histogram costs the policy's (epsilon, delta) once (its cells are disjoint: parallel composition), the
+ * histograms of a pass add up (sequential composition); no suppression (group size 0), the noise protects
+ * small cells. The policy's (epsilon, delta) must be reachable with the circuit's NMAX coins.
  */
 import { passQueryShape } from "../circuits/pass-shape.ts";
 import type { Schema } from "../dataset/schema.ts";
 import type { StringKeyHasher } from "../dataset/string-key.ts";
+import { planTiers } from "../prover/prove-noisy-pass.ts";
 import { QueryError } from "../query/errors.ts";
 import type { Clause } from "../query/model.ts";
 import { hashNamedKeys, type NamedKey } from "../query/named-keys.ts";
@@ -38,7 +47,7 @@ import { AccessError, ConflictError } from "../util/errors.ts";
 import { answerableDataset } from "./admission.ts";
 import type { PassSubmission } from "./api-schemas.ts";
 import { chargeFor } from "./budgets.ts";
-import { servedPassCircuitIds } from "./chunk-circuits.ts";
+import { DP_PASS_TIER, type PassCircuitIds, servedPassCircuitIds } from "./chunk-circuits.ts";
 import type { ServiceContext } from "./context.ts";
 import type { AdmittedQuery } from "./jobs.ts";
 import type { Partner } from "./partners.ts";
@@ -62,17 +71,12 @@ export function admitPass(
   }
   const schema = manifest.schema;
   const circuits = servedPassCircuitIds(ctx.config, schema, manifest.layout, ctx.circuit.shape);
-  if (![circuits.stepId, circuits.finalId].every((id) => manifest.circuits.includes(id))) {
+  const dp = partner.policy.mode === "dp" ? noisyPassOf(circuits, partner.policy) : undefined;
+  if (![circuits.stepId, dp?.finalId ?? circuits.finalId].every((id) => manifest.circuits.includes(id))) {
     throw new ConflictError(
       "pass_unavailable",
       `dataset ${dataset.datasetId} epoch ${dataset.epoch} was committed without this service's pass circuits`,
       { hint: "the operator registers a new epoch of the dataset to make it answerable by pass queries" },
-    );
-  }
-  if (partner.policy.mode === "dp") {
-    throw new AccessError(
-      "policy_denied",
-      "pass queries are exact; your policy (dp mode) gets noisy answers only",
     );
   }
   let hasher: StringKeyHasher | undefined;
@@ -83,10 +87,12 @@ export function admitPass(
   const named = submission.queries.map((query, q) =>
     atQuery(q, () => hashNamedKeys(query, schema, hasherFor)),
   );
-  const queries = named.map(({ query }, q) =>
+  const asked = named.map(({ query }, q) =>
     atQuery(q, () => provenPassQuery(query, schema, partner.policy, q)),
   );
   const names = named.flatMap((result) => result.names);
+  if (dp !== undefined) checkNoisyHistograms(asked, circuits.shape.histogramSlots);
+  const queries = dp === undefined ? asked : padToSlots(asked, circuits.shape.histogramSlots);
   const shape = passQueryShape(circuits.shape);
   encodePassPublic(queries, schema, shape);
   const hashes = queries.map((query) => passQueryHash(query, schema));
@@ -98,14 +104,77 @@ export function admitPass(
     query: canonicalJson(queries),
     queryHash: canonicalJsonSha256(hashes),
     nonce: submission.nonce,
-    minGroupSize: partner.policy.minGroupSize,
-    charge: chargeFor(partner.policy, dataset.datasetId, queries.length),
+    minGroupSize: dp === undefined ? partner.policy.minGroupSize : 0,
+    charge: chargeFor(partner.policy, dataset.datasetId, asked.length),
+    ...(dp === undefined ? {} : { noise: dp.noise }),
     items: queries.map((query, q) => ({
       queryHash: hashes[q] as string,
       statement: publicPassStatement(query, schema),
     })),
     ...(names.length === 0 ? {} : { names }),
   };
+}
+
+/**
+ * A dp partner's noisy pass: the PassFinalNoisy of config `pass.dp` and the per-histogram noise of the policy;
+ * `409 pass_unavailable` when the service serves no noisy histograms or the policy's (epsilon, delta) needs
+ * more coins than the circuit has. Depends on the config and the policy only.
+ */
+function noisyPassOf(circuits: PassCircuitIds, policy: Policy) {
+  const noisy = circuits.noisy;
+  const noise = policy.dp;
+  if (noisy === undefined || noise === undefined) {
+    throw new ConflictError(
+      "pass_unavailable",
+      "this service answers no noisy histograms (config pass.dp is off); your policy (dp mode) gets noisy answers only",
+      { hint: "the operator enables them with config pass.dp (--pass-dp-max-coins)" },
+    );
+  }
+  try {
+    planTiers([{ name: DP_PASS_TIER, epsilon: noise.epsilon, delta: noise.delta }], noisy.shape);
+  } catch (error) {
+    if (!(error instanceof QueryError || error instanceof RangeError)) throw error;
+    throw new ConflictError(
+      "pass_unavailable",
+      `your policy's noise (epsilon ${noise.epsilon}, delta ${noise.delta}) needs more than the ${noisy.shape.maxCoins} coins of this service's noisy histogram circuit`,
+      { hint: "the operator raises config pass.dp.maxCoins or the policy's dp.epsilon" },
+    );
+  }
+  return { finalId: noisy.finalId, noise: { epsilon: noise.epsilon, delta: noise.delta } };
+}
+
+/** dp passes: 1..H count histograms (noisy cells are counts: a `sum` would need clamping bounds). */
+function checkNoisyHistograms(queries: readonly PassQuery[], histogramSlots: number): void {
+  if (queries.length > histogramSlots) {
+    throw new QueryError(
+      "queries",
+      `a noisy pass answers at most H = ${histogramSlots} histograms; this one asks ${queries.length}`,
+      "query_too_large",
+    );
+  }
+  queries.forEach((query, q) => {
+    const { aggregate } = query;
+    if (aggregate.kind !== "histogram") {
+      throw new AccessError(
+        "policy_denied",
+        `queries[${q}]: in dp mode a pass answers count histograms only (noisy cells); ask ${aggregate.kind} with POST /v1/queries`,
+        { path: `queries[${q}].aggregate.kind` },
+      );
+    }
+    if (aggregate.sum !== undefined) {
+      throw new AccessError(
+        "policy_denied",
+        `queries[${q}]: in dp mode histogram cells are noisy counts; a histogram with sum has no clamping bounds to scale its noise to, so it is refused (drop aggregate.sum)`,
+        { path: `queries[${q}].aggregate.sum` },
+      );
+    }
+  });
+}
+
+/** The H tables of a noisy pass: the asked ones, then the last repeated (same query and nonce: same noise). */
+function padToSlots(queries: readonly PassQuery[], histogramSlots: number): PassQuery[] {
+  const last = queries[queries.length - 1] as PassQuery;
+  return [...queries, ...Array.from({ length: histogramSlots - queries.length }, () => last)];
 }
 
 /** The canonical query the circuit proves: checked against the policy, then with the required clauses. */

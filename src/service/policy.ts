@@ -19,7 +19,7 @@
  * says `membership: {suppress: false}`; `minGroupSizeFor` is the one place that picks the group size.
  *
  * Pass queries (pass-admission.ts) are checked query by query with the same fields; their pass-only kinds
- * `avg` and `histogram` are listed in `aggregates` like the others.
+ * `avg` and `histogram` are listed in `aggregates` like the others (dp partners: count histograms, noisy).
  *
  * Modes (docs/service.md "Policy modes", docs/privacy.md): `exact` partners get exact answers with proven
  * suppression and the structural controls of policy-controls.ts; `dp` partners get noisy answers, each
@@ -131,13 +131,13 @@ export function parsePolicy(input: unknown): Policy {
     throw invalidPolicy(policy.dp === undefined ? "dp" : "privacyBudget", "required in dp mode");
   }
   if (policy.mode === "dp" && policy.aggregates.some((kind) => !DP_AGGREGATES.includes(kind))) {
-    throw invalidPolicy("aggregates", `dp mode answers only ${DP_AGGREGATES.join(" and ")} (noisy)`);
+    throw invalidPolicy("aggregates", `dp mode answers only ${DP_AGGREGATES.join(", ")} (noisy)`);
   }
   return policy;
 }
 
 /** The aggregates a dp partner may ask: the ones with a noisy answer. */
-export const DP_AGGREGATES: readonly PolicyAggregate[] = ["count", "sum"];
+export const DP_AGGREGATES: readonly PolicyAggregate[] = ["count", "sum", "histogram"];
 
 /** `field` is a dotted path inside the policy, `""` for the policy itself. */
 function invalidPolicy(field: string, message: string): InputError {

@@ -11,7 +11,9 @@
  * with proveChain's noise option (the noisy final step, the clamped chunk circuit for a clamped sum) and
  * answered with a `zktally-bundle/v3` dp-chain bundle; on any other dataset it fails with dp_unavailable. A pass
  * job (jobs.kind `pass`: Q queries over a chunked dataset) is proven by `provePass` on the same prover (the
- * pinned PassStep and PassFinal circuits of config `pass`) into a pass bundle. Admission, budgets and audit
+ * pinned PassStep and PassFinal circuits of config `pass`) into a pass bundle; a dp pass job (count histograms
+ * of a dp partner) by `proveNoisyHistograms` closing the same PassStep chain with the PassFinalNoisy of config
+ * `pass.dp`, at the per-histogram (epsilon, delta) admission stored (jobs.dp), into a dp-histogram bundle. Admission, budgets and audit
  * are per query (a pass counts each of its queries), never per chunk. While a proof runs, a heartbeat extends the job's lease;
  * if this process dies, the lease expires and any instance re-queues the job.
  *
@@ -38,14 +40,23 @@ import { makeBundle } from "../prover/bundle.ts";
 import type { ChunkProgress, ChunkProver } from "../prover/chunks.ts";
 import { proveChain } from "../prover/prove-chain.ts";
 import type { ChainNoiseOptions } from "../prover/prove-noisy-chain.ts";
+import { proveNoisyHistograms } from "../prover/prove-noisy-pass.ts";
 import { provePass } from "../prover/prove-pass.ts";
 import { planQueryProof } from "../prover/prove-query.ts";
 import { QueryError } from "../query/errors.ts";
+import { passQueryHash } from "../query/pass.ts";
 import { ConflictError, IntegrityError, UnavailableError } from "../util/errors.ts";
 import type { ProofBundle } from "../verifier/bundle.ts";
 import type { ChainBundle } from "../verifier/chain-bundle.ts";
 import type { DpChainBundle } from "../verifier/dp-chain.ts";
-import type { ChainCircuits, DpChainCircuits, PassCircuits } from "./chunk-circuits.ts";
+import type { DpHistogramBundle } from "../verifier/dp-histogram.ts";
+import type { PassBundle } from "../verifier/pass-bundle.ts";
+import {
+  type ChainCircuits,
+  DP_PASS_TIER,
+  type DpChainCircuits,
+  type PassCircuits,
+} from "./chunk-circuits.ts";
 import type { DatasetStore } from "./datasets.ts";
 import { type JobRow, type JobStore, LeaseLostError } from "./jobs.ts";
 import { errorLocation, type Logger } from "./logger.ts";
@@ -290,27 +301,54 @@ export class JobRunner {
     return proveChain({ ...request, vkeyHashes: { chunk: plain.chunkVkeyHash, final: plain.finalVkeyHash } });
   }
 
-  /** The Q queries of a pass job as one PassStep chain and one PassFinal proof (`provePass`). */
-  private async provePassJob(job: JobRow) {
+  /**
+   * The queries of a pass job as one PassStep chain and one PassFinal proof (`provePass`), or for a dp job
+   * closed by the PassFinalNoisy (`proveNoisyHistograms`).
+   */
+  private async provePassJob(job: JobRow): Promise<{
+    bundle: PassBundle | DpHistogramBundle;
+    queryHashes: readonly string[];
+  }> {
     const { jobs } = this.options;
     const dataset = await this.options.datasets.loadChunked(job.dataset_id, job.epoch);
     const circuits = await this.options.passCircuits(dataset.manifest);
     const total = dataset.manifest.chunkCount + 1;
     jobs.setChunkProgress(job, this.owner, { done: 0, total, etaMs: undefined });
     jobs.setPhase(job, this.owner, "proving");
-    return provePass({
+    const request = {
       manifest: dataset.manifest,
       committed: dataset.committed,
       records: dataset.records,
       queries: JSON.parse(job.query) as unknown[],
       nonce: BigInt(job.nonce),
-      minGroupSize: job.min_group_size,
       slots: circuits.slots,
-      vkeyHashes: { step: circuits.stepVkeyHash, final: circuits.finalVkeyHash },
       prover: this.options.prover,
       jobId: chunkJobId(job),
       onProgress: (progress: ChunkProgress) => jobs.setChunkProgress(job, this.owner, progress),
+    };
+    if (job.dp === null) {
+      return provePass({
+        ...request,
+        minGroupSize: job.min_group_size,
+        vkeyHashes: { step: circuits.stepVkeyHash, final: circuits.finalVkeyHash },
+      });
+    }
+    const { noisy, noisyFinalVkeyHash } = circuits;
+    if (noisy === undefined || noisyFinalVkeyHash === undefined) throw new NoiseUnavailableError();
+    const perHistogram = JSON.parse(job.dp) as { epsilon: number; delta: number };
+    const bundle = await proveNoisyHistograms({
+      ...request,
+      noise: {
+        secret: await this.options.datasets.noiseSecret(job.dataset_id, job.epoch),
+        limits: { maxCoins: noisy.shape.maxCoins, maxScaleBits: noisy.shape.maxScaleBits },
+        // One tier: every cell of every table at the policy's (epsilon, delta).
+        tiers: [{ name: DP_PASS_TIER, ...perHistogram }],
+        tierOf: () => DP_PASS_TIER,
+      },
+      vkeyHashes: { step: circuits.stepVkeyHash, final: noisyFinalVkeyHash },
     });
+    const schema = dataset.manifest.schema;
+    return { bundle, queryHashes: request.queries.map((query) => passQueryHash(query, schema)) };
   }
 
   /**

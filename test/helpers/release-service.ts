@@ -37,6 +37,17 @@ export const RELEASE_SCHEMA_JSON = {
   key: "userId",
 };
 
+const COUNTRIES = ["DE", "FR", "US", "IN"];
+const LEVELS = ["5 to 99", "100 or more"];
+/** 32 records: wiki i mod 2, country skewed to DE and FR, activity "100 or more" for every fourth. */
+export const RELEASE_ROWS = Array.from({ length: 32 }, (_, i) => ({
+  userId: 10 * i + 1,
+  wiki: i % 2 === 0 ? "enwiki" : "frwiki",
+  country: COUNTRIES[[0, 0, 1, 0, 1, 2, 0, 3][i % 8] as number],
+  activity: LEVELS[i % 4 === 3 ? 1 : 0],
+  edits: 5 + 3 * i,
+}));
+
 /** The noisy final of the chain circuits (config `noise`): small, the release's circuits are the large ones. */
 const NOISE = { maxCoins: 16, maxScaleBits: 2 };
 
@@ -56,11 +67,26 @@ export function releaseServiceConfig(keysDir: string, budget: { epsilon: number;
   } satisfies Partial<ServiceConfigInput>;
 }
 
-/** Builds (or reuses) the keys directory `name` under build/ with every circuit the release service pins. */
-export async function releaseServiceKeys(name: string): Promise<string> {
+/**
+ * Config `pass` whose served pass circuits are the release circuits (TEST_SHAPE's C = M = 3 with Q = H = 2,
+ * G = 8) and whose dp histograms use the release's noisy final (128 coins): the dp pass tests
+ * (test/service-dp-pass.test.ts) reuse the release tests' keys and add only the exact PassFinal.
+ */
+export const DP_PASS_CONFIG = {
+  queries: RELEASE_TEST_SHAPE.pass.queries,
+  histogramSlots: RELEASE_TEST_SHAPE.pass.histogramSlots,
+  cells: RELEASE_TEST_SHAPE.pass.cells,
+  dp: { maxCoins: RELEASE_TEST_SHAPE.maxCoins, maxScaleBits: RELEASE_TEST_SHAPE.maxScaleBits },
+};
+
+/**
+ * Builds (or reuses) the keys directory `name` under build/ with every circuit the release service pins;
+ * `withPassFinal` adds the exact PassFinal of the same pass shape (config `pass` = DP_PASS_CONFIG).
+ */
+export async function releaseServiceKeys(name: string, withPassFinal = false): Promise<string> {
   const keysDir = join(buildRoot(), name);
   const chain = chainCircuitIds(RELEASE_TEST_SCHEMA, RELEASE_TEST_SHAPE.pass.chunk.layout, TEST_SHAPE, NOISE);
-  const [releaseStep] = await ensurePassMainFiles(RELEASE_TEST_SHAPE.pass);
+  const [releaseStep, passFinal] = await ensurePassMainFiles(RELEASE_TEST_SHAPE.pass);
   const mains = [
     await ensureMainFile(TEST_SHAPE),
     await ensureChunkMainFile(chain.shape),
@@ -69,6 +95,7 @@ export async function releaseServiceKeys(name: string): Promise<string> {
     await ensureNoisyFinalMainFile(chain.noisyShape),
     releaseStep,
     await ensureNoisyPassFinalMainFile(RELEASE_TEST_SHAPE),
+    ...(withPassFinal ? [passFinal] : []),
   ];
   await buildDevKeys(mains, { keysDir, replace: true });
   return keysDir;

@@ -11,6 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readEntries } from "../src/audit/store.ts";
 import { chainCircuitIds } from "../src/service/chunk-circuits.ts";
+import { configFromSources } from "../src/service/config.ts";
 import { readKeysManifest } from "../src/setup/keys-manifest.ts";
 import { terminateCurveWorkers } from "../src/setup/ptau.ts";
 import { verifyDpHistogram } from "../src/verifier/index.ts";
@@ -176,7 +177,9 @@ describe("noisy histograms for dp partners", () => {
     const again = (await service.api("GET", `/v1/jobs/${job.jobId}/bundle`, { token: dpToken })).text;
     expect(again).toBe(text);
     expect(await spentEpsilon()).toBe(4);
-    expect(submitEntries()).toHaveLength(2);
+    // The replay is audited as such, with no charge of its own.
+    expect(submitEntries().map((entry) => entry.details.replayed ?? false)).toEqual([false, false, true]);
+    expect(submitEntries()[2]?.details.epsilonMicros).toBeUndefined();
   }, 1_800_000);
 
   it("refuses a histogram the privacy budget cannot pay, charging nothing", async () => {
@@ -195,4 +198,16 @@ describe("noisy histograms for dp partners", () => {
     expect(bundle.kind).toBe("pass");
     expect(ledgerState(service, job.jobId)).toBe("charged");
   }, 1_800_000);
+});
+
+describe("config pass.dp", () => {
+  it("is validated at boot, naming the setting", () => {
+    const config = configFromSources({ "pass-dp-max-coins": "128" }, {});
+    expect(config.pass).toMatchObject({ histogramSlots: 1, dp: { maxCoins: 128, maxScaleBits: 2 } });
+    expect(() => configFromSources({ "pass-dp-max-coins": "1" }, {})).toThrow(/pass\.dp\.maxCoins/);
+    expect(() => configFromSources({ "pass-histogram-slots": "0", "pass-dp-max-coins": "128" }, {})).toThrow(
+      /pass\.dp/,
+    );
+    expect(configFromSources({ "pass-queries": "2" }, {}).pass?.dp).toBeUndefined();
+  });
 });

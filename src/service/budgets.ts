@@ -65,12 +65,8 @@ export function chargeFor(policy: Policy, datasetId: string, queries = 1): Charg
   if (policy.mode !== "dp" || policy.dp === undefined) return { datasetId, queries, epsilon: 0, delta: 0 };
   // Each query is one noisy answer at the policy's (epsilon, delta): k of them compose sequentially (a dp
   // pass of k histograms costs k times; a histogram's own cells are disjoint and cost once: docs/privacy.md).
-  return {
-    datasetId,
-    queries,
-    epsilon: (toMicros(policy.dp.epsilon) * queries) / EPSILON_SCALE,
-    delta: (toDeltaUnits(policy.dp.delta) * queries) / DELTA_SCALE,
-  };
+  // (The ledger stores fixed-point amounts, so the float product's last bit never drifts a sum.)
+  return { datasetId, queries, epsilon: policy.dp.epsilon * queries, delta: policy.dp.delta * queries };
 }
 
 export class BudgetLedger {

@@ -54,6 +54,7 @@ let service: TestService;
 let keysDir: string;
 let dpToken: string;
 let exactToken: string;
+let paddedToken: string;
 
 beforeAll(async () => {
   keysDir = await releaseServiceKeys("test-keys-dp-pass-service", true);
@@ -72,6 +73,7 @@ beforeAll(async () => {
   });
   expect(registered.status, registered.text).toBe(201);
   dpToken = await token(service, await addPartner(service, "noisy", SCOPES, DP_POLICY));
+  paddedToken = await token(service, await addPartner(service, "noisy-one", SCOPES, DP_POLICY));
   exactToken = await token(
     service,
     await addPartner(service, "exact", SCOPES, {
@@ -188,6 +190,19 @@ describe("noisy histograms for dp partners", () => {
     expect(refused.json.error).toBe("privacy_budget_exhausted");
     expect(await spentEpsilon()).toBe(4);
   });
+
+  it("pads one histogram to H tables with the same noise, charged once", async () => {
+    const submitted = await submit([COUNTRY_TABLE], paddedToken);
+    expect(submitted.status, submitted.text).toBe(202);
+    const job = await waitForJob(service, paddedToken, submitted.json.jobId, 1_200_000);
+    expect(job, JSON.stringify(job)).toMatchObject({ state: "done", kind: "pass" });
+    const bundle = (await service.api("GET", `/v1/jobs/${job.jobId}/bundle`, { token: paddedToken })).json;
+    expect(bundle.kind).toBe("dp-histogram");
+    expect(bundle.answers).toHaveLength(2);
+    expect(bundle.answers[1]).toEqual(bundle.answers[0]);
+    const budget = (await service.api("GET", "/v1/budget", { token: paddedToken })).json;
+    expect(budget.privacy[0].spentEpsilon).toBe(2);
+  }, 1_800_000);
 
   it("still answers an exact partner's pass exactly", async () => {
     const submitted = await submit([COUNTRY_TABLE], exactToken);

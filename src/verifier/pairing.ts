@@ -21,7 +21,9 @@
 import type { Fp, Fp2, Fp6, Fp12 } from "@noble/curves/abstract/tower.js";
 import { bn254 } from "@noble/curves/bn254.js";
 import type { G1Point } from "./points.ts";
-import type { G2LinePrecompute } from "./vkey.ts";
+
+/** Line coefficients of a G2 point for the Miller loop (noble's pairing precomputes). */
+export type G2LinePrecompute = ReturnType<typeof bn254.utils.calcPairingPrecomputes>;
 
 /** One Miller-loop input: the G2 line coefficients and the affine G1 point. */
 export type MillerTerm = [G2LinePrecompute, Fp, Fp];

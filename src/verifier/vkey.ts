@@ -20,12 +20,12 @@ import type { Fp12 } from "@noble/curves/abstract/tower.js";
 import { bn254 } from "@noble/curves/bn254.js";
 import { canonicalJsonSha256 } from "../util/digest.ts";
 import { VerifierInputError } from "./errors.ts";
-import { millerTerm, pairingProduct } from "./pairing.ts";
+import { type G2LinePrecompute, millerTerm, pairingProduct } from "./pairing.ts";
 import { type ParsedVerifyingKey, parseVerifyingKey } from "./parse.ts";
 import type { G1Point, G2Point } from "./points.ts";
 
 /** Miller-loop line coefficients of one G2 point, as produced by noble's `calcPairingPrecomputes`. */
-export type G2LinePrecompute = ReturnType<typeof bn254.utils.calcPairingPrecomputes>;
+export type { G2LinePrecompute } from "./pairing.ts";
 
 /** A verification key ready for repeated verification. Build it with {@link prepareVerifyingKey}. */
 export interface PreparedVerifyingKey {

@@ -300,7 +300,8 @@ function httpRequest(
   body: string | undefined,
 ): Promise<{ status: number; headers: Headers; text: string }> {
   return new Promise((resolve, reject) => {
-    const sent = body === undefined ? headers : { "content-length": String(Buffer.byteLength(body)), ...headers };
+    const sent =
+      body === undefined ? headers : { "content-length": String(Buffer.byteLength(body)), ...headers };
     const outgoing = request(url, { method, headers: sent }, (incoming) => {
       const chunks: Buffer[] = [];
       incoming.on("data", (chunk: Buffer) => chunks.push(chunk));

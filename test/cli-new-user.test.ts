@@ -57,7 +57,7 @@ async function rejection(promise: Promise<unknown>): Promise<Error & { hint?: st
 describe("what a new user hit", () => {
   it("schema and query errors are in words", () => {
     expect(messageOf(() => parseSchema({ fields: [{ name: "x", type: "int" }] }))).toBe(
-      'schema field "x" (fields[0].type): type must be one of uint, enum, bool, date',
+      'schema field "x" (fields[0].type): type must be one of uint, enum, bool, date, string-key',
     );
     expect(messageOf(() => parseSchema({ fields: [{ name: "x", type: "uint" }] }))).toContain(
       "bits is required",

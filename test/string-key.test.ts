@@ -391,20 +391,7 @@ describe("asking by name through the service (TEST_SHAPE, real proofs)", () => {
   }
 
   it("answers membership and an in-count asked by name; bundles hold keys only and verify", async () => {
-    const partner = await addPartner(
-      service,
-      "nia",
-      ["datasets:read", "queries:submit", "queries:membership"],
-      {
-        datasets: ["users"],
-        fields: ["user", "country"],
-        aggregates: ["count", "membership"],
-        membership: { suppress: false },
-        keyClauses: "any",
-        minGroupSize: 1,
-        budget: { queries: 10, periodSeconds: 3600 },
-      },
-    );
+    const partner = await addNamePartner(service, "users");
     const accessToken = await token(service, partner);
     const keyOf = service.server.ctx.datasets.stringKeyHasher("users", 1);
     const alice = Number(keyOf("Alice", 16));
@@ -553,20 +540,7 @@ describe("a chunked string-keyed dataset through the service (chunk test shape S
   });
 
   it("proves membership and an in-count asked by name as chains the SDK verifies", async () => {
-    const partner = await addPartner(
-      service,
-      "nia",
-      ["datasets:read", "queries:submit", "queries:membership"],
-      {
-        datasets: ["editors-named"],
-        fields: ["user", "country"],
-        aggregates: ["count", "membership"],
-        membership: { suppress: false },
-        keyClauses: "any",
-        minGroupSize: 1,
-        budget: { queries: 10, periodSeconds: 3600 },
-      },
-    );
+    const partner = await addNamePartner(service, "editors-named");
     const accessToken = await token(service, partner);
     const circuits = (await service.api("GET", "/v1/circuits", { token: accessToken })).json.circuits as {
       circuitId: string;
@@ -659,3 +633,16 @@ describe("a chunked string-keyed dataset through the service (chunk test shape S
     }
   });
 });
+
+/** A partner who may ask counts and membership by name (on the key field) on `datasetId`. */
+function addNamePartner(service: TestService, datasetId: string) {
+  return addPartner(service, "nia", ["datasets:read", "queries:submit", "queries:membership"], {
+    datasets: [datasetId],
+    fields: ["user", "country"],
+    aggregates: ["count", "membership"],
+    membership: { suppress: false },
+    keyClauses: "any",
+    minGroupSize: 1,
+    budget: { queries: 10, periodSeconds: 3600 },
+  });
+}

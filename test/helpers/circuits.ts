@@ -112,8 +112,8 @@ export async function loadPassShape(shape: PassShape): Promise<[LoadedCircuit, L
   ]);
 }
 
-/** A geoeditors-style schema: editors per (wiki, country, activity level); 4 countries x 2 levels = 8 cells. */
-export const RELEASE_TEST_SCHEMA: Schema = parseSchema({
+/** RELEASE_TEST_SCHEMA as JSON (what a request or a config file carries). */
+export const RELEASE_SCHEMA_JSON = {
   fields: [
     { name: "userId", type: "uint", bits: 16 },
     { name: "wiki", type: "enum", values: ["enwiki", "frwiki"] },
@@ -122,7 +122,10 @@ export const RELEASE_TEST_SCHEMA: Schema = parseSchema({
     { name: "edits", type: "uint", bits: 16 },
   ],
   key: "userId",
-});
+};
+
+/** A geoeditors-style schema: editors per (wiki, country, activity level); 4 countries x 2 levels = 8 cells. */
+export const RELEASE_TEST_SCHEMA: Schema = parseSchema(RELEASE_SCHEMA_JSON);
 
 /** The release tests' noisy pass: 16 records per chunk, Q = H = 2 tables (one per wiki) of G = 8 cells, 128 coins. */
 export const RELEASE_TEST_SHAPE: NoisyPassShape = {

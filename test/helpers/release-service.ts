@@ -23,19 +23,10 @@ import {
 } from "../../src/setup/main-files.ts";
 import { buildRoot } from "../../src/setup/paths.ts";
 import { TEST_CHUNKS } from "./chunked-service.ts";
-import { RELEASE_TEST_SCHEMA, RELEASE_TEST_SHAPE, TEST_SHAPE } from "./circuits.ts";
+import { RELEASE_SCHEMA_JSON, RELEASE_TEST_SCHEMA, RELEASE_TEST_SHAPE, TEST_SHAPE } from "./circuits.ts";
 
-/** RELEASE_TEST_SCHEMA as JSON. */
-export const RELEASE_SCHEMA_JSON = {
-  fields: [
-    { name: "userId", type: "uint", bits: 16 },
-    { name: "wiki", type: "enum", values: ["enwiki", "frwiki"] },
-    { name: "country", type: "enum", values: ["DE", "FR", "US", "IN"] },
-    { name: "activity", type: "enum", values: ["5 to 99", "100 or more"] },
-    { name: "edits", type: "uint", bits: 16 },
-  ],
-  key: "userId",
-};
+/** RELEASE_TEST_SCHEMA as JSON (defined beside it in circuits.ts). */
+export { RELEASE_SCHEMA_JSON };
 
 const COUNTRIES = ["DE", "FR", "US", "IN"];
 const LEVELS = ["5 to 99", "100 or more"];
